@@ -1,0 +1,1 @@
+"""Boxoffice: event ticketing."""

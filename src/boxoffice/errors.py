@@ -1,0 +1,91 @@
+"""Domain errors shared by every context.
+
+Contexts raise these; the HTTP layer maps them to RFC 9457 problem details. Each carries a stable ``code``
+(the last part of the problem ``type``) and, for invalid input, the fields at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class BoxofficeError(Exception):
+    code = "error"
+    title = "Error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidInput(BoxofficeError):
+    """Input that breaks a rule; nothing was changed."""
+
+    code = "invalid-input"
+    title = "Invalid input"
+
+    def __init__(self, errors: list[FieldError] | FieldError, detail: str | None = None) -> None:
+        self.errors = [errors] if isinstance(errors, FieldError) else list(errors)
+        super().__init__(detail or "; ".join(f"{e.field}: {e.message}" for e in self.errors))
+
+    @classmethod
+    def one(cls, field: str, message: str) -> InvalidInput:
+        return cls(FieldError(field, message))
+
+
+class NotFound(BoxofficeError):
+    code = "not-found"
+    title = "Not found"
+
+
+class Conflict(BoxofficeError):
+    """The request is valid but the current state does not allow it."""
+
+    code = "conflict"
+    title = "Conflict"
+
+
+class SoldOut(Conflict):
+    code = "sold-out"
+    title = "Sold out"
+
+    def __init__(self, detail: str, *, ticket_type_id: str, available: int, field: str | None = None) -> None:
+        super().__init__(detail, ticket_type_id=ticket_type_id, available=available)
+        self.ticket_type_id = ticket_type_id
+        self.available = available
+        self.field = field
+
+
+class SalesClosed(Conflict):
+    code = "sales-closed"
+    title = "Sales closed"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class InvalidTransition(Conflict):
+    code = "invalid-state"
+    title = "Invalid state"
+
+
+class Unauthorized(BoxofficeError):
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class ServiceUnavailable(BoxofficeError):
+    code = "unavailable"
+    title = "Service unavailable"

@@ -1,0 +1,321 @@
+"""Events context: events, people and event participants.
+
+Functions that take an ``AsyncSession`` join the caller's transaction; functions that take a ``Database`` own theirs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.clock import ensure_utc, utcnow
+from boxoffice.db import Database
+from boxoffice.errors import FieldError, InvalidInput, NotFound
+from boxoffice.events.models import (
+    EVENT_STATUSES,
+    PARTICIPANT_ROLES,
+    PARTICIPANT_STATUSES,
+    Event,
+    EventParticipant,
+    Person,
+)
+from boxoffice.ids import new_id
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 20_000
+MAX_NAME = 200
+
+
+def normalize_email(email: str, field: str = "email") -> str:
+    """The canonical form used for uniqueness: trimmed, checked, lower-cased."""
+    if not isinstance(email, str) or not email.strip():
+        raise InvalidInput.one(field, "is required")
+    if len(email) > 320:
+        raise InvalidInput.one(field, "must be at most 320 characters")
+    try:
+        checked = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput.one(field, f"is not a valid email address ({exc})") from None
+    return checked.normalized.lower()
+
+
+def clean_name(name: str | None, field: str = "name") -> str:
+    value = (name or "").strip()
+    if len(value) > MAX_NAME:
+        raise InvalidInput.one(field, f"must be at most {MAX_NAME} characters")
+    if any(ord(ch) < 32 for ch in value):
+        raise InvalidInput.one(field, "must not contain control characters")
+    return value
+
+
+async def get_or_create_person(session: AsyncSession, email: str, name: str | None = None) -> Person:
+    """The person with this email (case-insensitive), created when new. Safe under concurrent calls."""
+    normalized = normalize_email(email)
+    display_name = clean_name(name)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    stmt = (
+        insert(Person)
+        .values(
+            id=new_id("per"),
+            email=email.strip(),
+            email_normalized=normalized,
+            name=display_name,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["email_normalized"])
+    )
+    await session.execute(stmt)
+    person = (await session.scalars(select(Person).where(Person.email_normalized == normalized))).one()
+    if display_name and not person.name:
+        person.name = display_name
+    return person
+
+
+async def find_person(session: AsyncSession, email: str) -> Person | None:
+    return (
+        await session.scalars(select(Person).where(Person.email_normalized == normalize_email(email)))
+    ).one_or_none()
+
+
+@dataclass
+class EventInput:
+    title: str | None = None
+    description: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    timezone: str | None = None
+    status: str | None = None
+
+
+def _event_values(data: EventInput, current: Event | None) -> dict[str, Any]:
+    errors: list[FieldError] = []
+    values: dict[str, Any] = {}
+    if data.title is not None or current is None:
+        title = (data.title or "").strip()
+        if not title:
+            errors.append(FieldError("title", "is required"))
+        elif len(title) > MAX_TITLE:
+            errors.append(FieldError("title", f"must be at most {MAX_TITLE} characters"))
+        values["title"] = title
+    if data.description is not None:
+        if len(data.description) > MAX_DESCRIPTION:
+            errors.append(FieldError("description", f"must be at most {MAX_DESCRIPTION} characters"))
+        values["description"] = data.description
+    for name in ("starts_at", "ends_at"):
+        value = getattr(data, name)
+        if value is None:
+            if current is None:
+                errors.append(FieldError(name, "is required"))
+            continue
+        try:
+            values[name] = ensure_utc(value, name)
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+    starts = values.get("starts_at", current.starts_at if current else None)
+    ends = values.get("ends_at", current.ends_at if current else None)
+    if starts is not None and ends is not None and ends <= starts:
+        errors.append(FieldError("ends_at", "must be after starts_at"))
+    if data.timezone is not None:
+        try:
+            ZoneInfo(data.timezone)
+            values["timezone"] = data.timezone
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append(FieldError("timezone", "must be an IANA time zone such as Europe/Berlin"))
+    if data.status is not None:
+        if data.status not in EVENT_STATUSES:
+            errors.append(FieldError("status", f"must be one of {', '.join(EVENT_STATUSES)}"))
+        values["status"] = data.status
+    if errors:
+        raise InvalidInput(errors)
+    return values
+
+
+async def create_event(db: Database, organizer_email: str, data: EventInput, organizer_name: str = "") -> Event:
+    values = _event_values(data, None)
+    async with db.transaction() as session:
+        organizer = await get_or_create_person(session, organizer_email, organizer_name)
+        event = Event(id=new_id("ev"), organizer_id=organizer.id, **values)
+        session.add(event)
+    return event
+
+
+async def update_event(db: Database, event_id: str, data: EventInput, organizer_id: str | None = None) -> Event:
+    async with db.transaction() as session:
+        event = await load_event(session, event_id, organizer_id=organizer_id, for_update=True)
+        for key, value in _event_values(data, event).items():
+            setattr(event, key, value)
+    return event
+
+
+async def load_event(
+    session: AsyncSession, event_id: str, *, organizer_id: str | None = None, for_update: bool = False
+) -> Event:
+    stmt = select(Event).where(Event.id == event_id)
+    if organizer_id is not None:
+        stmt = stmt.where(Event.organizer_id == organizer_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    event = (await session.scalars(stmt)).one_or_none()
+    if event is None:
+        raise NotFound(f"event {event_id} not found")
+    return event
+
+
+async def get_event(db: Database, event_id: str, *, organizer_id: str | None = None) -> Event:
+    async with db.read() as session:
+        return await load_event(session, event_id, organizer_id=organizer_id)
+
+
+async def get_person(db: Database, person_id: str) -> Person:
+    async with db.read() as session:
+        person = await session.get(Person, person_id)
+    if person is None:
+        raise NotFound(f"person {person_id} not found")
+    return person
+
+
+class OrderLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def person_id(self) -> str: ...
+
+
+async def add_ticket_holder(session: AsyncSession, order: OrderLike) -> EventParticipant | None:
+    """Make the order's buyer a ``ticket_holder`` of its event, within the caller's transaction.
+
+    Creates the participant, or upgrades an existing one (an invitee who buys becomes a ticket holder with
+    ``confirmed_with_order``; metadata merged; still one row). Idempotent per order. The event's own organizer is
+    never made a participant by an order: ``None`` is returned for them.
+    """
+    event = await load_event(session, order.event_id)
+    if event.organizer_id == order.person_id:
+        return None
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    await session.execute(
+        insert(EventParticipant)
+        .values(
+            id=new_id("par"),
+            event_id=order.event_id,
+            person_id=order.person_id,
+            role="ticket_holder",
+            status="confirmed_with_order",
+            source="order",
+            meta={},
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["event_id", "person_id"])
+    )
+    participant = (
+        await session.scalars(
+            select(EventParticipant)
+            .where(EventParticipant.event_id == order.event_id, EventParticipant.person_id == order.person_id)
+            .with_for_update()
+        )
+    ).one()
+    meta = dict(participant.meta or {})
+    order_ids = list(meta.get("order_ids", []))
+    if order.id not in order_ids:
+        order_ids.append(order.id)
+    meta["order_ids"] = order_ids
+    if participant.role != "ticket_holder" and "previous_role" not in meta:
+        meta["previous_role"] = participant.role
+        meta["previous_status"] = participant.status
+    participant.meta = meta
+    participant.role = "ticket_holder"
+    participant.status = "confirmed_with_order"
+    participant.updated_at = now
+    return participant
+
+
+async def remove_ticket_holder_order(session: AsyncSession, order: OrderLike) -> None:
+    """The order no longer holds tickets (refunded or canceled): forget it, and when the buyer has no other order
+    for the event, their participation becomes ``cancelled``."""
+    participant = (
+        await session.scalars(
+            select(EventParticipant)
+            .where(EventParticipant.event_id == order.event_id, EventParticipant.person_id == order.person_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if participant is None:
+        return
+    meta = dict(participant.meta or {})
+    order_ids = [oid for oid in meta.get("order_ids", []) if oid != order.id]
+    meta["order_ids"] = order_ids
+    participant.meta = meta
+    if not order_ids and participant.role == "ticket_holder":
+        participant.status = "cancelled"
+    participant.updated_at = utcnow()
+
+
+async def add_participant(
+    db: Database,
+    event_id: str,
+    email: str,
+    *,
+    role: str,
+    status: str,
+    name: str = "",
+    source: str = "manual",
+    meta: dict[str, Any] | None = None,
+) -> EventParticipant:
+    """Invite or register a person for an event (one row per event and person)."""
+    if role not in PARTICIPANT_ROLES:
+        raise InvalidInput.one("role", f"must be one of {', '.join(PARTICIPANT_ROLES)}")
+    if status not in PARTICIPANT_STATUSES:
+        raise InvalidInput.one("status", f"must be one of {', '.join(PARTICIPANT_STATUSES)}")
+    async with db.transaction() as session:
+        await load_event(session, event_id)
+        person = await get_or_create_person(session, email, name)
+        participant = (
+            await session.scalars(
+                select(EventParticipant).where(
+                    EventParticipant.event_id == event_id, EventParticipant.person_id == person.id
+                )
+            )
+        ).one_or_none()
+        if participant is None:
+            participant = EventParticipant(
+                id=new_id("par"),
+                event_id=event_id,
+                person_id=person.id,
+                role=role,
+                status=status,
+                source=source,
+                meta=meta or {},
+            )
+            session.add(participant)
+        else:
+            participant.role, participant.status = role, status
+            participant.meta = {**(participant.meta or {}), **(meta or {})}
+    return participant
+
+
+async def list_participants(
+    db: Database, event_id: str, role: str | None = None
+) -> list[tuple[EventParticipant, Person]]:
+    async with db.read() as session:
+        stmt = (
+            select(EventParticipant, Person)
+            .join(Person, Person.id == EventParticipant.person_id)
+            .where(EventParticipant.event_id == event_id)
+            .order_by(EventParticipant.created_at, EventParticipant.id)
+        )
+        if role is not None:
+            stmt = stmt.where(EventParticipant.role == role)
+        return [(p, person) for p, person in (await session.execute(stmt)).tuples()]

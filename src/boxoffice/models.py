@@ -1,0 +1,9 @@
+"""Imports every context's tables so that ``Base.metadata`` is complete (for Alembic and tests)."""
+
+from __future__ import annotations
+
+
+def load_all_models() -> None:
+    import boxoffice.events.models
+    import boxoffice.outbox.models
+    import boxoffice.ticketing.models  # noqa: F401

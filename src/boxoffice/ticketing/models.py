@@ -1,0 +1,126 @@
+"""Ticketing context tables: ticket types with their inventory counters, orders, order lines and issued tickets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from boxoffice.clock import utcnow
+from boxoffice.db import Base
+
+ORDER_STATUSES = ("pending", "confirmed", "canceled", "expired", "failed", "refunded", "partially_refunded")
+# The only transitions an order can take. Each is a guarded UPDATE ... WHERE status IN (sources).
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "confirmed": ("pending",),
+    "canceled": ("pending", "confirmed", "partially_refunded"),
+    "expired": ("pending",),
+    "failed": ("pending",),
+    "refunded": ("confirmed", "partially_refunded"),
+    "partially_refunded": ("confirmed", "partially_refunded"),
+}
+HOLDING_STATUSES = ("pending",)
+SOLD_STATUSES = ("confirmed", "partially_refunded")
+
+
+class TicketType(Base):
+    __tablename__ = "ticket_types"
+    __table_args__ = (
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("sold_count >= 0 AND held_count >= 0", name="counters_non_negative"),
+        # The database itself refuses an oversell, whatever the code above it does.
+        CheckConstraint("sold_count + held_count <= quantity", name="no_oversell"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    pricing_model: Mapped[str] = mapped_column(String(16), default="fixed")
+    base_price_cents: Mapped[int | None] = mapped_column(Integer)
+    minimum_price_cents: Mapped[int | None] = mapped_column(Integer)
+    suggested_price_cents: Mapped[int | None] = mapped_column(Integer)
+    price_tiers: Mapped[list[Any] | None] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3), default="usd")
+    quantity: Mapped[int] = mapped_column(Integer)
+    sold_count: Mapped[int] = mapped_column(Integer, default=0)
+    held_count: Mapped[int] = mapped_column(Integer, default=0)
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    tippable: Mapped[bool] = mapped_column(default=False)
+    max_per_order: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    deleted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_event_status", "event_id", "status"),
+        Index("ix_orders_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(24), default="pending")
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal_cents: Mapped[int] = mapped_column(Integer)
+    tip_cents: Mapped[int] = mapped_column(Integer, default=0)
+    total_cents: Mapped[int] = mapped_column(Integer)
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
+    pricing_snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    access_token: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    canceled_at: Mapped[datetime | None]
+    expired_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    refunded_at: Mapped[datetime | None]
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    checkout_attempt: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.position", lazy="selectin"
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    ticket_type_id: Mapped[str] = mapped_column(ForeignKey("ticket_types.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+    unit_prices: Mapped[list[Any]] = mapped_column(default=list)
+    line_total_cents: Mapped[int] = mapped_column(Integer)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class Ticket(Base):
+    """One issued ticket (one unit of a confirmed order line): what the buyer shows at the door."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_line_id: Mapped[str] = mapped_column(ForeignKey("order_lines.id"))
+    ticket_type_id: Mapped[str] = mapped_column(ForeignKey("ticket_types.id"))
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="valid")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

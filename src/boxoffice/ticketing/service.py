@@ -1,0 +1,957 @@
+"""Ticketing context: ticket types, inventory holds and the order lifecycle.
+
+Every public function owns its transaction (short, no network I/O inside) and records domain events in the outbox
+in that same transaction. Inventory is two counters per ticket type, ``sold_count`` and ``held_count``, changed only
+by single conditional UPDATEs, so availability never goes negative under any number of concurrent processes (and a
+CHECK constraint refuses an oversell in the database itself).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice import outbox
+from boxoffice.clock import utcnow
+from boxoffice.db import Database
+from boxoffice.errors import FieldError, InvalidInput, NotFound, SalesClosed, SoldOut
+from boxoffice.events import service as events
+from boxoffice.events.models import Event
+from boxoffice.ids import new_id, new_token
+from boxoffice.ticketing import pricing as pricing_rules
+from boxoffice.ticketing.models import TRANSITIONS, Order, OrderLine, Ticket, TicketType
+from boxoffice.ticketing.rules import pricing_from_row, ticket_values
+
+DEFAULT_HOLD = timedelta(minutes=30)
+MAX_LINES = 20
+MAX_LINE_QUANTITY = 50
+LATE_PAYMENT_SOURCES = ("expired", "canceled", "failed")
+
+
+def event_topic(event_id: str) -> str:
+    return f"event:{event_id}"
+
+
+def order_topic(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Requests and results
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    ticket_type_id: str
+    quantity: int
+    price_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    event_id: str
+    email: str
+    lines: Sequence[LineRequest]
+    name: str = ""
+    tip_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class Availability:
+    ticket_type_id: str
+    quantity: int
+    sold: int
+    held: int
+    available: int
+    price_cents: int
+    sales_state: str  # on_sale | not_started | ended | sold_out
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    order: Order
+    changed: bool
+    previous_status: str
+    outcome: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.order.status
+
+
+@dataclass
+class _Taking:
+    ticket_type: TicketType
+    quantity: int = 0
+    line_indexes: list[int] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Ticket types
+
+
+def _row_values(tt: TicketType) -> dict[str, Any]:
+    return {
+        "title": tt.title,
+        "description": tt.description,
+        "pricing_model": tt.pricing_model,
+        "base_price_cents": tt.base_price_cents,
+        "minimum_price_cents": tt.minimum_price_cents,
+        "suggested_price_cents": tt.suggested_price_cents,
+        "price_tiers": tt.price_tiers,
+        "currency": tt.currency,
+        "quantity": tt.quantity,
+        "starts_at": tt.starts_at,
+        "ends_at": tt.ends_at,
+        "tippable": tt.tippable,
+        "max_per_order": tt.max_per_order,
+        "position": tt.position,
+    }
+
+
+def _availability_payload(event_id: str, rows: Iterable[tuple[str, int, int, int]]) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "ticket_types": [
+            {"id": tt_id, "quantity": q, "sold": sold, "held": held, "available": max(q - sold - held, 0)}
+            for tt_id, q, sold, held in rows
+        ],
+    }
+
+
+def _record_availability(session: AsyncSession, event_id: str, rows: Iterable[tuple[str, int, int, int]]) -> None:
+    payload = _availability_payload(event_id, rows)
+    if payload["ticket_types"]:
+        outbox.record(session, "availability", [event_topic(event_id)], payload)
+
+
+async def create_ticket_type(
+    db: Database, event_id: str, fields: Mapping[str, Any], *, organizer_id: str | None = None
+) -> TicketType:
+    values = ticket_values(fields)
+    async with db.transaction() as session:
+        await events.load_event(session, event_id, organizer_id=organizer_id)
+        tt = TicketType(id=new_id("tt"), event_id=event_id, sold_count=0, held_count=0, **values)
+        session.add(tt)
+        await session.flush()
+        outbox.record(
+            session,
+            "ticket.created",
+            [event_topic(event_id)],
+            {"event_id": event_id, "ticket_type_id": tt.id},
+        )
+        _record_availability(session, event_id, [(tt.id, tt.quantity, 0, 0)])
+    return tt
+
+
+async def _load_ticket_type(
+    session: AsyncSession,
+    ticket_type_id: str,
+    *,
+    organizer_id: str | None = None,
+    include_deleted: bool = False,
+) -> TicketType:
+    stmt = select(TicketType).where(TicketType.id == ticket_type_id)
+    if not include_deleted:
+        stmt = stmt.where(TicketType.deleted_at.is_(None))
+    if organizer_id is not None:
+        stmt = stmt.join(Event, Event.id == TicketType.event_id).where(Event.organizer_id == organizer_id)
+    tt = (await session.scalars(stmt.execution_options(populate_existing=True))).one_or_none()
+    if tt is None:
+        raise NotFound(f"ticket type {ticket_type_id} not found")
+    return tt
+
+
+async def get_ticket_type(db: Database, ticket_type_id: str, *, organizer_id: str | None = None) -> TicketType:
+    async with db.read() as session:
+        return await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
+
+
+async def update_ticket_type(
+    db: Database, ticket_type_id: str, changes: Mapping[str, Any], *, organizer_id: str | None = None
+) -> TicketType:
+    """Change a ticket type. Existing orders keep their pricing snapshot. Quantity can go down only to what is
+    already sold plus held (expired holds are released first so they do not count)."""
+    async with db.read() as session:
+        current = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
+    values = ticket_values(changes, _row_values(current))
+    if "quantity" in values and values["quantity"] < current.sold_count + current.held_count:
+        await release_expired_holds(db, ticket_type_ids=[ticket_type_id])
+    async with db.transaction() as session:
+        tt = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
+        if "quantity" in values:
+            new_quantity = values.pop("quantity")
+            row = (
+                await session.execute(
+                    update(TicketType)
+                    .where(
+                        TicketType.id == ticket_type_id,
+                        TicketType.sold_count + TicketType.held_count <= new_quantity,
+                    )
+                    .values(quantity=new_quantity, updated_at=utcnow())
+                    .returning(TicketType.sold_count, TicketType.held_count)
+                    .execution_options(synchronize_session=False)
+                )
+            ).one_or_none()
+            if row is None:
+                fresh = await _load_ticket_type(session, ticket_type_id)
+                raise InvalidInput.one(
+                    "quantity",
+                    f"cannot be lower than the {fresh.sold_count + fresh.held_count} tickets already sold or held",
+                )
+            tt = await _load_ticket_type(session, ticket_type_id)
+        for key, value in values.items():
+            setattr(tt, key, value)
+        await session.flush()
+        outbox.record(
+            session,
+            "ticket.updated",
+            [event_topic(tt.event_id)],
+            {"event_id": tt.event_id, "ticket_type_id": tt.id},
+        )
+        _record_availability(session, tt.event_id, [(tt.id, tt.quantity, tt.sold_count, tt.held_count)])
+    return tt
+
+
+async def delete_ticket_type(db: Database, ticket_type_id: str, *, organizer_id: str | None = None) -> bool:
+    """Delete a ticket type; one that has orders is only hidden (soft delete). Returns True when it was hidden."""
+    async with db.transaction() as session:
+        tt = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
+        has_orders = (await session.scalar(select(exists().where(OrderLine.ticket_type_id == ticket_type_id)))) is True
+        if has_orders:
+            tt.deleted_at = utcnow()
+        else:
+            await session.execute(delete(TicketType).where(TicketType.id == ticket_type_id))
+        outbox.record(
+            session,
+            "ticket.deleted",
+            [event_topic(tt.event_id)],
+            {"event_id": tt.event_id, "ticket_type_id": tt.id},
+        )
+        _record_availability(session, tt.event_id, [(tt.id, tt.quantity, tt.quantity, 0)])
+    return has_orders
+
+
+async def list_ticket_types(db: Database, event_id: str, *, include_deleted: bool = False) -> list[TicketType]:
+    async with db.read() as session:
+        stmt = select(TicketType).where(TicketType.event_id == event_id)
+        if not include_deleted:
+            stmt = stmt.where(TicketType.deleted_at.is_(None))
+        return list((await session.scalars(stmt.order_by(TicketType.position, TicketType.created_at))).all())
+
+
+async def _expired_holds(session: AsyncSession, ticket_type_ids: Sequence[str], now: datetime) -> dict[str, int]:
+    if not ticket_type_ids:
+        return {}
+    rows = await session.execute(
+        select(OrderLine.ticket_type_id, func.sum(OrderLine.quantity))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.status == "pending", Order.expires_at <= now, OrderLine.ticket_type_id.in_(ticket_type_ids))
+        .group_by(OrderLine.ticket_type_id)
+    )
+    return {tt_id: int(total or 0) for tt_id, total in rows.tuples()}
+
+
+def sales_state(tt: TicketType, event: Event, available: int, now: datetime) -> str:
+    if tt.starts_at is not None and now < tt.starts_at:
+        return "not_started"
+    if now >= (tt.ends_at or event.ends_at) or event.status != "published":
+        return "ended"
+    return "sold_out" if available <= 0 else "on_sale"
+
+
+async def availability(db: Database, event_id: str, *, now: datetime | None = None) -> list[Availability]:
+    """What can be bought now, per ticket type. An expired hold never counts against availability."""
+    now = now or utcnow()
+    async with db.read() as session:
+        event = await events.load_event(session, event_id)
+        tts = list(
+            (
+                await session.scalars(
+                    select(TicketType)
+                    .where(TicketType.event_id == event_id, TicketType.deleted_at.is_(None))
+                    .order_by(TicketType.position, TicketType.created_at)
+                )
+            ).all()
+        )
+        expired = await _expired_holds(session, [tt.id for tt in tts], now)
+    out = []
+    for tt in tts:
+        held = tt.held_count - expired.get(tt.id, 0)
+        available = max(tt.quantity - tt.sold_count - held, 0)
+        out.append(
+            Availability(
+                ticket_type_id=tt.id,
+                quantity=tt.quantity,
+                sold=tt.sold_count,
+                held=held,
+                available=available,
+                price_cents=pricing_rules.current_unit_price(pricing_from_row(tt), tt.sold_count + held, now),
+                sales_state=sales_state(tt, event, available, now),
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reserve
+
+
+def _check_request(request: OrderRequest, max_lines: int, max_quantity: int) -> None:
+    errors: list[FieldError] = []
+    try:
+        events.normalize_email(request.email)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    try:
+        events.clean_name(request.name)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    if not request.lines:
+        errors.append(FieldError("lines", "an order needs at least one line"))
+    elif len(request.lines) > max_lines:
+        errors.append(FieldError("lines", f"an order may have at most {max_lines} lines"))
+    for i, line in enumerate(request.lines[:max_lines]):
+        q = line.quantity
+        if not isinstance(q, int) or isinstance(q, bool) or q < 1:
+            errors.append(FieldError(f"lines[{i}].quantity", "must be an integer >= 1"))
+        elif q > max_quantity:
+            errors.append(FieldError(f"lines[{i}].quantity", f"must be at most {max_quantity}"))
+        if not isinstance(line.ticket_type_id, str) or not line.ticket_type_id:
+            errors.append(FieldError(f"lines[{i}].ticket_id", "is required"))
+    tip = request.tip_cents
+    if tip is not None and (not isinstance(tip, int) or isinstance(tip, bool) or tip < 0):
+        errors.append(FieldError("tip_cents", "must be an integer >= 0"))
+    if errors:
+        raise InvalidInput(errors)
+
+
+async def reserve(
+    db: Database,
+    request: OrderRequest,
+    *,
+    now: datetime | None = None,
+    hold: timedelta = DEFAULT_HOLD,
+    max_lines: int = MAX_LINES,
+    max_quantity: int = MAX_LINE_QUANTITY,
+) -> Order:
+    """Create an order holding its tickets: all lines or none, never beyond what is available.
+
+    One short transaction checks the sales window, per-order limits and prices, and takes each ticket type's
+    quantity with a single conditional UPDATE. A free order (total 0) is confirmed at once. When tickets look sold
+    out but some holds have expired, those holds are released and the reservation is tried once more.
+    """
+    now = now or utcnow()
+    _check_request(request, max_lines, max_quantity)
+    try:
+        return await _reserve_once(db, request, now, hold)
+    except SoldOut:
+        released = await release_expired_holds(
+            db, now=now, ticket_type_ids=sorted({line.ticket_type_id for line in request.lines})
+        )
+        if not released:
+            raise
+        return await _reserve_once(db, request, now, hold)
+
+
+async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold: timedelta) -> Order:
+    async with db.transaction() as session:
+        event = await events.load_event(session, request.event_id)
+        if event.status != "published":
+            raise SalesClosed("this event is not on sale", field="event_id")
+        ids = sorted({line.ticket_type_id for line in request.lines})
+        found = {
+            tt.id: tt
+            for tt in (
+                await session.scalars(
+                    select(TicketType).where(
+                        TicketType.id.in_(ids),
+                        TicketType.event_id == event.id,
+                        TicketType.deleted_at.is_(None),
+                    )
+                )
+            ).all()
+        }
+        takings: dict[str, _Taking] = {}
+        chosen: list[int | None] = []
+        errors: list[FieldError] = []
+        for i, line in enumerate(request.lines):
+            tt = found.get(line.ticket_type_id)
+            if tt is None:
+                errors.append(FieldError(f"lines[{i}].ticket_id", "no such ticket type on sale for this event"))
+                chosen.append(None)
+                continue
+            try:
+                chosen.append(
+                    pricing_rules.chosen_unit_price(pricing_from_row(tt), line.price_cents, f"lines[{i}].price_cents")
+                )
+            except InvalidInput as exc:
+                errors.extend(exc.errors)
+                chosen.append(None)
+            taking = takings.setdefault(tt.id, _Taking(tt))
+            taking.quantity += line.quantity
+            taking.line_indexes.append(i)
+        for taking in takings.values():
+            limit = taking.ticket_type.max_per_order
+            if limit is not None and taking.quantity > limit:
+                errors.append(
+                    FieldError(
+                        f"lines[{taking.line_indexes[-1]}].quantity",
+                        f"at most {limit} of this ticket per order",
+                    )
+                )
+        if len({t.ticket_type.currency for t in takings.values()}) > 1:
+            errors.append(FieldError("lines", "all tickets of one order must be in the same currency"))
+        if errors:
+            raise InvalidInput(errors)
+        for taking in takings.values():
+            tt = taking.ticket_type
+            first = taking.line_indexes[0]
+            if tt.starts_at is not None and now < tt.starts_at:
+                raise SalesClosed(f"sales for {tt.title} have not started yet", field=f"lines[{first}].ticket_id")
+            if now >= (tt.ends_at or event.ends_at):
+                raise SalesClosed(f"sales for {tt.title} have ended", field=f"lines[{first}].ticket_id")
+
+        counters: dict[str, tuple[int, int, int]] = {}
+        taken_before: dict[str, int] = {}
+        for tt_id in sorted(takings):  # a fixed order: concurrent multi-line orders never deadlock
+            taking = takings[tt_id]
+            row = (
+                await session.execute(
+                    update(TicketType)
+                    .where(
+                        TicketType.id == tt_id,
+                        TicketType.deleted_at.is_(None),
+                        TicketType.quantity - TicketType.sold_count - TicketType.held_count >= taking.quantity,
+                    )
+                    .values(held_count=TicketType.held_count + taking.quantity, updated_at=now)
+                    .returning(TicketType.quantity, TicketType.sold_count, TicketType.held_count)
+                    .execution_options(synchronize_session=False)
+                )
+            ).one_or_none()
+            if row is None:
+                tt = taking.ticket_type
+                left = await _available_now(session, tt_id)
+                raise SoldOut(
+                    f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
+                    ticket_type_id=tt_id,
+                    available=left,
+                    field=f"lines[{taking.line_indexes[0]}].quantity",
+                )
+            quantity, sold, held = row
+            counters[tt_id] = (quantity, sold, held)
+            taken_before[tt_id] = sold + held - taking.quantity
+
+        priced: list[pricing_rules.PricedLine] = []
+        for i, line in enumerate(request.lines):
+            tt = found[line.ticket_type_id]
+            prices = pricing_rules.unit_prices(
+                pricing_from_row(tt),
+                line.quantity,
+                chosen=line.price_cents,
+                taken_before=taken_before[tt.id],
+                now=now,
+                field=f"lines[{i}].price_cents",
+            )
+            taken_before[tt.id] += line.quantity
+            priced.append(pricing_rules.PricedLine(tt.currency, prices, tippable=tt.tippable))
+        totals = pricing_rules.order_totals(priced, request.tip_cents or 0)
+
+        person = await events.get_or_create_person(session, request.email, request.name)
+        order = Order(
+            id=new_id("ord"),
+            event_id=event.id,
+            person_id=person.id,
+            email=request.email.strip(),
+            name=events.clean_name(request.name),
+            status="pending",
+            currency=totals.currency,
+            subtotal_cents=totals.subtotal_cents,
+            tip_cents=totals.tip_cents,
+            total_cents=totals.total_cents,
+            refunded_cents=0,
+            access_token=new_token(),
+            expires_at=now + hold,
+            checkout_attempt=0,
+            created_at=now,
+            updated_at=now,
+            pricing_snapshot=_snapshot(request, found, chosen, priced, totals, now),
+        )
+        session.add(order)
+        await session.flush()
+        for i, (line, priced_line) in enumerate(zip(request.lines, priced, strict=True)):
+            tt = found[line.ticket_type_id]
+            session.add(
+                OrderLine(
+                    id=new_id("ol"),
+                    order_id=order.id,
+                    ticket_type_id=tt.id,
+                    position=i,
+                    title=tt.title,
+                    quantity=line.quantity,
+                    unit_price_cents=priced_line.unit_prices[0],
+                    unit_prices=list(priced_line.unit_prices),
+                    line_total_cents=priced_line.total_cents,
+                )
+            )
+        await session.flush()
+        await session.refresh(order, ["lines"])
+        outbox.record(
+            session,
+            "order.created",
+            [order_topic(order.id)],
+            {
+                "order_id": order.id,
+                "event_id": event.id,
+                "status": "pending",
+                "total_cents": order.total_cents,
+            },
+        )
+        if order.total_cents == 0:
+            await _apply(session, order, "pending", "confirmed", now)
+            counters.update(await _counters(session, list(takings)))
+            order.status = "confirmed"
+            order.confirmed_at = now
+        _record_availability(session, event.id, [(k, *v) for k, v in sorted(counters.items())])
+    return order
+
+
+def _snapshot(
+    request: OrderRequest,
+    found: Mapping[str, TicketType],
+    chosen: Sequence[int | None],
+    priced: Sequence[pricing_rules.PricedLine],
+    totals: pricing_rules.Totals,
+    now: datetime,
+) -> dict[str, Any]:
+    lines = []
+    for line, choice, prices in zip(request.lines, chosen, priced, strict=True):
+        tt = found[line.ticket_type_id]
+        lines.append(
+            {
+                "ticket_type_id": tt.id,
+                "title": tt.title,
+                "pricing_model": tt.pricing_model,
+                "base_price_cents": tt.base_price_cents,
+                "minimum_price_cents": tt.minimum_price_cents,
+                "suggested_price_cents": tt.suggested_price_cents,
+                "price_tiers": tt.price_tiers,
+                "requested_price_cents": line.price_cents,
+                "chosen_price_cents": choice,
+                "quantity": line.quantity,
+                "unit_prices": list(prices.unit_prices),
+            }
+        )
+    return {
+        "priced_at": now.isoformat(),
+        "currency": totals.currency,
+        "lines": lines,
+        "tip_cents": totals.tip_cents,
+        "subtotal_cents": totals.subtotal_cents,
+        "total_cents": totals.total_cents,
+    }
+
+
+async def _available_now(session: AsyncSession, ticket_type_id: str) -> int:
+    row = (
+        await session.execute(
+            select(TicketType.quantity, TicketType.sold_count, TicketType.held_count).where(
+                TicketType.id == ticket_type_id
+            )
+        )
+    ).one()
+    return max(row[0] - row[1] - row[2], 0)
+
+
+async def _counters(session: AsyncSession, ticket_type_ids: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+    rows = await session.execute(
+        select(TicketType.id, TicketType.quantity, TicketType.sold_count, TicketType.held_count).where(
+            TicketType.id.in_(ticket_type_ids)
+        )
+    )
+    return {tt_id: (q, s, h) for tt_id, q, s, h in rows.tuples()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Order lifecycle
+
+
+def _quantities(order: Order) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for line in order.lines:
+        totals[line.ticket_type_id] += line.quantity
+    return dict(sorted(totals.items()))
+
+
+async def _shift(session: AsyncSession, order: Order, *, held: int, sold: int, now: datetime) -> None:
+    """Move the order's quantities between counters: ``held``/``sold`` are -1, 0 or +1 multipliers."""
+    for tt_id, q in _quantities(order).items():
+        await session.execute(
+            update(TicketType)
+            .where(TicketType.id == tt_id)
+            .values(
+                held_count=TicketType.held_count + held * q,
+                sold_count=TicketType.sold_count + sold * q,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _apply(session: AsyncSession, order: Order, source: str, target: str, now: datetime) -> None:
+    """The effects of a transition that has just been won by a guarded update."""
+    if source == "pending" and target == "confirmed":
+        await _shift(session, order, held=-1, sold=+1, now=now)
+        await _issue_tickets(session, order)
+        await events.add_ticket_holder(session, order)
+    elif source == "pending":
+        await _shift(session, order, held=-1, sold=0, now=now)
+    elif target in ("canceled", "refunded") and source in ("confirmed", "partially_refunded"):
+        await _shift(session, order, held=0, sold=-1, now=now)
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.order_id == order.id)
+            .values(status="void")
+            .execution_options(synchronize_session=False)
+        )
+        await events.remove_ticket_holder_order(session, order)
+
+
+async def _issue_tickets(session: AsyncSession, order: Order) -> None:
+    existing = await session.scalar(select(exists().where(Ticket.order_id == order.id)))
+    if existing:
+        return
+    for line in order.lines:
+        prices = line.unit_prices or [line.unit_price_cents] * line.quantity
+        for price in prices:
+            session.add(
+                Ticket(
+                    id=new_id("tkt"),
+                    order_id=order.id,
+                    order_line_id=line.id,
+                    ticket_type_id=line.ticket_type_id,
+                    unit_price_cents=int(price),
+                    status="valid",
+                )
+            )
+
+
+_TIMESTAMP = {
+    "confirmed": "confirmed_at",
+    "canceled": "canceled_at",
+    "expired": "expired_at",
+    "failed": "failed_at",
+    "refunded": "refunded_at",
+    "partially_refunded": "refunded_at",
+}
+
+
+async def _load_order(session: AsyncSession, order_id: str) -> Order:
+    order = (
+        await session.scalars(select(Order).where(Order.id == order_id).execution_options(populate_existing=True))
+    ).one_or_none()
+    if order is None:
+        raise NotFound(f"order {order_id} not found")
+    return order
+
+
+async def _guarded_update(
+    session: AsyncSession,
+    order: Order,
+    target: str,
+    now: datetime,
+    extra: ColumnElement[bool] | None = None,
+    **values: Any,
+) -> bool:
+    condition = and_(Order.id == order.id, Order.status == order.status)
+    if extra is not None:
+        condition = and_(condition, extra)
+    result = await session.execute(
+        update(Order)
+        .where(condition)
+        .values(status=target, updated_at=now, **{_TIMESTAMP[target]: now}, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _record_status(session: AsyncSession, order: Order, previous: str) -> None:
+    outbox.record(
+        session,
+        f"order.{order.status}",
+        [order_topic(order.id)],
+        {
+            "order_id": order.id,
+            "event_id": order.event_id,
+            "status": order.status,
+            "previous_status": previous,
+            "total_cents": order.total_cents,
+            "refunded_cents": order.refunded_cents,
+            "currency": order.currency,
+        },
+    )
+
+
+async def _transition(
+    db: Database,
+    order_id: str,
+    target: str,
+    *,
+    now: datetime | None = None,
+    sources: Sequence[str] | None = None,
+    guard: ColumnElement[bool] | None = None,
+    **values: Any,
+) -> TransitionResult:
+    """Move an order to ``target`` once. If another caller got there first, or the order is in a state that cannot
+    move to ``target``, nothing changes and the current state is reported."""
+    now = now or utcnow()
+    allowed = tuple(sources if sources is not None else TRANSITIONS[target])
+    for _ in range(10):
+        async with db.transaction() as session:
+            order = await _load_order(session, order_id)
+            previous = order.status
+            if previous not in allowed:
+                return TransitionResult(order, changed=False, previous_status=previous, outcome="unchanged")
+            if not await _guarded_update(session, order, target, now, guard, **values):
+                current = await _load_order(session, order_id)
+                if current.status == previous:  # the extra guard said no (not expired yet, an older refund, ...)
+                    return TransitionResult(current, changed=False, previous_status=previous, outcome="unchanged")
+                continue  # lost a race: read the new state and decide again
+            await _apply(session, order, previous, target, now)
+            order = await _load_order(session, order_id)
+            _record_status(session, order, previous)
+            await _record_order_availability(session, order)
+            return TransitionResult(order, changed=True, previous_status=previous, outcome=target)
+    raise RuntimeError(f"order {order_id} kept changing under concurrent updates")
+
+
+async def _record_order_availability(session: AsyncSession, order: Order) -> None:
+    counters = await _counters(session, list(_quantities(order)))
+    _record_availability(session, order.event_id, [(k, *v) for k, v in sorted(counters.items())])
+
+
+async def confirm_order(
+    db: Database, order_id: str, *, payment_intent_id: str | None = None, now: datetime | None = None
+) -> TransitionResult:
+    """Payment succeeded: held becomes sold, tickets are issued, the buyer becomes a ticket holder. Exactly once.
+
+    A payment for an order that no longer holds its tickets (expired, canceled or failed in the meantime) is
+    confirmed if the tickets can still be taken; otherwise the result's outcome is ``tickets_unavailable`` and the
+    caller must refund the payment.
+    """
+    now = now or utcnow()
+    values: dict[str, Any] = {}
+    if payment_intent_id:
+        values["stripe_payment_intent_id"] = payment_intent_id
+    result = await _transition(db, order_id, "confirmed", now=now, **values)
+    if result.changed or result.previous_status not in LATE_PAYMENT_SOURCES:
+        return result
+    return await _confirm_late(db, result.order, now, values)
+
+
+async def _confirm_late(db: Database, order: Order, now: datetime, values: dict[str, Any]) -> TransitionResult:
+    previous, order_id = order.status, order.id
+    try:
+        async with db.transaction() as session:
+            order = await _load_order(session, order_id)
+            if order.status != previous:
+                return TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
+            for tt_id, q in _quantities(order).items():
+                row = (
+                    await session.execute(
+                        update(TicketType)
+                        .where(
+                            TicketType.id == tt_id,
+                            TicketType.quantity - TicketType.sold_count - TicketType.held_count >= q,
+                        )
+                        .values(sold_count=TicketType.sold_count + q, updated_at=now)
+                        .returning(TicketType.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).one_or_none()
+                if row is None:
+                    raise SoldOut("tickets no longer available", ticket_type_id=tt_id, available=0)
+            if not await _guarded_update(session, order, "confirmed", now, None, **values):
+                raise _LostRace
+            await _issue_tickets(session, order)
+            await events.add_ticket_holder(session, order)
+            order = await _load_order(session, order.id)
+            _record_status(session, order, previous)
+            await _record_order_availability(session, order)
+            return TransitionResult(order, changed=True, previous_status=previous, outcome="confirmed_late")
+    except _LostRace:
+        async with db.read() as session:
+            order = await _load_order(session, order_id)
+        return TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
+    except SoldOut:
+        async with db.transaction() as session:
+            await session.execute(
+                update(Order)
+                .where(Order.id == order_id, Order.status == previous)
+                .values(
+                    failure_reason="paid after its hold ended and the tickets were gone: payment to be refunded",
+                    updated_at=now,
+                    **values,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            order = await _load_order(session, order_id)
+        return TransitionResult(order, changed=False, previous_status=previous, outcome="tickets_unavailable")
+
+
+class _LostRace(Exception):
+    pass
+
+
+async def cancel_order(
+    db: Database, order_id: str, *, reason: str | None = None, now: datetime | None = None
+) -> TransitionResult:
+    """Cancel: a pending order releases its hold; a confirmed one returns its tickets to sale."""
+    return await _transition(db, order_id, "canceled", now=now, failure_reason=reason)
+
+
+async def expire_order(
+    db: Database, order_id: str, *, force: bool = False, now: datetime | None = None
+) -> TransitionResult:
+    """End a pending order's hold at its expiry (``force``: now, e.g. when Stripe says the session expired)."""
+    now = now or utcnow()
+    guard = None if force else Order.expires_at <= now
+    return await _transition(db, order_id, "expired", now=now, guard=guard)
+
+
+async def fail_order(db: Database, order_id: str, *, reason: str, now: datetime | None = None) -> TransitionResult:
+    """Payment failed for good: release the hold."""
+    return await _transition(db, order_id, "failed", now=now, failure_reason=reason[:2000])
+
+
+async def record_refund(
+    db: Database, order_id: str, refunded_total_cents: int, *, now: datetime | None = None
+) -> TransitionResult:
+    """Stripe reports ``refunded_total_cents`` refunded so far (cumulative). A full refund returns the tickets to
+    sale; a partial one only records the amount. Idempotent: a repeated or older report changes nothing."""
+    now = now or utcnow()
+    if refunded_total_cents <= 0:
+        raise InvalidInput.one("amount_cents", "must be > 0")
+    async with db.read() as session:
+        order = await _load_order(session, order_id)
+    if refunded_total_cents >= order.total_cents:
+        target = "refunded"
+        amount = order.total_cents
+    else:
+        target = "partially_refunded"
+        amount = refunded_total_cents
+    sources: tuple[str, ...] = ("confirmed", "partially_refunded")
+    if target == "refunded":
+        sources = (*sources, *LATE_PAYMENT_SOURCES)
+    result = await _transition(
+        db,
+        order_id,
+        target,
+        now=now,
+        sources=sources,
+        guard=Order.refunded_cents < amount,
+        refunded_cents=amount,
+    )
+    return result
+
+
+async def release_expired_holds(
+    db: Database,
+    *,
+    now: datetime | None = None,
+    ticket_type_ids: Sequence[str] | None = None,
+    limit: int = 500,
+) -> int:
+    """Expire pending orders whose hold has ended (the sweeper). Returns how many it expired."""
+    now = now or utcnow()
+    async with db.read() as session:
+        stmt = select(Order.id).where(Order.status == "pending", Order.expires_at <= now)
+        if ticket_type_ids is not None:
+            stmt = stmt.where(
+                exists().where(OrderLine.order_id == Order.id, OrderLine.ticket_type_id.in_(ticket_type_ids))
+            )
+        ids = list((await session.scalars(stmt.order_by(Order.expires_at).limit(limit))).all())
+    expired = 0
+    for order_id in ids:
+        if (await expire_order(db, order_id, now=now)).changed:
+            expired += 1
+    return expired
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reads and checkout bookkeeping
+
+
+async def get_order(db: Database, order_id: str, *, organizer_id: str | None = None) -> Order:
+    async with db.read() as session:
+        order = await _load_order(session, order_id)
+        if organizer_id is not None:
+            await events.load_event(session, order.event_id, organizer_id=organizer_id)
+        return order
+
+
+async def get_order_with_token(db: Database, order_id: str, token: str) -> Order:
+    """The order if ``token`` is its access token; otherwise NotFound (nothing about the order leaks)."""
+    async with db.read() as session:
+        order = (await session.scalars(select(Order).where(Order.id == order_id))).one_or_none()
+    if order is None or not secrets.compare_digest(order.access_token.encode(), token.encode()):
+        raise NotFound(f"order {order_id} not found")
+    return order
+
+
+async def list_orders(
+    db: Database, event_id: str, *, status: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Order]:
+    async with db.read() as session:
+        stmt = select(Order).where(Order.event_id == event_id)
+        if status is not None:
+            stmt = stmt.where(Order.status == status)
+        stmt = stmt.order_by(Order.created_at.desc(), Order.id).limit(limit).offset(offset)
+        return list((await session.scalars(stmt)).all())
+
+
+async def list_tickets(db: Database, order_id: str) -> list[Ticket]:
+    async with db.read() as session:
+        return list(
+            (await session.scalars(select(Ticket).where(Ticket.order_id == order_id).order_by(Ticket.id))).all()
+        )
+
+
+async def set_checkout_session(
+    db: Database, order_id: str, *, session_id: str, url: str | None, attempt: int | None = None
+) -> None:
+    async with db.transaction() as session:
+        values: dict[str, Any] = {
+            "stripe_checkout_session_id": session_id,
+            "checkout_url": url,
+            "updated_at": utcnow(),
+        }
+        if attempt is not None:
+            values["checkout_attempt"] = attempt
+        await session.execute(
+            update(Order).where(Order.id == order_id).values(**values).execution_options(synchronize_session=False)
+        )
+
+
+async def find_order_by_payment(
+    db: Database, *, session_id: str | None = None, payment_intent_id: str | None = None
+) -> Order | None:
+    async with db.read() as session:
+        if session_id:
+            order = (
+                await session.scalars(select(Order).where(Order.stripe_checkout_session_id == session_id))
+            ).one_or_none()
+            if order is not None:
+                return order
+        if payment_intent_id:
+            return (
+                await session.scalars(select(Order).where(Order.stripe_payment_intent_id == payment_intent_id))
+            ).one_or_none()
+    return None

@@ -1,0 +1,63 @@
+"""Shared fixtures: a migrated SQLite database and a migrated PostgreSQL database of this run's own."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from boxoffice import migrate
+from boxoffice.db import Database
+from tests import pg
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+async def pg_admin_url() -> AsyncIterator[str]:
+    url, source = await pg.find_server()
+    print(f"\nPostgreSQL for tests: {source}")
+    yield url
+
+
+@pytest.fixture(scope="session")
+async def pg_url(pg_admin_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database for this test run (dropped at the end)."""
+    url, name = await pg.create_database(pg_admin_url)
+    sa_url = pg.to_sqlalchemy_url(url)
+    await migrate.upgrade(sa_url)
+    yield sa_url
+    if not os.environ.get("BOXOFFICE_KEEP_TEST_DB"):
+        await pg.drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+async def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    path = tmp_path_factory.mktemp("sqlite") / "boxoffice.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate.upgrade(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+async def pg_db(pg_url: str) -> AsyncIterator[Database]:
+    db = Database(pg_url, pool_size=20)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
+    db = Database(sqlite_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest) -> Database:
+    """The same test on both databases."""
+    name = "sqlite_db" if request.param == "sqlite" else "pg_db"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]

@@ -1,0 +1,82 @@
+"""Factories and probes shared by the tests."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from boxoffice.db import Database
+from boxoffice.events import service as events
+from boxoffice.events.models import Event
+from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.models import TicketType
+
+TABLES = (
+    "persons",
+    "events",
+    "event_participants",
+    "ticket_types",
+    "orders",
+    "order_lines",
+    "tickets",
+    "outbox_messages",
+)
+
+
+def unique_email(prefix: str = "buyer") -> str:
+    return f"{prefix}-{secrets.token_hex(5)}@example.com"
+
+
+async def make_event(db: Database, *, organizer: str | None = None, days: int = 30, **kw: Any) -> Event:
+    start = datetime.now(UTC) + timedelta(days=days)
+    data = events.EventInput(
+        title=kw.pop("title", "Spring Gala"),
+        description=kw.pop("description", "An evening of music"),
+        starts_at=kw.pop("starts_at", start),
+        ends_at=kw.pop("ends_at", start + timedelta(hours=4)),
+        timezone=kw.pop("timezone", "Europe/Berlin"),
+        status=kw.pop("status", None),
+    )
+    return await events.create_event(db, organizer or unique_email("organizer"), data)
+
+
+async def make_ticket(db: Database, event_id: str, **fields: Any) -> TicketType:
+    fields.setdefault("title", "General admission")
+    fields.setdefault("quantity", 100)
+    if not {"price_cents", "base_price_cents", "pricing_model"} & set(fields):
+        fields["base_price_cents"] = 1500
+    return await ticketing.create_ticket_type(db, event_id, fields)
+
+
+def order_request(
+    event_id: str, *lines: tuple[str, int] | tuple[str, int, int | None], **kw: Any
+) -> ticketing.OrderRequest:
+    return ticketing.OrderRequest(
+        event_id=event_id,
+        email=kw.pop("email", unique_email()),
+        name=kw.pop("name", "Ada Lovelace"),
+        lines=[ticketing.LineRequest(*line) for line in lines],
+        tip_cents=kw.pop("tip_cents", None),
+    )
+
+
+async def table_counts(db: Database) -> dict[str, int]:
+    async with db.read() as session:
+        return {t: int((await session.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one()) for t in TABLES}
+
+
+async def database_state(db: Database) -> dict[str, Any]:
+    """Row counts plus every ticket type's counters: what "changes nothing" is checked against."""
+    async with db.read() as session:
+        counters = (
+            await session.execute(text("SELECT id, quantity, sold_count, held_count FROM ticket_types ORDER BY id"))
+        ).all()
+    return {"counts": await table_counts(db), "counters": [tuple(r) for r in counters]}
+
+
+async def counters(db: Database, ticket_type_id: str) -> tuple[int, int, int]:
+    tt = await ticketing.get_ticket_type(db, ticket_type_id)
+    return tt.quantity, tt.sold_count, tt.held_count

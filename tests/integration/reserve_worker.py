@@ -1,0 +1,44 @@
+"""Child process for the cross-process oversell test: fires N concurrent one-ticket reservations and prints
+``held=<n> sold_out=<n> other=<n>``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from boxoffice.db import Database
+from boxoffice.errors import SoldOut
+from boxoffice.ticketing import service as ticketing
+
+
+async def main(url: str, event_id: str, ticket_type_id: str, n: int) -> None:
+    db = Database(url, pool_size=10)
+    await asyncio.sleep(0)
+
+    async def one(i: int) -> str:
+        try:
+            await ticketing.reserve(
+                db,
+                ticketing.OrderRequest(
+                    event_id=event_id,
+                    email=f"proc-{i}-{id(db)}@example.com",
+                    lines=[ticketing.LineRequest(ticket_type_id, 1)],
+                ),
+            )
+            return "held"
+        except SoldOut:
+            return "sold_out"
+
+    results = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
+    await db.dispose()
+    held = sum(1 for r in results if r == "held")
+    sold_out = sum(1 for r in results if r == "sold_out")
+    print(f"held={held} sold_out={sold_out} other={n - held - sold_out}")
+    for r in results:
+        if isinstance(r, BaseException):
+            print(repr(r), file=sys.stderr)
+            break
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))

@@ -1,0 +1,137 @@
+"""Migrations: from empty to head, from every previous revision, data kept, schema equal to the models."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from boxoffice import migrate
+from boxoffice.db import Base, Database
+from boxoffice.models import load_all_models
+from boxoffice.ticketing import service as ticketing
+from tests import pg
+from tests.helpers import counters, order_request
+
+pytestmark = pytest.mark.asyncio
+load_all_models()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def empty_url(request: pytest.FixtureRequest, tmp_path: Path, pg_admin_url: str) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+        return
+    url, name = await pg.create_database(pg_admin_url)
+    yield pg.to_sqlalchemy_url(url)
+    await pg.drop_database(pg_admin_url, name)
+
+
+def revisions() -> list[str]:
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+async def test_upgrade_from_empty_matches_models_and_downgrades(empty_url: str) -> None:
+    await migrate.upgrade(empty_url)
+    assert await migrate.is_current(empty_url)
+    db = Database(empty_url)
+    async with db.engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata)
+        )
+    await db.dispose()
+    assert diff == []
+    await migrate.downgrade(empty_url, "base")
+    assert await migrate.current_revision(empty_url) is None
+    await migrate.upgrade(empty_url)
+    assert await migrate.is_current(empty_url)
+
+
+async def test_each_revision_upgrades_from_the_previous_one(empty_url: str) -> None:
+    for revision in revisions():
+        await migrate.upgrade(empty_url, revision)
+        assert await migrate.current_revision(empty_url) == revision
+    for previous in reversed(["base", *revisions()[:-1]]):
+        await migrate.downgrade(empty_url, previous)
+    await migrate.upgrade(empty_url)
+
+
+async def test_basic_tickets_and_orders_still_sell_after_upgrade(empty_url: str) -> None:
+    await migrate.upgrade(empty_url, "0001")
+    db = Database(empty_url)
+    now = datetime.now(UTC)
+    starts = now + timedelta(days=10)
+    naive = db.is_sqlite
+
+    def ts(value: datetime) -> object:
+        return value.replace(tzinfo=None) if naive else value
+
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO persons (id, email, email_normalized, name, created_at, updated_at) VALUES "
+                "('per_org', 'org@example.com', 'org@example.com', 'Org', :now, :now), "
+                "('per_buyer', 'Buyer@example.com', 'buyer@example.com', 'Buyer', :now, :now)"
+            ),
+            {"now": ts(now)},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO events (id, organizer_id, title, description, starts_at, ends_at, timezone, status, "
+                "created_at, updated_at) VALUES ('ev_old', 'per_org', 'Old show', '', :s, :e, 'UTC', 'published', "
+                ":now, :now)"
+            ),
+            {"s": ts(starts), "e": ts(starts + timedelta(hours=2)), "now": ts(now)},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO ticket_types (id, event_id, title, description, price_cents, currency, quantity, "
+                "sold_count, held_count, created_at, updated_at) VALUES "
+                "('tt_old', 'ev_old', 'Standard', '', 2500, 'usd', 10, 2, 0, :now, :now)"
+            ),
+            {"now": ts(now)},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO orders (id, event_id, person_id, email, name, status, currency, total_cents, "
+                "access_token, expires_at, confirmed_at, created_at, updated_at) VALUES "
+                "('ord_old', 'ev_old', 'per_buyer', 'Buyer@example.com', 'Buyer', 'confirmed', 'usd', 5000, 'tok', "
+                ":now, :now, :now, :now)"
+            ),
+            {"now": ts(now)},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO order_lines (id, order_id, ticket_type_id, quantity, unit_price_cents, line_total_cents) "
+                "VALUES ('ol_old', 'ord_old', 'tt_old', 2, 2500, 5000)"
+            )
+        )
+    await db.dispose()
+
+    await migrate.upgrade(empty_url)
+    db = Database(empty_url)
+    try:
+        tt = await ticketing.get_ticket_type(db, "tt_old")
+        assert (tt.pricing_model, tt.base_price_cents, tt.currency) == ("fixed", 2500, "usd")
+        old = await ticketing.get_order(db, "ord_old")
+        assert (old.subtotal_cents, old.tip_cents, old.total_cents) == (5000, 0, 5000)
+        assert old.pricing_snapshot["legacy"] is True
+        assert old.lines[0].unit_prices == [2500, 2500]
+        assert len(await ticketing.list_tickets(db, "ord_old")) == 2
+
+        order = await ticketing.reserve(db, order_request("ev_old", ("tt_old", 3)))
+        assert order.total_cents == 7500
+        assert (await ticketing.confirm_order(db, order.id)).status == "confirmed"
+        assert await counters(db, "tt_old") == (10, 5, 0)
+        refunded = await ticketing.record_refund(db, "ord_old", 5000)
+        assert refunded.status == "refunded"
+        assert await counters(db, "tt_old") == (10, 3, 0)
+    finally:
+        await db.dispose()
