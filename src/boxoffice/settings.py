@@ -24,13 +24,15 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("dev-insecure-secret-change-me")
-    hold_minutes: int = Field(default=30, ge=30, le=24 * 60)
+    hold_minutes: int = Field(default=30, ge=30, le=24 * 60 - 2)
     max_lines_per_order: int = Field(default=20, ge=1, le=100)
     max_quantity_per_line: int = Field(default=50, ge=1, le=1000)
     smtp_url: SecretStr | None = None
     mail_from: str = "Boxoffice <tickets@boxoffice.localhost>"
     mail_dir: Path = Path("var/mail")
     run_worker: bool = True
+    sweep_interval_seconds: float = Field(default=15.0, gt=0)
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0)
     log_level: str = "INFO"
 
     stripe_secret_key: SecretStr | None = Field(

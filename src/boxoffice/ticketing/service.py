@@ -940,6 +940,33 @@ async def set_checkout_session(
         )
 
 
+async def await_async_payment(db: Database, order_id: str, *, payment_intent_id: str | None, until: datetime) -> bool:
+    """The buyer paid with a delayed method (bank debit...): keep the hold until the payment's result arrives,
+    at the latest ``until``. Only a pending order is touched; returns whether it was."""
+    values: dict[str, Any] = {"expires_at": until, "updated_at": utcnow()}
+    if payment_intent_id:
+        values["stripe_payment_intent_id"] = payment_intent_id
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.status == "pending", Order.expires_at < until)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def note_order_issue(db: Database, order_id: str, note: str) -> None:
+    """Record a problem for the organizer on the order (payment mismatch, refund needed...), without a transition."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(failure_reason=note[:2000], updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def find_order_by_payment(
     db: Database, *, session_id: str | None = None, payment_intent_id: str | None = None
 ) -> Order | None:

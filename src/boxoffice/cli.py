@@ -1,0 +1,240 @@
+"""The ``boxoffice`` command: serve, migrate, worker, apikey, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from boxoffice import migrate as migrations
+from boxoffice.settings import Settings, get_settings
+
+app = typer.Typer(help="Boxoffice: event ticketing.", no_args_is_help=True, add_completion=False)
+apikey_app = typer.Typer(help="Organizer API keys.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+DEMO_ORGANIZER = "demo-organizer@boxoffice.localhost"
+DEMO_TITLE = "Boxoffice Demo Night"
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic's message names the variable at fault
+        typer.echo(f"Configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Uvicorn worker processes (PostgreSQL only for more than one).")] = 1,
+) -> None:
+    """Run the HTTP service with Uvicorn (an embedded SQLite database is migrated on first start)."""
+    import uvicorn
+
+    if "BOXOFFICE_PUBLIC_URL" not in os.environ:
+        os.environ["BOXOFFICE_PUBLIC_URL"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        get_settings.cache_clear()
+    settings = _settings()
+    _check_stripe(settings)
+    if workers > 1 and settings.is_sqlite:
+        typer.echo("Several workers need PostgreSQL (BOXOFFICE_DATABASE_URL); SQLite serves one process.", err=True)
+        raise typer.Exit(2)
+    if not settings.is_sqlite:
+        asyncio.run(migrations.upgrade(settings.database_url))
+    uvicorn.run(
+        "boxoffice.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+def _check_stripe(settings: Settings) -> None:
+    from boxoffice.payments.keys import StripeConfigError, load_stripe_config
+
+    try:
+        config = load_stripe_config(settings)
+    except StripeConfigError as exc:
+        typer.echo(f"Stripe configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if config.is_sandbox:
+        typer.echo("Stripe: sandbox mode (no STRIPE_SECRET_KEY): payments go to the local Stripe sandbox.", err=True)
+    else:
+        typer.echo(f"Stripe: {config.mode} mode.", err=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every pending schema migration."""
+    settings = _settings()
+    asyncio.run(migrations.upgrade(settings.database_url))
+    typer.echo(f"database at revision {migrations.head_revision()}")
+
+
+@app.command()
+def worker() -> None:
+    """Run the outbox (pub/sub, emails) and the hold sweeper apart from the web processes."""
+    from boxoffice.container import Boxoffice
+    from boxoffice.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+
+    async def run() -> None:
+        box = Boxoffice(settings)
+        if settings.is_sqlite:
+            await migrations.upgrade(settings.database_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await box.start(run_worker=True)
+        typer.echo("worker running: outbox, emails, hold expiry (Ctrl-C to stop)", err=True)
+        await stop.wait()
+        await box.stop()
+
+    asyncio.run(run())
+
+
+@apikey_app.command("create")
+def apikey_create(
+    organizer: Annotated[str, typer.Option("--organizer", help="The organizer's email (created when new).")],
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+) -> None:
+    """Create an API key for an organizer. The key is printed once, alone on the last line."""
+    settings = _settings()
+
+    async def run() -> str:
+        from boxoffice.accounts.service import create_api_key
+        from boxoffice.db import Database
+
+        db = Database(settings.database_url)
+        try:
+            if settings.is_sqlite:
+                await migrations.upgrade(settings.database_url)
+            key, raw = await create_api_key(db, organizer, name=name)
+            typer.echo(f"API key {key.prefix}... created for {organizer}. Store it now: it is not shown again.")
+            return raw
+        finally:
+            await db.dispose()
+
+    typer.echo(asyncio.run(run()))
+
+
+@app.command()
+def demo() -> None:
+    """Create a demo organizer and event (fixed, pay-what-you-want and dynamic tickets); print URLs and a key."""
+    settings = _settings()
+
+    async def run() -> None:
+        from sqlalchemy import select
+
+        from boxoffice.accounts.service import create_api_key
+        from boxoffice.db import Database
+        from boxoffice.events import service as events
+        from boxoffice.events.models import Event
+        from boxoffice.ticketing import service as ticketing
+
+        db = Database(settings.database_url)
+        try:
+            await migrations.upgrade(settings.database_url)
+            async with db.read() as session:
+                organizer = await events.find_person(session, DEMO_ORGANIZER)
+                existing = None
+                if organizer is not None:
+                    existing = (
+                        await session.scalars(
+                            select(Event).where(Event.organizer_id == organizer.id, Event.title == DEMO_TITLE)
+                        )
+                    ).first()
+            if existing is None or existing.ends_at < datetime.now(UTC):
+                start = (datetime.now(UTC) + timedelta(days=21)).replace(hour=18, minute=0, second=0, microsecond=0)
+                event = await events.create_event(
+                    db,
+                    DEMO_ORGANIZER,
+                    events.EventInput(
+                        title=DEMO_TITLE,
+                        description="Live music, a pay-what-you-want supporter tier, and early-bird prices.",
+                        starts_at=start,
+                        ends_at=start + timedelta(hours=5),
+                        timezone="Europe/Berlin",
+                    ),
+                    organizer_name="Demo Organizer",
+                )
+                await ticketing.create_ticket_type(
+                    db,
+                    event.id,
+                    {
+                        "title": "General admission",
+                        "base_price_cents": 2500,
+                        "currency": "eur",
+                        "quantity": 200,
+                        "max_per_order": 10,
+                        "position": 1,
+                    },
+                )
+                await ticketing.create_ticket_type(
+                    db,
+                    event.id,
+                    {
+                        "title": "Supporter (pay what you want)",
+                        "pricing_model": "flexible",
+                        "currency": "eur",
+                        "minimum_price_cents": 1000,
+                        "suggested_price_cents": 3500,
+                        "quantity": 50,
+                        "tippable": True,
+                        "description": "Pay what you can; everything above the minimum supports the artists.",
+                        "position": 2,
+                    },
+                )
+                await ticketing.create_ticket_type(
+                    db,
+                    event.id,
+                    {
+                        "title": "Early bird",
+                        "pricing_model": "dynamic",
+                        "currency": "eur",
+                        "quantity": 100,
+                        "price_tiers": [
+                            {"price_cents": 1500, "up_to": 20},
+                            {"price_cents": 2000, "up_to": 60},
+                            {"price_cents": 2200},
+                        ],
+                        "description": "The first 20 at 15 EUR, the next 40 at 20 EUR, then 22 EUR.",
+                        "position": 3,
+                    },
+                )
+            else:
+                event = existing
+            _, raw = await create_api_key(db, DEMO_ORGANIZER, name="demo")
+        finally:
+            await db.dispose()
+        base = settings.public_url.rstrip("/")
+        typer.echo(f"Demo event:     {base}/e/{event.id}")
+        typer.echo(f"API docs:       {base}/docs")
+        typer.echo(f"Organizer API:  curl -H 'Authorization: Bearer <key>' {base}/api/v1/events/{event.id}/orders")
+        typer.echo(f"Organizer:      {DEMO_ORGANIZER}")
+        typer.echo("Organizer API key (shown once):")
+        typer.echo(raw)
+
+    asyncio.run(run())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

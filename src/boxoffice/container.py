@@ -1,0 +1,101 @@
+"""The running application: builds every adapter and service from the Settings, starts and stops them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from boxoffice.db import Database
+from boxoffice.outbox import DbHandler, OutboxDispatcher
+from boxoffice.payments.gateway import StripeGateway
+from boxoffice.payments.keys import SANDBOX_PATH, StripeConfig, load_stripe_config
+from boxoffice.payments.service import Payments
+from boxoffice.payments.webhooks import WebhookProcessor
+from boxoffice.realtime import Broker, make_broker
+from boxoffice.sandbox import Sandbox, SandboxConfig
+from boxoffice.settings import Settings
+from boxoffice.ticketing import service as ticketing
+
+log = logging.getLogger("boxoffice")
+
+
+class Boxoffice:
+    """Everything a process needs: database, broker, outbox dispatcher, Stripe gateway, payments, webhooks."""
+
+    def __init__(self, settings: Settings, *, db: Database | None = None, broker: Broker | None = None) -> None:
+        self.settings = settings
+        self.public_url = settings.public_url.rstrip("/")
+        self.db = db or Database(settings.database_url, pool_size=settings.database_pool_size)
+        self.stripe: StripeConfig = load_stripe_config(settings)
+        self.sandbox: Sandbox | None = None
+        if self.stripe.is_sandbox:
+            self.sandbox = Sandbox(
+                SandboxConfig(
+                    api_keys={self.stripe.secret_key.get_secret_value()},
+                    public_url=self.public_url + SANDBOX_PATH,
+                    webhook_url=self.public_url + "/webhooks/stripe",
+                    webhook_secrets=[s.get_secret_value() for s in self.stripe.webhook_secrets],
+                )
+            )
+        self.gateway = StripeGateway(self.stripe, timeout=settings.stripe_timeout_seconds)
+        self.payments = Payments(
+            self.db, self.gateway, public_url=self.public_url, hold=timedelta(minutes=settings.hold_minutes)
+        )
+        self.webhooks = WebhookProcessor(
+            self.db, self.payments, [s.get_secret_value() for s in self.stripe.webhook_secrets]
+        )
+        self.broker = broker or make_broker(settings.redis_url)
+        self.dispatcher = OutboxDispatcher(self.db, publish=self.broker.publish)
+        self.db.on_commit(self.dispatcher.kick)
+        self._sweeper: asyncio.Task[None] | None = None
+        self._started = False
+
+    def add_outbox_handler(self, handler: DbHandler) -> None:
+        self.dispatcher.add_handler(handler)
+
+    async def start(self, *, run_worker: bool | None = None) -> None:
+        if self._started:
+            return
+        self._started = True
+        worker = self.settings.run_worker if run_worker is None else run_worker
+        await self.broker.start()
+        if self.sandbox is not None:
+            log.warning(
+                "STRIPE SANDBOX MODE: no STRIPE_SECRET_KEY is set; payments go to the local Stripe sandbox at %s "
+                "and no real money moves",
+                self.stripe.api_base,
+            )
+            await self.sandbox.start()
+        if worker:
+            await self.dispatcher.start()
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="hold-sweeper")
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        await self.dispatcher.stop()
+        if self.sandbox is not None:
+            await self.sandbox.stop()
+        await self.broker.stop()
+        await self.db.dispose()
+
+    async def sweep_once(self) -> int:
+        return await ticketing.release_expired_holds(self.db)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                expired = await self.sweep_once()
+                if expired:
+                    log.info("released expired holds", extra={"count": expired})
+            except Exception:
+                log.exception("hold sweeper failed; retrying")
+            await asyncio.sleep(self.settings.sweep_interval_seconds)

@@ -1,0 +1,1 @@
+"""Payments context: Stripe keys, Checkout Sessions, webhooks and refunds."""

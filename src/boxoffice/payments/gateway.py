@@ -1,0 +1,143 @@
+"""The Stripe adapter: the official SDK's ``StripeClient`` with async methods over HTTPX.
+
+Network errors, timeouts, 409 and 5xx are retried by the SDK with backoff and the same idempotency key. What is
+left after the retries is turned into one of the errors below, whose messages never contain a key.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import stripe
+
+from boxoffice.errors import BoxofficeError
+from boxoffice.payments.keys import StripeConfig
+
+log = logging.getLogger("boxoffice.payments")
+
+
+class StripeFailure(BoxofficeError):
+    code = "payment-provider-error"
+    title = "Payment provider error"
+
+
+class StripeKeyRejected(StripeFailure):
+    code = "payment-provider-auth"
+    title = "Payment provider rejected our credentials"
+
+
+class StripeUnavailable(StripeFailure):
+    code = "payment-provider-unavailable"
+    title = "Payment provider unavailable"
+
+
+class StripeRequestRejected(StripeFailure):
+    code = "payment-provider-rejected"
+    title = "Payment provider rejected the request"
+
+
+class StripeGateway:
+    def __init__(self, config: StripeConfig, *, max_network_retries: int = 3, timeout: float = 20.0) -> None:
+        self.config = config
+        self.key_rejected = False
+        base_addresses: dict[str, str] = {}
+        if config.api_base:
+            base_addresses["api"] = config.api_base.rstrip("/")
+        self.client = stripe.StripeClient(
+            config.secret_key.get_secret_value(),
+            base_addresses=base_addresses,  # type: ignore[arg-type]
+            max_network_retries=max_network_retries,
+            http_client=stripe.HTTPXClient(timeout=timeout),
+        )
+
+    def __repr__(self) -> str:
+        return f"StripeGateway(mode={self.config.mode!r}, api_base={self.config.api_base!r})"
+
+    def _translate(self, exc: stripe.StripeError, action: str) -> StripeFailure:
+        request_id = getattr(exc, "request_id", None)
+        if isinstance(exc, stripe.AuthenticationError):
+            self.key_rejected = True
+            msg = (
+                f"Stripe rejected the API key ({self.config.mode} mode) while trying to {action}: the key is invalid, "
+                "revoked or rotated. Set a valid STRIPE_SECRET_KEY and restart; the order stays unpaid and can be "
+                "retried."
+            )
+            log.error(msg, extra={"stripe_request_id": request_id})
+            return StripeKeyRejected(msg)
+        if isinstance(exc, stripe.PermissionError):
+            msg = (
+                f"Stripe refused to {action} with this restricted key ({self.config.mode} mode): "
+                "a permission is missing"
+            )
+            log.error(msg, extra={"stripe_request_id": request_id})
+            return StripeKeyRejected(msg)
+        if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError) or (
+            isinstance(exc, stripe.APIError) and not isinstance(exc, stripe.InvalidRequestError)
+        ):
+            msg = f"Stripe is unreachable or failing (could not {action}); please try again shortly"
+            log.warning(msg, extra={"stripe_request_id": request_id, "error": type(exc).__name__})
+            return StripeUnavailable(msg)
+        user_message = getattr(exc, "user_message", None) or "invalid request"
+        code = getattr(exc, "code", None)
+        msg = f"Stripe refused to {action}: {user_message}" + (f" ({code})" if code else "")
+        log.error(msg, extra={"stripe_request_id": request_id})
+        return StripeRequestRejected(msg, stripe_code=code)
+
+    def _ok(self) -> None:
+        self.key_rejected = False
+
+    async def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> Any:
+        try:
+            session = await self.client.v1.checkout.sessions.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise self._translate(exc, "create a Checkout Session") from None
+        self._ok()
+        return session
+
+    async def expire_checkout_session(self, session_id: str) -> Any:
+        try:
+            session = await self.client.v1.checkout.sessions.expire_async(session_id)
+        except stripe.StripeError as exc:
+            raise self._translate(exc, "expire a Checkout Session") from None
+        self._ok()
+        return session
+
+    async def retrieve_checkout_session(self, session_id: str) -> Any:
+        try:
+            session = await self.client.v1.checkout.sessions.retrieve_async(session_id)
+        except stripe.StripeError as exc:
+            raise self._translate(exc, "retrieve a Checkout Session") from None
+        self._ok()
+        return session
+
+    async def create_refund(
+        self, *, payment_intent: str, amount: int | None, idempotency_key: str, metadata: dict[str, str]
+    ) -> Any:
+        params: dict[str, Any] = {"payment_intent": payment_intent, "metadata": metadata}
+        if amount is not None:
+            params["amount"] = amount
+        try:
+            refund = await self.client.v1.refunds.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise self._translate(exc, "create a refund") from None
+        self._ok()
+        return refund
+
+    async def check_key(self) -> bool:
+        """A cheap authenticated call, for readiness: True when Stripe accepts the key."""
+        try:
+            await self.client.v1.checkout.sessions.list_async({"limit": 1}, {"max_network_retries": 0})
+        except stripe.AuthenticationError:
+            self.key_rejected = True
+            return False
+        except stripe.StripeError:
+            return not self.key_rejected
+        self._ok()
+        return True

@@ -1,0 +1,204 @@
+"""Payments context: placing an order with a Stripe Checkout Session, canceling it, refunding it.
+
+No database transaction is open during a Stripe call: the ticketing functions commit before and after.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from boxoffice.clock import utcnow
+from boxoffice.db import Database
+from boxoffice.errors import Conflict, InvalidInput
+from boxoffice.events import service as events
+from boxoffice.payments.gateway import StripeGateway, StripeKeyRejected, StripeRequestRejected, StripeUnavailable
+from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.models import Order
+
+log = logging.getLogger("boxoffice.payments")
+
+# Stripe requires a Checkout Session to live at least 30 minutes: the hold gets a minute on top of the configured
+# length so that the session created right after the reservation can expire together with the hold.
+CHECKOUT_MARGIN = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: Order
+    checkout_url: str | None
+
+
+@dataclass(frozen=True)
+class RefundRequested:
+    order_id: str
+    refund_id: str
+    amount_cents: int
+    status: str
+
+
+def checkout_line_items(order: Order, descriptions: dict[str, str], event_title: str) -> list[dict[str, Any]]:
+    """One Checkout line per order line and distinct unit price (dynamic tiers), plus one for the tip."""
+    items: list[dict[str, Any]] = []
+    for line in order.lines:
+        prices = Counter(int(p) for p in (line.unit_prices or [line.unit_price_cents] * line.quantity))
+        for price in sorted(prices):
+            product: dict[str, Any] = {"name": line.title[:250] or "Ticket"}
+            description = (descriptions.get(line.ticket_type_id) or event_title).strip()
+            if description:
+                product["description"] = description[:500]
+            items.append(
+                {
+                    "quantity": prices[price],
+                    "price_data": {"currency": order.currency, "unit_amount": price, "product_data": product},
+                }
+            )
+    if order.tip_cents:
+        items.append(
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": order.currency,
+                    "unit_amount": order.tip_cents,
+                    "product_data": {"name": "Tip", "description": f"A tip for {event_title}"[:500]},
+                },
+            }
+        )
+    return items
+
+
+class Payments:
+    def __init__(
+        self,
+        db: Database,
+        gateway: StripeGateway,
+        *,
+        public_url: str,
+        hold: timedelta = timedelta(minutes=30),
+        async_payment_hold: timedelta = timedelta(days=7),
+    ) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.public_url = public_url.rstrip("/")
+        self.hold = hold + CHECKOUT_MARGIN
+        self.async_payment_hold = async_payment_hold
+
+    # -- checkout ---------------------------------------------------------------------------------------------
+
+    async def place_order(self, request: ticketing.OrderRequest) -> PlacedOrder:
+        """Reserve the tickets, then (after that commit) start the Stripe checkout. A free order is confirmed."""
+        order = await ticketing.reserve(self.db, request, hold=self.hold)
+        if order.status != "pending":
+            return PlacedOrder(order, None)
+        url = await self.start_checkout(order.id)
+        return PlacedOrder(await ticketing.get_order(self.db, order.id), url)
+
+    def order_url(self, order: Order) -> str:
+        return f"{self.public_url}/orders/{order.id}?token={order.access_token}"
+
+    async def checkout_params(self, order: Order) -> dict[str, Any]:
+        event = await events.get_event(self.db, order.event_id)
+        types = {tt.id: tt for tt in await ticketing.list_ticket_types(self.db, order.event_id, include_deleted=True)}
+        descriptions = {tt_id: tt.description for tt_id, tt in types.items()}
+        ids = {"order_id": order.id, "event_id": order.event_id}
+        return {
+            "mode": "payment",
+            "line_items": checkout_line_items(order, descriptions, event.title),
+            "customer_email": order.email,
+            "client_reference_id": order.id,
+            "metadata": ids,
+            "payment_intent_data": {"metadata": ids},
+            "success_url": self.order_url(order) + "&session_id={CHECKOUT_SESSION_ID}",
+            "cancel_url": self.order_url(order) + "&checkout=canceled",
+            "expires_at": int(order.expires_at.timestamp()),
+            "submit_type": "book",
+        }
+
+    async def start_checkout(self, order_id: str) -> str:
+        """The Checkout URL of a pending order, creating the session when there is none yet.
+
+        The idempotency key is derived from the order and its checkout attempt, so a retried request never makes a
+        second session. Stripe down after the SDK's retries: the order fails and its hold is released. Stripe
+        rejecting our key: the order stays pending (retryable once the key is fixed).
+        """
+        order = await ticketing.get_order(self.db, order_id)
+        if order.status != "pending":
+            raise Conflict(f"order {order.id} is {order.status}, not awaiting payment")
+        if order.stripe_checkout_session_id and order.checkout_url:
+            return order.checkout_url
+        params = await self.checkout_params(order)
+        key = f"boxoffice-checkout-{order.id}-{order.checkout_attempt}"
+        try:
+            session = await self.gateway.create_checkout_session(params, idempotency_key=key)
+        except StripeKeyRejected:
+            raise
+        except (StripeUnavailable, StripeRequestRejected) as exc:
+            await ticketing.fail_order(self.db, order.id, reason=f"checkout could not be started: {exc.detail}")
+            raise
+        await ticketing.set_checkout_session(self.db, order.id, session_id=session.id, url=session.url)
+        log.info("checkout session created", extra={"order_id": order.id, "checkout_session_id": session.id})
+        return str(session.url)
+
+    # -- cancel and refund ------------------------------------------------------------------------------------
+
+    async def cancel_pending(self, order_id: str) -> ticketing.TransitionResult:
+        """The buyer gives up: release the hold and expire the Stripe session so that it cannot be paid."""
+        order = await ticketing.get_order(self.db, order_id)
+        if order.status != "pending":
+            return ticketing.TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
+        result = await ticketing.cancel_order(self.db, order_id, reason="canceled by the buyer")
+        if result.changed and order.stripe_checkout_session_id:
+            try:
+                await self.gateway.expire_checkout_session(order.stripe_checkout_session_id)
+            except StripeRequestRejected as exc:
+                # Already completed or expired: a payment that went through is handled by its webhook (confirmed if
+                # the tickets are still there, refunded otherwise).
+                log.warning("could not expire checkout session", extra={"order_id": order_id, "error": exc.detail})
+        return result
+
+    async def refund(
+        self, order_id: str, amount_cents: int | None = None, *, organizer_id: str | None = None
+    ) -> RefundRequested:
+        """Refund a paid order in full or in part. The order's refunded amount and status follow Stripe's
+        ``charge.refunded`` webhook, so refunds made in Stripe's dashboard are reflected the same way."""
+        order = await ticketing.get_order(self.db, order_id, organizer_id=organizer_id)
+        if order.status not in ("confirmed", "partially_refunded"):
+            raise Conflict(f"order {order.id} is {order.status}; only paid orders can be refunded")
+        if not order.stripe_payment_intent_id or order.total_cents == 0:
+            raise Conflict(f"order {order.id} has no card payment to refund")
+        remaining = order.total_cents - order.refunded_cents
+        if amount_cents is not None:
+            if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
+                raise InvalidInput.one("amount_cents", "must be a positive integer amount in minor units")
+            if amount_cents > remaining:
+                raise InvalidInput.one("amount_cents", f"must be at most the {remaining} not yet refunded")
+        amount = amount_cents if amount_cents is not None else remaining
+        key = f"boxoffice-refund-{order.id}-{order.refunded_cents}-{amount}"
+        refund = await self.gateway.create_refund(
+            payment_intent=order.stripe_payment_intent_id,
+            amount=amount,
+            idempotency_key=key,
+            metadata={"order_id": order.id, "event_id": order.event_id},
+        )
+        log.info("refund requested", extra={"order_id": order.id, "refund_id": refund.id, "amount": amount})
+        return RefundRequested(order.id, refund.id, amount, refund.status)
+
+    async def refund_unfulfillable(self, order: Order, payment_intent_id: str) -> None:
+        """A payment arrived for an order whose tickets are gone: refund it in full, automatically, and record it."""
+        await self.gateway.create_refund(
+            payment_intent=payment_intent_id,
+            amount=None,
+            idempotency_key=f"boxoffice-autorefund-{order.id}",
+            metadata={"order_id": order.id, "event_id": order.event_id, "reason": "tickets_unavailable"},
+        )
+        await ticketing.record_refund(self.db, order.id, order.total_cents)
+        await ticketing.note_order_issue(
+            self.db, order.id, "paid after the hold ended and the tickets were gone: refunded automatically"
+        )
+        log.warning("late payment refunded: tickets unavailable", extra={"order_id": order.id})
+
+    def async_hold_until(self) -> Any:
+        return utcnow() + self.async_payment_hold

@@ -1,0 +1,283 @@
+"""Stripe webhooks: signature verification on the raw body, exactly-once processing, any order of arrival.
+
+Each event id is recorded once in ``stripe_events``; a repeated delivery of a processed event does nothing more.
+Every effect is a guarded state transition, so concurrent or reordered deliveries of related events (a session
+completed, its PaymentIntent succeeded, its charge refunded...) reach the same end state and confirm once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from boxoffice.clock import utcnow
+from boxoffice.db import Database
+from boxoffice.errors import NotFound
+from boxoffice.payments.models import StripeEvent
+from boxoffice.payments.service import Payments
+from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.models import Order
+
+log = logging.getLogger("boxoffice.webhooks")
+
+DEFAULT_TOLERANCE = 300
+
+
+class SignatureError(Exception):
+    """The Stripe-Signature header is missing, malformed, stale or matches no configured secret."""
+
+
+def verify_signature(
+    payload: bytes,
+    header: str | None,
+    secrets: Sequence[str],
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> int:
+    """Check ``Stripe-Signature`` against every ``v1`` entry and every secret (constant-time). Returns ``t``."""
+    if not header:
+        raise SignatureError("missing Stripe-Signature header")
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for item in header.split(","):
+        key, sep, value = item.strip().partition("=")
+        if not sep:
+            continue
+        if key == "t":
+            try:
+                timestamp = int(value)
+            except ValueError:
+                raise SignatureError("malformed timestamp in Stripe-Signature") from None
+        elif key == "v1":
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise SignatureError("Stripe-Signature has no timestamp or no v1 signature")
+    current = time.time() if now is None else now
+    if tolerance > 0 and timestamp < current - tolerance:
+        raise SignatureError("Stripe-Signature timestamp is outside the tolerance")
+    signed = f"{timestamp}.".encode() + payload
+    matched = False
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+        for candidate in signatures:
+            matched |= hmac.compare_digest(expected, candidate)
+    if not matched:
+        raise SignatureError("no Stripe-Signature v1 entry matches a configured webhook secret")
+    return timestamp
+
+
+def sign_payload(payload: bytes, secrets: Sequence[str], timestamp: int | None = None) -> str:
+    """A ``Stripe-Signature`` header for ``payload`` (one v1 per secret), as Stripe makes it. For tests and tools."""
+    t = int(time.time()) if timestamp is None else timestamp
+    parts = [f"t={t}"]
+    for secret in secrets:
+        parts.append("v1=" + hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest())
+    return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    event_id: str
+    type: str
+    outcome: str
+    duplicate: bool = False
+
+
+class WebhookProcessor:
+    def __init__(
+        self, db: Database, payments: Payments, secrets: Sequence[str], *, tolerance: int = DEFAULT_TOLERANCE
+    ) -> None:
+        self.db = db
+        self.payments = payments
+        self.secrets = list(secrets)
+        self.tolerance = tolerance
+
+    async def receive(self, payload: bytes, signature: str | None) -> WebhookOutcome:
+        """Verify, record, apply. Raises ``SignatureError`` (answer 400) or ``ValueError`` for a body that is not
+        a Stripe event (400); any other exception means "retry" (answer 5xx)."""
+        verify_signature(payload, signature, self.secrets, tolerance=self.tolerance)
+        try:
+            event = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ValueError("the body is not JSON") from None
+        if (
+            not isinstance(event, dict)
+            or not isinstance(event.get("id"), str)
+            or not isinstance(event.get("type"), str)
+        ):
+            raise ValueError("the body is not a Stripe event")
+        obj = (event.get("data") or {}).get("object") or {}
+        if not isinstance(obj, dict):
+            raise ValueError("the event has no data.object")
+        event_id, kind = event["id"], event["type"]
+        if await self._already_processed(event_id, kind, obj, bool(event.get("livemode"))):
+            log.info("duplicate webhook ignored", extra={"stripe_event_id": event_id, "type": kind})
+            return WebhookOutcome(event_id, kind, "duplicate", duplicate=True)
+        outcome, order_id = await self._apply(kind, obj)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(StripeEvent)
+                .where(StripeEvent.id == event_id)
+                .values(processed_at=utcnow(), outcome=outcome[:64], detail=outcome, order_id=order_id)
+            )
+        log.info(
+            "webhook processed",
+            extra={"stripe_event_id": event_id, "type": kind, "order_id": order_id, "outcome": outcome},
+        )
+        return WebhookOutcome(event_id, kind, outcome)
+
+    async def _already_processed(self, event_id: str, kind: str, obj: dict[str, Any], livemode: bool) -> bool:
+        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+        async with self.db.transaction() as session:
+            await session.execute(
+                insert(StripeEvent)
+                .values(
+                    id=event_id,
+                    type=kind,
+                    object_id=obj.get("id"),
+                    livemode=livemode,
+                    received_at=utcnow(),
+                    deliveries=1,
+                )
+                .on_conflict_do_update(index_elements=["id"], set_={"deliveries": StripeEvent.deliveries + 1})
+            )
+            processed = await session.scalar(select(StripeEvent.processed_at).where(StripeEvent.id == event_id))
+        return processed is not None
+
+    # -- event handlers -----------------------------------------------------------------------------------------
+
+    async def _apply(self, kind: str, obj: dict[str, Any]) -> tuple[str, str | None]:
+        handler = {
+            "checkout.session.completed": self._session_completed,
+            "checkout.session.async_payment_succeeded": self._session_paid,
+            "checkout.session.async_payment_failed": self._session_async_failed,
+            "checkout.session.expired": self._session_expired,
+            "payment_intent.succeeded": self._intent_succeeded,
+            "payment_intent.payment_failed": self._intent_failed,
+            "charge.refunded": self._charge_refunded,
+        }.get(kind)
+        if handler is None:
+            return "ignored: unhandled type", None
+        return await handler(obj)
+
+    async def _order_for(
+        self, obj: dict[str, Any], *, session_id: str | None = None, payment_intent: str | None = None
+    ) -> Order | None:
+        metadata = obj.get("metadata") or {}
+        order_id = metadata.get("order_id") or obj.get("client_reference_id")
+        if isinstance(order_id, str) and order_id:
+            try:
+                return await ticketing.get_order(self.db, order_id)
+            except NotFound:
+                pass
+        return await ticketing.find_order_by_payment(self.db, session_id=session_id, payment_intent_id=payment_intent)
+
+    async def _confirm_paid(self, order: Order, *, amount: Any, currency: Any, payment_intent: str | None) -> str:
+        if amount != order.total_cents or str(currency).lower() != order.currency:
+            note = (
+                f"payment mismatch: Stripe reported {amount} {currency} for an order of {order.total_cents} "
+                f"{order.currency}; not confirmed"
+            )
+            log.error(note, extra={"order_id": order.id})
+            await ticketing.note_order_issue(self.db, order.id, note)
+            return "mismatch: not confirmed"
+        result = await ticketing.confirm_order(self.db, order.id, payment_intent_id=payment_intent)
+        if result.outcome == "tickets_unavailable" and payment_intent:
+            await self.payments.refund_unfulfillable(result.order, payment_intent)
+            return "late payment: tickets gone, refunded"
+        return f"{result.outcome or 'unchanged'}: order {result.status}"
+
+    async def _session_completed(self, session: dict[str, Any]) -> tuple[str, str | None]:
+        pi = session.get("payment_intent") if isinstance(session.get("payment_intent"), str) else None
+        order = await self._order_for(session, session_id=session.get("id"), payment_intent=pi)
+        if order is None:
+            return "ignored: unknown order", None
+        status = session.get("payment_status")
+        if status in ("paid", "no_payment_required"):
+            return await self._confirm_paid(
+                order, amount=session.get("amount_total"), currency=session.get("currency"), payment_intent=pi
+            ), order.id
+        kept = await ticketing.await_async_payment(
+            self.db, order.id, payment_intent_id=pi, until=self.payments.async_hold_until()
+        )
+        return ("awaiting delayed payment: hold kept" if kept else f"unchanged: order {order.status}"), order.id
+
+    async def _session_paid(self, session: dict[str, Any]) -> tuple[str, str | None]:
+        pi = session.get("payment_intent") if isinstance(session.get("payment_intent"), str) else None
+        order = await self._order_for(session, session_id=session.get("id"), payment_intent=pi)
+        if order is None:
+            return "ignored: unknown order", None
+        if session.get("payment_status") != "paid":
+            return "ignored: not paid", order.id
+        return await self._confirm_paid(
+            order, amount=session.get("amount_total"), currency=session.get("currency"), payment_intent=pi
+        ), order.id
+
+    async def _session_async_failed(self, session: dict[str, Any]) -> tuple[str, str | None]:
+        order = await self._order_for(session, session_id=session.get("id"))
+        if order is None:
+            return "ignored: unknown order", None
+        result = await ticketing.fail_order(self.db, order.id, reason="the delayed payment failed")
+        return f"{result.outcome}: order {result.status}", order.id
+
+    async def _session_expired(self, session: dict[str, Any]) -> tuple[str, str | None]:
+        order = await self._order_for(session, session_id=session.get("id"))
+        if order is None:
+            return "ignored: unknown order", None
+        result = await ticketing.expire_order(self.db, order.id, force=True)
+        return f"{result.outcome}: order {result.status}", order.id
+
+    async def _intent_succeeded(self, intent: dict[str, Any]) -> tuple[str, str | None]:
+        order = await self._order_for(intent, payment_intent=intent.get("id"))
+        if order is None:
+            return "ignored: unknown order", None
+        amount = intent.get("amount_received") or intent.get("amount")
+        return await self._confirm_paid(
+            order, amount=amount, currency=intent.get("currency"), payment_intent=intent.get("id")
+        ), order.id
+
+    async def _intent_failed(self, intent: dict[str, Any]) -> tuple[str, str | None]:
+        order = await self._order_for(intent, payment_intent=intent.get("id"))
+        if order is None:
+            return "ignored: unknown order", None
+        error = intent.get("last_payment_error") or {}
+        method = (
+            (error.get("payment_method") or {}).get("type") if isinstance(error.get("payment_method"), dict) else None
+        )
+        message = error.get("message") or "the payment failed"
+        if method in (None, "card"):
+            # A declined card: the Checkout page stays open and the buyer may try again until the hold ends.
+            await ticketing.note_order_issue(self.db, order.id, f"payment attempt failed: {message}")
+            return "card attempt failed: hold kept for a retry", order.id
+        result = await ticketing.fail_order(self.db, order.id, reason=f"the {method} payment failed: {message}")
+        return f"{result.outcome}: order {result.status}", order.id
+
+    async def _charge_refunded(self, charge: dict[str, Any]) -> tuple[str, str | None]:
+        pi = charge.get("payment_intent") if isinstance(charge.get("payment_intent"), str) else None
+        order = await self._order_for(charge, payment_intent=pi)
+        if order is None:
+            return "ignored: unknown order", None
+        refunded = charge.get("amount_refunded")
+        if not isinstance(refunded, int) or refunded <= 0:
+            return "ignored: nothing refunded", order.id
+        if order.status in ("pending", *ticketing.LATE_PAYMENT_SOURCES) and charge.get("paid"):
+            # The refund overtook the payment's own events: the charge proves the payment, apply it first.
+            await self._confirm_paid(
+                order, amount=charge.get("amount"), currency=charge.get("currency"), payment_intent=pi
+            )
+        result = await ticketing.record_refund(self.db, order.id, refunded)
+        return (
+            f"{result.outcome or 'unchanged'}: order {result.status}, refunded {result.order.refunded_cents}",
+            order.id,
+        )

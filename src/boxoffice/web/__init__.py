@@ -1,0 +1,19 @@
+"""HTTP interface: REST API, buyer pages, webhooks. Thin: every rule lives in the contexts."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def register(app: FastAPI) -> None:
+    """Attach the API and page routers (each module adds its own)."""
+    from importlib import import_module
+
+    for name in ("boxoffice.web.api", "boxoffice.web.pages"):
+        try:
+            module = import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        app.include_router(module.router)

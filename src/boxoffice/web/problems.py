@@ -1,0 +1,154 @@
+"""RFC 9457 problem details for every error the HTTP interface returns."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from boxoffice.errors import (
+    BoxofficeError,
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    SalesClosed,
+    ServiceUnavailable,
+    SoldOut,
+    Unauthorized,
+)
+from boxoffice.payments.gateway import StripeFailure, StripeKeyRejected, StripeUnavailable
+
+log = logging.getLogger("boxoffice.http")
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://boxoffice.dev/problems/"
+
+
+class Forbidden(BoxofficeError):
+    code = "forbidden"
+    title = "Forbidden"
+
+
+def pointer(field: str) -> str:
+    """``lines[0].quantity`` -> ``#/lines/0/quantity`` (a JSON pointer into the request body)."""
+    return "#/" + field.replace("[", "/").replace("]", "").replace(".", "/")
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = [{"field": e.field, "pointer": pointer(e.field), "detail": e.message} for e in errors]
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_from_loc(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for part in parts:
+        if part.isdigit():
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "body"
+
+
+def status_for(exc: BoxofficeError) -> int:
+    if isinstance(exc, InvalidInput):
+        return 422
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Unauthorized):
+        return 401
+    if isinstance(exc, Forbidden):
+        return 403
+    if isinstance(exc, Conflict):
+        return 409
+    if isinstance(exc, StripeKeyRejected | StripeUnavailable | ServiceUnavailable):
+        return 503
+    if isinstance(exc, StripeFailure):
+        return 502
+    return 400
+
+
+def boxoffice_problem(exc: BoxofficeError) -> JSONResponse:
+    status = status_for(exc)
+    errors = exc.errors if isinstance(exc, InvalidInput) else None
+    field = getattr(exc, "field", None)
+    if field and not errors:
+        errors = [FieldError(field, exc.detail)]
+    headers = {"Retry-After": "5"} if status == 503 else None
+    extra: dict[str, Any] = {}
+    if isinstance(exc, SoldOut):
+        extra = {"ticket_type_id": exc.ticket_type_id, "available": exc.available}
+    elif isinstance(exc, SalesClosed):
+        extra = {}
+    return problem(status, exc.code, exc.title, exc.detail, errors=errors, headers=headers, **extra)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(BoxofficeError)
+    async def _domain(_: Request, exc: BoxofficeError) -> JSONResponse:
+        return boxoffice_problem(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(_field_from_loc(tuple(e.get("loc", ()))), str(e.get("msg", "invalid"))) for e in exc.errors()
+        ]
+        return problem(
+            422, "invalid-input", "Invalid input", "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed", 413: "too-large"}
+        code = codes.get(exc.status_code, "http-error")
+        headers = dict(exc.headers) if exc.headers else None
+        return problem(exc.status_code, code, code.replace("-", " ").capitalize(), str(exc.detail), headers=headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(ConnectionError)
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "the database is unavailable; try again shortly",
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(_: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return problem(
+                503,
+                "unavailable",
+                "Service unavailable",
+                "the database connection was lost; try again shortly",
+                headers={"Retry-After": "5"},
+            )
+        log.exception("database error")
+        return problem(500, "internal", "Internal error", "an unexpected error occurred")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem(500, "internal", "Internal error", "an unexpected error occurred")

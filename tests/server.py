@@ -1,0 +1,77 @@
+"""A real Boxoffice HTTP server for tests: Uvicorn in the test's event loop on a free loopback port.
+
+The sandbox sends its webhooks over HTTP to ``public_url/webhooks/stripe``, so tests that pay need a real socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from boxoffice.container import Boxoffice
+from boxoffice.settings import Settings
+from boxoffice.web.app import create_app
+
+
+@dataclass
+class LiveServer:
+    url: str
+    box: Boxoffice
+    client: httpx.AsyncClient
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def settings_for(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "database_url": database_url,
+        "secret_key": "test-secret-key-for-signing-ticket-codes",
+        "sweep_interval_seconds": 0.5,
+        "mail_dir": overrides.pop("mail_dir", "var/test-mail"),
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def live_server(
+    database_url: str, *, box: Boxoffice | None = None, **overrides: Any
+) -> AsyncIterator[LiveServer]:
+    sock = free_socket()
+    host, port = sock.getsockname()
+    url = f"http://{host}:{port}"
+    if box is None:
+        box = Boxoffice(settings_for(database_url, public_url=url, **overrides))
+    app = create_app(box=box)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if task.done():
+        task.result()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        try:
+            yield LiveServer(url, box, client)
+        finally:
+            server.should_exit = True
+            await asyncio.wait_for(task, 30)
+            sock.close()
