@@ -8,6 +8,8 @@ import logging
 from datetime import timedelta
 
 from boxoffice.db import Database
+from boxoffice.notifications.delivery import Mailer, queue_emails
+from boxoffice.notifications.transport import make_transport
 from boxoffice.outbox import DbHandler, OutboxDispatcher
 from boxoffice.payments.gateway import StripeGateway
 from boxoffice.payments.keys import SANDBOX_PATH, StripeConfig, load_stripe_config
@@ -47,7 +49,18 @@ class Boxoffice:
             self.db, self.payments, [s.get_secret_value() for s in self.stripe.webhook_secrets]
         )
         self.broker = broker or make_broker(settings.redis_url)
-        self.dispatcher = OutboxDispatcher(self.db, publish=self.broker.publish)
+        smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
+        self.mailer = Mailer(
+            self.db,
+            make_transport(smtp_url, settings.mail_dir),
+            secret=settings.secret_bytes,
+            sender=settings.mail_from,
+            public_url=self.public_url,
+            base_delay=settings.email_retry_seconds,
+        )
+        self.dispatcher = OutboxDispatcher(
+            self.db, publish=self.broker.publish, handlers=[queue_emails], on_batch=self.mailer.kick
+        )
         self.db.on_commit(self.dispatcher.kick)
         self._sweeper: asyncio.Task[None] | None = None
         self._started = False
@@ -70,6 +83,7 @@ class Boxoffice:
             await self.sandbox.start()
         if worker:
             await self.dispatcher.start()
+            await self.mailer.start()
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="hold-sweeper")
 
     async def stop(self) -> None:
@@ -82,6 +96,7 @@ class Boxoffice:
                 await self._sweeper
             self._sweeper = None
         await self.dispatcher.stop()
+        await self.mailer.stop()
         if self.sandbox is not None:
             await self.sandbox.stop()
         await self.broker.stop()

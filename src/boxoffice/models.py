@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def load_all_models() -> None:
     import boxoffice.events.models
+    import boxoffice.notifications.models
     import boxoffice.outbox.models
     import boxoffice.payments.models
     import boxoffice.ticketing.models  # noqa: F401

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     run_worker: bool = True
     sweep_interval_seconds: float = Field(default=15.0, gt=0)
     stripe_timeout_seconds: float = Field(default=20.0, gt=0)
+    email_retry_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
 
     stripe_secret_key: SecretStr | None = Field(

@@ -58,12 +58,14 @@ class OutboxDispatcher:
         *,
         batch_size: int = 200,
         idle_interval: float = 1.0,
+        on_batch: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.publish = publish
         self.handlers = list(handlers)
         self.batch_size = batch_size
         self.idle_interval = idle_interval
+        self.on_batch = on_batch
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -170,6 +172,8 @@ class OutboxDispatcher:
                             .where(OutboxMessage.id == message.id)
                             .values(last_error=f"{type(exc).__name__}: {exc}"[:2000])
                         )
+        if self.on_batch is not None:
+            self.on_batch()
         return len(messages)
 
     async def _finish(self, messages: Sequence[Message]) -> None:

@@ -690,6 +690,7 @@ def _record_status(session: AsyncSession, order: Order, previous: str) -> None:
         {
             "order_id": order.id,
             "event_id": order.event_id,
+            "email": order.email,
             "status": order.status,
             "previous_status": previous,
             "total_cents": order.total_cents,

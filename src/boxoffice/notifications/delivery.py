@@ -1,0 +1,271 @@
+"""Email delivery through the outbox: at least once, never twice for the same order event, retried with backoff.
+
+``queue_emails`` is an outbox handler: in the transaction that marks a domain event handled, it inserts one
+``email_messages`` row per email the event calls for, unique by its dedupe key. The ``Mailer`` sends due rows,
+marks them sent, and on failure retries with exponential backoff; after the last try the row is ``failed`` and
+the organizer sees it (``list_emails``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.clock import utcnow
+from boxoffice.db import Database
+from boxoffice.events import service as events
+from boxoffice.ids import new_id
+from boxoffice.notifications.codes import sign_ticket_code
+from boxoffice.notifications.models import EmailMessage
+from boxoffice.notifications.render import (
+    LineView,
+    OrderEmailContext,
+    TicketView,
+    render_confirmation,
+    render_payment_failed,
+    render_refund,
+)
+from boxoffice.notifications.transport import EmailTransport, TransportError
+from boxoffice.outbox import Message
+from boxoffice.ticketing import service as ticketing
+
+log = logging.getLogger("boxoffice.notifications")
+
+EMAIL_KINDS = {
+    "order.confirmed": "confirmation",
+    "order.refunded": "refund",
+    "order.partially_refunded": "refund",
+    "order.failed": "payment_failed",
+}
+CLAIM_SECONDS = 120
+
+
+def dedupe_key(message: Message) -> str:
+    order_id = message.payload["order_id"]
+    if message.kind == "order.partially_refunded":
+        return f"{message.kind}:{order_id}:{message.payload.get('refunded_cents')}"
+    return f"{message.kind}:{order_id}"
+
+
+async def queue_emails(session: AsyncSession, message: Message) -> None:
+    """Outbox handler: queue the email an order event calls for (idempotent per dedupe key)."""
+    kind = EMAIL_KINDS.get(message.kind)
+    if kind is None or not message.payload.get("email"):
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    amount = message.payload.get("refunded_cents") if kind == "refund" else None
+    await session.execute(
+        insert(EmailMessage)
+        .values(
+            id=new_id("em"),
+            dedupe_key=dedupe_key(message),
+            kind=kind,
+            order_id=message.payload["order_id"],
+            event_id=message.payload["event_id"],
+            to_email=message.payload["email"],
+            amount_cents=amount,
+            status="pending",
+            attempts=0,
+            next_attempt_at=utcnow(),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+
+
+async def list_emails(db: Database, event_id: str, *, status: str | None = None) -> list[EmailMessage]:
+    async with db.read() as session:
+        stmt = select(EmailMessage).where(EmailMessage.event_id == event_id)
+        if status is not None:
+            stmt = stmt.where(EmailMessage.status == status)
+        return list((await session.scalars(stmt.order_by(EmailMessage.created_at, EmailMessage.id))).all())
+
+
+class Mailer:
+    def __init__(
+        self,
+        db: Database,
+        transport: EmailTransport,
+        *,
+        secret: bytes,
+        sender: str,
+        public_url: str,
+        max_attempts: int = 8,
+        base_delay: float = 5.0,
+        max_delay: float = 1800.0,
+        idle_interval: float = 2.0,
+    ) -> None:
+        self.db = db
+        self.transport = transport
+        self.secret = secret
+        self.sender = sender
+        self.public_url = public_url.rstrip("/")
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.idle_interval = idle_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="mailer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.deliver_due()
+            except Exception:
+                log.exception("email delivery loop failed; retrying")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_interval)
+
+    def backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self.base_delay * 2 ** max(attempts - 1, 0), self.max_delay))
+
+    async def deliver_due(self, *, limit: int = 20, now: datetime | None = None) -> int:
+        """Send the emails that are due. Returns how many were attempted."""
+        now = now or utcnow()
+        async with self.db.transaction() as session:
+            due = (
+                await session.scalars(
+                    select(EmailMessage.id)
+                    .where(
+                        EmailMessage.status == "pending",
+                        EmailMessage.next_attempt_at <= now,
+                        or_(EmailMessage.locked_until.is_(None), EmailMessage.locked_until < now),
+                    )
+                    .order_by(EmailMessage.next_attempt_at)
+                    .limit(limit)
+                )
+            ).all()
+            if not due:
+                return 0
+            claimed = (
+                await session.scalars(
+                    update(EmailMessage)
+                    .where(
+                        EmailMessage.id.in_(due),
+                        EmailMessage.status == "pending",
+                        or_(EmailMessage.locked_until.is_(None), EmailMessage.locked_until < now),
+                    )
+                    .values(locked_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=EmailMessage.attempts + 1)
+                    .returning(EmailMessage.id)
+                )
+            ).all()
+        for email_id in claimed:
+            await self._deliver(email_id)
+        return len(claimed)
+
+    async def _deliver(self, email_id: str) -> None:
+        async with self.db.read() as session:
+            row = await session.get(EmailMessage, email_id)
+        if row is None:
+            return
+        try:
+            message = await self.render(row)
+            await self.transport.send(message)
+        except TransportError as exc:
+            await self._failed_attempt(row, f"{exc}")
+            return
+        except Exception as exc:
+            log.exception("email could not be rendered", extra={"email_id": row.id, "order_id": row.order_id})
+            await self._failed_attempt(row, f"{type(exc).__name__}: {exc}")
+            return
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(EmailMessage)
+                .where(EmailMessage.id == row.id)
+                .values(status="sent", sent_at=utcnow(), locked_until=None, last_error=None)
+            )
+        log.info("email sent", extra={"email_id": row.id, "order_id": row.order_id, "kind": row.kind})
+
+    async def _failed_attempt(self, row: EmailMessage, error: str) -> None:
+        final = row.attempts >= self.max_attempts
+        values: dict[str, object] = {"locked_until": None, "last_error": error[:2000]}
+        if final:
+            values["status"] = "failed"
+            log.error(
+                "email failed after the last try",
+                extra={"email_id": row.id, "order_id": row.order_id, "attempts": row.attempts},
+            )
+        else:
+            values["next_attempt_at"] = utcnow() + self.backoff(row.attempts)
+            log.warning("email attempt failed; will retry", extra={"email_id": row.id, "attempts": row.attempts})
+        async with self.db.transaction() as session:
+            await session.execute(update(EmailMessage).where(EmailMessage.id == row.id).values(**values))
+
+    async def context(self, order_id: str) -> OrderEmailContext:
+        order = await ticketing.get_order(self.db, order_id)
+        event = await events.get_event(self.db, order.event_id)
+        organizer = await events.get_person(self.db, event.organizer_id)
+        tickets = await ticketing.list_tickets(self.db, order.id)
+        titles = {line.id: line.title for line in order.lines}
+        return OrderEmailContext(
+            order_id=order.id,
+            order_url=f"{self.public_url}/orders/{order.id}?token={order.access_token}",
+            buyer_name=order.name,
+            buyer_email=order.email,
+            event_id=event.id,
+            event_title=event.title,
+            event_description=event.description,
+            event_starts_at=event.starts_at,
+            event_ends_at=event.ends_at,
+            event_timezone=event.timezone,
+            organizer_name=organizer.name or organizer.email,
+            organizer_email=organizer.email,
+            currency=order.currency,
+            subtotal_cents=order.subtotal_cents,
+            tip_cents=order.tip_cents,
+            total_cents=order.total_cents,
+            refunded_cents=order.refunded_cents,
+            lines=tuple(
+                LineView(
+                    title=line.title,
+                    quantity=line.quantity,
+                    unit_prices_cents=tuple(int(p) for p in (line.unit_prices or [line.unit_price_cents] * line.quantity)),
+                    line_total_cents=line.line_total_cents,
+                )
+                for line in order.lines
+            ),
+            tickets=tuple(
+                TicketView(
+                    ticket_id=t.id,
+                    title=titles.get(t.order_line_id, ""),
+                    code=sign_ticket_code(t.id, self.secret),
+                    unit_price_cents=t.unit_price_cents,
+                )
+                for t in tickets
+                if t.status == "valid"
+            ),
+            failure_reason=order.failure_reason,
+        )
+
+    async def render(self, row: EmailMessage):  # type: ignore[no-untyped-def]
+        ctx = await self.context(row.order_id)
+        if row.kind == "confirmation":
+            return render_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
+        if row.kind == "refund":
+            return render_refund(ctx, sender=self.sender, amount_cents=row.amount_cents or 0, dedupe_key=row.dedupe_key)
+        return render_payment_failed(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
