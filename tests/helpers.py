@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -13,6 +14,9 @@ from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import TicketType
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
 
 TABLES = (
     "persons",
@@ -80,3 +84,21 @@ async def database_state(db: Database) -> dict[str, Any]:
 async def counters(db: Database, ticket_type_id: str) -> tuple[int, int, int]:
     tt = await ticketing.get_ticket_type(db, ticket_type_id)
     return tt.quantity, tt.sold_count, tt.held_count
+
+
+async def eventually(check: Any, *, timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll ``await check()`` until it returns something truthy (bounded wait; never a timing assertion)."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last result: {result!r})")
+        await asyncio.sleep(interval)
+
+
+async def order_status(db: Database, order_id: str) -> str:
+    return (await ticketing.get_order(db, order_id)).status

@@ -17,7 +17,7 @@ from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order, OrderLine, TicketType
 from tests.helpers import counters, make_event, make_ticket, order_request
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
+pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
 
 

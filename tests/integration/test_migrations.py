@@ -19,7 +19,6 @@ from boxoffice.ticketing import service as ticketing
 from tests import pg
 from tests.helpers import counters, order_request
 
-pytestmark = pytest.mark.asyncio
 load_all_models()
 
 

@@ -14,8 +14,6 @@ from boxoffice.outbox.models import OutboxMessage
 from boxoffice.ticketing import service as ticketing
 from tests.helpers import counters, database_state, make_event, make_ticket, order_request, unique_email
 
-pytestmark = pytest.mark.asyncio
-
 
 async def test_legacy_price_cents_makes_a_fixed_ticket(db: Database) -> None:
     event = await make_event(db)

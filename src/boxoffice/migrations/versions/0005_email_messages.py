@@ -1,7 +1,7 @@
 """Email messages queued by the outbox, unique per order event.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-24
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from boxoffice.db import UTCDateTime
 
-revision = "0006"
-down_revision = "0005"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,27 @@
+"""Real-time updates: pub/sub brokers (in-process by default, Redis across processes) and SSE streams."""
+
+from __future__ import annotations
+
+from boxoffice.realtime.broker import RECONNECTED, Broker, Message, Subscription, event_topic, order_topic
+from boxoffice.realtime.memory import InMemoryBroker
+from boxoffice.realtime.redis import RedisBroker
+from boxoffice.realtime.sse import sse_events
+
+
+def make_broker(redis_url: str | None) -> Broker:
+    """Redis when configured, else the in-process broker."""
+    return RedisBroker(redis_url) if redis_url else InMemoryBroker()
+
+
+__all__ = [
+    "RECONNECTED",
+    "Broker",
+    "InMemoryBroker",
+    "Message",
+    "RedisBroker",
+    "Subscription",
+    "event_topic",
+    "make_broker",
+    "order_topic",
+    "sse_events",
+]

@@ -1,0 +1,101 @@
+"""Domain events recorded with each change reach subscribers after commit: in-process, and across two OS
+processes through Redis pub/sub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import pytest
+
+from boxoffice.db import Database
+from boxoffice.outbox import OutboxDispatcher
+from boxoffice.realtime import InMemoryBroker, RedisBroker
+from boxoffice.ticketing import service as ticketing
+from tests.helpers import make_event, make_ticket, order_request
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("BOXOFFICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def redis_or_skip() -> None:
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            raise AssertionError(f"Redis is required under CI at {REDIS_URL}: {exc}") from exc
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    finally:
+        await client.aclose()
+
+
+async def test_subscriber_receives_availability_and_order_events(db: Database) -> None:
+    broker = InMemoryBroker()
+    await broker.start()
+    dispatcher = OutboxDispatcher(db, publish=broker.publish)
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=5)
+    async with broker.subscribe(ticketing.event_topic(event.id)) as subscription:
+        order = await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
+        async with broker.subscribe(ticketing.order_topic(order.id)) as order_sub:
+            while await dispatcher.drain_once():
+                pass
+            await ticketing.confirm_order(db, order.id)
+            while await dispatcher.drain_once():
+                pass
+            seen = [await subscription.get(timeout=5) for _ in range(3)]
+            kinds = [m["type"] for m in seen]
+            assert kinds == ["ticket.created", "availability", "availability"] or kinds[-2:] == [
+                "availability",
+                "availability",
+            ]
+            availability = [m for m in seen if m["type"] == "availability"][-1]
+            assert availability["ticket_types"] == [{"id": tt.id, "quantity": 5, "sold": 0, "held": 2, "available": 3}]
+            created, confirmed = await order_sub.get(timeout=5), await order_sub.get(timeout=5)
+            assert created["type"] == "order.created"
+            assert confirmed["type"] == "order.confirmed" and confirmed["status"] == "confirmed"
+    await broker.stop()
+
+
+async def test_across_two_processes_with_redis(pg_db: Database) -> None:
+    await redis_or_skip()
+    prefix = f"boxoffice-test-{secrets.token_hex(4)}:"
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, quantity=10)
+    broker = RedisBroker(REDIS_URL, channel_prefix=prefix)
+    await broker.start()
+    dispatcher = OutboxDispatcher(pg_db, publish=broker.publish)
+    while await dispatcher.drain_once():  # the ticket's own creation events go out before the child listens
+        pass
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.subscriber_worker",
+        REDIS_URL,
+        prefix,
+        ticketing.event_topic(event.id),
+        "2",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    ready = await asyncio.wait_for(child.stdout.readline(), 30)
+    assert ready.strip() == b"ready"
+    await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 3)))
+    await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 1)))
+    while await dispatcher.drain_once():
+        pass
+    out, err = await asyncio.wait_for(child.communicate(), 30)
+    await broker.stop()
+    assert child.returncode == 0, err.decode()
+    messages = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+    assert [m["type"] for m in messages] == ["availability", "availability"]
+    assert [m["ticket_types"][0]["available"] for m in messages] == [7, 6]

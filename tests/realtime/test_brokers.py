@@ -1,0 +1,110 @@
+"""Pub/sub brokers: fan-out, isolation of topics, bounded queues, Redis across instances and reconnection."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+
+import pytest
+import redis.asyncio as redis
+
+from boxoffice.realtime import InMemoryBroker, RedisBroker, make_broker
+from boxoffice.realtime.sse import frame, sse_events
+
+REDIS_URL = os.environ.get("BOXOFFICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def require_redis() -> None:
+    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            raise AssertionError(f"Redis is required under CI at {REDIS_URL}: {exc}") from exc
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    finally:
+        await client.aclose()
+
+
+async def test_in_memory_topics_and_fanout() -> None:
+    broker = InMemoryBroker()
+    async with broker.subscribe("event:a") as a1, broker.subscribe("event:a") as a2, broker.subscribe("event:b") as b:
+        await broker.publish("event:a", {"type": "x", "n": 1})
+        assert (await a1.get(1))["n"] == 1 and (await a2.get(1))["n"] == 1
+        with pytest.raises(TimeoutError):
+            await b.get(0.05)
+    await broker.publish("event:a", {"type": "x"})  # nobody left: fine
+
+
+async def test_slow_subscriber_never_blocks_the_publisher() -> None:
+    broker = InMemoryBroker(queue_size=3)
+    async with broker.subscribe("t") as slow:
+        for n in range(100):
+            await asyncio.wait_for(broker.publish("t", {"n": n}), 1)
+        assert [(await slow.get(1))["n"] for _ in range(3)] == [97, 98, 99]
+
+
+async def test_make_broker_picks_by_url() -> None:
+    assert isinstance(make_broker(None), InMemoryBroker)
+    assert isinstance(make_broker(REDIS_URL), RedisBroker)
+
+
+async def test_redis_between_two_brokers_and_reconnect() -> None:
+    await require_redis()
+    prefix = f"bo-test-{secrets.token_hex(4)}:"
+    listener, publisher = RedisBroker(REDIS_URL, channel_prefix=prefix), RedisBroker(REDIS_URL, channel_prefix=prefix)
+    await listener.start()
+    await publisher.start()
+    try:
+        async with listener.subscribe("event:x") as sub:
+            assert await sub.wait_active(10)
+            await publisher.publish("event:x", {"type": "availability", "n": 1})
+            assert (await sub.get(10))["n"] == 1
+            assert listener.healthy
+            admin = redis.from_url(REDIS_URL)
+            await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+            await admin.aclose()
+            assert (await sub.get(15)) == {"type": "reconnected"}
+            assert await sub.wait_active(10)
+            await publisher.publish("event:x", {"type": "availability", "n": 2})
+            assert (await sub.get(10))["n"] == 2
+    finally:
+        await listener.stop()
+        await publisher.stop()
+
+
+async def test_unreachable_redis_publish_returns_and_reports_unhealthy() -> None:
+    broker = RedisBroker("redis://127.0.0.1:1/0", socket_timeout=0.5)
+    await broker.start()
+    try:
+        await asyncio.wait_for(broker.publish("event:x", {"type": "x"}), 5)
+        assert not broker.healthy
+    finally:
+        await broker.stop()
+
+
+async def test_sse_snapshot_live_reconnect_and_heartbeat() -> None:
+    broker = InMemoryBroker()
+    state = {"available": 5}
+
+    async def snapshot() -> list[dict[str, object]]:
+        return [{"type": "availability", "available": state["available"]}]
+
+    async with broker.subscribe("event:e") as sub:
+        stream = sse_events(sub, snapshot, heartbeat=0.05)
+        assert await anext(stream) == "retry: 3000\n\n"
+        assert '"available":5' in await anext(stream)
+        await broker.publish("event:e", {"type": "availability", "available": 4, "id": 7})
+        live = await anext(stream)
+        assert live.startswith("id: 7\nevent: availability\ndata: ") and live.endswith("\n\n")
+        assert await anext(stream) == ": ping\n\n"
+        state["available"] = 3
+        await broker.publish("event:e", {"type": "reconnected"})
+        assert '"available":3' in await anext(stream)
+        await stream.aclose()
+
+
+def test_frame_is_one_data_line() -> None:
+    text = frame({"type": "order.confirmed", "note": "line1\nline2"})
+    assert text.count("\ndata: ") == 1 and "line1\\nline2" in text
