@@ -136,3 +136,24 @@ async def test_dynamic_tiers_sell_exactly_the_ceilings_concurrently(pg_db: Datab
     expected = Counter({1000: min(sold, 100), 1500: min(max(sold - 100, 0), 150), 2000: max(sold - 250, 0)})
     assert prices == +expected
     assert sold >= 299  # only a last multi-unit order can be refused at the very end
+
+
+async def test_concurrent_late_payments_confirm_once_and_never_refund_the_winner(pg_db: Database) -> None:
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, quantity=1)
+    order = await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 1)))
+    await ticketing.expire_order(pg_db, order.id, force=True)
+    results = await asyncio.gather(*(ticketing.confirm_order(pg_db, order.id) for _ in range(8)))
+    assert sorted(r.outcome for r in results) == ["confirmed_late"] + ["unchanged"] * 7
+    assert await counters(pg_db, tt.id) == (1, 1, 0)
+    assert len(await ticketing.list_tickets(pg_db, order.id)) == 1
+
+
+async def test_concurrent_confirms_of_a_pending_order_issue_one_set_of_tickets(pg_db: Database) -> None:
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, quantity=3)
+    order = await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 2)))
+    results = await asyncio.gather(*(ticketing.confirm_order(pg_db, order.id) for _ in range(10)))
+    assert sum(r.changed for r in results) == 1
+    assert await counters(pg_db, tt.id) == (3, 2, 0)
+    assert len(await ticketing.list_tickets(pg_db, order.id)) == 2

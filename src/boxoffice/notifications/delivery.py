@@ -244,7 +244,9 @@ class Mailer:
                 LineView(
                     title=line.title,
                     quantity=line.quantity,
-                    unit_prices_cents=tuple(int(p) for p in (line.unit_prices or [line.unit_price_cents] * line.quantity)),
+                    unit_prices_cents=tuple(
+                        int(p) for p in (line.unit_prices or [line.unit_price_cents] * line.quantity)
+                    ),
                     line_total_cents=line.line_total_cents,
                 )
                 for line in order.lines

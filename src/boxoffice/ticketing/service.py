@@ -653,10 +653,11 @@ _TIMESTAMP = {
 }
 
 
-async def _load_order(session: AsyncSession, order_id: str) -> Order:
-    order = (
-        await session.scalars(select(Order).where(Order.id == order_id).execution_options(populate_existing=True))
-    ).one_or_none()
+async def _load_order(session: AsyncSession, order_id: str, *, for_update: bool = False) -> Order:
+    stmt = select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
+    if for_update:
+        stmt = stmt.with_for_update()
+    order = (await session.scalars(stmt)).one_or_none()
     if order is None:
         raise NotFound(f"order {order_id} not found")
     return order
@@ -761,7 +762,7 @@ async def _confirm_late(db: Database, order: Order, now: datetime, values: dict[
     previous, order_id = order.status, order.id
     try:
         async with db.transaction() as session:
-            order = await _load_order(session, order_id)
+            order = await _load_order(session, order_id, for_update=True)  # one late confirmation at a time
             if order.status != previous:
                 return TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
             for tt_id, q in _quantities(order).items():
@@ -793,7 +794,7 @@ async def _confirm_late(db: Database, order: Order, now: datetime, values: dict[
         return TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
     except SoldOut:
         async with db.transaction() as session:
-            await session.execute(
+            noted = await session.execute(
                 update(Order)
                 .where(Order.id == order_id, Order.status == previous)
                 .values(
@@ -804,6 +805,8 @@ async def _confirm_late(db: Database, order: Order, now: datetime, values: dict[
                 .execution_options(synchronize_session=False)
             )
             order = await _load_order(session, order_id)
+        if getattr(noted, "rowcount", 0) != 1:  # another delivery confirmed it meanwhile: nothing to refund
+            return TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
         return TransitionResult(order, changed=False, previous_status=previous, outcome="tickets_unavailable")
 
 

@@ -1,0 +1,1 @@
+"""Notifications: confirmation, refund and failed-payment emails sent through the outbox."""
