@@ -346,6 +346,8 @@ class Sandbox:
                         "id": new_id("price"),
                         "object": "price",
                         "active": False,
+                        "billing_scheme": "per_unit",
+                        "created": now(),
                         "currency": cur,
                         "unit_amount": amount,
                         "product": new_id("prod"),
