@@ -43,7 +43,12 @@ class Boxoffice:
             )
         self.gateway = StripeGateway(self.stripe, timeout=settings.stripe_timeout_seconds)
         self.payments = Payments(
-            self.db, self.gateway, public_url=self.public_url, hold=timedelta(minutes=settings.hold_minutes)
+            self.db,
+            self.gateway,
+            public_url=self.public_url,
+            hold=timedelta(minutes=settings.hold_minutes),
+            max_lines=settings.max_lines_per_order,
+            max_quantity=settings.max_quantity_per_line,
         )
         self.webhooks = WebhookProcessor(
             self.db, self.payments, [s.get_secret_value() for s in self.stripe.webhook_secrets]

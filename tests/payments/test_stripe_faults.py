@@ -31,14 +31,15 @@ class Rig:
 @pytest.fixture(scope="module")
 async def rig(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
     async with run_sandbox(api_keys={KEY}, webhook_secrets=[NEW], retry_schedule=[0.05, 0.1, 0.2, 0.4]) as stripe:
-        async with live_server(
+        shop_server = live_server(
             pg_url,
             stripe_secret_key=KEY,
             stripe_webhook_secrets=f"{NEW},{OLD}",
             stripe_api_base=stripe.url,
             stripe_timeout_seconds=1.0,
             mail_dir=str(tmp_path_factory.mktemp("mail")),
-        ) as shop:
+        )
+        async with shop_server as shop:
             stripe.sandbox.config.webhook_url = shop.url + "/webhooks/stripe"
             yield Rig(shop, stripe)
 

@@ -79,7 +79,11 @@ class Payments:
         public_url: str,
         hold: timedelta = timedelta(minutes=30),
         async_payment_hold: timedelta = timedelta(days=7),
+        max_lines: int = ticketing.MAX_LINES,
+        max_quantity: int = ticketing.MAX_LINE_QUANTITY,
     ) -> None:
+        self.max_lines = max_lines
+        self.max_quantity = max_quantity
         self.db = db
         self.gateway = gateway
         self.public_url = public_url.rstrip("/")
@@ -88,9 +92,15 @@ class Payments:
 
     # -- checkout ---------------------------------------------------------------------------------------------
 
+    async def reserve(self, request: ticketing.OrderRequest) -> Order:
+        """Hold the tickets for the checkout's lifetime (a free order is confirmed at once)."""
+        return await ticketing.reserve(
+            self.db, request, hold=self.hold, max_lines=self.max_lines, max_quantity=self.max_quantity
+        )
+
     async def place_order(self, request: ticketing.OrderRequest) -> PlacedOrder:
         """Reserve the tickets, then (after that commit) start the Stripe checkout. A free order is confirmed."""
-        order = await ticketing.reserve(self.db, request, hold=self.hold)
+        order = await self.reserve(request)
         if order.status != "pending":
             return PlacedOrder(order, None)
         url = await self.start_checkout(order.id)

@@ -597,7 +597,7 @@ class Sandbox:
             session = self.session(session_id)
             if session["status"] != "open":
                 raise SandboxError(400, f"This Checkout Session is {session['status']}.", param="session")
-            details = {
+            details: dict[str, Any] = {
                 "email": session.get("customer_email"),
                 "name": name,
                 "phone": None,

@@ -14,6 +14,7 @@ from boxoffice.payments.keys import SANDBOX_PATH
 from boxoffice.sandbox import create_sandbox_app
 from boxoffice.settings import Settings, get_settings
 from boxoffice.web import problems, system
+from boxoffice.web.limits import BodyLimit
 
 
 def create_app(
@@ -40,6 +41,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.box = box
+    app.add_middleware(BodyLimit)
     problems.install(app)
     app.include_router(system.router)
     from boxoffice.web import register

@@ -1,0 +1,1 @@
+"""Accounts: organizer API keys."""

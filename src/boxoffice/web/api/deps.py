@@ -1,0 +1,47 @@
+"""Shared dependencies: the container, organizer authentication (API keys), order authentication (order token)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from boxoffice.accounts import service as accounts
+from boxoffice.container import Boxoffice
+from boxoffice.errors import NotFound, Unauthorized
+from boxoffice.events.models import Person
+from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.models import Order
+
+bearer = HTTPBearer(auto_error=False, description="An organizer API key, or an order's access token.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_box(request: Request) -> Boxoffice:
+    box: Boxoffice = request.app.state.box
+    return box
+
+
+Box = Annotated[Boxoffice, Depends(get_box)]
+
+
+async def get_organizer(box: Box, credentials: Credentials) -> Person:
+    if credentials is None:
+        raise HTTPException(401, "an organizer API key is required (Authorization: Bearer <key>)", headers=CHALLENGE)
+    try:
+        return await accounts.authenticate(box.db, credentials.credentials)
+    except Unauthorized as exc:
+        raise HTTPException(401, exc.detail, headers=CHALLENGE) from None
+
+
+Organizer = Annotated[Person, Depends(get_organizer)]
+
+
+async def order_for_token(box: Boxoffice, order_id: str, token: str | None) -> Order:
+    if not token:
+        raise HTTPException(401, "the order's token is required (Authorization: Bearer <token>)", headers=CHALLENGE)
+    if len(token) > 200:
+        raise NotFound(f"order {order_id} not found")
+    return await ticketing.get_order_with_token(box.db, order_id, token)

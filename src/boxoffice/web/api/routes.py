@@ -1,0 +1,446 @@
+"""The REST API: organizer endpoints (API key), public and buyer endpoints (order token), SSE streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from boxoffice.accounts import service as accounts
+from boxoffice.errors import Conflict
+from boxoffice.events import service as events
+from boxoffice.events.models import Event
+from boxoffice.notifications.codes import sign_ticket_code
+from boxoffice.notifications.delivery import list_emails
+from boxoffice.payments.gateway import StripeKeyRejected, StripeUnavailable
+from boxoffice.realtime import sse_events
+from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.models import Order, TicketType
+from boxoffice.web.api import schemas as s
+from boxoffice.web.api.deps import Box, Credentials, Organizer, order_for_token
+from boxoffice.web.problems import boxoffice_problem
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": s.Problem, "content": {"application/problem+json": {}}, "description": text}
+    for code, text in {
+        401: "Missing or invalid credentials",
+        404: "Not found, or not yours",
+        409: "Sold out or a wrong state",
+        413: "Body too large",
+        422: "Invalid input; errors[] names the fields",
+        503: "Payment provider or database unavailable; retry later",
+    }.items()
+}
+router = APIRouter(prefix="/api/v1", responses=PROBLEMS)
+
+
+# -- views -------------------------------------------------------------------------------------------------------
+
+
+def event_out(event: Event) -> s.EventOut:
+    return s.EventOut.model_validate(event, from_attributes=True)
+
+
+async def tickets_out(box: Box, event_id: str, only: str | None = None) -> list[s.TicketOut]:
+    avail = {a.ticket_type_id: a for a in await ticketing.availability(box.db, event_id)}
+    out = []
+    for tt in await ticketing.list_ticket_types(box.db, event_id):
+        if only is not None and tt.id != only:
+            continue
+        a = avail[tt.id]
+        out.append(ticket_out(tt, a))
+    return out
+
+
+def ticket_out(tt: TicketType, a: ticketing.Availability) -> s.TicketOut:
+    return s.TicketOut(
+        id=tt.id,
+        event_id=tt.event_id,
+        title=tt.title,
+        description=tt.description,
+        pricing_model=tt.pricing_model,
+        base_price_cents=tt.base_price_cents,
+        minimum_price_cents=tt.minimum_price_cents,
+        suggested_price_cents=tt.suggested_price_cents,
+        price_tiers=tt.price_tiers,
+        currency=tt.currency,
+        price_cents=a.price_cents,
+        tippable=tt.tippable,
+        max_per_order=tt.max_per_order,
+        starts_at=tt.starts_at,
+        ends_at=tt.ends_at,
+        quantity=a.quantity,
+        sold=a.sold,
+        held=a.held,
+        available=a.available,
+        sales_state=a.sales_state,
+    )
+
+
+async def order_fields(box: Box, order: Order) -> dict[str, Any]:
+    tickets = (
+        await ticketing.list_tickets(box.db, order.id) if order.status in ("confirmed", "partially_refunded") else []
+    )
+    return {
+        "id": order.id,
+        "event_id": order.event_id,
+        "status": order.status,
+        "email": order.email,
+        "name": order.name,
+        "currency": order.currency,
+        "subtotal_cents": order.subtotal_cents,
+        "tip_cents": order.tip_cents,
+        "total_cents": order.total_cents,
+        "refunded_cents": order.refunded_cents,
+        "lines": [
+            s.LineOut(
+                ticket_id=line.ticket_type_id,
+                title=line.title,
+                quantity=line.quantity,
+                unit_price_cents=line.unit_price_cents,
+                unit_prices=[int(p) for p in line.unit_prices],
+                line_total_cents=line.line_total_cents,
+            )
+            for line in order.lines
+        ],
+        "tickets": [
+            s.IssuedTicket(
+                id=t.id,
+                ticket_id=t.ticket_type_id,
+                code=sign_ticket_code(t.id, box.settings.secret_bytes),
+                status=t.status,
+            )
+            for t in tickets
+        ],
+        "expires_at": order.expires_at,
+        "created_at": order.created_at,
+        "confirmed_at": order.confirmed_at,
+        "checkout_url": order.checkout_url if order.status == "pending" else None,
+    }
+
+
+async def organizer_order(box: Box, order: Order) -> s.OrganizerOrderOut:
+    return s.OrganizerOrderOut(
+        **await order_fields(box, order),
+        failure_reason=order.failure_reason,
+        stripe_payment_intent_id=order.stripe_payment_intent_id,
+        pricing_snapshot=order.pricing_snapshot,
+    )
+
+
+async def own_event(box: Box, organizer: Organizer, event_id: str) -> Event:
+    return await events.get_event(box.db, event_id, organizer_id=organizer.id)
+
+
+# -- organizer: events -------------------------------------------------------------------------------------------
+
+
+@router.post("/events", status_code=201, response_model=s.EventOut, tags=["organizer"], summary="Create an event")
+async def create_event(body: s.EventCreate, box: Box, organizer: Organizer) -> s.EventOut:
+    event = await events.create_event(box.db, organizer.email, events.EventInput(**body.model_dump()))
+    return event_out(event)
+
+
+@router.get("/events/{event_id}", response_model=s.EventOut, tags=["organizer"], summary="Get an event")
+async def get_event(event_id: str, box: Box, organizer: Organizer) -> s.EventOut:
+    return event_out(await own_event(box, organizer, event_id))
+
+
+@router.patch("/events/{event_id}", response_model=s.EventOut, tags=["organizer"], summary="Change an event")
+async def patch_event(event_id: str, body: s.EventPatch, box: Box, organizer: Organizer) -> s.EventOut:
+    changes = body.model_dump(exclude_unset=True)
+    for key in ("title", "starts_at", "ends_at", "timezone", "status"):
+        if key in changes and changes[key] is None:
+            changes.pop(key)
+    event = await events.update_event(box.db, event_id, events.EventInput(**changes), organizer_id=organizer.id)
+    return event_out(event)
+
+
+@router.get("/events/{event_id}/orders", response_model=list[s.OrganizerOrderOut], tags=["organizer"], summary="Orders")
+async def event_orders(
+    event_id: str,
+    box: Box,
+    organizer: Organizer,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[s.OrganizerOrderOut]:
+    await own_event(box, organizer, event_id)
+    orders = await ticketing.list_orders(box.db, event_id, status=status, limit=limit, offset=offset)
+    return [await organizer_order(box, order) for order in orders]
+
+
+@router.get(
+    "/events/{event_id}/participants", response_model=list[s.ParticipantOut], tags=["organizer"], summary="Participants"
+)
+async def event_participants(
+    event_id: str, box: Box, organizer: Organizer, role: Annotated[str | None, Query(max_length=32)] = None
+) -> list[s.ParticipantOut]:
+    await own_event(box, organizer, event_id)
+    return [
+        s.ParticipantOut(
+            id=p.id,
+            email=person.email,
+            name=person.name,
+            role=p.role,
+            status=p.status,
+            source=p.source,
+            metadata=p.meta,
+            created_at=p.created_at,
+        )
+        for p, person in await events.list_participants(box.db, event_id, role=role)
+    ]
+
+
+@router.get("/events/{event_id}/emails", response_model=list[s.EmailOut], tags=["organizer"], summary="Buyer emails")
+async def event_emails(
+    event_id: str, box: Box, organizer: Organizer, status: Annotated[str | None, Query(max_length=16)] = None
+) -> list[s.EmailOut]:
+    """Emails sent to buyers; ``status=failed`` lists those that failed their last try."""
+    await own_event(box, organizer, event_id)
+    return [
+        s.EmailOut.model_validate(e, from_attributes=True) for e in await list_emails(box.db, event_id, status=status)
+    ]
+
+
+# -- organizer: ticket types -------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/events/{event_id}/tickets",
+    status_code=201,
+    response_model=s.TicketOut,
+    tags=["organizer"],
+    summary="Add a ticket type",
+)
+async def create_ticket(event_id: str, body: s.TicketCreate, box: Box, organizer: Organizer) -> s.TicketOut:
+    tt = await ticketing.create_ticket_type(
+        box.db, event_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id
+    )
+    return (await tickets_out(box, event_id, only=tt.id))[0]
+
+
+@router.get("/tickets/{ticket_id}", response_model=s.TicketOut, tags=["organizer"], summary="Get a ticket type")
+async def get_ticket(ticket_id: str, box: Box, organizer: Organizer) -> s.TicketOut:
+    tt = await ticketing.get_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
+    return (await tickets_out(box, tt.event_id, only=tt.id))[0]
+
+
+@router.patch("/tickets/{ticket_id}", response_model=s.TicketOut, tags=["organizer"], summary="Change a ticket type")
+async def patch_ticket(ticket_id: str, body: s.TicketFields, box: Box, organizer: Organizer) -> s.TicketOut:
+    tt = await ticketing.update_ticket_type(
+        box.db, ticket_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id
+    )
+    return (await tickets_out(box, tt.event_id, only=tt.id))[0]
+
+
+@router.delete("/tickets/{ticket_id}", status_code=204, tags=["organizer"], summary="Delete (or hide) a ticket type")
+async def delete_ticket(ticket_id: str, box: Box, organizer: Organizer) -> Response:
+    await ticketing.delete_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/orders/{order_id}/refunds",
+    status_code=202,
+    response_model=s.RefundOut,
+    tags=["organizer"],
+    summary="Refund an order",
+)
+async def refund_order(order_id: str, body: s.RefundIn, box: Box, organizer: Organizer) -> s.RefundOut:
+    """Full refund without ``amount_cents``. The order's status follows Stripe's ``charge.refunded`` webhook."""
+    refund = await box.payments.refund(order_id, body.amount_cents, organizer_id=organizer.id)
+    return s.RefundOut(
+        order_id=refund.order_id, refund_id=refund.refund_id, amount_cents=refund.amount_cents, status=refund.status
+    )
+
+
+# -- public and buyers ---------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/events/{event_id}/tickets", response_model=list[s.TicketOut], tags=["buyers"], summary="Ticket types on sale"
+)
+async def public_tickets(event_id: str, box: Box) -> list[s.TicketOut]:
+    await events.get_event(box.db, event_id)
+    return [t for t in await tickets_out(box, event_id) if t.sales_state in ("on_sale", "sold_out")]
+
+
+@router.post(
+    "/events/{event_id}/orders",
+    status_code=201,
+    response_model=s.OrderCreated,
+    tags=["buyers"],
+    summary="Reserve tickets and start checkout",
+)
+async def create_order(
+    event_id: str,
+    body: s.OrderCreate,
+    request: Request,
+    box: Box,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> Response:
+    """Holds the tickets and answers with the order and its ``checkout_url`` (none for a free order, which is
+    confirmed at once). With an ``Idempotency-Key`` a retried request gets the first answer again."""
+    scope = f"orders:{event_id}"
+    if idempotency_key is not None:
+        stored = await accounts.begin_idempotent(
+            box.db, scope, idempotency_key, accounts.request_hash(await request.body())
+        )
+        if stored is not None:
+            return JSONResponse(stored[1], status_code=stored[0], headers={"Idempotent-Replayed": "true"})
+    try:
+        status, payload = await _place(box, event_id, body)
+    except BaseException:
+        if idempotency_key is not None:
+            await accounts.abandon_idempotent(box.db, scope, idempotency_key)
+        raise
+    if idempotency_key is not None:
+        await accounts.finish_idempotent(box.db, scope, idempotency_key, status, payload)
+    return JSONResponse(payload, status_code=status)
+
+
+async def _place(box: Box, event_id: str, body: s.OrderCreate) -> tuple[int, dict[str, Any]]:
+    request = ticketing.OrderRequest(
+        event_id=event_id,
+        email=body.email,
+        name=body.name,
+        tip_cents=body.tip_cents,
+        lines=[ticketing.LineRequest(line.ticket_id, line.quantity, line.price_cents) for line in body.lines],
+    )
+    order = await box.payments.reserve(request)
+    if order.status == "pending":
+        try:
+            await box.payments.start_checkout(order.id)
+        except (StripeKeyRejected, StripeUnavailable) as exc:
+            problem = boxoffice_problem(exc)
+            current = await ticketing.get_order(box.db, order.id)
+            if current.status != "pending":
+                raise
+            # The tickets stay held: the buyer can retry checkout with the order's token.
+            payload = jsonable_encoder(
+                {
+                    **_problem_body(problem),
+                    "order_id": order.id,
+                    "token": order.access_token,
+                    "retry": f"/api/v1/orders/{order.id}/checkout",
+                }
+            )
+            return 503, payload
+        order = await ticketing.get_order(box.db, order.id)
+    created = s.OrderCreated(**await order_fields(box, order), token=order.access_token)
+    return 201, jsonable_encoder(created)
+
+
+def _problem_body(response: JSONResponse) -> dict[str, Any]:
+    import json
+
+    body: dict[str, Any] = json.loads(bytes(response.body))
+    return body
+
+
+@router.get("/orders/{order_id}", response_model=s.OrderOut, tags=["buyers"], summary="An order (with its token)")
+async def get_order(order_id: str, box: Box, credentials: Credentials) -> s.OrderOut:
+    order = await order_for_token(box, order_id, credentials.credentials if credentials else None)
+    return s.OrderOut(**await order_fields(box, order))
+
+
+@router.post("/orders/{order_id}/cancel", response_model=s.OrderOut, tags=["buyers"], summary="Cancel a pending order")
+async def cancel_order(order_id: str, box: Box, credentials: Credentials) -> s.OrderOut:
+    order = await order_for_token(box, order_id, credentials.credentials if credentials else None)
+    result = await box.payments.cancel_pending(order.id)
+    if not result.changed:
+        raise Conflict(f"order {order.id} is {result.status}; only a pending order can be canceled")
+    return s.OrderOut(**await order_fields(box, result.order))
+
+
+@router.post("/orders/{order_id}/checkout", response_model=s.CheckoutOut, tags=["buyers"], summary="Resume checkout")
+async def resume_checkout(order_id: str, box: Box, credentials: Credentials) -> s.CheckoutOut:
+    order = await order_for_token(box, order_id, credentials.credentials if credentials else None)
+    return s.CheckoutOut(checkout_url=await box.payments.start_checkout(order.id))
+
+
+# -- streams -----------------------------------------------------------------------------------------------------
+
+
+async def availability_message(box: Box, event_id: str) -> dict[str, Any]:
+    return {
+        "type": "availability",
+        "event_id": event_id,
+        "ticket_types": [
+            {
+                "id": a.ticket_type_id,
+                "quantity": a.quantity,
+                "sold": a.sold,
+                "held": a.held,
+                "available": a.available,
+                "price_cents": a.price_cents,
+            }
+            for a in await ticketing.availability(box.db, event_id)
+        ],
+    }
+
+
+def _stream(frames: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(
+        frames, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+
+
+SSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}
+}
+
+
+@router.get(
+    "/events/{event_id}/stream",
+    tags=["buyers"],
+    summary="Live availability (SSE)",
+    response_class=StreamingResponse,
+    responses=SSE,
+)
+async def event_stream(event_id: str, request: Request, box: Box) -> StreamingResponse:
+    await events.get_event(box.db, event_id)
+    subscription = box.broker.subscribe(ticketing.event_topic(event_id))
+
+    async def snapshot() -> list[dict[str, Any]]:
+        return [await availability_message(box, event_id)]
+
+    async def frames() -> AsyncIterator[str]:
+        async with subscription:
+            async for frame in sse_events(subscription, snapshot, is_disconnected=request.is_disconnected):
+                yield frame
+
+    return _stream(frames())
+
+
+@router.get(
+    "/orders/{order_id}/stream",
+    tags=["buyers"],
+    summary="Live order status (SSE)",
+    response_class=StreamingResponse,
+    responses=SSE,
+)
+async def order_stream(
+    order_id: str,
+    request: Request,
+    box: Box,
+    credentials: Credentials,
+    token: Annotated[str | None, Query(max_length=200)] = None,
+) -> StreamingResponse:
+    order = await order_for_token(box, order_id, credentials.credentials if credentials else token)
+    subscription = box.broker.subscribe(ticketing.order_topic(order.id))
+
+    async def snapshot() -> list[dict[str, Any]]:
+        current = await ticketing.get_order(box.db, order.id)
+        return [{"type": "order.snapshot", "order_id": current.id, "status": current.status}]
+
+    async def frames() -> AsyncIterator[str]:
+        async with subscription:
+            async for frame in sse_events(subscription, snapshot, is_disconnected=request.is_disconnected):
+                yield frame
+
+    return _stream(frames())
