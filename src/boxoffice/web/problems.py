@@ -117,7 +117,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed", 413: "too-large"}
+        codes = {
+            400: "malformed",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not-found",
+            405: "method-not-allowed",
+            413: "too-large",
+        }
         code = codes.get(exc.status_code, "http-error")
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, code, code.replace("-", " ").capitalize(), str(exc.detail), headers=headers)

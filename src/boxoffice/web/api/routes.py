@@ -26,6 +26,7 @@ from boxoffice.web.problems import boxoffice_problem
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": s.Problem, "content": {"application/problem+json": {}}, "description": text}
     for code, text in {
+        400: "Malformed request (the body is not valid JSON)",
         401: "Missing or invalid credentials",
         404: "Not found, or not yours",
         409: "Sold out or a wrong state",
