@@ -17,7 +17,7 @@ app = typer.Typer(help="Boxoffice: event ticketing.", no_args_is_help=True, add_
 apikey_app = typer.Typer(help="Organizer API keys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 
-DEMO_ORGANIZER = "demo-organizer@boxoffice.localhost"
+DEMO_ORGANIZER = "demo-organizer@example.com"
 DEMO_TITLE = "Boxoffice Demo Night"
 
 

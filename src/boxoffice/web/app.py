@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from boxoffice import migrate
 from boxoffice.container import Boxoffice
@@ -47,6 +49,7 @@ def create_app(
     from boxoffice.web import register
 
     register(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if box.sandbox is not None:
         app.mount(SANDBOX_PATH, create_sandbox_app(box.sandbox))
     return app
