@@ -65,14 +65,23 @@
       if (!data.status || data.status === status.dataset.status) { return; }
       status.dataset.status = data.status;
       status.textContent = STATUS_TEXT[data.status] || data.status;
-      // Bring in the tickets (and drop the pay/cancel buttons) without reloading the page.
+      // Bring in the tickets (and drop what only applied while pending) without reloading the page.
       fetch(window.location.href, { headers: { "Accept": "text/html" } }).then(function (r) { return r.text(); })
         .then(function (html) {
-          var doc = new DOMParser().parseFromString(html, "text/html");
-          ["#tickets", ".actions"].forEach(function (sel) {
-            var fresh = doc.querySelector(sel), current = article.querySelector(sel);
-            if (current && fresh) { current.replaceWith(fresh); } else if (current) { current.remove(); }
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("article[data-order-id]");
+          if (!fresh) { return; }
+          var notice = article.querySelector(".notice");
+          if (notice && data.status !== "pending") { notice.remove(); }
+          Array.prototype.slice.call(article.children).forEach(function (child) {
+            if (!child.querySelector("#order-status") && child.id !== "order-status") { child.remove(); }
           });
+          Array.prototype.slice.call(fresh.children).forEach(function (child) {
+            if (child.querySelector("#order-status") || child.classList.contains("notice")) { return; }
+            article.appendChild(child);
+          });
+          var statusLine = article.querySelector("#order-status").closest("p");
+          article.insertBefore(article.querySelector("h1"), statusLine);
+          article.insertBefore(article.querySelector(".when"), statusLine);
         });
     };
     ["order.snapshot", "order.pending", "order.confirmed", "order.canceled", "order.expired", "order.failed",
