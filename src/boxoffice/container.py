@@ -53,7 +53,7 @@ class Boxoffice:
         self.webhooks = WebhookProcessor(
             self.db, self.payments, [s.get_secret_value() for s in self.stripe.webhook_secrets]
         )
-        self.broker = broker or make_broker(settings.redis_url)
+        self.broker = broker or make_broker(settings.redis_url, prefix=settings.redis_prefix)
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
         self.mailer = Mailer(
             self.db,

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str | None = None
+    redis_prefix: str = "boxoffice:"
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("dev-insecure-secret-change-me")
     hold_minutes: int = Field(default=30, ge=30, le=24 * 60 - 2)

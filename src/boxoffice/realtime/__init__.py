@@ -8,9 +8,9 @@ from boxoffice.realtime.redis import RedisBroker
 from boxoffice.realtime.sse import sse_events
 
 
-def make_broker(redis_url: str | None) -> Broker:
+def make_broker(redis_url: str | None, *, prefix: str = "boxoffice:") -> Broker:
     """Redis when configured, else the in-process broker."""
-    return RedisBroker(redis_url) if redis_url else InMemoryBroker()
+    return RedisBroker(redis_url, channel_prefix=prefix) if redis_url else InMemoryBroker()
 
 
 __all__ = [
