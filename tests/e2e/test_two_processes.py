@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from boxoffice.db import Database
 from tests.helpers import make_event, make_ticket
