@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -230,6 +231,48 @@ def demo() -> None:
         typer.echo(raw)
 
     asyncio.run(run())
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 12111,
+    api_key: Annotated[list[str], typer.Option("--api-key", help="An accepted secret key (repeatable).")] = [],  # noqa: B006
+    webhook_url: Annotated[str | None, typer.Option(help="Where to deliver signed webhooks.")] = None,
+    webhook_secret: Annotated[list[str], typer.Option("--webhook-secret", help="Signing secret (repeatable).")] = [],  # noqa: B006
+    checkout_latency_ms: Annotated[int, typer.Option(help="Delay before answering a Checkout Session create.")] = 0,
+) -> None:
+    """Run the local Stripe sandbox on its own (point STRIPE_API_BASE at it). A test tool: never expose it."""
+    from contextlib import asynccontextmanager
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from boxoffice.sandbox import Sandbox, SandboxConfig, create_sandbox_app
+
+    keys = set(api_key) or {"sk_test_sandbox"}
+    state = Sandbox(
+        SandboxConfig(
+            api_keys=keys,
+            public_url=f"http://{host}:{port}",
+            webhook_url=webhook_url,
+            webhook_secrets=list(webhook_secret),
+        )
+    )
+    state.faults.checkout_latency_ms = checkout_latency_ms
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await state.start()
+        yield
+        await state.stop()
+
+    server = Starlette(routes=[Mount("/", create_sandbox_app(state))], lifespan=lifespan)
+    typer.echo(
+        f"Stripe sandbox on http://{host}:{port} (keys: {len(keys)}, webhooks: {webhook_url or 'off'})", err=True
+    )
+    uvicorn.run(server, host=host, port=port, log_level="warning", access_log=False)
 
 
 def main() -> None:
