@@ -225,6 +225,13 @@ async def test_free_order_is_confirmed_at_once(db: Database) -> None:
     assert order.status == "confirmed" and order.total_cents == 0
     assert await counters(db, tt.id) == (3, 2, 0)
     assert len(await ticketing.list_tickets(db, order.id)) == 2
+    async with db.read() as session:
+        kinds = (
+            await session.scalars(
+                select(OutboxMessage.kind).where(OutboxMessage.payload["order_id"].as_string() == order.id)
+            )
+        ).all()
+    assert sorted(kinds) == ["order.confirmed", "order.created"]  # the confirmation email goes out for free orders too
 
 
 async def test_cancel_expire_fail_release_the_hold(db: Database) -> None:

@@ -519,6 +519,7 @@ async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold
             counters.update(await _counters(session, list(takings)))
             order.status = "confirmed"
             order.confirmed_at = now
+            _record_status(session, order, "pending")
         _record_availability(session, event.id, [(k, *v) for k, v in sorted(counters.items())])
     return order
 

@@ -1,0 +1,235 @@
+"""Drills: Redis stopped and restarted during a sale, PostgreSQL connections dropped during a sale, SMTP down for
+the whole sale. Each asserts the end state, never timings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session
+from sqlalchemy import func, select, text
+
+from boxoffice.db import Database
+from boxoffice.notifications.models import EmailMessage
+from boxoffice.ticketing.models import Order, OrderLine
+from tests.helpers import eventually, make_event, make_ticket
+from tests.processes import boxoffice, free_port, server_env, wait_up
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
+def redis_process(port: int, tmp: Path) -> subprocess.Popen[bytes]:
+    assert REDIS_SERVER is not None
+    return subprocess.Popen(
+        [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def wait_port(port: int) -> None:
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"port {port} did not open")
+
+
+async def frames(stream: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    async for line in stream.aiter_lines():
+        if line.startswith("data: "):
+            yield json.loads(line[6:])
+
+
+async def test_redis_down_and_back_during_a_sale(pg_url: str, pg_db: Database, tmp_path: Path) -> None:
+    if REDIS_SERVER is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is required for this drill under CI")
+        pytest.skip("no redis-server binary")
+    redis_port, port = free_port(), free_port()
+    redis = redis_process(redis_port, tmp_path)
+    await wait_port(redis_port)
+    env = server_env(pg_url, port, tmp_path, BOXOFFICE_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+    server = boxoffice(port, env, tmp_path / "server.log").start()
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, quantity=100)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_up(f"{url}/healthz")
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("GET", f"{url}/api/v1/events/{event.id}/stream") as sse,
+        ):
+            updates = frames(sse)
+            assert (await asyncio.wait_for(anext(updates), 15))["ticket_types"][0]["available"] == 100
+
+            async def buy(n: int) -> int:
+                r = await client.post(
+                    f"{url}/api/v1/events/{event.id}/orders",
+                    json={"email": f"redis{n}@example.com", "lines": [{"ticket_id": tt.id, "quantity": 1}]},
+                )
+                return r.status_code
+
+            assert await buy(0) == 201
+            redis.terminate()
+            redis.wait(10)
+            during = await asyncio.gather(*(buy(n) for n in range(1, 11)))
+            assert during == [201] * 10  # pub/sub degrades, sales go on
+            ready = (await client.get(f"{url}/readyz")).json()
+            assert ready["checks"]["pubsub"].startswith("degraded")
+            redis = redis_process(redis_port, tmp_path)
+            await wait_port(redis_port)
+            # The stream catches up with the current availability after the broker reconnects.
+            while True:
+                update = await asyncio.wait_for(anext(updates), 30)
+                if update.get("type") == "availability" and update["ticket_types"][0]["available"] == 89:
+                    break
+            assert await buy(11) == 201
+    finally:
+        server.stop()
+        redis.terminate()
+        redis.wait(10)
+
+
+async def test_postgres_connections_dropped_during_a_sale(pg_url: str, pg_db: Database, tmp_path: Path) -> None:
+    port = free_port()
+    server = boxoffice(port, server_env(pg_url, port, tmp_path), tmp_path / "server.log").start()
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, quantity=500)
+    url = f"http://127.0.0.1:{port}"
+    statuses: list[int] = []
+    retry_after: list[str] = []
+    try:
+        await wait_up(f"{url}/healthz")
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def buyer(n: int) -> None:
+                for k in range(15):
+                    r = await client.post(
+                        f"{url}/api/v1/events/{event.id}/orders",
+                        json={"email": f"pg{n}-{k}@example.com", "lines": [{"ticket_id": tt.id, "quantity": 1}]},
+                    )
+                    statuses.append(r.status_code)
+                    if r.status_code == 503:
+                        retry_after.append(r.headers.get("retry-after", ""))
+
+            async def drop_connections() -> None:
+                for _ in range(3):
+                    await asyncio.sleep(0.3)
+                    async with pg_db.read() as session:
+                        await session.execute(
+                            text(
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                            )
+                        )
+
+            await asyncio.gather(*(buyer(n) for n in range(8)), drop_connections())
+
+            async def recovered() -> bool:
+                r = await client.post(
+                    f"{url}/api/v1/events/{event.id}/orders",
+                    json={"email": "after@example.com", "lines": [{"ticket_id": tt.id, "quantity": 1}]},
+                )
+                return r.status_code == 201
+
+            await eventually(recovered, timeout=30)
+    finally:
+        server.stop()
+    assert set(statuses) <= {201, 503}, sorted(set(statuses))
+    assert all(value for value in retry_after)
+    # None half-applied: every order has its line, and the hold counter equals the held lines.
+    async with pg_db.read() as session:
+        orders = await session.scalar(select(func.count()).select_from(Order).where(Order.event_id == event.id))
+        lines = await session.scalar(
+            select(func.coalesce(func.sum(OrderLine.quantity), 0))
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Order.event_id == event.id, Order.status == "pending")
+        )
+        held = await session.scalar(text("SELECT held_count FROM ticket_types WHERE id = :id"), {"id": tt.id})
+    assert held == lines == orders
+    assert orders >= statuses.count(201)
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        self.received.append(envelope.content)
+        return "250 OK"
+
+
+async def test_smtp_down_for_the_whole_sale_then_up(pg_url: str, pg_db: Database, tmp_path: Path) -> None:
+    smtp_port, port = free_port(), free_port()
+    env = server_env(
+        pg_url,
+        port,
+        tmp_path,
+        BOXOFFICE_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}?timeout=2",
+        BOXOFFICE_EMAIL_RETRY_SECONDS="0.5",
+    )
+    server = boxoffice(port, env, tmp_path / "server.log").start()
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, base_price_cents=0, quantity=50)  # free: confirmed at once
+    url = f"http://127.0.0.1:{port}"
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    try:
+        await wait_up(f"{url}/healthz")
+        async with httpx.AsyncClient(timeout=30) as client:
+            for n in range(8):
+                r = await client.post(
+                    f"{url}/api/v1/events/{event.id}/orders",
+                    json={"email": f"smtp{n}@example.com", "lines": [{"ticket_id": tt.id, "quantity": 1}]},
+                )
+                assert r.status_code == 201 and r.json()["status"] == "confirmed"
+
+        async def attempted() -> bool:
+            async with pg_db.read() as session:
+                rows = (await session.scalars(select(EmailMessage).where(EmailMessage.event_id == event.id))).all()
+            return len(rows) == 8 and all(row.attempts >= 1 and row.status == "pending" for row in rows)
+
+        await eventually(attempted, timeout=30)
+        controller.start()
+
+        async def delivered() -> bool:
+            async with pg_db.read() as session:
+                sent = await session.scalar(
+                    select(func.count())
+                    .select_from(EmailMessage)
+                    .where(EmailMessage.event_id == event.id, EmailMessage.status == "sent")
+                )
+            return sent == 8
+
+        await eventually(delivered, timeout=60)
+    finally:
+        server.stop()
+        controller.stop(no_assert=True)
+    ids = [m.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0] for m in inbox.received]
+    assert len(ids) == 8 and len(set(ids)) == 8
