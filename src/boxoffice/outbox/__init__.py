@@ -59,7 +59,9 @@ class OutboxDispatcher:
         batch_size: int = 200,
         idle_interval: float = 1.0,
         on_batch: Callable[[], None] | None = None,
+        coalesce: float = 0.01,
     ) -> None:
+        self.coalesce = coalesce
         self.db = db
         self.publish = publish
         self.handlers = list(handlers)
@@ -100,6 +102,8 @@ class OutboxDispatcher:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.idle_interval)
+                # Let the commits of a busy moment pile up, and publish them in one batch.
+                await asyncio.sleep(self.coalesce)
         await self._drain_until_empty()
 
     async def _drain_until_empty(self) -> None:

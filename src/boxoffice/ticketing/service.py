@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice import outbox
 from boxoffice.clock import utcnow
@@ -419,36 +420,17 @@ async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold
             if now >= (tt.ends_at or event.ends_at):
                 raise SalesClosed(f"sales for {tt.title} have ended", field=f"lines[{first}].ticket_id")
 
+        # The conditional UPDATE locks the ticket type's row until COMMIT, so every other buyer of that ticket
+        # waits for it: when prices are known up front (fixed and flexible), everything else is written first and
+        # the inventory is taken last, right before the commit. Dynamic prices depend on the units' positions, which
+        # only the UPDATE can tell, so they take the inventory first.
+        person = await events.get_or_create_person(session, request.email, request.name)
+        positional = any(t.ticket_type.pricing_model == "dynamic" for t in takings.values())
         counters: dict[str, tuple[int, int, int]] = {}
-        taken_before: dict[str, int] = {}
-        for tt_id in sorted(takings):  # a fixed order: concurrent multi-line orders never deadlock
-            taking = takings[tt_id]
-            row = (
-                await session.execute(
-                    update(TicketType)
-                    .where(
-                        TicketType.id == tt_id,
-                        TicketType.deleted_at.is_(None),
-                        TicketType.quantity - TicketType.sold_count - TicketType.held_count >= taking.quantity,
-                    )
-                    .values(held_count=TicketType.held_count + taking.quantity, updated_at=now)
-                    .returning(TicketType.quantity, TicketType.sold_count, TicketType.held_count)
-                    .execution_options(synchronize_session=False)
-                )
-            ).one_or_none()
-            if row is None:
-                tt = taking.ticket_type
-                left = await _available_now(session, tt_id)
-                raise SoldOut(
-                    f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
-                    ticket_type_id=tt_id,
-                    available=left,
-                    field=f"lines[{taking.line_indexes[0]}].quantity",
-                )
-            quantity, sold, held = row
-            counters[tt_id] = (quantity, sold, held)
-            taken_before[tt_id] = sold + held - taking.quantity
-
+        if positional:
+            taken_before = await _take(session, takings, now, counters)
+        else:
+            taken_before = dict.fromkeys(takings, 0)
         priced: list[pricing_rules.PricedLine] = []
         for i, line in enumerate(request.lines):
             tt = found[line.ticket_type_id]
@@ -464,7 +446,6 @@ async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold
             priced.append(pricing_rules.PricedLine(tt.currency, prices, tippable=tt.tippable))
         totals = pricing_rules.order_totals(priced, request.tip_cents or 0)
 
-        person = await events.get_or_create_person(session, request.email, request.name)
         order = Order(
             id=new_id("ord"),
             event_id=event.id,
@@ -484,36 +465,30 @@ async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold
             updated_at=now,
             pricing_snapshot=_snapshot(request, found, chosen, priced, totals, now),
         )
-        session.add(order)
-        await session.flush()
-        for i, (line, priced_line) in enumerate(zip(request.lines, priced, strict=True)):
-            tt = found[line.ticket_type_id]
-            session.add(
-                OrderLine(
-                    id=new_id("ol"),
-                    order_id=order.id,
-                    ticket_type_id=tt.id,
-                    position=i,
-                    title=tt.title,
-                    quantity=line.quantity,
-                    unit_price_cents=priced_line.unit_prices[0],
-                    unit_prices=list(priced_line.unit_prices),
-                    line_total_cents=priced_line.total_cents,
-                )
+        order.lines = [
+            OrderLine(
+                id=new_id("ol"),
+                order_id=order.id,
+                ticket_type_id=line.ticket_type_id,
+                position=i,
+                title=found[line.ticket_type_id].title,
+                quantity=line.quantity,
+                unit_price_cents=priced_line.unit_prices[0],
+                unit_prices=list(priced_line.unit_prices),
+                line_total_cents=priced_line.total_cents,
             )
-        await session.flush()
-        await session.refresh(order, ["lines"])
+            for i, (line, priced_line) in enumerate(zip(request.lines, priced, strict=True))
+        ]
+        session.add(order)
         outbox.record(
             session,
             "order.created",
             [order_topic(order.id)],
-            {
-                "order_id": order.id,
-                "event_id": event.id,
-                "status": "pending",
-                "total_cents": order.total_cents,
-            },
+            {"order_id": order.id, "event_id": event.id, "status": "pending", "total_cents": order.total_cents},
         )
+        await session.flush()
+        if not positional:
+            await _take(session, takings, now, counters)
         if order.total_cents == 0:
             await _apply(session, order, "pending", "confirmed", now)
             counters.update(await _counters(session, list(takings)))
@@ -522,6 +497,42 @@ async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold
             _record_status(session, order, "pending")
         _record_availability(session, event.id, [(k, *v) for k, v in sorted(counters.items())])
     return order
+
+
+async def _take(
+    session: AsyncSession, takings: Mapping[str, _Taking], now: datetime, counters: dict[str, tuple[int, int, int]]
+) -> dict[str, int]:
+    """Hold each ticket type's quantity with one conditional UPDATE (in a fixed order, so concurrent multi-line
+    orders never deadlock). Returns how many units were taken before this order's, per ticket type."""
+    taken_before: dict[str, int] = {}
+    for tt_id in sorted(takings):
+        taking = takings[tt_id]
+        row = (
+            await session.execute(
+                update(TicketType)
+                .where(
+                    TicketType.id == tt_id,
+                    TicketType.deleted_at.is_(None),
+                    TicketType.quantity - TicketType.sold_count - TicketType.held_count >= taking.quantity,
+                )
+                .values(held_count=TicketType.held_count + taking.quantity, updated_at=now)
+                .returning(TicketType.quantity, TicketType.sold_count, TicketType.held_count)
+                .execution_options(synchronize_session=False)
+            )
+        ).one_or_none()
+        if row is None:
+            tt = taking.ticket_type
+            left = await _available_now(session, tt_id)
+            raise SoldOut(
+                f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
+                ticket_type_id=tt_id,
+                available=left,
+                field=f"lines[{taking.line_indexes[0]}].quantity",
+            )
+        quantity, sold, held = row
+        counters[tt_id] = (quantity, sold, held)
+        taken_before[tt_id] = sold + held - taking.quantity
+    return taken_before
 
 
 def _snapshot(
@@ -591,31 +602,42 @@ def _quantities(order: Order) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-async def _shift(session: AsyncSession, order: Order, *, held: int, sold: int, now: datetime) -> None:
-    """Move the order's quantities between counters: ``held``/``sold`` are -1, 0 or +1 multipliers."""
+async def _shift(
+    session: AsyncSession, order: Order, *, held: int, sold: int, now: datetime
+) -> dict[str, tuple[int, int, int]]:
+    """Move the order's quantities between counters (``held``/``sold`` are -1, 0 or +1 multipliers); returns the
+    new (quantity, sold, held) of each ticket type."""
+    counters: dict[str, tuple[int, int, int]] = {}
     for tt_id, q in _quantities(order).items():
-        await session.execute(
-            update(TicketType)
-            .where(TicketType.id == tt_id)
-            .values(
-                held_count=TicketType.held_count + held * q,
-                sold_count=TicketType.sold_count + sold * q,
-                updated_at=now,
+        row = (
+            await session.execute(
+                update(TicketType)
+                .where(TicketType.id == tt_id)
+                .values(
+                    held_count=TicketType.held_count + held * q,
+                    sold_count=TicketType.sold_count + sold * q,
+                    updated_at=now,
+                )
+                .returning(TicketType.quantity, TicketType.sold_count, TicketType.held_count)
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
+        ).one()
+        counters[tt_id] = (row[0], row[1], row[2])
+    return counters
 
 
-async def _apply(session: AsyncSession, order: Order, source: str, target: str, now: datetime) -> None:
-    """The effects of a transition that has just been won by a guarded update."""
+async def _apply(
+    session: AsyncSession, order: Order, source: str, target: str, now: datetime
+) -> dict[str, tuple[int, int, int]]:
+    """The effects of a transition that has just been won by a guarded update. The ticket types' counters move
+    last: their row lock is then held only until the commit that follows."""
     if source == "pending" and target == "confirmed":
-        await _shift(session, order, held=-1, sold=+1, now=now)
         await _issue_tickets(session, order)
         await events.add_ticket_holder(session, order)
-    elif source == "pending":
-        await _shift(session, order, held=-1, sold=0, now=now)
-    elif target in ("canceled", "refunded") and source in ("confirmed", "partially_refunded"):
-        await _shift(session, order, held=0, sold=-1, now=now)
+        return await _shift(session, order, held=-1, sold=+1, now=now)
+    if source == "pending":
+        return await _shift(session, order, held=-1, sold=0, now=now)
+    if target in ("canceled", "refunded") and source in ("confirmed", "partially_refunded"):
         await session.execute(
             update(Ticket)
             .where(Ticket.order_id == order.id)
@@ -623,6 +645,14 @@ async def _apply(session: AsyncSession, order: Order, source: str, target: str, 
             .execution_options(synchronize_session=False)
         )
         await events.remove_ticket_holder_order(session, order)
+        return await _shift(session, order, held=0, sold=-1, now=now)
+    return {}
+
+
+def _mark(order: Order, target: str, now: datetime, values: Mapping[str, Any]) -> None:
+    """Reflect a guarded UPDATE on the loaded order without another round trip (and without dirtying it)."""
+    for key, value in {"status": target, "updated_at": now, _TIMESTAMP[target]: now, **values}.items():
+        set_committed_value(order, key, value)
 
 
 async def _issue_tickets(session: AsyncSession, order: Order) -> None:
@@ -727,10 +757,10 @@ async def _transition(
                 if current.status == previous:  # the extra guard said no (not expired yet, an older refund, ...)
                     return TransitionResult(current, changed=False, previous_status=previous, outcome="unchanged")
                 continue  # lost a race: read the new state and decide again
-            await _apply(session, order, previous, target, now)
-            order = await _load_order(session, order_id)
+            counters = await _apply(session, order, previous, target, now)
+            _mark(order, target, now, values)
             _record_status(session, order, previous)
-            await _record_order_availability(session, order)
+            _record_availability(session, order.event_id, [(k, *v) for k, v in sorted(counters.items())])
             return TransitionResult(order, changed=True, previous_status=previous, outcome=target)
     raise RuntimeError(f"order {order_id} kept changing under concurrent updates")
 
