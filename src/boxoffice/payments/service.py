@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.orm.attributes import set_committed_value
+
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import Conflict, InvalidInput
@@ -103,8 +105,8 @@ class Payments:
         order = await self.reserve(request)
         if order.status != "pending":
             return PlacedOrder(order, None)
-        url = await self.start_checkout(order.id)
-        return PlacedOrder(await ticketing.get_order(self.db, order.id), url)
+        url = await self.start_checkout(order)
+        return PlacedOrder(order, url)
 
     def order_url(self, order: Order) -> str:
         return f"{self.public_url}/orders/{order.id}?token={order.access_token}"
@@ -127,14 +129,15 @@ class Payments:
             "submit_type": "book",
         }
 
-    async def start_checkout(self, order_id: str) -> str:
+    async def start_checkout(self, order_or_id: Order | str) -> str:
         """The Checkout URL of a pending order, creating the session when there is none yet.
 
         The idempotency key is derived from the order and its checkout attempt, so a retried request never makes a
         second session. Stripe down after the SDK's retries: the order fails and its hold is released. Stripe
         rejecting our key: the order stays pending (retryable once the key is fixed).
         """
-        order = await ticketing.get_order(self.db, order_id)
+        # An order fresh from ``reserve`` is used as it is; an id is read again.
+        order = order_or_id if isinstance(order_or_id, Order) else await ticketing.get_order(self.db, order_or_id)
         if order.status != "pending":
             raise Conflict(f"order {order.id} is {order.status}, not awaiting payment")
         if order.stripe_checkout_session_id and order.checkout_url:
@@ -149,6 +152,8 @@ class Payments:
             await ticketing.fail_order(self.db, order.id, reason=f"checkout could not be started: {exc.detail}")
             raise
         await ticketing.set_checkout_session(self.db, order.id, session_id=session.id, url=session.url)
+        set_committed_value(order, "stripe_checkout_session_id", session.id)
+        set_committed_value(order, "checkout_url", session.url)
         log.info("checkout session created", extra={"order_id": order.id, "checkout_session_id": session.id})
         return str(session.url)
 

@@ -218,7 +218,7 @@ async def checkout(request: Request, event_id: str) -> Response:
     if order.status != "pending":
         return RedirectResponse(_order_path(order), status_code=303)
     try:
-        url = await box.payments.start_checkout(order.id)
+        url = await box.payments.start_checkout(order)
     except StripeFailure:
         return RedirectResponse(_order_path(order) + "&checkout=unavailable", status_code=303)
     return RedirectResponse(url, status_code=303)
@@ -255,7 +255,7 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
     try:
         order = await ticketing.get_order_with_token(box.db, order_id, token[:200])
     except NotFound:
-        return _message(request, 404, "Order not found", "This order link is not valid.")
+        return _invalid_link(request)
     event = await events.get_event(box.db, order.event_id)
     notice = NOTICES.get(request.query_params.get("checkout", ""))
     if request.query_params.get("session_id") and order.status == "pending":
@@ -292,29 +292,35 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
     )
 
 
-@router.post("/orders/{order_id}/checkout")
-async def resume_checkout(request: Request, order_id: str) -> Response:
-    box = _box(request)
+async def _order_from_form(request: Request, order_id: str) -> Order | None:
     token = str((await request.form()).get("token", ""))
     try:
-        order = await ticketing.get_order_with_token(box.db, order_id, token[:200])
+        return await ticketing.get_order_with_token(_box(request).db, order_id, token[:200])
     except NotFound:
-        return _message(request, 404, "Order not found", "This order link is not valid.")
+        return None
+
+
+def _invalid_link(request: Request) -> HTMLResponse:
+    return _message(request, 404, "Order not found", "This order link is not valid.")
+
+
+@router.post("/orders/{order_id}/checkout")
+async def resume_checkout(request: Request, order_id: str) -> Response:
+    order = await _order_from_form(request, order_id)
+    if order is None:
+        return _invalid_link(request)
     if order.status != "pending":
         return RedirectResponse(_order_path(order), status_code=303)
     try:
-        return RedirectResponse(await box.payments.start_checkout(order.id), status_code=303)
+        return RedirectResponse(await _box(request).payments.start_checkout(order.id), status_code=303)
     except StripeFailure:
         return RedirectResponse(_order_path(order) + "&checkout=unavailable", status_code=303)
 
 
 @router.post("/orders/{order_id}/cancel")
 async def cancel(request: Request, order_id: str) -> Response:
-    box = _box(request)
-    token = str((await request.form()).get("token", ""))
-    try:
-        order = await ticketing.get_order_with_token(box.db, order_id, token[:200])
-    except NotFound:
-        return _message(request, 404, "Order not found", "This order link is not valid.")
-    await box.payments.cancel_pending(order.id)
+    order = await _order_from_form(request, order_id)
+    if order is None:
+        return _invalid_link(request)
+    await _box(request).payments.cancel_pending(order.id)
     return RedirectResponse(_order_path(order), status_code=303)

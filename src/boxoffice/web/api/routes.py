@@ -315,7 +315,7 @@ async def _place(box: Box, event_id: str, body: s.OrderCreate) -> tuple[int, dic
     order = await box.payments.reserve(request)
     if order.status == "pending":
         try:
-            await box.payments.start_checkout(order.id)
+            await box.payments.start_checkout(order)
         except (StripeKeyRejected, StripeUnavailable) as exc:
             problem = boxoffice_problem(exc)
             current = await ticketing.get_order(box.db, order.id)
@@ -331,7 +331,6 @@ async def _place(box: Box, event_id: str, body: s.OrderCreate) -> tuple[int, dic
                 }
             )
             return 503, payload
-        order = await ticketing.get_order(box.db, order.id)
     created = s.OrderCreated(**await order_fields(box, order), token=order.access_token)
     return 201, jsonable_encoder(created)
 

@@ -1,0 +1,533 @@
+"""Flash-sale benchmark: Boxoffice on PostgreSQL, served as the README recommends for production, against
+baselines measured side by side in the same run.
+
+    .venv/bin/python -m benchmarks.flash_sale            # full run, results in benchmarks/results/latest.json
+    .venv/bin/python -m benchmarks.flash_sale --quick    # smaller quantities, for a smoke run
+
+Scenarios: one ticket type of 1,000 tickets with one-ticket orders, and 20 ticket types (50 each) with multi-line
+orders; 32 and 128 concurrent clients; the Stripe sandbox answering checkout after 0 ms and 300 ms. Baselines: (a) a
+bare ASGI endpoint running the same single-statement conditional reservation with asyncpg (``baseline_app.py``),
+(b) ``pgbench`` running that statement directly. Any oversell fails the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+
+from benchmarks.loadgen import run_load
+from boxoffice import migrate
+from boxoffice.db import Database
+from boxoffice.events import service as events
+from boxoffice.ticketing import service as ticketing
+from tests import pg
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PY = sys.executable
+API_KEY = "sk_test_benchmark0000000000000001"
+WEBHOOK_SECRET = "whsec_benchmark000000000000000001"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code < 500:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class RssSampler:
+    """Peak resident memory of a process tree, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(self.pid)
+                total = root.memory_info().rss + sum(
+                    c.memory_info().rss for c in root.children(recursive=True) if c.is_running()
+                )
+                self.peak = max(self.peak, total)
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+        try:
+            yield proc
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def bench_database() -> AsyncIterator[tuple[str, str]]:
+    admin, source = await pg.find_server()
+    url, name = await pg.create_database(admin)
+    sa_url = pg.to_sqlalchemy_url(url)
+    await migrate.upgrade(sa_url)
+    print(f"PostgreSQL: {source}, database {name}", flush=True)
+    try:
+        yield sa_url, pg.to_asyncpg_dsn(url)
+    finally:
+        await pg.drop_database(admin, name)
+
+
+async def redis_url() -> str | None:
+    import redis.asyncio as redis
+
+    url = os.environ.get("BOXOFFICE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    client = redis.from_url(url, socket_connect_timeout=1)
+    try:
+        await client.ping()
+        return url
+    except Exception:
+        return None
+    finally:
+        await client.aclose()
+
+
+async def make_sale(db: Database, *, types: int, per_type: int) -> tuple[str, list[str]]:
+    start = datetime.now(UTC) + timedelta(days=30)
+    event = await events.create_event(
+        db,
+        "bench-organizer@example.com",
+        events.EventInput(title="Flash sale", starts_at=start, ends_at=start + timedelta(hours=3), timezone="UTC"),
+    )
+    ids = []
+    for i in range(types):
+        tt = await ticketing.create_ticket_type(
+            db, event.id, {"title": f"Ticket {i}", "base_price_cents": 2500, "currency": "usd", "quantity": per_type}
+        )
+        ids.append(tt.id)
+    return event.id, ids
+
+
+async def sold_and_held(dsn: str, ticket_ids: list[str]) -> tuple[int, int, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT sum(quantity), sum(sold_count), sum(held_count) FROM ticket_types WHERE id = ANY($1)", ticket_ids
+        )
+    finally:
+        await conn.close()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def is_sold_out(response: httpx.Response) -> bool:
+    return response.status_code == 409 and "sold-out" in response.text
+
+
+async def boxoffice_run(
+    base: str, db: Database, dsn: str, *, clients: int, types: int, per_type: int, server_pid: int
+) -> dict[str, Any]:
+    event_id, ids = await make_sale(db, types=types, per_type=per_type)
+    quantity = types * per_type
+    gone: set[str] = set()
+    rng = random.Random(clients * 7 + types)
+
+    def body(i: int) -> dict[str, Any] | None:
+        if types == 1:
+            lines = [{"ticket_id": ids[0], "quantity": 1}]
+        else:
+            left = [t for t in ids if t not in gone]
+            if not left:
+                return None
+            lines = [{"ticket_id": t, "quantity": 1} for t in rng.sample(left, min(len(left), rng.randint(1, 3)))]
+        return {"email": f"buyer{i}@example.com", "name": f"Buyer {i}", "lines": lines}
+
+    def observe(response: httpx.Response) -> None:
+        if response.status_code == 409:
+            with contextlib.suppress(ValueError):
+                tt = response.json().get("ticket_type_id")
+                if tt:
+                    gone.add(tt)
+
+    target = quantity if types == 1 else 10**9
+    with RssSampler(server_pid) as rss:
+        result = await run_load(
+            f"{base}/api/v1/events/{event_id}/orders",
+            body,
+            clients=clients,
+            target=target,
+            is_sold_out=is_sold_out if types == 1 else (lambda r: False),
+            on_response=observe,
+        )
+    q, sold, held = await sold_and_held(dsn, ids)
+    tickets = sold + held
+    summary = result.summary()
+    summary.update(
+        {"quantity": q, "tickets_taken": tickets, "oversold": tickets > q, "peak_rss_mb": round(rss.peak / 2**20, 1)}
+    )
+    if types > 1:
+        summary["rate_per_s"] = round(result.successes / result.duration_s, 1) if result.duration_s else 0
+    return summary
+
+
+async def baseline_run(base: str, dsn: str, *, clients: int, quantity: int, server_pid: int) -> dict[str, Any]:
+    conn = await asyncpg.connect(dsn)
+    tt = f"tt_baseline_{clients}_{int(time.time() * 1000)}"
+    try:
+        event = await conn.fetchval("SELECT id FROM events LIMIT 1")
+        await conn.execute(
+            "INSERT INTO ticket_types (id, event_id, title, description, pricing_model, base_price_cents, currency, "
+            "quantity, sold_count, held_count, tippable, position, created_at, updated_at) VALUES "
+            "($1, $2, 'baseline', '', 'fixed', 2500, 'usd', $3, 0, 0, false, 0, now(), now())",
+            tt,
+            event,
+            quantity,
+        )
+    finally:
+        await conn.close()
+    with RssSampler(server_pid) as rss:
+        result = await run_load(
+            f"{base}/reserve/{tt}",
+            lambda i: {},
+            clients=clients,
+            target=quantity,
+            is_sold_out=lambda r: r.status_code == 409,
+        )
+    q, sold, held = await sold_and_held(dsn, [tt])
+    summary = result.summary()
+    summary.update(
+        {
+            "quantity": q,
+            "tickets_taken": sold + held,
+            "oversold": sold + held > q,
+            "peak_rss_mb": round(rss.peak / 2**20, 1),
+        }
+    )
+    return summary
+
+
+def pgbench_run(dsn_url: str, *, clients: int, seconds: int, ticket_id: str) -> dict[str, Any]:
+    exe = shutil.which("pgbench") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))), None)
+    if exe is None:
+        return {"error": "pgbench not found"}
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(
+            "UPDATE ticket_types SET held_count = held_count + 1 "
+            f"WHERE id = '{ticket_id}' AND quantity - sold_count - held_count >= 1;\n"
+        )
+    clients = min(clients, 80)  # PostgreSQL's default max_connections is 100
+    out = subprocess.run(
+        [str(exe), "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", script.name, dsn_url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    os.unlink(script.name)
+    tps = None
+    for line in out.stdout.splitlines():
+        if line.startswith("tps ="):
+            tps = float(line.split()[2])
+    return {"clients": clients, "seconds": seconds, "tps": tps, "stderr": out.stderr[-500:] if out.returncode else ""}
+
+
+async def webhook_run(
+    base: str, db: Database, dsn: str, *, orders: int, senders: int, dup_ratio: float
+) -> dict[str, Any]:
+    """Confirmations per second for a backlog of signed checkout.session.completed events with duplicates."""
+    from boxoffice.payments.webhooks import sign_payload
+
+    event_id, ids = await make_sale(db, types=1, per_type=orders)
+    order_ids: list[tuple[str, int]] = []
+    sem = asyncio.Semaphore(16)
+
+    async def reserve(i: int) -> None:
+        async with sem:
+            order = await ticketing.reserve(
+                db,
+                ticketing.OrderRequest(
+                    event_id=event_id, email=f"wh{i}@example.com", lines=[ticketing.LineRequest(ids[0], 1)]
+                ),
+            )
+            order_ids.append((order.id, order.total_cents))
+
+    await asyncio.gather(*(reserve(i) for i in range(orders)))
+    bodies: list[bytes] = []
+    for n, (order_id, total) in enumerate(order_ids):
+        event = {
+            "id": f"evt_bench_{n}",
+            "object": "event",
+            "type": "checkout.session.completed",
+            "livemode": False,
+            "created": int(time.time()),
+            "data": {
+                "object": {
+                    "id": f"cs_test_bench_{n}",
+                    "object": "checkout.session",
+                    "amount_total": total,
+                    "currency": "usd",
+                    "payment_status": "paid",
+                    "status": "complete",
+                    "payment_intent": f"pi_bench_{n}",
+                    "client_reference_id": order_id,
+                    "metadata": {"order_id": order_id, "event_id": event_id},
+                }
+            },
+        }
+        bodies.append(json.dumps(event).encode())
+    rng = random.Random(5)
+    backlog = bodies + rng.sample(bodies, int(len(bodies) * dup_ratio))
+    rng.shuffle(backlog)
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for b in backlog:
+        queue.put_nowait(b)
+    statuses: dict[int, int] = {}
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=senders)) as client:
+        started = time.perf_counter()
+
+        async def sender() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                for _ in range(5):
+                    r = await client.post(
+                        f"{base}/webhooks/stripe",
+                        content=body,
+                        headers={"Stripe-Signature": sign_payload(body, [WEBHOOK_SECRET])},
+                    )
+                    statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                    if r.status_code == 200:
+                        break
+
+        await asyncio.gather(*(sender() for _ in range(senders)))
+        elapsed = time.perf_counter() - started
+    conn = await asyncpg.connect(dsn)
+    try:
+        confirmed = await conn.fetchval(
+            "SELECT count(*) FROM orders WHERE event_id = $1 AND status = 'confirmed'", event_id
+        )
+        confirmations = await conn.fetchval(
+            "SELECT count(*) FROM outbox_messages WHERE kind = 'order.confirmed' AND payload->>'event_id' = $1",
+            event_id,
+        )
+        sold = await conn.fetchval("SELECT sold_count FROM ticket_types WHERE id = $1", ids[0])
+    finally:
+        await conn.close()
+    return {
+        "events_sent": len(backlog),
+        "orders": orders,
+        "senders": senders,
+        "seconds": round(elapsed, 2),
+        "confirmations_per_s": round(orders / elapsed, 1),
+        "deliveries_per_s": round(len(backlog) / elapsed, 1),
+        "http_statuses": statuses,
+        "confirmed": confirmed,
+        "confirmed_events_recorded": confirmations,
+        "sold_count": sold,
+        "exactly_once": confirmed == orders and confirmations == orders and sold == orders,
+    }
+
+
+async def main(args: argparse.Namespace) -> int:
+    quick = args.quick
+    per_sale = 200 if quick else 1000
+    client_counts = [32] if quick else [32, 128]
+    latencies = [0, 300]
+    workers = str(args.workers)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    logs = Path(tempfile.mkdtemp(prefix="boxoffice-bench-"))
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "when": datetime.now(UTC).isoformat()},
+        "workers": args.workers,
+        "boxoffice": [],
+        "baseline_asgi": [],
+        "pgbench": [],
+    }
+    failed = False
+    async with bench_database() as (db_url, dsn):
+        db = Database(db_url, pool_size=10)
+        redis = await redis_url()
+        report["redis"] = bool(redis)
+        # Baseline (a): the bare ASGI endpoint with asyncpg.
+        port = free_port()
+        env = {**os.environ, "BASELINE_DSN": dsn}
+        await make_sale(db, types=1, per_type=1)  # an event row for the baseline's ticket types
+        with process(
+            [
+                PY,
+                "-m",
+                "uvicorn",
+                "benchmarks.baseline_app:app",
+                "--port",
+                str(port),
+                "--workers",
+                workers,
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env,
+            logs / "baseline.log",
+        ) as proc:
+            await wait_http(f"http://127.0.0.1:{port}/reserve/none")
+            for clients in client_counts:
+                r = await baseline_run(
+                    f"http://127.0.0.1:{port}", dsn, clients=clients, quantity=per_sale, server_pid=proc.pid
+                )
+                print("baseline (a)", r, flush=True)
+                report["baseline_asgi"].append(r)
+        # Baseline (b): pgbench on the statement itself.
+        conn = await asyncpg.connect(dsn)
+        event_row = await conn.fetchval("SELECT id FROM events LIMIT 1")
+        await conn.execute(
+            "INSERT INTO ticket_types (id, event_id, title, description, pricing_model, base_price_cents, currency, "
+            "quantity, sold_count, held_count, tippable, position, created_at, updated_at) VALUES "
+            "('tt_pgbench', $1, 'pgbench', '', 'fixed', 2500, 'usd', 100000000, 0, 0, false, 0, now(), now())",
+            event_row,
+        )
+        await conn.close()
+        for clients in client_counts:
+            r = pgbench_run(dsn, clients=clients, seconds=5 if quick else 10, ticket_id="tt_pgbench")
+            print("baseline (b) pgbench", r, flush=True)
+            report["pgbench"].append(r)
+
+        for latency in latencies:
+            sandbox_port, box_port = free_port(), free_port()
+            box_url = f"http://127.0.0.1:{box_port}"
+            sandbox_env = {**os.environ}
+            box_env = {
+                **os.environ,
+                "BOXOFFICE_ENV": "production",
+                "BOXOFFICE_DATABASE_URL": db_url,
+                "BOXOFFICE_PUBLIC_URL": box_url,
+                "BOXOFFICE_SECRET_KEY": "benchmark-secret",
+                "BOXOFFICE_LOG_LEVEL": "WARNING",
+                "BOXOFFICE_MAIL_DIR": str(logs / "mail"),
+                "STRIPE_SECRET_KEY": API_KEY,
+                "STRIPE_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+                "STRIPE_API_BASE": f"http://127.0.0.1:{sandbox_port}",
+            }
+            if redis:
+                box_env["BOXOFFICE_REDIS_URL"] = redis
+            with (
+                process(
+                    [
+                        PY,
+                        "-m",
+                        "boxoffice.cli",
+                        "sandbox",
+                        "--port",
+                        str(sandbox_port),
+                        "--api-key",
+                        API_KEY,
+                        "--webhook-secret",
+                        WEBHOOK_SECRET,
+                        "--webhook-url",
+                        f"{box_url}/webhooks/stripe",
+                        "--checkout-latency-ms",
+                        str(latency),
+                    ],
+                    sandbox_env,
+                    logs / f"sandbox-{latency}.log",
+                ),
+                process(
+                    [PY, "-m", "boxoffice.cli", "serve", "--port", str(box_port), "--workers", workers],
+                    box_env,
+                    logs / f"boxoffice-{latency}.log",
+                ) as server,
+            ):
+                await wait_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/health")
+                await wait_http(f"{box_url}/healthz")
+                for types, per_type in ((1, per_sale), (20, per_sale // 20)):
+                    for clients in client_counts:
+                        r = await boxoffice_run(
+                            box_url, db, dsn, clients=clients, types=types, per_type=per_type, server_pid=server.pid
+                        )
+                        r.update({"stripe_latency_ms": latency, "ticket_types": types})
+                        print("boxoffice", r, flush=True)
+                        report["boxoffice"].append(r)
+                        failed |= bool(r["oversold"]) or any(k.startswith("5") for k in r["errors"])
+                if latency == 0:
+                    wh = await webhook_run(box_url, db, dsn, orders=1000 if quick else 5000, senders=16, dup_ratio=0.10)
+                    print("webhooks", wh, flush=True)
+                    report["webhooks"] = wh
+                    failed |= not wh["exactly_once"]
+        await db.dispose()
+    report["ratios"] = ratios(report)
+    out = RESULTS / ("quick.json" if quick else "latest.json")
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report["ratios"], indent=2))
+    print(f"results: {out}  logs: {logs}")
+    return 1 if failed else 0
+
+
+def ratios(report: dict[str, Any]) -> dict[str, Any]:
+    base = {r["clients"]: r["rate_per_s"] for r in report["baseline_asgi"]}
+    out: dict[str, Any] = {}
+    for r in report["boxoffice"]:
+        if r["ticket_types"] != 1:
+            continue
+        b = base.get(r["clients"])
+        if not b:
+            continue
+        key = f"{r['clients']}_clients_{r['stripe_latency_ms']}ms"
+        if r["stripe_latency_ms"] == 0:
+            out[key] = {"rate": r["rate_per_s"], "baseline_a": b, "ratio": round(r["rate_per_s"] / b, 3), "target": 0.5}
+        else:
+            ceiling = min(b, r["clients"] / 0.3)
+            out[key] = {
+                "rate": r["rate_per_s"],
+                "ceiling": round(ceiling, 1),
+                "ratio": round(r["rate_per_s"] / ceiling, 3),
+                "target": 0.5,
+            }
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller sale, 32 clients only")
+    parser.add_argument("--workers", type=int, default=2, help="Uvicorn workers for both servers (default 2)")
+    sys.exit(asyncio.run(main(parser.parse_args())))
