@@ -7,8 +7,10 @@ left after the retries is turned into one of the errors below, whose messages ne
 from __future__ import annotations
 
 import logging
+import ssl
 from typing import Any
 
+import httpx
 import stripe
 
 from boxoffice.errors import BoxofficeError
@@ -37,6 +39,19 @@ class StripeRequestRejected(StripeFailure):
     title = "Payment provider rejected the request"
 
 
+class PooledHTTPXClient(stripe.HTTPXClient):
+    """The SDK's HTTPX client with a connection pool sized for a flash sale: httpx keeps only 20 idle connections
+    by default, so a burst of concurrent checkouts would reconnect to Stripe (TCP and TLS) for most requests."""
+
+    def __init__(self, *, timeout: float, max_connections: int = 200) -> None:
+        super().__init__(timeout=timeout)
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=stripe.ca_bundle_path)
+        self._client_async = httpx.AsyncClient(
+            verify=verify,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+
 class StripeGateway:
     def __init__(self, config: StripeConfig, *, max_network_retries: int = 3, timeout: float = 20.0) -> None:
         self.config = config
@@ -48,7 +63,7 @@ class StripeGateway:
             config.secret_key.get_secret_value(),
             base_addresses=base_addresses,  # type: ignore[arg-type]
             max_network_retries=max_network_retries,
-            http_client=stripe.HTTPXClient(timeout=timeout),
+            http_client=PooledHTTPXClient(timeout=timeout),
         )
 
     def __repr__(self) -> str:
