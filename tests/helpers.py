@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,3 +103,24 @@ async def eventually(check: Any, *, timeout: float = 15.0, interval: float = 0.0
 
 async def order_status(db: Database, order_id: str) -> str:
     return (await ticketing.get_order(db, order_id)).status
+
+
+REDIS_URL = os.environ.get("BOXOFFICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def require_redis() -> None:
+    """Skip without Redis, except under CI (``CI`` set), where its absence fails the test."""
+    import os
+
+    import pytest
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            raise AssertionError(f"Redis is required under CI at {REDIS_URL}: {exc}") from exc
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    finally:
+        await client.aclose()

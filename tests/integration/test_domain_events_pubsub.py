@@ -5,35 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import sys
 from pathlib import Path
-
-import pytest
 
 from boxoffice.db import Database
 from boxoffice.outbox import OutboxDispatcher
 from boxoffice.realtime import InMemoryBroker, RedisBroker
 from boxoffice.ticketing import service as ticketing
-from tests.helpers import make_event, make_ticket, order_request
+from tests.helpers import REDIS_URL, make_event, make_ticket, order_request, require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("BOXOFFICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-async def redis_or_skip() -> None:
-    import redis.asyncio as redis
-
-    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        if os.environ.get("CI"):
-            raise AssertionError(f"Redis is required under CI at {REDIS_URL}: {exc}") from exc
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    finally:
-        await client.aclose()
 
 
 async def test_subscriber_receives_availability_and_order_events(db: Database) -> None:
@@ -65,7 +47,7 @@ async def test_subscriber_receives_availability_and_order_events(db: Database) -
 
 
 async def test_across_two_processes_with_redis(pg_db: Database) -> None:
-    await redis_or_skip()
+    await require_redis()
     prefix = f"boxoffice-test-{secrets.token_hex(4)}:"
     event = await make_event(pg_db)
     tt = await make_ticket(pg_db, event.id, quantity=10)

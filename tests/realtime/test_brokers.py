@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 
 import pytest
@@ -11,20 +10,7 @@ import redis.asyncio as redis
 
 from boxoffice.realtime import InMemoryBroker, RedisBroker, make_broker
 from boxoffice.realtime.sse import frame, sse_events
-
-REDIS_URL = os.environ.get("BOXOFFICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-async def require_redis() -> None:
-    client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        if os.environ.get("CI"):
-            raise AssertionError(f"Redis is required under CI at {REDIS_URL}: {exc}") from exc
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    finally:
-        await client.aclose()
+from tests.helpers import REDIS_URL, require_redis
 
 
 async def test_in_memory_topics_and_fanout() -> None:
