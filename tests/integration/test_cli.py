@@ -64,3 +64,34 @@ def test_serve_refuses_bad_stripe_configuration(tmp_path: Path) -> None:
     assert "sk_live_abcdefghijklmnop" not in refused.stderr + refused.stdout
     malformed = run("serve", "--port", "1", env={**env, "STRIPE_SECRET_KEY": "nope"})
     assert malformed.returncode == 2 and "malformed" in malformed.stderr
+
+
+async def test_worker_runs_the_outbox_and_emails_apart_from_the_web(tmp_path: Path) -> None:
+    from boxoffice import migrate
+    from tests.helpers import eventually, make_event, make_ticket, order_request
+    from tests.processes import Proc
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'worker.db'}"
+    await migrate.upgrade(url)
+    db = Database(url)
+    try:
+        event = await make_event(db)
+        tt = await make_ticket(db, event.id, base_price_cents=0, quantity=3)
+        order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email="worker@example.com"))
+        assert order.status == "confirmed"
+        mail = tmp_path / "mail"
+        worker = Proc(
+            ["-m", "boxoffice.cli", "worker"],
+            {"BOXOFFICE_DATABASE_URL": url, "BOXOFFICE_MAIL_DIR": str(mail)},
+            tmp_path / "worker.log",
+        ).start()
+        try:
+
+            async def emailed() -> bool:
+                return any(order.id in p.name for p in mail.glob("*.eml"))
+
+            await eventually(emailed, timeout=30)
+        finally:
+            worker.stop()
+    finally:
+        await db.dispose()
