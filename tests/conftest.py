@@ -57,3 +57,17 @@ def db(request: pytest.FixtureRequest) -> Database:
     """The same test on both databases."""
     name = "sqlite_db" if request.param == "sqlite" else "pg_db"
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def fresh_pg(pg_admin_url: str) -> AsyncIterator[tuple[str, Database]]:
+    """A PostgreSQL database of the test's own (migrated, dropped afterwards), for drills whose servers must not
+    inherit other tests' unpublished outbox rows or emails."""
+    url, name = await pg.create_database(pg_admin_url)
+    sa_url = pg.to_sqlalchemy_url(url)
+    await migrate.upgrade(sa_url)
+    db = Database(sa_url, pool_size=5)
+    yield sa_url, db
+    await db.dispose()
+    if not os.environ.get("BOXOFFICE_KEEP_TEST_DB"):
+        await pg.drop_database(pg_admin_url, name)

@@ -29,7 +29,8 @@ from tests.processes import boxoffice, free_port, sandbox, server_env, wait_up
 BUYERS = int(os.environ.get("BOXOFFICE_DRILL_BUYERS", "24"))
 
 
-async def test_sigkill_during_webhooks_and_checkout(pg_url: str, pg_db: Database, tmp_path: Path) -> None:
+async def test_sigkill_during_webhooks_and_checkout(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
+    pg_url, pg_db = fresh_pg
     key, secret = f"sk_test_drill{secrets.token_hex(8)}", f"whsec_drill{secrets.token_hex(8)}"
     sb_port, box_port = free_port(), free_port()
     box_url, sb_url = f"http://127.0.0.1:{box_port}", f"http://127.0.0.1:{sb_port}"

@@ -65,7 +65,8 @@ async def frames(stream: httpx.Response) -> AsyncIterator[dict[str, Any]]:
             yield json.loads(line[6:])
 
 
-async def test_redis_down_and_back_during_a_sale(pg_url: str, pg_db: Database, tmp_path: Path) -> None:
+async def test_redis_down_and_back_during_a_sale(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
+    pg_url, pg_db = fresh_pg
     if REDIS_SERVER is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is required for this drill under CI")
@@ -115,7 +116,8 @@ async def test_redis_down_and_back_during_a_sale(pg_url: str, pg_db: Database, t
         redis.wait(10)
 
 
-async def test_postgres_connections_dropped_during_a_sale(pg_url: str, pg_db: Database, tmp_path: Path) -> None:
+async def test_postgres_connections_dropped_during_a_sale(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
+    pg_url, pg_db = fresh_pg
     port = free_port()
     server = boxoffice(port, server_env(pg_url, port, tmp_path), tmp_path / "server.log").start()
     event = await make_event(pg_db)
@@ -185,7 +187,8 @@ class Inbox:
         return "250 OK"
 
 
-async def test_smtp_down_for_the_whole_sale_then_up(pg_url: str, pg_db: Database, tmp_path: Path) -> None:
+async def test_smtp_down_for_the_whole_sale_then_up(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
+    pg_url, pg_db = fresh_pg
     smtp_port, port = free_port(), free_port()
     env = server_env(
         pg_url,

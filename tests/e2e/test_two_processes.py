@@ -24,7 +24,8 @@ async def sse_data(lines: AsyncIterator[str]) -> dict[str, Any]:
     raise AssertionError("stream ended")
 
 
-async def test_purchase_on_one_process_is_seen_on_the_other(pg_url: str, pg_db: Database, tmp_path: Path) -> None:
+async def test_purchase_on_one_process_is_seen_on_the_other(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
+    pg_url, pg_db = fresh_pg
     await require_redis()
     event = await make_event(pg_db)
     tt = await make_ticket(pg_db, event.id, quantity=20)
