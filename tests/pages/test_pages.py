@@ -2,142 +2,325 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from typing import Any
 
-import pytest
-
+from boxoffice.notifications.codes import verify_ticket_code
 from boxoffice.ticketing import service as ticketing
+from boxoffice.web.pages import parse_amount
 from tests.helpers import counters, database_state, eventually, make_event, make_ticket, order_status
-from tests.server import LiveServer, live_server
+from tests.server import LiveServer
+
+BANNER = "Test mode: payments go to the local Stripe sandbox; no real money moves"
 
 
-@pytest.fixture(scope="module")
-async def site(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
-    async with live_server(sqlite_url, mail_dir=str(tmp_path_factory.mktemp("mail"))) as srv:
-        yield srv
+class Page(HTMLParser):
+    """What the accessibility checks need: inputs, labels, landmarks, live regions, links and ids."""
 
-
-class Labels(HTMLParser):
-    """Collects input ids and the ``for`` of labels, to check that every input is labelled."""
-
-    def __init__(self) -> None:
+    def __init__(self, html: str) -> None:
         super().__init__()
-        self.inputs: set[str] = set()
+        self.inputs: dict[str, dict[str, str | None]] = {}
         self.labelled: set[str] = set()
+        self.ids: set[str] = set()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        if tag == "input" and a.get("type") != "hidden" and a.get("id"):
-            self.inputs.add(str(a["id"]))
+        self.tags.append((tag, a))
+        if a.get("id"):
+            self.ids.add(str(a["id"]))
+        if tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+            self.inputs[str(a.get("id"))] = a
         if tag == "label" and a.get("for"):
             self.labelled.add(str(a["for"]))
 
+    def count(self, tag: str, **attrs: str) -> int:
+        return sum(1 for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in attrs.items()))
 
-async def test_event_page_lists_tickets_with_labels_and_prices(site: LiveServer) -> None:
-    event = await make_event(site.box.db, title="Jazz <Night>")
-    fixed = await make_ticket(site.box.db, event.id, title="GA", quantity=7)
-    flex = await make_ticket(
+    def live_regions(self) -> list[dict[str, str | None]]:
+        return [a for _, a in self.tags if a.get("aria-live") == "polite"]
+
+
+def assert_accessible(html: str) -> Page:
+    page = Page(html)
+    assert page.count("main") == 1
+    assert set(page.inputs) <= page.labelled, set(page.inputs) - page.labelled
+    for _, attrs in page.tags:  # every aria-describedby points at something on the page
+        for ref in (attrs.get("aria-describedby") or "").split():
+            assert ref in page.ids, ref
+    assert "Traceback" not in html
+    return page
+
+
+async def flexible(site: LiveServer, event_id: str, **kw: Any) -> Any:
+    fields: dict[str, Any] = {
+        "title": "Supporter",
+        "pricing_model": "flexible",
+        "minimum_price_cents": 500,
+        "suggested_price_cents": 2000,
+        "tippable": True,
+        "quantity": 10,
+    }
+    fields.update(kw)
+    return await make_ticket(site.box.db, event_id, **fields)
+
+
+async def test_event_page_shows_tickets_availability_prices_and_labels(site: LiveServer) -> None:
+    starts = datetime(2031, 3, 14, 18, 0, tzinfo=UTC)  # 19:00 in Berlin (CET)
+    event = await make_event(
         site.box.db,
-        event.id,
-        title="Supporter",
-        pricing_model="flexible",
-        base_price_cents=None,
-        minimum_price_cents=500,
-        suggested_price_cents=2000,
-        tippable=True,
+        title="Jazz <Night>",
+        description="First paragraph.\n\nSecond & last.",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=4),
+        timezone="Europe/Berlin",
     )
+    fixed = await make_ticket(site.box.db, event.id, title="General admission", quantity=7)
+    flex = await flexible(site, event.id)
     r = await site.client.get(f"/e/{event.id}")
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
-    assert "Jazz &lt;Night&gt;" in html and "Test mode" in html
-    assert "7 left" in html and "$15.00" in html
-    assert f'id="price-{flex.id}"' in html and 'value="20.00"' in html and "at least $5.00" in html
-    assert 'id="tip"' in html
-    parser = Labels()
-    parser.feed(html)
-    assert parser.inputs and parser.inputs <= parser.labelled
-    assert f'data-left="{fixed.id}"' in html and 'aria-live="polite"' in html
-    assert (await site.client.get("/e/ev_nope")).status_code == 404
+    page = assert_accessible(html)
+    assert "Jazz &lt;Night&gt;" in html and "Second &amp; last." in html
+    assert "Friday 14 March 2031, 19:00 to 23:00 CET (Europe/Berlin)" in html
+    assert BANNER in html
+    assert "7 left" in html and "10 left" in html and "$15.00" in html
+    assert page.inputs[f"price-{flex.id}"]["value"] == "20.00"  # suggested price prefilled
+    assert "at least $5.00" in html  # the minimum shown
+    assert f"tip-{flex.id}" in page.inputs and f"tip-{fixed.id}" not in page.inputs  # tips only where accepted
+    assert f"price-{fixed.id}" not in page.inputs
+    assert {"name", "email", f"qty-{fixed.id}", f"qty-{flex.id}"} <= set(page.inputs)
+    live = [a.get("data-left") for a in page.live_regions()]
+    assert fixed.id in live and flex.id in live
+    assert f'action="/e/{event.id}/checkout"' in html and 'method="post"' in html
+    assert f'data-stream="/api/v1/events/{event.id}/stream"' in html
+    assert box_secrets(site).isdisjoint(re.findall(r"[A-Za-z0-9_]{20,}", html))
 
 
-async def test_checkout_form_holds_and_redirects_to_the_sandbox(site: LiveServer) -> None:
+async def test_zero_decimal_currency_has_no_decimals(site: LiveServer) -> None:
     event = await make_event(site.box.db)
-    tt = await make_ticket(site.box.db, event.id, quantity=5)
-    r = await site.client.post(
-        f"/e/{event.id}/checkout", data={f"qty_{tt.id}": "2", "name": "Ada", "email": "ada@example.com"}
+    yen = await make_ticket(site.box.db, event.id, title="Seat", currency="jpy", base_price_cents=1500)
+    pwyw = await flexible(
+        site, event.id, currency="jpy", minimum_price_cents=500, suggested_price_cents=2000, title="Backer"
     )
-    assert r.status_code == 303 and "/_sandbox/stripe/pay/cs_test_" in r.headers["location"]
-    assert await counters(site.box.db, tt.id) == (5, 0, 2)
-    pay = await site.client.post(r.headers["location"], data={"outcome": "pay"})
-    assert pay.status_code == 303
-    order_url = pay.headers["location"]
-    order_id = order_url.split("/orders/")[1].split("?")[0]
+    html = (await site.client.get(f"/e/{event.id}")).text
+    page = Page(html)
+    assert "¥1,500" in html and "at least ¥500" in html
+    assert page.inputs[f"price-{pwyw.id}"]["value"] == "2000"
+    assert 'data-exponent="0"' in html
+    r = await site.client.post(
+        f"/e/{event.id}/checkout",
+        data={f"qty_{yen.id}": "1", f"qty_{pwyw.id}": "1", f"price_{pwyw.id}": "499", "email": "y@example.com"},
+    )
+    assert r.status_code == 422 and "Please enter at least ¥500 for Backer" in r.text
+
+
+async def test_missing_and_draft_events_are_not_found(site: LiveServer) -> None:
+    r = await site.client.get("/e/ev_nope")
+    assert r.status_code == 404 and "Event not found" in r.text and BANNER in r.text
+    draft = await make_event(site.box.db, status="draft")
+    assert (await site.client.get(f"/e/{draft.id}")).status_code == 404
+
+
+async def test_checkout_holds_redirects_to_the_sandbox_and_the_order_confirms(site: LiveServer) -> None:
+    event = await make_event(site.box.db)
+    flex = await flexible(site, event.id)
+    r = await site.client.post(
+        f"/e/{event.id}/checkout",
+        data={
+            f"qty_{flex.id}": "2",
+            f"price_{flex.id}": "12.50",
+            f"tip_{flex.id}": "3",
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+        },
+    )
+    assert r.status_code == 303
+    location = r.headers["location"]
+    assert location.startswith(site.url + "/_sandbox/stripe/pay/cs_test_")
+    assert await counters(site.box.db, flex.id) == (10, 0, 2)  # held
+    session_id = location.rsplit("/", 1)[1]
+    order = await ticketing.find_order_by_payment(site.box.db, session_id=session_id)
+    assert order is not None and order.status == "pending"
+    assert (order.subtotal_cents, order.tip_cents, order.total_cents) == (2500, 300, 2800)
+
+    assert site.box.sandbox is not None
+    site.box.sandbox.faults.webhook_paused = True  # the buyer is back before the webhook
+    try:
+        pay = await site.client.post(location, data={"outcome": "pay"})
+        assert pay.status_code == 303
+        back = pay.headers["location"]
+        assert f"/orders/{order.id}?token=" in back and f"session_id={session_id}" in back
+        pending = await site.client.get(back)
+        assert pending.status_code == 200 and "Payment received, confirming…" in pending.text
+        assert "Awaiting payment" in pending.text and "Release my tickets" not in pending.text
+        forged = await site.client.get(back.replace(session_id, "cs_test_someone_else"))
+        assert "Payment received" not in forged.text and "Release my tickets" in forged.text
+    finally:
+        site.box.sandbox.faults.webhook_paused = False
 
     async def confirmed() -> bool:
-        return await order_status(site.box.db, order_id) == "confirmed"
+        return await order_status(site.box.db, order.id) == "confirmed"
 
     await eventually(confirmed)
-    page = await site.client.get(order_url)
-    assert "Confirmed" in page.text and page.text.count('class="issued"') == 2 and "<svg" in page.text
+    page = await site.client.get(back)
+    html = page.text
+    assert "Confirmed" in html and "Payment received" not in html
+    assert html.count('class="issued"') == 2 and html.count("<svg") == 2
+    codes = re.findall(r"<code>([^<]+)</code>", html)
+    assert len(codes) == 2
+    for code in codes:
+        assert verify_ticket_code(code, site.box.settings.secret_bytes).startswith("tkt_")
+    assert "$25.00" in html and "$3.00" in html and "$28.00" in html
+    assert page.headers["cache-control"] == "no-store"
+    live = Page(html).live_regions()
+    assert any(a.get("id") == "order-live" for a in live)
+    assert box_secrets(site).isdisjoint(re.findall(r"[A-Za-z0-9_]{20,}", html))
 
 
-async def test_too_low_price_is_explained_and_nothing_changes(site: LiveServer) -> None:
+async def test_too_low_price_is_explained_with_the_input_kept(site: LiveServer) -> None:
     event = await make_event(site.box.db)
-    flex = await make_ticket(
-        site.box.db,
-        event.id,
-        title="Supporter",
-        pricing_model="flexible",
-        base_price_cents=None,
-        minimum_price_cents=500,
-    )
+    flex = await flexible(site, event.id, suggested_price_cents=None, tippable=False)
     before = await database_state(site.box.db)
     r = await site.client.post(
-        f"/e/{event.id}/checkout", data={f"qty_{flex.id}": "1", f"price_{flex.id}": "2.00", "email": "a@example.com"}
+        f"/e/{event.id}/checkout",
+        data={f"qty_{flex.id}": "1", f"price_{flex.id}": "2.00", "name": "Bo", "email": "a@example.com"},
     )
     assert r.status_code == 422
-    assert "Supporter: your price must be at least the minimum price of $5.00" in r.text
-    assert 'value="2.00"' in r.text and 'value="a@example.com"' in r.text
-    for data, text in [
-        ({f"qty_{flex.id}": "1", f"price_{flex.id}": "abc", "email": "a@example.com"}, "Please enter an amount"),
-        ({f"qty_{flex.id}": "0", "email": "a@example.com"}, "Please choose at least one ticket"),
-        ({f"qty_{flex.id}": "1", "email": "nope"}, "Email: is not a valid email address"),
-    ]:
-        r = await site.client.post(f"/e/{event.id}/checkout", data=data)
-        assert r.status_code == 422 and text in r.text
+    html = r.text
+    assert "Please enter at least $5.00 for Supporter" in html
+    assert f'<a href="#price-{flex.id}">Please enter at least $5.00 for Supporter</a>' in html  # summary -> field
+    page = assert_accessible(html)
+    assert page.inputs[f"price-{flex.id}"]["value"] == "2.00"
+    assert page.inputs[f"price-{flex.id}"]["aria-invalid"] == "true"
+    assert page.inputs[f"qty-{flex.id}"]["value"] == "1"
+    assert page.inputs["email"]["value"] == "a@example.com" and page.inputs["name"]["value"] == "Bo"
+    assert "<title>Error: " in html and 'id="error-summary"' in html
     assert await database_state(site.box.db) == before
 
 
-async def test_sold_out_in_words(site: LiveServer) -> None:
+async def test_other_invalid_input_in_words(site: LiveServer) -> None:
+    event = await make_event(site.box.db)
+    flex = await flexible(site, event.id)
+    fixed = await make_ticket(site.box.db, event.id, title="Standing", max_per_order=4)
+    gift = await flexible(site, event.id, title="Donation", minimum_price_cents=0, tippable=False)
+    before = await database_state(site.box.db)
+    cases = [
+        ({f"qty_{flex.id}": "1", f"price_{flex.id}": "abc"}, "Please enter your price for Supporter as an amount"),
+        ({f"qty_{flex.id}": "1", f"price_{flex.id}": "5.001"}, "Please enter your price for Supporter as an amount"),
+        ({f"qty_{flex.id}": "1", f"tip_{flex.id}": "-2"}, "Please enter an amount of zero or more for the tip"),
+        ({f"qty_{flex.id}": "0", f"tip_{flex.id}": "2"}, "Please choose at least one Supporter ticket to add a tip"),
+        ({f"qty_{flex.id}": "two"}, "Please enter a whole number of tickets for Supporter"),
+        ({f"qty_{fixed.id}": "5"}, "You can buy at most 4 Standing tickets per order"),
+        ({f"qty_{flex.id}": "0"}, "Please choose at least one ticket"),
+        ({f"qty_{fixed.id}": "1", "email": "nope"}, "Please enter a valid email address"),
+        ({f"qty_{fixed.id}": "1", "email": ""}, "Please enter your email address"),
+        ({f"qty_{gift.id}": "1", f"price_{gift.id}": "0.20"}, "A paid order must total at least $0.50"),
+    ]
+    for data, text in cases:
+        data = {"email": "a@example.com", **data}
+        r = await site.client.post(f"/e/{event.id}/checkout", data=data)
+        assert r.status_code == 422, (data, r.status_code)
+        assert text in r.text, (data, re.findall(r'<div class="error-summary".*?</div>', r.text, re.S))
+        assert_accessible(r.text)
+    assert await database_state(site.box.db) == before
+
+
+async def test_sold_out_and_sales_closed_in_words(site: LiveServer) -> None:
     event = await make_event(site.box.db)
     tt = await make_ticket(site.box.db, event.id, title="Balcony", quantity=2)
     r = await site.client.post(f"/e/{event.id}/checkout", data={f"qty_{tt.id}": "3", "email": "a@example.com"})
-    assert r.status_code == 409 and "Only 2 tickets left for Balcony." in r.text
+    assert r.status_code == 409 and "Only 2 tickets left for Balcony" in r.text
+    assert Page(r.text).inputs[f"qty-{tt.id}"]["value"] == "3"
+    await site.box.payments.place_order(
+        ticketing.OrderRequest(event_id=event.id, email="b@example.com", lines=[ticketing.LineRequest(tt.id, 2)])
+    )
+    r = await site.client.post(f"/e/{event.id}/checkout", data={f"qty_{tt.id}": "1", "email": "a@example.com"})
+    assert r.status_code == 409 and "Balcony is sold out" in r.text
+    page = await site.client.get(f"/e/{event.id}")
+    assert "Sold out" in page.text and "disabled" in Page(page.text).inputs[f"qty-{tt.id}"]
+
+    past = datetime.now(UTC) - timedelta(days=1)
+    closed = await make_ticket(
+        site.box.db, event.id, title="Early bird", starts_at=past - timedelta(days=5), ends_at=past
+    )
+    assert f"qty-{closed.id}" not in Page(page.text).inputs
+    r = await site.client.post(f"/e/{event.id}/checkout", data={f"qty_{closed.id}": "1", "email": "a@example.com"})
+    assert r.status_code == 409 and "Sales for Early bird have ended" in r.text
+
+    soon = await make_ticket(
+        site.box.db, event.id, title="Late release", starts_at=datetime.now(UTC) + timedelta(days=2)
+    )
+    page = await site.client.get(f"/e/{event.id}")
+    assert "On sale from" in page.text and "disabled" in Page(page.text).inputs[f"qty-{soon.id}"]
+    r = await site.client.post(f"/e/{event.id}/checkout", data={f"qty_{soon.id}": "1", "email": "a@example.com"})
+    assert r.status_code == 409 and "Sales for Late release have not started yet" in r.text
 
 
 async def test_free_order_goes_straight_to_the_confirmed_order(site: LiveServer) -> None:
     event = await make_event(site.box.db)
-    tt = await make_ticket(site.box.db, event.id, base_price_cents=0, quantity=5)
+    tt = await make_ticket(site.box.db, event.id, title="Open rehearsal", base_price_cents=0, quantity=5)
+    assert "Free" in (await site.client.get(f"/e/{event.id}")).text
     r = await site.client.post(f"/e/{event.id}/checkout", data={f"qty_{tt.id}": "1", "email": "free@example.com"})
     assert r.status_code == 303 and r.headers["location"].startswith("/orders/")
     page = await site.client.get(r.headers["location"])
-    assert "Confirmed" in page.text
+    assert page.status_code == 200 and "Confirmed" in page.text and page.text.count('class="issued"') == 1
+    assert await counters(site.box.db, tt.id) == (5, 1, 0)
 
 
-async def test_order_page_token_cancel_and_resume(site: LiveServer) -> None:
+async def test_order_page_token_canceled_checkout_resume_and_release(site: LiveServer) -> None:
     event = await make_event(site.box.db)
     tt = await make_ticket(site.box.db, event.id, quantity=5)
     placed = await site.box.payments.place_order(
         ticketing.OrderRequest(event_id=event.id, email="c@example.com", lines=[ticketing.LineRequest(tt.id, 1)])
     )
     order = placed.order
-    assert (await site.client.get(f"/orders/{order.id}?token=wrong")).status_code == 404
+    for url in (f"/orders/{order.id}?token=wrong", f"/orders/{order.id}", "/orders/ord_nope?token=x"):
+        r = await site.client.get(url)
+        assert r.status_code == 404 and "Order not found" in r.text and order.access_token not in r.text
+    assert (await site.client.post(f"/orders/{order.id}/cancel?token=wrong")).status_code == 404
+    assert (await site.client.post(f"/orders/{order.id}/checkout", data={"token": "wrong"})).status_code == 404
+    assert await order_status(site.box.db, order.id) == "pending"
+
     page = await site.client.get(f"/orders/{order.id}?token={order.access_token}&checkout=canceled")
-    assert "Checkout was canceled" in page.text and "Continue to payment" in page.text
-    resume = await site.client.post(f"/orders/{order.id}/checkout", data={"token": order.access_token})
+    assert page.status_code == 200 and "Checkout canceled" in page.text
+    assert "Resume checkout" in page.text and "Release my tickets" in page.text
+    assert_accessible(page.text)
+    token_query = f"?token={order.access_token}"
+    resume = await site.client.post(f"/orders/{order.id}/checkout{token_query}")
     assert resume.status_code == 303 and resume.headers["location"] == placed.checkout_url
-    cancel = await site.client.post(f"/orders/{order.id}/cancel", data={"token": order.access_token})
+    cancel = await site.client.post(f"/orders/{order.id}/cancel{token_query}")
     assert cancel.status_code == 303
     assert await order_status(site.box.db, order.id) == "canceled"
     assert await counters(site.box.db, tt.id) == (5, 0, 0)
+    after = await site.client.get(cancel.headers["location"] + "&checkout=canceled")
+    assert "Canceled" in after.text and "Resume checkout" not in after.text
+    again = await site.client.post(f"/orders/{order.id}/checkout{token_query}")  # nothing to resume any more
+    assert again.status_code == 303 and again.headers["location"].startswith(f"/orders/{order.id}?token=")
+
+
+def test_parse_amount() -> None:
+    assert parse_amount("12.50", "usd") == 1250
+    assert parse_amount(" $12,50 ", "usd") == 1250
+    assert parse_amount("1,234.5", "usd") == 123450
+    assert parse_amount("1,500", "jpy") == 1500
+    assert parse_amount("20 EUR", "eur") == 2000
+    assert parse_amount("", "usd") is None
+    for bad in ("abc", "NaN", "Infinity", "1e400", "-1", "1.234"):
+        try:
+            parse_amount(bad, "usd")
+        except ValueError:
+            continue
+        raise AssertionError(bad)
+
+
+def box_secrets(site: LiveServer) -> set[str]:
+    stripe = site.box.stripe
+    return {
+        stripe.secret_key.get_secret_value(),
+        *(s.get_secret_value() for s in stripe.webhook_secrets),
+        site.box.settings.secret_key.get_secret_value(),
+    }

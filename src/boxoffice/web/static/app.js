@@ -1,99 +1,193 @@
-// Live updates and the running total. Everything else works without JavaScript.
+// Boxoffice buyer pages: the running total, live availability and live order status.
+// Everything else works without JavaScript: the form posts normally and the server computes the total.
 (function () {
   "use strict";
 
-  function formatMoney(minor, currency, exponent) {
-    try {
-      return new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase(),
-        minimumFractionDigits: exponent, maximumFractionDigits: exponent }).format(minor / Math.pow(10, exponent));
-    } catch (e) {
-      return (minor / Math.pow(10, exponent)).toFixed(exponent) + " " + currency.toUpperCase();
+  // -- money (mirrors boxoffice.money.format_money and pages.parse_amount) ------------------------------------
+
+  function formatMinor(minor, exponent, pattern) {
+    var negative = minor < 0;
+    var value = Math.abs(Math.round(minor));
+    var base = Math.pow(10, exponent);
+    var text = String(Math.floor(value / base)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    if (exponent > 0) {
+      var frac = String(value % base);
+      while (frac.length < exponent) { frac = "0" + frac; }
+      text += "." + frac;
     }
+    return (negative ? "-" : "") + pattern.replace("{n}", text);
   }
 
-  function toMinor(text, exponent) {
-    var value = parseFloat(String(text || "").replace(",", "."));
-    return isFinite(value) && value > 0 ? Math.round(value * Math.pow(10, exponent)) : 0;
+  // The amount in minor units, null when empty, NaN when it is not an amount.
+  function parseAmount(text, exponent, currency) {
+    var value = String(text || "").replace(/\s+/g, "").replace(/^[$€£¥₩₹]+/, "");
+    if (currency && value.toLowerCase().slice(-currency.length) === currency.toLowerCase()) {
+      value = value.slice(0, -currency.length);
+    }
+    if (!value) { return null; }
+    if (value.indexOf(",") >= 0 && value.indexOf(".") >= 0) {
+      value = value.replace(/,/g, "");
+    } else if (value.indexOf(",") >= 0) {
+      var at = value.lastIndexOf(","), head = value.slice(0, at), tail = value.slice(at + 1);
+      value = exponent && tail.length <= exponent && head.indexOf(",") < 0 ? head + "." + tail : value.replace(/,/g, "");
+    }
+    var match = /^(\d*)(?:\.(\d*))?$/.exec(value);
+    if (!match || (match[1] === "" && !match[2])) { return NaN; }
+    var frac = match[2] || "";
+    frac = frac.replace(/0+$/, "");
+    if (frac.length > exponent) { return NaN; }
+    while (frac.length < exponent) { frac += "0"; }
+    return parseInt((match[1] || "0") + frac, 10);
   }
+
+  // -- event page ---------------------------------------------------------------------------------------------
 
   function eventPage(article) {
-    var form = article.querySelector("form.order");
+    var form = article.querySelector("form.checkout");
+    var recompute = function () {};
     if (form) {
-      var currency = form.dataset.currency, exponent = parseInt(form.dataset.exponent, 10);
+      var exponent = parseInt(form.getAttribute("data-exponent"), 10) || 0;
+      var currency = form.getAttribute("data-currency") || "";
+      var pattern = form.getAttribute("data-money-pattern") || "{n}";
       var total = form.querySelector("#total");
-      var recompute = function () {
+      var row = form.querySelector("[data-total-row]");
+      recompute = function () {
+        if (!total) { return; }
         var sum = 0;
-        form.querySelectorAll(".ticket").forEach(function (t) {
-          var qty = parseInt((t.querySelector("input[type=number]") || {}).value || "0", 10) || 0;
-          var price = parseInt(t.dataset.price, 10) || 0;
-          var own = t.querySelector("input[name^=price_]");
-          if (own) { price = toMinor(own.value, exponent); }
-          sum += qty * price;
+        form.querySelectorAll("fieldset.ticket").forEach(function (ticket) {
+          var qtyInput = ticket.querySelector("input[name^='qty_']");
+          var qty = qtyInput && !qtyInput.disabled ? parseInt(qtyInput.value, 10) : 0;
+          if (!(qty > 0)) { return; }
+          var unit = parseInt(ticket.getAttribute("data-price"), 10) || 0;
+          var own = ticket.querySelector("input[name^='price_']");
+          if (own) {
+            var chosen = parseAmount(own.value, exponent, currency);
+            unit = chosen === null || isNaN(chosen) ? 0 : chosen;
+          }
+          sum += qty * unit;
+          var tip = ticket.querySelector("input[name^='tip_']");
+          if (tip) {
+            var tipAmount = parseAmount(tip.value, exponent, currency);
+            if (tipAmount !== null && !isNaN(tipAmount)) { sum += tipAmount; }
+          }
         });
-        var tip = form.querySelector("#tip");
-        if (tip) { sum += toMinor(tip.value, exponent); }
-        total.textContent = formatMoney(sum, currency, exponent);
+        var text = formatMinor(sum, exponent, pattern);
+        if (total.textContent !== text) { total.textContent = text; }
       };
+      if (row) { row.hidden = false; }
       form.addEventListener("input", recompute);
+      form.addEventListener("change", recompute);
       recompute();
     }
-    if (!window.EventSource) { return; }
-    var source = new EventSource(article.dataset.stream);
-    source.addEventListener("availability", function (msg) {
-      var data = JSON.parse(msg.data);
-      (data.ticket_types || []).forEach(function (t) {
-        var el = article.querySelector('[data-left="' + t.id + '"]');
-        if (!el) { return; }
-        el.textContent = t.available > 0 ? t.available + " left" : "Sold out";
-        var qty = article.querySelector("#qty-" + t.id);
-        if (qty) { qty.disabled = t.available <= 0; }
+
+    var stream = article.getAttribute("data-stream");
+    if (!stream || !window.EventSource) { return; }
+    var onAvailability = function (message) {
+      var data;
+      try { data = JSON.parse(message.data); } catch (e) { return; }
+      if (!data || !data.ticket_types) { return; }
+      data.ticket_types.forEach(function (t) {
+        if (typeof t.available !== "number") { return; }
+        var ticket = article.querySelector("fieldset.ticket[data-ticket='" + t.id + "']");
+        var left = article.querySelector("[data-left='" + t.id + "']");
+        if (!ticket || !left) { return; }
+        var state = ticket.getAttribute("data-state");
+        if (state !== "on_sale" && state !== "sold_out") { return; }  // not yet on sale: keep the opening date
+        var available = Math.max(t.available, 0);
+        var text = available > 0 ? available + " left" : "Sold out";
+        if (left.textContent !== text) { left.textContent = text; }  // announce changes only
+        left.classList.toggle("none", available <= 0);
+        ticket.setAttribute("data-state", available > 0 ? "on_sale" : "sold_out");
+        var perOrder = parseInt(ticket.getAttribute("data-per-order"), 10) || available;
+        ticket.querySelectorAll("input").forEach(function (input) {
+          input.disabled = available <= 0;
+          if (input.name.indexOf("qty_") === 0) { input.max = String(Math.min(perOrder, available)); }
+        });
       });
+      recompute();
+    };
+    var source = new EventSource(stream);
+    ["availability", "snapshot", "message"].forEach(function (name) {
+      source.addEventListener(name, onAvailability);
     });
   }
+
+  // -- order page ---------------------------------------------------------------------------------------------
 
   var STATUS_TEXT = {
     pending: "Awaiting payment", confirmed: "Confirmed", canceled: "Canceled", expired: "Expired",
     failed: "Payment failed", refunded: "Refunded", partially_refunded: "Partially refunded"
   };
+  var ORDER_EVENTS = ["message", "order.snapshot", "order.created", "order.pending", "order.confirmed",
+    "order.canceled", "order.expired", "order.failed", "order.refunded", "order.partially_refunded"];
 
   function orderPage(article) {
-    if (!window.EventSource) { return; }
-    var status = article.querySelector("#order-status");
-    var source = new EventSource(article.dataset.stream);
-    var onMessage = function (msg) {
-      var data = JSON.parse(msg.data);
-      if (!data.status || data.status === status.dataset.status) { return; }
-      status.dataset.status = data.status;
-      status.textContent = STATUS_TEXT[data.status] || data.status;
-      // Bring in the tickets (and drop what only applied while pending) without reloading the page.
-      fetch(window.location.href, { headers: { "Accept": "text/html" } }).then(function (r) { return r.text(); })
+    var stream = article.getAttribute("data-stream");
+    if (!stream || !window.EventSource) { return; }
+    var generation = 0;
+
+    // Bring the page's regions up to date (tickets, actions, totals) without reloading it. The live region
+    // keeps its element so that screen readers announce its new content.
+    var refresh = function () {
+      var mine = ++generation;
+      fetch(window.location.href, { headers: { "Accept": "text/html" }, cache: "no-store", credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : null; })
         .then(function (html) {
-          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("article[data-order-id]");
-          if (!fresh) { return; }
-          var notice = article.querySelector(".notice");
-          if (notice && data.status !== "pending") { notice.remove(); }
-          Array.prototype.slice.call(article.children).forEach(function (child) {
-            if (!child.querySelector("#order-status") && child.id !== "order-status") { child.remove(); }
+          if (!html || mine !== generation) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          article.querySelectorAll("[data-region]").forEach(function (region) {
+            var replacement = fresh.getElementById(region.id);
+            if (replacement && replacement.innerHTML !== region.innerHTML) {
+              region.className = replacement.className;
+              region.innerHTML = replacement.innerHTML;
+            }
           });
-          Array.prototype.slice.call(fresh.children).forEach(function (child) {
-            if (child.querySelector("#order-status") || child.classList.contains("notice")) { return; }
-            article.appendChild(child);
-          });
-          var statusLine = article.querySelector("#order-status").closest("p");
-          article.insertBefore(article.querySelector("h1"), statusLine);
-          article.insertBefore(article.querySelector(".when"), statusLine);
-        });
+        })
+        .catch(function () { /* the next status message tries again */ });
     };
-    ["order.snapshot", "order.pending", "order.confirmed", "order.canceled", "order.expired", "order.failed",
-     "order.refunded", "order.partially_refunded"].forEach(function (name) { source.addEventListener(name, onMessage); });
+
+    var onStatus = function (message) {
+      var data;
+      try { data = JSON.parse(message.data); } catch (e) { return; }
+      if (!data || typeof data.status !== "string") { return; }
+      var status = article.querySelector("#order-status");
+      if (!status || status.getAttribute("data-status") === data.status) { return; }
+      status.setAttribute("data-status", data.status);
+      status.textContent = STATUS_TEXT[data.status] || data.status;
+      refresh();
+    };
+    var source = new EventSource(stream);
+    ORDER_EVENTS.forEach(function (name) { source.addEventListener(name, onStatus); });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  // -- error summary ------------------------------------------------------------------------------------------
+
+  function errorSummary(summary) {
+    summary.focus();
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest("a[href^='#']") : null;
+      if (!link) { return; }
+      var input = document.getElementById(link.getAttribute("href").slice(1));
+      if (!input || input.disabled) { return; }
+      event.preventDefault();
+      var label = document.querySelector("label[for='" + input.id + "']");
+      (label || input).scrollIntoView({ block: "center" });
+      input.focus({ preventScroll: true });
+    });
+  }
+
+  function start() {
     var event = document.querySelector("article[data-event-id]");
     if (event) { eventPage(event); }
     var order = document.querySelector("article[data-order-id]");
     if (order) { orderPage(order); }
     var summary = document.getElementById("error-summary");
-    if (summary) { summary.focus(); }
-  });
+    if (summary) { errorSummary(summary); }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
 })();
