@@ -1,32 +1,59 @@
-"""Signed ticket codes: ``<ticket id>.<HMAC-SHA256, 20 bytes, base32>``. A forged or altered code is detected."""
+"""Signed ticket codes: ``<ticket id>.<HMAC-SHA256 truncated to 20 bytes, unpadded base32>``.
+
+The code is printable ASCII, short enough for a QR code and for reading out at the door. A forged code, a code
+signed with another secret, or any alteration of a genuine one (of the id or of the signature) is rejected.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import re
+
+__all__ = ["InvalidTicketCode", "sign_ticket_code", "verify_ticket_code"]
+
+_MAC_BYTES = 20  # 160 bits; base32 without padding is exactly 32 characters
+_MAC_CHARS = 32
+_DOMAIN = b"boxoffice:ticket:"  # keeps these MACs apart from anything else signed with the same secret
+_TICKET_ID = re.compile(r"[!-~]{1,128}")  # printable ASCII, no spaces
+_MAX_CODE = 128 + 1 + _MAC_CHARS
 
 
 class InvalidTicketCode(Exception):
     """The code was not issued by this server (forged, altered, or signed with another secret)."""
 
 
-def _mac(ticket_id: str, secret: bytes) -> str:
-    digest = hmac.new(secret, f"ticket:{ticket_id}".encode(), hashlib.sha256).digest()[:20]
-    return base64.b32encode(digest).decode().rstrip("=")
+def _mac(ticket_id: str, secret: bytes) -> bytes:
+    digest = hmac.new(secret, _DOMAIN + ticket_id.encode("ascii"), hashlib.sha256).digest()[:_MAC_BYTES]
+    return base64.b32encode(digest)
+
+
+def _check_secret(secret: bytes) -> None:
+    if not isinstance(secret, bytes | bytearray) or not secret:
+        raise ValueError("the signing secret must be non-empty bytes")
 
 
 def sign_ticket_code(ticket_id: str, secret: bytes) -> str:
-    if not ticket_id or "." in ticket_id:
-        raise ValueError("a ticket id is non-empty and has no dot")
-    return f"{ticket_id}.{_mac(ticket_id, secret)}"
+    """The printable code for a ticket, e.g. ``tkt_0a1b2c.MZXW6YTBOI...``."""
+    _check_secret(secret)
+    if not _TICKET_ID.fullmatch(ticket_id) or "." in ticket_id:
+        raise ValueError("a ticket id is 1 to 128 printable ASCII characters without spaces or dots")
+    return f"{ticket_id}.{_mac(ticket_id, secret).decode('ascii')}"
 
 
 def verify_ticket_code(code: str, secret: bytes) -> str:
-    """The ticket id of a genuine code; ``InvalidTicketCode`` otherwise."""
-    ticket_id, sep, mac = code.strip().rpartition(".")
-    if not sep or not ticket_id or not mac:
+    """The ticket id of a genuine code; ``InvalidTicketCode`` otherwise.
+
+    Strict: the code must be exactly as issued (callers strip what a scanner adds, such as a trailing newline).
+    The signature is compared in constant time.
+    """
+    _check_secret(secret)
+    if not isinstance(code, str) or len(code) > _MAX_CODE or not code.isascii():
         raise InvalidTicketCode("malformed ticket code")
-    if not hmac.compare_digest(_mac(ticket_id, secret), mac):
+    ticket_id, sep, mac = code.rpartition(".")
+    if not sep or len(mac) != _MAC_CHARS or not _TICKET_ID.fullmatch(ticket_id) or "." in ticket_id:
+        raise InvalidTicketCode("malformed ticket code")
+    if not hmac.compare_digest(_mac(ticket_id, secret), mac.encode("ascii")):
         raise InvalidTicketCode("ticket code signature does not match")
     return ticket_id

@@ -1,13 +1,21 @@
-"""Email rendering: HTML and plain text from Jinja2 templates, QR-coded tickets inline, an ``.ics`` attachment."""
+"""Email rendering: plain text and HTML from Jinja2 templates, each ticket's QR code inline, an ``.ics`` attachment.
+
+Pure: the caller passes everything in an ``OrderEmailContext`` (no database; nothing from other contexts, only the
+shared ``boxoffice.money`` formatting) and gets back an ``EmailMessage`` for a transport. The ``Message-ID`` comes
+from the caller's dedupe key, so sending the same email again (a retry, a restarted worker) carries the same id
+and a receiver can drop the copy.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,12 +25,31 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from boxoffice.money import format_money
 from boxoffice.notifications.ics import build_ics
 
+__all__ = [
+    "LineView",
+    "OrderEmailContext",
+    "TicketView",
+    "format_money",
+    "message_id",
+    "qr_png",
+    "render_confirmation",
+    "render_payment_failed",
+    "render_refund",
+]
+
+MESSAGE_ID_DOMAIN = "boxoffice"
+QR_SCALE = 6
+QR_BORDER = 4  # the quiet zone the QR specification asks for
+
 _env = Environment(
     loader=PackageLoader("boxoffice.notifications", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    autoescape=select_autoescape(
+        enabled_extensions=("html",), disabled_extensions=("txt",), default_for_string=True, default=True
+    ),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    keep_trailing_newline=True,
 )
 _env.filters["money"] = format_money
 
@@ -66,26 +93,70 @@ class OrderEmailContext:
     tickets: tuple[TicketView, ...]
     failure_reason: str | None = None
 
-    def local(self, value: datetime) -> str:
-        return value.astimezone(ZoneInfo(self.event_timezone)).strftime("%A %d %B %Y, %H:%M")
+
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def qr_png(code: str) -> bytes:
+def message_id(dedupe_key: str, domain: str = MESSAGE_ID_DOMAIN) -> str:
+    """``<order.confirmed.ord_123@boxoffice>`` for ``order.confirmed:ord_123``: the same key, the same id.
+
+    Colons become dots; a key with other characters outside ``[A-Za-z0-9._-]`` is made safe and gets a short hash
+    of the original, so two different keys never share an id."""
+    dotted = dedupe_key.replace(":", ".")
+    local = re.sub(r"\.{2,}", ".", _UNSAFE_ID.sub("-", dotted)).strip(".")[:160]
+    if local != dotted:
+        digest = hashlib.sha256(dedupe_key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        local = f"{local}.{digest}" if local else digest
+    return f"<{local}@{domain}>"
+
+
+def _one_line(value: str) -> str:
+    """Header text: no line breaks or other controls (they would break, or inject, headers)."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
+
+
+def _local(value: datetime, tz: ZoneInfo) -> datetime:
+    return value.astimezone(tz)
+
+
+def _day(value: datetime) -> str:
+    return f"{value:%A} {value.day} {value:%B %Y}"
+
+
+def when(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
+    """``Friday 5 March 2027, 19:00 to 23:00 CET (Europe/Berlin)``, in the event's own timezone."""
+    tz = ZoneInfo(timezone)
+    start, end = _local(starts_at, tz), _local(ends_at, tz)
+    if start.date() == end.date():
+        text = f"{_day(start)}, {start:%H:%M} to {end:%H:%M} {end:%Z}"
+    else:
+        text = f"{_day(start)}, {start:%H:%M} {start:%Z} to {_day(end)}, {end:%H:%M} {end:%Z}"
+    return f"{text} ({timezone})"
+
+
+def qr_png(code: str) -> tuple[bytes, int]:
+    """The QR code for a ticket code as PNG bytes, and its width (= height) in pixels."""
+    qr = segno.make_qr(code, error="m")
     out = io.BytesIO()
-    segno.make(code, error="m").save(out, kind="png", scale=6, border=2)
-    return out.getvalue()
+    qr.save(out, kind="png", scale=QR_SCALE, border=QR_BORDER)
+    width, _ = qr.symbol_size(scale=QR_SCALE, border=QR_BORDER)
+    return out.getvalue(), int(width)
 
 
-def _message(ctx: OrderEmailContext, *, sender: str, subject: str, dedupe_key: str) -> EmailMessage:
+def _message(
+    ctx: OrderEmailContext, *, sender: str, subject: str, dedupe_key: str, now: datetime | None
+) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = _one_line(subject)
     message["From"] = sender
-    message["To"] = (
-        Address(display_name=ctx.buyer_name, addr_spec=ctx.buyer_email) if ctx.buyer_name else ctx.buyer_email
-    )
-    message["Reply-To"] = formataddr((ctx.organizer_name, ctx.organizer_email))
-    message["Date"] = format_datetime(datetime.now().astimezone())
-    message["Message-ID"] = f"<{dedupe_key.replace(':', '.')}@boxoffice>"
+    buyer = _one_line(ctx.buyer_name)
+    message["To"] = Address(display_name=buyer, addr_spec=ctx.buyer_email.strip())
+    if ctx.organizer_email:
+        message["Reply-To"] = Address(display_name=_one_line(ctx.organizer_name), addr_spec=ctx.organizer_email.strip())
+    message["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(UTC), usegmt=True)
+    message["Message-ID"] = message_id(dedupe_key)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    message["X-Auto-Response-Suppress"] = "All"
     return message
 
 
@@ -95,55 +166,99 @@ def _render(name: str, **values: Any) -> tuple[str, str]:
     return text, html
 
 
-def render_confirmation(ctx: OrderEmailContext, *, sender: str, dedupe_key: str) -> EmailMessage:
-    """The buyer's tickets: order summary, each ticket's code and QR code, and the event in a calendar file."""
-    cids = {t.ticket_id: f"qr-{t.ticket_id}@boxoffice" for t in ctx.tickets}
-    text, html = _render(
-        "confirmation", o=ctx, cids=cids, starts=ctx.local(ctx.event_starts_at), ends=ctx.local(ctx.event_ends_at)
+def _common(ctx: OrderEmailContext) -> dict[str, Any]:
+    return {
+        "o": ctx,
+        "greeting_name": _one_line(ctx.buyer_name) or ctx.buyer_email,
+        "when": when(ctx.event_starts_at, ctx.event_ends_at, ctx.event_timezone),
+    }
+
+
+def _unit_prices(line: LineView, currency: str) -> str:
+    prices = sorted(set(line.unit_prices_cents))
+    return ", ".join(format_money(p, currency) for p in prices)
+
+
+def render_confirmation(
+    ctx: OrderEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
+) -> EmailMessage:
+    """The buyer's tickets: order summary, each ticket's code and QR code, and the event as a calendar file.
+
+    Structure: ``multipart/mixed`` [ ``multipart/alternative`` [ text, ``multipart/related`` [ HTML, QR PNGs ] ],
+    ``event.ics`` ]."""
+    qr_images: list[tuple[TicketView, str, bytes]] = []
+    tickets: list[dict[str, Any]] = []
+    for index, ticket in enumerate(ctx.tickets, start=1):
+        png, size = qr_png(ticket.code)
+        cid = f"qr{index}.{_UNSAFE_ID.sub('-', ticket.ticket_id)[:64]}@{MESSAGE_ID_DOMAIN}"
+        qr_images.append((ticket, cid, png))
+        tickets.append({"ticket": ticket, "cid": cid, "size": size, "number": index})
+    lines = [{"line": line, "unit_prices": _unit_prices(line, ctx.currency)} for line in ctx.lines]
+    text, html = _render("confirmation", tickets=tickets, lines=lines, **_common(ctx))
+
+    message = _message(
+        ctx, sender=sender, subject=f"Your tickets for {ctx.event_title}", dedupe_key=dedupe_key, now=now
     )
-    message = _message(ctx, sender=sender, subject=f"Your tickets for {ctx.event_title}", dedupe_key=dedupe_key)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     html_part = message.get_body(preferencelist=("html",))
     assert isinstance(html_part, MIMEPart)
-    for ticket in ctx.tickets:
+    for ticket, cid, png in qr_images:
         html_part.add_related(
-            qr_png(ticket.code),
+            png,
             maintype="image",
             subtype="png",
-            cid=f"<{cids[ticket.ticket_id]}>",
-            filename=f"ticket-{ticket.ticket_id}.png",
+            cid=f"<{cid}>",
+            disposition="inline",
+            filename=f"ticket-{_UNSAFE_ID.sub('-', ticket.ticket_id)}.png",
         )
     ics = build_ics(
-        uid=f"{ctx.event_id}@boxoffice",
+        uid=f"{ctx.event_id}@{MESSAGE_ID_DOMAIN}",
         title=ctx.event_title,
         description=ctx.event_description,
         starts_at=ctx.event_starts_at,
         ends_at=ctx.event_ends_at,
+        timezone=ctx.event_timezone,
         url=ctx.order_url,
         organizer_name=ctx.organizer_name,
         organizer_email=ctx.organizer_email,
+        stamp=now,
     )
     message.add_attachment(
-        ics.encode(), maintype="text", subtype="calendar", filename="event.ics", params={"method": "PUBLISH"}
+        ics.encode("utf-8"),
+        maintype="text",
+        subtype="calendar",
+        filename="event.ics",
+        params={"method": "PUBLISH", "charset": "utf-8"},
     )
     return message
 
 
-def render_refund(ctx: OrderEmailContext, *, sender: str, amount_cents: int, dedupe_key: str) -> EmailMessage:
-    text, html = _render("refund", o=ctx, amount=amount_cents)
+def render_refund(
+    ctx: OrderEmailContext, *, sender: str, amount_cents: int, dedupe_key: str, now: datetime | None = None
+) -> EmailMessage:
+    """A refund of ``amount_cents`` (this refund; ``ctx.refunded_cents`` is the order's total refunded so far)."""
+    fully = ctx.refunded_cents >= ctx.total_cents
+    text, html = _render("refund", amount=amount_cents, fully_refunded=fully, **_common(ctx))
     message = _message(
-        ctx, sender=sender, subject=f"Refund for your order for {ctx.event_title}", dedupe_key=dedupe_key
+        ctx, sender=sender, subject=f"Refund for your order for {ctx.event_title}", dedupe_key=dedupe_key, now=now
     )
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
 
 
-def render_payment_failed(ctx: OrderEmailContext, *, sender: str, dedupe_key: str) -> EmailMessage:
-    text, html = _render("payment_failed", o=ctx)
+def render_payment_failed(
+    ctx: OrderEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
+) -> EmailMessage:
+    """The payment did not go through; the held tickets were released."""
+    text, html = _render("payment_failed", **_common(ctx))
     message = _message(
-        ctx, sender=sender, subject=f"Your payment for {ctx.event_title} did not go through", dedupe_key=dedupe_key
+        ctx,
+        sender=sender,
+        subject=f"Your payment for {ctx.event_title} did not go through",
+        dedupe_key=dedupe_key,
+        now=now,
     )
     message.set_content(text)
     message.add_alternative(html, subtype="html")

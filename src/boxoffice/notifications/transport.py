@@ -1,28 +1,57 @@
-"""Email transports: SMTP (aiosmtplib) in production, ``.eml`` files in the embedded default."""
+"""Email transports: SMTP (aiosmtplib) in production, ``.eml`` files in a folder for the embedded default.
+
+Every failure to hand a message over raises ``TransportError``, which the caller treats as retryable. Credentials
+never appear in ``repr()``, in error messages or in logs.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import os
 import re
 import tempfile
+import threading
 from abc import ABC, abstractmethod
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
+__all__ = ["EmailTransport", "FileTransport", "SMTPTransport", "TransportError", "make_transport"]
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
 
 class TransportError(Exception):
-    """Sending failed; the message may be retried."""
+    """Sending failed; the message may be retried. ``smtp_code`` is the server's reply code when there was one."""
+
+    def __init__(self, message: str, *, smtp_code: int | None = None) -> None:
+        super().__init__(message)
+        self.smtp_code = smtp_code
+
+    @property
+    def permanent(self) -> bool:
+        """The server said 5xx: retrying the same message is unlikely to help (callers may still retry)."""
+        return self.smtp_code is not None and 500 <= self.smtp_code < 600
 
 
 class EmailTransport(ABC):
     @abstractmethod
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: EmailMessage) -> None:
+        """Hand the message over; ``TransportError`` if that failed."""
 
 
 class SMTPTransport(EmailTransport):
+    """One SMTP connection per message, through aiosmtplib.
+
+    ``start_tls``: ``True`` requires STARTTLS, ``False`` never uses it, ``None`` upgrades when the server offers it.
+    """
+
     def __init__(
         self,
         host: str,
@@ -31,35 +60,76 @@ class SMTPTransport(EmailTransport):
         username: str | None = None,
         password: str | None = None,
         use_tls: bool = False,
-        start_tls: bool = False,
+        start_tls: bool | None = None,
         timeout: float = 20.0,
+        local_hostname: str | None = None,
     ) -> None:
-        self.host, self.port = host, port
+        if use_tls and start_tls:
+            raise ValueError("implicit TLS (smtps://) and STARTTLS exclude each other")
+        if timeout <= 0:
+            raise ValueError("the SMTP timeout must be positive")
+        self.host = host
+        self.port = port
         self.username = username
-        self._password = password
-        self.use_tls, self.start_tls, self.timeout = use_tls, start_tls, timeout
+        self.__password = password  # name-mangled and left out of repr()
+        self.use_tls = use_tls
+        self.start_tls = start_tls
+        self.timeout = timeout
+        self.local_hostname = local_hostname
 
     @classmethod
     def from_url(cls, url: str) -> SMTPTransport:
-        """``smtp://user:pass@host:587?starttls=true`` or ``smtps://user:pass@host:465``."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError("BOXOFFICE_SMTP_URL must look like smtp://user:password@host:port")
-        query = parse_qs(parts.query)
+        """``smtp://user:pass@host:587?starttls=true``, ``smtps://user:pass@host:465`` (implicit TLS),
+        ``smtp://host:25?starttls=false&timeout=10&helo=mail.example.com``. User and password are percent-decoded.
+
+        Errors never quote the URL, which may carry a password."""
+        try:
+            parts = urlsplit(url.strip())
+            host, port = parts.hostname, parts.port
+            username = unquote(parts.username) if parts.username else None
+            password = unquote(parts.password) if parts.password is not None else None
+        except ValueError:
+            raise ValueError("the SMTP URL could not be parsed (expected smtp://user:password@host:port)") from None
+        if parts.scheme not in ("smtp", "smtps") or not host:
+            raise ValueError("the SMTP URL must look like smtp://user:password@host:port or smtps://...")
+        query = {key.lower(): values[-1] for key, values in parse_qs(parts.query).items()}
         implicit = parts.scheme == "smtps"
+        start_tls: bool | None = None
+        if "starttls" in query:
+            flag = query["starttls"].lower()
+            if flag not in _TRUE + _FALSE:
+                raise ValueError("starttls in the SMTP URL must be true or false")
+            start_tls = flag in _TRUE
+        if implicit:
+            if start_tls:
+                raise ValueError("smtps:// already uses TLS; leave out starttls=true")
+            start_tls = False
+        try:
+            timeout = float(query.get("timeout", "20"))
+        except ValueError:
+            raise ValueError("timeout in the SMTP URL must be a number of seconds") from None
         return cls(
-            parts.hostname,
-            parts.port or (465 if implicit else 25),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
+            host,
+            port or (465 if implicit else 587 if start_tls else 25),
+            username=username,
+            password=password,
             use_tls=implicit,
-            start_tls=query.get("starttls", ["false"])[0].lower() in ("1", "true", "yes"),
-            timeout=float(query.get("timeout", ["20"])[0]),
+            start_tls=start_tls,
+            timeout=timeout,
+            local_hostname=query.get("helo") or None,
         )
 
     def __repr__(self) -> str:
-        user = f"{self.username}:***@" if self.username else ""
-        return f"SMTPTransport(smtp://{user}{self.host}:{self.port})"
+        scheme = "smtps" if self.use_tls else "smtp"
+        user = ""
+        if self.username:
+            user = f"{self.username}:***@" if self.__password else f"{self.username}@"
+        elif self.__password:
+            user = ":***@"
+        tls = "" if self.start_tls is None else f"?starttls={str(self.start_tls).lower()}"
+        return f"SMTPTransport({scheme}://{user}{self.host}:{self.port}{tls})"
+
+    __str__ = __repr__
 
     async def send(self, message: EmailMessage) -> None:
         try:
@@ -68,42 +138,104 @@ class SMTPTransport(EmailTransport):
                 hostname=self.host,
                 port=self.port,
                 username=self.username,
-                password=self._password,
+                password=self.__password,
                 use_tls=self.use_tls,
                 start_tls=self.start_tls,
                 timeout=self.timeout,
+                local_hostname=self.local_hostname,
             )
+        except aiosmtplib.SMTPResponseException as exc:
+            # The server's reply (code and text); aiosmtplib never puts our credentials in it.
+            raise TransportError(
+                f"SMTP server {self.host}:{self.port} refused the message: {exc.code} {exc.message}",
+                smtp_code=exc.code,
+            ) from None
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            raise TransportError(
+                f"SMTP server {self.host}:{self.port} refused every recipient: "
+                + "; ".join(f"{r.code} {r.message}" for r in exc.recipients),
+                smtp_code=min(codes) if codes else None,
+            ) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            # aiosmtplib's messages carry the server's reply, never our credentials.
             raise TransportError(
                 f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}"
             ) from None
 
 
-class FileTransport(EmailTransport):
-    """Writes each message to ``<folder>/<message id>.eml`` atomically; the same Message-ID overwrites the file."""
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
 
-    def __init__(self, folder: Path) -> None:
+
+class FileTransport(EmailTransport):
+    """Writes each message to ``<folder>/<UTC timestamp>-<safe Message-ID>.eml``.
+
+    Atomic (a temporary file in the same folder, flushed to disk, then renamed), and idempotent per Message-ID:
+    sending a message whose Message-ID was already written replaces that same file, keeping its name. A message
+    without a Message-ID is named after a hash of its content. Files sort by the time they were first written.
+    """
+
+    def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
+        self._lock = threading.Lock()  # two sends of one Message-ID from this process never race for the name
 
     def __repr__(self) -> str:
         return f"FileTransport({str(self.folder)!r})"
 
+    @staticmethod
+    def safe_id(message: EmailMessage, data: bytes) -> str:
+        raw = str(message.get("Message-ID", "") or "").strip().strip("<>")
+        safe = _UNSAFE_NAME.sub("_", raw).strip("._")[:150]
+        if not safe:
+            return "nomsgid_" + hashlib.sha256(data).hexdigest()[:32]
+        if safe != raw:  # keep distinct ids distinct once made safe
+            safe = f"{safe}_{hashlib.sha256(raw.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+        return safe
+
+    def _existing(self, safe_id: str) -> Path | None:
+        suffix = f"-{safe_id}.eml"
+        for entry in sorted(self.folder.glob(f"*{suffix}")):
+            stamp = entry.name[: -len(suffix)]
+            if re.fullmatch(r"\d{8}T\d{6}\d{6}Z", stamp):
+                return entry
+        return None
+
     def path_for(self, message: EmailMessage) -> Path:
-        raw = str(message.get("Message-ID", "")).strip("<>") or "message"
-        return self.folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", raw)[:180] + ".eml")
+        """Where ``message`` is (or would be) written."""
+        safe = self.safe_id(message, message.as_bytes())
+        return self._existing(safe) or self._new_path(safe)
+
+    def _new_path(self, safe_id: str) -> Path:
+        return self.folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}Z-{safe_id}.eml"
+
+    def _write(self, message: EmailMessage) -> Path:
+        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))  # RFC 5322 line endings
+        self.folder.mkdir(parents=True, exist_ok=True)
+        safe = self.safe_id(message, data)
+        with self._lock:
+            target = self._existing(safe) or self._new_path(safe)
+            self._atomic_write(target, data)
+        return target
+
+    def _atomic_write(self, target: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".eml.tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     async def send(self, message: EmailMessage) -> None:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            target = self.path_for(message)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            with os.fdopen(fd, "wb") as out:
-                out.write(message.as_bytes())
-            os.replace(tmp, target)
+            await asyncio.to_thread(self._write, message)
         except OSError as exc:
-            raise TransportError(f"could not write the email file: {exc}") from None
+            raise TransportError(f"could not write the email file: {type(exc).__name__}: {exc.strerror}") from None
 
 
-def make_transport(smtp_url: str | None, mail_dir: Path) -> EmailTransport:
+def make_transport(smtp_url: str | None, mail_dir: Path | str) -> EmailTransport:
+    """SMTP when a URL is configured, otherwise ``.eml`` files in ``mail_dir``."""
     return SMTPTransport.from_url(smtp_url) if smtp_url else FileTransport(Path(mail_dir))
