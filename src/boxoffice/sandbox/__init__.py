@@ -1,49 +1,35 @@
-"""A local, stateful Stripe sandbox that the official SDK talks to unchanged through ``STRIPE_API_BASE``."""
+"""A local, stateful, test-mode stand-in for the parts of Stripe that Boxoffice uses.
+
+It speaks Stripe's wire format, so the official SDK talks to it unchanged
+(``stripe.StripeClient(key, base_addresses={"api": url})``); it serves a hosted checkout page, delivers signed
+webhooks, and injects faults. Built from ``shared/stripe`` (Stripe's OpenAPI subset, fixtures and notes).
+
+- ``Sandbox``: state and behaviour, usable directly from Python tests (``complete_session``, ``faults``, ...).
+- ``create_sandbox_app``: its ASGI app (API, hosted page, control API), to serve or mount under a prefix.
+- ``run_sandbox``: serve it with Uvicorn in the current event loop on a free port.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
-
 from boxoffice.sandbox.app import create_sandbox_app
-from boxoffice.sandbox.state import Faults, Sandbox, SandboxConfig, SandboxError
+from boxoffice.sandbox.config import SandboxConfig
+from boxoffice.sandbox.delivery import Delivery, sign
+from boxoffice.sandbox.errors import SandboxError
+from boxoffice.sandbox.faults import Faults
+from boxoffice.sandbox.objects import API_VERSION
+from boxoffice.sandbox.server import RunningSandbox, run_sandbox
+from boxoffice.sandbox.state import OUTCOMES, Sandbox
 
-
-@dataclass
-class RunningSandbox:
-    url: str
-    sandbox: Sandbox
-
-
-@asynccontextmanager
-async def run_sandbox(host: str = "127.0.0.1", port: int = 0, **config: Any) -> AsyncIterator[RunningSandbox]:
-    """Serve a sandbox with Uvicorn in the current event loop (a free port by default)."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    url = f"http://{host}:{sock.getsockname()[1]}"
-    config.setdefault("api_keys", {"sk_test_sandbox"})
-    sandbox = Sandbox(SandboxConfig(public_url=url, **config))
-    await sandbox.start()
-    server = uvicorn.Server(uvicorn.Config(create_sandbox_app(sandbox), log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started and not task.done():
-        await asyncio.sleep(0.01)
-    try:
-        yield RunningSandbox(url, sandbox)
-    finally:
-        server.should_exit = True
-        await task
-        await sandbox.stop()
-        sock.close()
-
-
-__all__ = ["Faults", "RunningSandbox", "Sandbox", "SandboxConfig", "SandboxError", "create_sandbox_app", "run_sandbox"]
+__all__ = [
+    "API_VERSION",
+    "OUTCOMES",
+    "Delivery",
+    "Faults",
+    "RunningSandbox",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxError",
+    "create_sandbox_app",
+    "run_sandbox",
+    "sign",
+]
