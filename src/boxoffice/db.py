@@ -76,9 +76,10 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, foreign_ke
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
-    )
+    # No pre-ping: it would cost a round trip on every checkout. A connection that the server dropped fails its
+    # statement with a disconnect error instead (answered 503 with Retry-After), and SQLAlchemy then discards every
+    # pooled connection older than the failure, so the next requests connect afresh.
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 class Database:
@@ -88,6 +89,14 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size, echo=echo)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL: reads and single statements run in autocommit, one round trip each instead of BEGIN, the
+        # statement and COMMIT/ROLLBACK. Under READ COMMITTED every statement sees its own snapshot anyway, so a read
+        # loses no consistency; a single statement is atomic by itself. SQLite keeps its explicit transactions.
+        self._autocommit = (
+            self.sessionmaker
+            if self.is_sqlite
+            else async_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        )
         self._commit_listeners: list[Callable[[], None]] = []
 
     @property
@@ -111,9 +120,21 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads; whatever it begins is rolled back at the end."""
-        async with self.sessionmaker() as session:
+        """A session for reads (autocommit on PostgreSQL; on SQLite whatever it begins is rolled back)."""
+        async with self._autocommit() as session:
             yield session
+
+    @asynccontextmanager
+    async def single(self) -> AsyncIterator[AsyncSession]:
+        """For one write statement that is atomic by itself: autocommit on PostgreSQL, a transaction on SQLite."""
+        if self.is_sqlite:
+            async with self.transaction() as session:
+                yield session
+            return
+        async with self._autocommit() as session:
+            yield session
+        for listener in self._commit_listeners:
+            listener()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

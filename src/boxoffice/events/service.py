@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,27 +57,26 @@ def clean_name(name: str | None, field: str = "name") -> str:
 
 
 async def get_or_create_person(session: AsyncSession, email: str, name: str | None = None) -> Person:
-    """The person with this email (case-insensitive), created when new. Safe under concurrent calls."""
+    """The person with this email (case-insensitive), created when new; a name is filled in when the person had
+    none. One statement (insert or update, returning the row), safe under concurrent calls."""
     normalized = normalize_email(email)
     display_name = clean_name(name)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
-    stmt = (
-        insert(Person)
-        .values(
-            id=new_id("per"),
-            email=email.strip(),
-            email_normalized=normalized,
-            name=display_name,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["email_normalized"])
+    stmt = insert(Person).values(
+        id=new_id("per"),
+        email=email.strip(),
+        email_normalized=normalized,
+        name=display_name,
+        created_at=now,
+        updated_at=now,
     )
-    await session.execute(stmt)
-    person = (await session.scalars(select(Person).where(Person.email_normalized == normalized))).one()
-    if display_name and not person.name:
-        person.name = display_name
+    # The DO UPDATE keeps a name the person already has, and makes RETURNING give the existing row.
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["email_normalized"],
+        set_={"name": case((Person.name == "", stmt.excluded.name), else_=Person.name)},
+    ).returning(Person)
+    person: Person = (await session.scalars(upsert, execution_options={"populate_existing": True})).one()
     return person
 
 

@@ -112,13 +112,11 @@ class Payments:
         return f"{self.public_url}/orders/{order.id}?token={order.access_token}"
 
     async def checkout_params(self, order: Order) -> dict[str, Any]:
-        event = await events.get_event(self.db, order.event_id)
-        types = {tt.id: tt for tt in await ticketing.list_ticket_types(self.db, order.event_id, include_deleted=True)}
-        descriptions = {tt_id: tt.description for tt_id, tt in types.items()}
+        event_title, descriptions = await self._checkout_texts(order)
         ids = {"order_id": order.id, "event_id": order.event_id}
         return {
             "mode": "payment",
-            "line_items": checkout_line_items(order, descriptions, event.title),
+            "line_items": checkout_line_items(order, descriptions, event_title),
             "customer_email": order.email,
             "client_reference_id": order.id,
             "metadata": ids,
@@ -128,6 +126,19 @@ class Payments:
             "expires_at": int(order.expires_at.timestamp()),
             "submit_type": "book",
         }
+
+    async def _checkout_texts(self, order: Order) -> tuple[str, dict[str, str]]:
+        """The event's title and each ticket's description, as the buyer saw them when the order was priced (the
+        pricing snapshot keeps them); orders priced before the snapshot had them read the current ones."""
+        snapshot = order.pricing_snapshot or {}
+        lines = snapshot.get("lines") or []
+        if "event_title" in snapshot and all("description" in line for line in lines):
+            return str(snapshot["event_title"]), {
+                str(line["ticket_type_id"]): str(line["description"] or "") for line in lines
+            }
+        event = await events.get_event(self.db, order.event_id)
+        types = await ticketing.list_ticket_types(self.db, order.event_id, include_deleted=True)
+        return event.title, {tt.id: tt.description for tt in types}
 
     async def start_checkout(self, order_or_id: Order | str) -> str:
         """The Checkout URL of a pending order, creating the session when there is none yet.

@@ -463,7 +463,7 @@ async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold
             checkout_attempt=0,
             created_at=now,
             updated_at=now,
-            pricing_snapshot=_snapshot(request, found, chosen, priced, totals, now),
+            pricing_snapshot=_snapshot(request, event, found, chosen, priced, totals, now),
         )
         order.lines = [
             OrderLine(
@@ -537,6 +537,7 @@ async def _take(
 
 def _snapshot(
     request: OrderRequest,
+    event: Event,
     found: Mapping[str, TicketType],
     chosen: Sequence[int | None],
     priced: Sequence[pricing_rules.PricedLine],
@@ -550,6 +551,7 @@ def _snapshot(
             {
                 "ticket_type_id": tt.id,
                 "title": tt.title,
+                "description": tt.description,
                 "pricing_model": tt.pricing_model,
                 "base_price_cents": tt.base_price_cents,
                 "minimum_price_cents": tt.minimum_price_cents,
@@ -563,6 +565,7 @@ def _snapshot(
         )
     return {
         "priced_at": now.isoformat(),
+        "event_title": event.title,
         "currency": totals.currency,
         "lines": lines,
         "tip_cents": totals.tip_cents,
@@ -962,7 +965,7 @@ async def list_tickets(db: Database, order_id: str) -> list[Ticket]:
 async def set_checkout_session(
     db: Database, order_id: str, *, session_id: str, url: str | None, attempt: int | None = None
 ) -> None:
-    async with db.transaction() as session:
+    async with db.single() as session:
         values: dict[str, Any] = {
             "stripe_checkout_session_id": session_id,
             "checkout_url": url,

@@ -19,7 +19,8 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_box(request: Request) -> Boxoffice:
+async def get_box(request: Request) -> Boxoffice:
+    # async: FastAPI would run a plain function in a worker thread, a thread hand-off on every request
     box: Boxoffice = request.app.state.box
     return box
 
