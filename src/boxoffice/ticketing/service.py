@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice import outbox
 from boxoffice.clock import utcnow
-from boxoffice.db import Database
+from boxoffice.db import Database, JSONType, UTCDateTime
 from boxoffice.errors import FieldError, InvalidInput, NotFound, SalesClosed, SoldOut
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -362,140 +362,291 @@ async def reserve(
         return await _reserve_once(db, request, now, hold)
 
 
-async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold: timedelta) -> Order:
-    async with db.transaction() as session:
-        event = await events.load_event(session, request.event_id)
-        if event.status != "published":
-            raise SalesClosed("this event is not on sale", field="event_id")
-        ids = sorted({line.ticket_type_id for line in request.lines})
-        found = {
-            tt.id: tt
-            for tt in (
-                await session.scalars(
-                    select(TicketType).where(
-                        TicketType.id.in_(ids),
-                        TicketType.event_id == event.id,
-                        TicketType.deleted_at.is_(None),
-                    )
-                )
-            ).all()
-        }
-        takings: dict[str, _Taking] = {}
-        chosen: list[int | None] = []
-        errors: list[FieldError] = []
-        for i, line in enumerate(request.lines):
-            tt = found.get(line.ticket_type_id)
-            if tt is None:
-                errors.append(FieldError(f"lines[{i}].ticket_id", "no such ticket type on sale for this event"))
-                chosen.append(None)
-                continue
-            try:
-                chosen.append(
-                    pricing_rules.chosen_unit_price(pricing_from_row(tt), line.price_cents, f"lines[{i}].price_cents")
-                )
-            except InvalidInput as exc:
-                errors.extend(exc.errors)
-                chosen.append(None)
-            taking = takings.setdefault(tt.id, _Taking(tt))
-            taking.quantity += line.quantity
-            taking.line_indexes.append(i)
-        for taking in takings.values():
-            limit = taking.ticket_type.max_per_order
-            if limit is not None and taking.quantity > limit:
-                errors.append(
-                    FieldError(
-                        f"lines[{taking.line_indexes[-1]}].quantity",
-                        f"at most {limit} of this ticket per order",
-                    )
-                )
-        if len({t.ticket_type.currency for t in takings.values()}) > 1:
-            errors.append(FieldError("lines", "all tickets of one order must be in the same currency"))
-        if errors:
-            raise InvalidInput(errors)
-        for taking in takings.values():
-            tt = taking.ticket_type
-            first = taking.line_indexes[0]
-            if tt.starts_at is not None and now < tt.starts_at:
-                raise SalesClosed(f"sales for {tt.title} have not started yet", field=f"lines[{first}].ticket_id")
-            if now >= (tt.ends_at or event.ends_at):
-                raise SalesClosed(f"sales for {tt.title} have ended", field=f"lines[{first}].ticket_id")
+@dataclass
+class _Plan:
+    """A checked reservation request: the event, its requested ticket types, the chosen prices per line."""
 
+    event: Event
+    found: dict[str, TicketType]
+    takings: dict[str, _Taking]
+    chosen: list[int | None]
+
+    @property
+    def positional(self) -> bool:
+        return any(t.ticket_type.pricing_model == "dynamic" for t in self.takings.values())
+
+
+async def _load_plan(db: Database, request: OrderRequest, now: datetime) -> _Plan:
+    """Read the event and the requested ticket types in one query and check the request against them."""
+    ids = sorted({line.ticket_type_id for line in request.lines})
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                select(Event, TicketType)
+                .outerjoin(
+                    TicketType,
+                    and_(TicketType.event_id == Event.id, TicketType.id.in_(ids), TicketType.deleted_at.is_(None)),
+                )
+                .where(Event.id == request.event_id)
+            )
+        ).all()
+    if not rows:
+        raise NotFound(f"event {request.event_id} not found")
+    event = rows[0][0]
+    if event.status != "published":
+        raise SalesClosed("this event is not on sale", field="event_id")
+    found = {tt.id: tt for _, tt in rows if tt is not None}
+    takings: dict[str, _Taking] = {}
+    chosen: list[int | None] = []
+    errors: list[FieldError] = []
+    for i, line in enumerate(request.lines):
+        tt = found.get(line.ticket_type_id)
+        if tt is None:
+            errors.append(FieldError(f"lines[{i}].ticket_id", "no such ticket type on sale for this event"))
+            chosen.append(None)
+            continue
+        try:
+            chosen.append(
+                pricing_rules.chosen_unit_price(pricing_from_row(tt), line.price_cents, f"lines[{i}].price_cents")
+            )
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+            chosen.append(None)
+        taking = takings.setdefault(tt.id, _Taking(tt))
+        taking.quantity += line.quantity
+        taking.line_indexes.append(i)
+    for taking in takings.values():
+        limit = taking.ticket_type.max_per_order
+        if limit is not None and taking.quantity > limit:
+            errors.append(
+                FieldError(
+                    f"lines[{taking.line_indexes[-1]}].quantity",
+                    f"at most {limit} of this ticket per order",
+                )
+            )
+    if len({t.ticket_type.currency for t in takings.values()}) > 1:
+        errors.append(FieldError("lines", "all tickets of one order must be in the same currency"))
+    if errors:
+        raise InvalidInput(errors)
+    for taking in takings.values():
+        tt = taking.ticket_type
+        first = taking.line_indexes[0]
+        if tt.starts_at is not None and now < tt.starts_at:
+            raise SalesClosed(f"sales for {tt.title} have not started yet", field=f"lines[{first}].ticket_id")
+        if now >= (tt.ends_at or event.ends_at):
+            raise SalesClosed(f"sales for {tt.title} have ended", field=f"lines[{first}].ticket_id")
+    return _Plan(event, found, takings, chosen)
+
+
+def _price_lines(
+    request: OrderRequest, plan: _Plan, taken_before: dict[str, int], now: datetime
+) -> tuple[list[pricing_rules.PricedLine], pricing_rules.Totals]:
+    priced: list[pricing_rules.PricedLine] = []
+    for i, line in enumerate(request.lines):
+        tt = plan.found[line.ticket_type_id]
+        prices = pricing_rules.unit_prices(
+            pricing_from_row(tt),
+            line.quantity,
+            chosen=line.price_cents,
+            taken_before=taken_before[tt.id],
+            now=now,
+            field=f"lines[{i}].price_cents",
+        )
+        taken_before[tt.id] += line.quantity
+        priced.append(pricing_rules.PricedLine(tt.currency, prices, tippable=tt.tippable))
+    return priced, pricing_rules.order_totals(priced, request.tip_cents or 0)
+
+
+def _new_order(
+    request: OrderRequest,
+    plan: _Plan,
+    person_id: str,
+    priced: Sequence[pricing_rules.PricedLine],
+    totals: pricing_rules.Totals,
+    now: datetime,
+    hold: timedelta,
+) -> Order:
+    order = Order(
+        id=new_id("ord"),
+        event_id=plan.event.id,
+        person_id=person_id,
+        email=request.email.strip(),
+        name=events.clean_name(request.name),
+        status="pending",
+        currency=totals.currency,
+        subtotal_cents=totals.subtotal_cents,
+        tip_cents=totals.tip_cents,
+        total_cents=totals.total_cents,
+        refunded_cents=0,
+        access_token=new_token(),
+        expires_at=now + hold,
+        checkout_attempt=0,
+        created_at=now,
+        updated_at=now,
+        pricing_snapshot=_snapshot(request, plan.event, plan.found, plan.chosen, priced, totals, now),
+    )
+    order.lines = [
+        OrderLine(
+            id=new_id("ol"),
+            order_id=order.id,
+            ticket_type_id=line.ticket_type_id,
+            position=i,
+            title=plan.found[line.ticket_type_id].title,
+            quantity=line.quantity,
+            unit_price_cents=priced_line.unit_prices[0],
+            unit_prices=list(priced_line.unit_prices),
+            line_total_cents=priced_line.total_cents,
+        )
+        for i, (line, priced_line) in enumerate(zip(request.lines, priced, strict=True))
+    ]
+    return order
+
+
+def _created_payload(order: Order) -> dict[str, Any]:
+    return {"order_id": order.id, "event_id": order.event_id, "status": "pending", "total_cents": order.total_cents}
+
+
+# The one-statement reservation below, for PostgreSQL; tests turn it off to compare it with the general path.
+FUSED_RESERVE = True
+
+
+async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold: timedelta) -> Order:
+    plan = await _load_plan(db, request, now)
+    if FUSED_RESERVE and not plan.positional and len(request.lines) == 1 and db.dialect == "postgresql":
+        priced, totals = _price_lines(request, plan, dict.fromkeys(plan.takings, 0), now)
+        if totals.total_cents > 0:
+            return await _reserve_fused(db, request, plan, priced, totals, now, hold)
+    async with db.transaction() as session:
         # The conditional UPDATE locks the ticket type's row until COMMIT, so every other buyer of that ticket
         # waits for it: when prices are known up front (fixed and flexible), everything else is written first and
         # the inventory is taken last, right before the commit. Dynamic prices depend on the units' positions, which
         # only the UPDATE can tell, so they take the inventory first.
         person = await events.get_or_create_person(session, request.email, request.name)
-        positional = any(t.ticket_type.pricing_model == "dynamic" for t in takings.values())
         counters: dict[str, tuple[int, int, int]] = {}
-        if positional:
-            taken_before = await _take(session, takings, now, counters)
+        if plan.positional:
+            taken_before = await _take(session, plan.takings, now, counters)
         else:
-            taken_before = dict.fromkeys(takings, 0)
-        priced: list[pricing_rules.PricedLine] = []
-        for i, line in enumerate(request.lines):
-            tt = found[line.ticket_type_id]
-            prices = pricing_rules.unit_prices(
-                pricing_from_row(tt),
-                line.quantity,
-                chosen=line.price_cents,
-                taken_before=taken_before[tt.id],
-                now=now,
-                field=f"lines[{i}].price_cents",
-            )
-            taken_before[tt.id] += line.quantity
-            priced.append(pricing_rules.PricedLine(tt.currency, prices, tippable=tt.tippable))
-        totals = pricing_rules.order_totals(priced, request.tip_cents or 0)
-
-        order = Order(
-            id=new_id("ord"),
-            event_id=event.id,
-            person_id=person.id,
-            email=request.email.strip(),
-            name=events.clean_name(request.name),
-            status="pending",
-            currency=totals.currency,
-            subtotal_cents=totals.subtotal_cents,
-            tip_cents=totals.tip_cents,
-            total_cents=totals.total_cents,
-            refunded_cents=0,
-            access_token=new_token(),
-            expires_at=now + hold,
-            checkout_attempt=0,
-            created_at=now,
-            updated_at=now,
-            pricing_snapshot=_snapshot(request, event, found, chosen, priced, totals, now),
-        )
-        order.lines = [
-            OrderLine(
-                id=new_id("ol"),
-                order_id=order.id,
-                ticket_type_id=line.ticket_type_id,
-                position=i,
-                title=found[line.ticket_type_id].title,
-                quantity=line.quantity,
-                unit_price_cents=priced_line.unit_prices[0],
-                unit_prices=list(priced_line.unit_prices),
-                line_total_cents=priced_line.total_cents,
-            )
-            for i, (line, priced_line) in enumerate(zip(request.lines, priced, strict=True))
-        ]
+            taken_before = dict.fromkeys(plan.takings, 0)
+        priced, totals = _price_lines(request, plan, taken_before, now)
+        order = _new_order(request, plan, person.id, priced, totals, now, hold)
         session.add(order)
-        outbox.record(
-            session,
-            "order.created",
-            [order_topic(order.id)],
-            {"order_id": order.id, "event_id": event.id, "status": "pending", "total_cents": order.total_cents},
-        )
+        outbox.record(session, "order.created", [order_topic(order.id)], _created_payload(order))
         await session.flush()
-        if not positional:
-            await _take(session, takings, now, counters)
+        if not plan.positional:
+            await _take(session, plan.takings, now, counters)
         if order.total_cents == 0:
             await _apply(session, order, "pending", "confirmed", now)
-            counters.update(await _counters(session, list(takings)))
+            counters.update(await _counters(session, list(plan.takings)))
             order.status = "confirmed"
             order.confirmed_at = now
             _record_status(session, order, "pending")
-        _record_availability(session, event.id, [(k, *v) for k, v in sorted(counters.items())])
+        _record_availability(session, plan.event.id, [(k, *v) for k, v in sorted(counters.items())])
+    return order
+
+
+# PostgreSQL, one paid line of a fixed or flexible price (the flash-sale order): the whole reservation is this one
+# statement, atomic by itself, in autocommit. The ticket type's row is taken first and everything else is inserted
+# only from its RETURNING row, so a sold-out ticket writes nothing; no client round trip happens while the row is
+# locked. The general path above writes the same rows (tests compare the two).
+_FUSED_RESERVE = text(
+    """
+WITH t AS (
+    UPDATE ticket_types SET held_count = held_count + :quantity, updated_at = :now
+    WHERE id = :ticket_type_id AND deleted_at IS NULL AND quantity - sold_count - held_count >= :quantity
+    RETURNING id, quantity, sold_count, held_count
+), p AS (
+    INSERT INTO persons (id, email, email_normalized, name, created_at, updated_at)
+    SELECT :person_id, :email, :email_normalized, :name, :now, :now FROM t
+    ON CONFLICT (email_normalized)
+    DO UPDATE SET name = CASE WHEN persons.name = '' THEN excluded.name ELSE persons.name END
+    RETURNING id
+), o AS (
+    INSERT INTO orders (id, event_id, person_id, email, name, status, currency, subtotal_cents, tip_cents,
+                        total_cents, refunded_cents, pricing_snapshot, access_token, expires_at, checkout_attempt,
+                        created_at, updated_at)
+    SELECT :order_id, :event_id, p.id, :order_email, :name, 'pending', :currency, :subtotal_cents, :tip_cents,
+           :total_cents, 0, :pricing_snapshot, :access_token, :expires_at, 0, :now, :now FROM p
+    RETURNING id, person_id
+), l AS (
+    INSERT INTO order_lines (id, order_id, ticket_type_id, position, title, quantity, unit_price_cents, unit_prices,
+                             line_total_cents)
+    SELECT :line_id, o.id, :ticket_type_id, 0, :title, :quantity, :unit_price_cents, :unit_prices,
+           :line_total_cents FROM o
+), messages AS (
+    -- order.created first, then the availability (one INSERT keeps that order of the outbox ids)
+    INSERT INTO outbox_messages (kind, topics, payload, created_at, attempts)
+    SELECT 'order.created', :order_topics, :created_payload, :now, 0 FROM o
+    UNION ALL
+    SELECT 'availability', :event_topics,
+           jsonb_build_object('event_id', CAST(:event_id AS text), 'ticket_types', jsonb_build_array(jsonb_build_object(
+               'id', t.id, 'quantity', t.quantity, 'sold', t.sold_count, 'held', t.held_count,
+               'available', greatest(t.quantity - t.sold_count - t.held_count, 0)))),
+           :now, 0 FROM t, o
+)
+SELECT o.person_id, t.quantity, t.sold_count, t.held_count FROM t, o
+"""
+).bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("expires_at", type_=UTCDateTime()),
+    bindparam("pricing_snapshot", type_=JSONType),
+    bindparam("unit_prices", type_=JSONType),
+    bindparam("order_topics", type_=JSONType),
+    bindparam("event_topics", type_=JSONType),
+    bindparam("created_payload", type_=JSONType),
+)
+
+
+async def _reserve_fused(
+    db: Database,
+    request: OrderRequest,
+    plan: _Plan,
+    priced: Sequence[pricing_rules.PricedLine],
+    totals: pricing_rules.Totals,
+    now: datetime,
+    hold: timedelta,
+) -> Order:
+    (taking,) = plan.takings.values()
+    order = _new_order(request, plan, "", priced, totals, now, hold)
+    (line,) = order.lines
+    params = {
+        "now": now,
+        "quantity": taking.quantity,
+        "ticket_type_id": line.ticket_type_id,
+        "person_id": new_id("per"),
+        "email": request.email.strip(),
+        "email_normalized": events.normalize_email(request.email),
+        "name": order.name,
+        "order_id": order.id,
+        "event_id": order.event_id,
+        "order_email": order.email,
+        "currency": order.currency,
+        "subtotal_cents": order.subtotal_cents,
+        "tip_cents": order.tip_cents,
+        "total_cents": order.total_cents,
+        "pricing_snapshot": order.pricing_snapshot,
+        "access_token": order.access_token,
+        "expires_at": order.expires_at,
+        "line_id": line.id,
+        "title": line.title,
+        "unit_price_cents": line.unit_price_cents,
+        "unit_prices": line.unit_prices,
+        "line_total_cents": line.line_total_cents,
+        "order_topics": [order_topic(order.id)],
+        "event_topics": [event_topic(order.event_id)],
+        "created_payload": _created_payload(order),
+    }
+    async with db.single() as session:
+        row = (await session.execute(_FUSED_RESERVE, params)).one_or_none()
+        if row is None:
+            left = await _available_now(session, line.ticket_type_id)
+            tt = taking.ticket_type
+            raise SoldOut(
+                f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
+                ticket_type_id=tt.id,
+                available=left,
+                field="lines[0].quantity",
+            )
+    set_committed_value(order, "person_id", row.person_id)
     return order
 
 

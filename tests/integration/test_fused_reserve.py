@@ -1,0 +1,115 @@
+"""The one-statement reservation (PostgreSQL, one paid line of a fixed or flexible price) writes exactly what the
+general path writes: the same order, line, person and outbox rows. On SQLite both runs take the general path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from boxoffice.db import Database
+from boxoffice.errors import SoldOut
+from boxoffice.events.models import Person
+from boxoffice.outbox.models import OutboxMessage
+from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.models import Order, OrderLine
+from tests.helpers import counters, database_state, make_event, make_ticket, order_request
+
+VOLATILE = {"id", "order_id", "person_id", "access_token", "created_at", "updated_at", "expires_at"}
+
+
+async def stored(db: Database, order_id: str) -> dict[str, Any]:
+    async with db.read() as session:
+        order = (await session.scalars(select(Order).where(Order.id == order_id))).one()
+        lines = (await session.scalars(select(OrderLine).where(OrderLine.order_id == order_id))).all()
+        person = await session.get(Person, order.person_id)
+        messages = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    assert person is not None
+
+    def columns(row: Any) -> dict[str, Any]:
+        return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in VOLATILE}
+
+    snapshot = dict(order.pricing_snapshot)
+    snapshot.pop("priced_at")
+    mine = [m for m in messages if order_id in str(m.topics) or m.payload.get("order_id") == order_id]
+    return {
+        "order": {**columns(order), "pricing_snapshot": snapshot},
+        "lines": [columns(line) for line in lines],
+        "person": (person.email_normalized, person.name),
+        "messages": [(m.kind, m.payload | {"order_id": None}, m.published_at, m.attempts) for m in mine],
+        "availability": [m.payload for m in messages if m.kind == "availability"][-1],
+    }
+
+
+@pytest.mark.parametrize("pricing", ["fixed", "flexible"])
+async def test_fused_and_general_reservations_write_the_same_rows(
+    db: Database, monkeypatch: pytest.MonkeyPatch, pricing: str
+) -> None:
+    event = await make_event(db)
+    fields: dict[str, Any] = (
+        {"pricing_model": "flexible", "minimum_price_cents": 500, "suggested_price_cents": 1200, "tippable": True}
+        if pricing == "flexible"
+        else {"base_price_cents": 1500}
+    )
+    tt = await make_ticket(db, event.id, quantity=10, **fields)
+    price = 900 if pricing == "flexible" else None
+    tip = 150 if pricing == "flexible" else None
+    results = []
+    for fused in (True, False):
+        monkeypatch.setattr(ticketing, "FUSED_RESERVE", fused)
+        order = await ticketing.reserve(
+            db, order_request(event.id, (tt.id, 2, price), email=f"Fan.{fused}@Example.com", name="", tip_cents=tip)
+        )
+        # What reserve returns is what it stored.
+        row = await stored(db, order.id)
+        assert row["order"]["total_cents"] == order.total_cents and row["order"]["status"] == "pending"
+        assert [line.id for line in order.lines] == [
+            line.id for line in (await ticketing.get_order(db, order.id)).lines
+        ]
+        results.append(row)
+    fused_row, general_row = results
+    assert fused_row["person"] == ("fan.true@example.com", "")
+    assert general_row["person"] == ("fan.false@example.com", "")
+    fused_row["order"].pop("email"), general_row["order"].pop("email")
+    fused_row.pop("person"), general_row.pop("person")
+    fused_avail, general_avail = fused_row.pop("availability"), general_row.pop("availability")
+    assert fused_row == general_row
+    assert fused_avail == {
+        "event_id": event.id,
+        "ticket_types": [{"id": tt.id, "quantity": 10, "sold": 0, "held": 2, "available": 8}],
+    }
+    assert general_avail == {
+        "event_id": event.id,
+        "ticket_types": [{"id": tt.id, "quantity": 10, "sold": 0, "held": 4, "available": 6}],
+    }
+    assert [kind for kind, *_ in fused_row["messages"]] == ["order.created"]
+    assert await counters(db, tt.id) == (10, 0, 4)
+
+
+async def test_a_returning_buyer_keeps_one_person_and_gets_a_name_once(db: Database) -> None:
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=10)
+    orders = [
+        await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email="Grace@Example.com", name=name))
+        for name in ("", "Grace Hopper", "Someone Else")
+    ]
+    assert len({o.person_id for o in orders}) == 1
+    async with db.read() as session:
+        person = await session.get(Person, orders[0].person_id)
+    assert person is not None and person.name == "Grace Hopper"
+
+
+async def test_sold_out_fused_reservation_writes_no_person(db: Database) -> None:
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=1)
+    await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    before = await database_state(db)
+    with pytest.raises(SoldOut) as exc:
+        await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email="new.buyer@example.com"))
+    assert (exc.value.ticket_type_id, exc.value.available) == (tt.id, 0)
+    assert await database_state(db) == before
+    async with db.read() as session:
+        assert (
+            await session.scalars(select(Person).where(Person.email_normalized == "new.buyer@example.com"))
+        ).all() == []
