@@ -67,22 +67,24 @@ async def wait_http(url: str, timeout: float = 60.0) -> None:
 
 
 class RssSampler:
-    """Peak resident memory of a process tree, sampled every 50 ms."""
+    """Peak resident memory of process trees (added up), sampled every 50 ms."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, *pids: int) -> None:
+        self.pids = pids
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(psutil.Error):
-                root = psutil.Process(self.pid)
-                total = root.memory_info().rss + sum(
-                    c.memory_info().rss for c in root.children(recursive=True) if c.is_running()
-                )
-                self.peak = max(self.peak, total)
+            total = 0
+            for pid in self.pids:
+                with contextlib.suppress(psutil.Error):
+                    root = psutil.Process(pid)
+                    total += root.memory_info().rss + sum(
+                        c.memory_info().rss for c in root.children(recursive=True) if c.is_running()
+                    )
+            self.peak = max(self.peak, total)
             self._stop.wait(0.05)
 
     def __enter__(self) -> RssSampler:
@@ -168,8 +170,17 @@ def is_sold_out(response: httpx.Response) -> bool:
     return response.status_code == 409 and "sold-out" in response.text
 
 
+WARMUP_ORDERS = 300
+
+
+async def warm_up(url: str, body: Any, *, clients: int) -> None:
+    """Before each measured sale: the same requests against a sale of its own (not measured), so that every worker
+    has its connections, prepared statements and caches in place, as a server does that is up before a sale opens."""
+    await run_load(url, body, clients=clients, target=WARMUP_ORDERS, is_sold_out=lambda r: r.status_code == 409)
+
+
 async def boxoffice_run(
-    base: str, db: Database, dsn: str, *, clients: int, types: int, per_type: int, server_pid: int
+    base: str, db: Database, dsn: str, *, clients: int, types: int, per_type: int, server_pids: tuple[int, ...]
 ) -> dict[str, Any]:
     event_id, ids = await make_sale(db, types=types, per_type=per_type)
     quantity = types * per_type
@@ -194,7 +205,17 @@ async def boxoffice_run(
                     gone.add(tt)
 
     target = quantity if types == 1 else 10**9
-    with RssSampler(server_pid) as rss:
+    warm_event, warm_ids = await make_sale(db, types=1, per_type=WARMUP_ORDERS)
+    await warm_up(
+        f"{base}/api/v1/events/{warm_event}/orders",
+        lambda i: {
+            "email": f"warm{i}@example.com",
+            "name": "Warm up",
+            "lines": [{"ticket_id": warm_ids[0], "quantity": 1}],
+        },
+        clients=clients,
+    )
+    with RssSampler(*server_pids) as rss:
         result = await run_load(
             f"{base}/api/v1/events/{event_id}/orders",
             body,
@@ -214,9 +235,9 @@ async def boxoffice_run(
     return summary
 
 
-async def baseline_run(base: str, dsn: str, *, clients: int, quantity: int, server_pid: int) -> dict[str, Any]:
+async def baseline_ticket(dsn: str, name: str, quantity: int) -> str:
     conn = await asyncpg.connect(dsn)
-    tt = f"tt_baseline_{clients}_{int(time.time() * 1000)}"
+    tt = f"tt_{name}_{int(time.time() * 1000)}"
     try:
         event = await conn.fetchval("SELECT id FROM events LIMIT 1")
         await conn.execute(
@@ -229,6 +250,13 @@ async def baseline_run(base: str, dsn: str, *, clients: int, quantity: int, serv
         )
     finally:
         await conn.close()
+    return tt
+
+
+async def baseline_run(base: str, dsn: str, *, clients: int, quantity: int, server_pid: int) -> dict[str, Any]:
+    warm = await baseline_ticket(dsn, f"warm_{clients}", WARMUP_ORDERS)
+    await warm_up(f"{base}/reserve/{warm}", lambda i: {}, clients=clients)
+    tt = await baseline_ticket(dsn, f"baseline_{clients}", quantity)
     with RssSampler(server_pid) as rss:
         result = await run_load(
             f"{base}/reserve/{tt}",
@@ -474,16 +502,27 @@ async def main(args: argparse.Namespace) -> int:
                 ),
                 process(
                     [PY, "-m", "boxoffice.cli", "serve", "--port", str(box_port), "--workers", workers],
-                    box_env,
+                    {**box_env, "BOXOFFICE_RUN_WORKER": "false"},
                     logs / f"boxoffice-{latency}.log",
                 ) as server,
+                process(
+                    [PY, "-m", "boxoffice.cli", "worker"],
+                    box_env,
+                    logs / f"worker-{latency}.log",
+                ) as worker,
             ):
                 await wait_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/health")
                 await wait_http(f"{box_url}/healthz")
                 for types, per_type in ((1, per_sale), (20, per_sale // 20)):
                     for clients in client_counts:
                         r = await boxoffice_run(
-                            box_url, db, dsn, clients=clients, types=types, per_type=per_type, server_pid=server.pid
+                            box_url,
+                            db,
+                            dsn,
+                            clients=clients,
+                            types=types,
+                            per_type=per_type,
+                            server_pids=(server.pid, worker.pid),
                         )
                         r.update({"stripe_latency_ms": latency, "ticket_types": types})
                         print("boxoffice", r, flush=True)

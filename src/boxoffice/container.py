@@ -64,7 +64,7 @@ class Boxoffice:
             base_delay=settings.email_retry_seconds,
         )
         self.dispatcher = OutboxDispatcher(
-            self.db, publish=self.broker.publish, handlers=[queue_emails], on_batch=self.mailer.kick
+            self.db, publish=self.broker.publish_many, handlers=[queue_emails], on_batch=self.mailer.kick
         )
         self.db.on_commit(self.dispatcher.kick)
         self._sweeper: asyncio.Task[None] | None = None

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_subscriber_receives_availability_and_order_events(db: Database) -> None:
     broker = InMemoryBroker()
     await broker.start()
-    dispatcher = OutboxDispatcher(db, publish=broker.publish)
+    dispatcher = OutboxDispatcher(db, publish=broker.publish_many)
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=5)
     async with broker.subscribe(ticketing.event_topic(event.id)) as subscription:
@@ -53,7 +53,7 @@ async def test_across_two_processes_with_redis(pg_db: Database) -> None:
     tt = await make_ticket(pg_db, event.id, quantity=10)
     broker = RedisBroker(REDIS_URL, channel_prefix=prefix)
     await broker.start()
-    dispatcher = OutboxDispatcher(pg_db, publish=broker.publish)
+    dispatcher = OutboxDispatcher(pg_db, publish=broker.publish_many)
     while await dispatcher.drain_once():  # the ticket's own creation events go out before the child listens
         pass
     child = await asyncio.create_subprocess_exec(

@@ -60,11 +60,39 @@ async def test_redis_between_two_brokers_and_reconnect() -> None:
         await publisher.stop()
 
 
+async def test_redis_publish_many_delivers_a_batch_in_order() -> None:
+    await require_redis()
+    prefix = f"bo-test-{secrets.token_hex(4)}:"
+    listener, publisher = RedisBroker(REDIS_URL, channel_prefix=prefix), RedisBroker(REDIS_URL, channel_prefix=prefix)
+    await listener.start()
+    await publisher.start()
+    try:
+        async with listener.subscribe("event:x") as x, listener.subscribe("order:y") as y:
+            assert await x.wait_active(10) and await y.wait_active(10)
+            batch = [("event:x", {"n": 1}), ("order:y", {"n": 2}), ("event:x", {"n": 3}), ("event:x", {"n": 4})]
+            await publisher.publish_many(batch)
+            assert [(await x.get(10))["n"] for _ in range(3)] == [1, 3, 4]
+            assert (await y.get(10))["n"] == 2
+            assert publisher.healthy
+    finally:
+        await listener.stop()
+        await publisher.stop()
+
+
+async def test_in_memory_publish_many_keeps_the_order() -> None:
+    broker = InMemoryBroker()
+    async with broker.subscribe("t") as sub:
+        await broker.publish_many([("t", {"n": n}) for n in range(5)] + [("other", {"n": 99})])
+        assert [(await sub.get(1))["n"] for _ in range(5)] == [0, 1, 2, 3, 4]
+
+
 async def test_unreachable_redis_publish_returns_and_reports_unhealthy() -> None:
     broker = RedisBroker("redis://127.0.0.1:1/0", socket_timeout=0.5)
     await broker.start()
     try:
         await asyncio.wait_for(broker.publish("event:x", {"type": "x"}), 5)
+        assert not broker.healthy
+        await asyncio.wait_for(broker.publish_many([("event:x", {"type": "x"})] * 3), 5)
         assert not broker.healthy
     finally:
         await broker.stop()

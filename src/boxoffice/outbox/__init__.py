@@ -40,7 +40,8 @@ class Message:
         return {"type": self.kind, "id": self.id, **self.payload}
 
 
-Publisher = Callable[[str, dict[str, Any]], Awaitable[None]]
+Publisher = Callable[[Sequence[tuple[str, dict[str, Any]]]], Awaitable[None]]
+"""Publishes a batch of (topic, message) pairs in order, e.g. ``Broker.publish_many``."""
 DbHandler = Callable[[AsyncSession, Message], Awaitable[None]]
 
 
@@ -158,9 +159,7 @@ class OutboxDispatcher:
         if not messages:
             return 0
         if self.publish is not None:
-            for message in messages:
-                for topic in message.topics:
-                    await self.publish(topic, message.wire())
+            await self.publish([(topic, message.wire()) for message in messages for topic in message.topics])
         try:
             await self._finish(messages)
         except Exception:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -89,6 +89,11 @@ class Broker(ABC):
 
     @abstractmethod
     async def publish(self, topic: str, message: Message) -> None: ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, Message]]) -> None:
+        """Publish several (topic, message) pairs in order; a transport may send them in one round trip."""
+        for topic, message in messages:
+            await self.publish(topic, message)
 
     @abstractmethod
     def subscribe(self, *topics: str) -> Subscription: ...

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -80,6 +81,20 @@ class RedisBroker(Broker):
                 self._publisher.publish(self.prefix + topic, json.dumps(message, default=str)),
                 self._socket_timeout,
             )
+            self._publish_ok = True
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._publish_ok = False
+            self._warn("Redis publish failed", exc)
+
+    async def publish_many(self, messages: Sequence[tuple[str, Message]]) -> None:
+        """One pipelined round trip for a batch (the outbox dispatcher publishes a whole batch at once)."""
+        if not messages:
+            return
+        pipe = self._publisher.pipeline(transaction=False)
+        for topic, message in messages:
+            pipe.publish(self.prefix + topic, json.dumps(message, default=str))
+        try:
+            await asyncio.wait_for(pipe.execute(), self._socket_timeout)
             self._publish_ok = True
         except (RedisError, OSError, TimeoutError) as exc:
             self._publish_ok = False

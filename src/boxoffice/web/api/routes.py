@@ -332,7 +332,7 @@ async def _place(box: Box, event_id: str, body: s.OrderCreate) -> tuple[int, dic
             )
             return 503, payload
     created = s.OrderCreated(**await order_fields(box, order), token=order.access_token)
-    return 201, jsonable_encoder(created)
+    return 201, created.model_dump(mode="json")
 
 
 def _problem_body(response: JSONResponse) -> dict[str, Any]:
