@@ -41,7 +41,9 @@ class Boxoffice:
                     webhook_secrets=[s.get_secret_value() for s in self.stripe.webhook_secrets],
                 )
             )
-        self.gateway = StripeGateway(self.stripe, timeout=settings.stripe_timeout_seconds)
+        self.gateway = StripeGateway(
+            self.stripe, timeout=settings.stripe_timeout_seconds, max_concurrency=settings.stripe_max_concurrency
+        )
         self.payments = Payments(
             self.db,
             self.gateway,

@@ -6,8 +6,10 @@ left after the retries is turned into one of the errors below, whose messages ne
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -40,10 +42,10 @@ class StripeRequestRejected(StripeFailure):
 
 
 class PooledHTTPXClient(stripe.HTTPXClient):
-    """The SDK's HTTPX client with a connection pool sized for a flash sale: httpx keeps only 20 idle connections
-    by default, so a burst of concurrent checkouts would reconnect to Stripe (TCP and TLS) for most requests."""
+    """The SDK's HTTPX client with its connections kept for a flash sale (httpx keeps only 20 idle connections by
+    default, so a burst of checkouts would reconnect to Stripe, TCP and TLS, for most requests)."""
 
-    def __init__(self, *, timeout: float, max_connections: int = 200) -> None:
+    def __init__(self, *, timeout: float, max_connections: int) -> None:
         super().__init__(timeout=timeout)
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=stripe.ca_bundle_path)
         self._client_async = httpx.AsyncClient(
@@ -53,9 +55,16 @@ class PooledHTTPXClient(stripe.HTTPXClient):
 
 
 class StripeGateway:
-    def __init__(self, config: StripeConfig, *, max_network_retries: int = 3, timeout: float = 20.0) -> None:
+    """``max_concurrency`` caps the requests in flight to Stripe from this process; the others wait their turn. It
+    protects Stripe's rate limit, and the process itself: httpx's pool costs more CPU per request the more
+    connections it juggles, so a few dozen busy connections carry a flash sale with less CPU than a hundred."""
+
+    def __init__(
+        self, config: StripeConfig, *, max_network_retries: int = 3, timeout: float = 20.0, max_concurrency: int = 32
+    ) -> None:
         self.config = config
         self.key_rejected = False
+        self._slots = asyncio.Semaphore(max_concurrency)
         base_addresses: dict[str, str] = {}
         if config.api_base:
             base_addresses["api"] = config.api_base.rstrip("/")
@@ -63,7 +72,7 @@ class StripeGateway:
             config.secret_key.get_secret_value(),
             base_addresses=base_addresses,  # type: ignore[arg-type]
             max_network_retries=max_network_retries,
-            http_client=PooledHTTPXClient(timeout=timeout),
+            http_client=PooledHTTPXClient(timeout=timeout, max_connections=max_concurrency),
         )
 
     def __repr__(self) -> str:
@@ -102,32 +111,34 @@ class StripeGateway:
     def _ok(self) -> None:
         self.key_rejected = False
 
-    async def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> Any:
+    async def _call(self, action: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """One SDK call within the concurrency cap, its errors translated (``action`` names it in messages)."""
         try:
-            session = await self.client.v1.checkout.sessions.create_async(
+            async with self._slots:
+                result = await call()
+        except stripe.StripeError as exc:
+            raise self._translate(exc, action) from None
+        self._ok()
+        return result
+
+    async def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> Any:
+        return await self._call(
+            "create a Checkout Session",
+            lambda: self.client.v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
                 {"idempotency_key": idempotency_key},
-            )
-        except stripe.StripeError as exc:
-            raise self._translate(exc, "create a Checkout Session") from None
-        self._ok()
-        return session
+            ),
+        )
 
     async def expire_checkout_session(self, session_id: str) -> Any:
-        try:
-            session = await self.client.v1.checkout.sessions.expire_async(session_id)
-        except stripe.StripeError as exc:
-            raise self._translate(exc, "expire a Checkout Session") from None
-        self._ok()
-        return session
+        return await self._call(
+            "expire a Checkout Session", lambda: self.client.v1.checkout.sessions.expire_async(session_id)
+        )
 
     async def retrieve_checkout_session(self, session_id: str) -> Any:
-        try:
-            session = await self.client.v1.checkout.sessions.retrieve_async(session_id)
-        except stripe.StripeError as exc:
-            raise self._translate(exc, "retrieve a Checkout Session") from None
-        self._ok()
-        return session
+        return await self._call(
+            "retrieve a Checkout Session", lambda: self.client.v1.checkout.sessions.retrieve_async(session_id)
+        )
 
     async def create_refund(
         self, *, payment_intent: str, amount: int | None, idempotency_key: str, metadata: dict[str, str]
@@ -135,20 +146,19 @@ class StripeGateway:
         params: dict[str, Any] = {"payment_intent": payment_intent, "metadata": metadata}
         if amount is not None:
             params["amount"] = amount
-        try:
-            refund = await self.client.v1.refunds.create_async(
+        return await self._call(
+            "create a refund",
+            lambda: self.client.v1.refunds.create_async(
                 params,  # type: ignore[arg-type]
                 {"idempotency_key": idempotency_key},
-            )
-        except stripe.StripeError as exc:
-            raise self._translate(exc, "create a refund") from None
-        self._ok()
-        return refund
+            ),
+        )
 
     async def check_key(self) -> bool:
         """A cheap authenticated call, for readiness: True when Stripe accepts the key."""
         try:
-            await self.client.v1.checkout.sessions.list_async({"limit": 1}, {"max_network_retries": 0})
+            async with self._slots:
+                await self.client.v1.checkout.sessions.list_async({"limit": 1}, {"max_network_retries": 0})
         except stripe.AuthenticationError:
             self.key_rejected = True
             return False
