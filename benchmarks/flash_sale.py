@@ -35,7 +35,7 @@ import asyncpg
 import httpx
 import psutil
 
-from benchmarks.loadgen import run_load
+from benchmarks.loadgen import Reply, run_load
 from boxoffice import migrate
 from boxoffice.db import Database
 from boxoffice.events import service as events
@@ -94,6 +94,54 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _tree_cpu(pid: int) -> float:
+    total = 0.0
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+def _postgres_cpu() -> dict[int, float]:
+    out = {}
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] == "postgres":
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                out[proc.pid] = times.user + times.system
+    return out
+
+
+class CpuMeter:
+    """CPU seconds used during a run, by role: each named process tree, PostgreSQL's processes (those alive at both
+    ends) and this process (the load generator). Shows where an order's CPU goes on the shared cores."""
+
+    def __init__(self, **trees: int | tuple[int, ...]) -> None:
+        self.trees = {name: pids if isinstance(pids, tuple) else (pids,) for name, pids in trees.items()}
+
+    def _sample(self) -> tuple[dict[str, float], dict[int, float]]:
+        roles = {name: sum(_tree_cpu(pid) for pid in pids) for name, pids in self.trees.items()}
+        times = os.times()
+        roles["load generator"] = times.user + times.system
+        return roles, _postgres_cpu()
+
+    def __enter__(self) -> CpuMeter:
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._end = self._sample()
+
+    def ms_per(self, n: int) -> dict[str, float]:
+        (start, pg_start), (end, pg_end) = self._start, self._end
+        used = {name: end[name] - start[name] for name in start}
+        used["postgres"] = sum(pg_end[pid] - pg_start[pid] for pid in pg_end.keys() & pg_start.keys())
+        return {name: round(seconds * 1000 / max(n, 1), 2) for name, seconds in used.items()}
 
 
 @contextlib.contextmanager
@@ -166,7 +214,7 @@ async def sold_and_held(dsn: str, ticket_ids: list[str]) -> tuple[int, int, int]
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def is_sold_out(response: httpx.Response) -> bool:
+def is_sold_out(response: Reply) -> bool:
     return response.status_code == 409 and "sold-out" in response.text
 
 
@@ -180,7 +228,15 @@ async def warm_up(url: str, body: Any, *, clients: int) -> None:
 
 
 async def boxoffice_run(
-    base: str, db: Database, dsn: str, *, clients: int, types: int, per_type: int, server_pids: tuple[int, ...]
+    base: str,
+    db: Database,
+    dsn: str,
+    *,
+    clients: int,
+    types: int,
+    per_type: int,
+    server_pids: tuple[int, ...],
+    sandbox_pid: int,
 ) -> dict[str, Any]:
     event_id, ids = await make_sale(db, types=types, per_type=per_type)
     quantity = types * per_type
@@ -197,7 +253,7 @@ async def boxoffice_run(
             lines = [{"ticket_id": t, "quantity": 1} for t in rng.sample(left, min(len(left), rng.randint(1, 3)))]
         return {"email": f"buyer{i}@example.com", "name": f"Buyer {i}", "lines": lines}
 
-    def observe(response: httpx.Response) -> None:
+    def observe(response: Reply) -> None:
         if response.status_code == 409:
             with contextlib.suppress(ValueError):
                 tt = response.json().get("ticket_type_id")
@@ -215,7 +271,7 @@ async def boxoffice_run(
         },
         clients=clients,
     )
-    with RssSampler(*server_pids) as rss:
+    with RssSampler(*server_pids) as rss, CpuMeter(boxoffice=server_pids, sandbox=sandbox_pid) as cpu:
         result = await run_load(
             f"{base}/api/v1/events/{event_id}/orders",
             body,
@@ -228,7 +284,13 @@ async def boxoffice_run(
     tickets = sold + held
     summary = result.summary()
     summary.update(
-        {"quantity": q, "tickets_taken": tickets, "oversold": tickets > q, "peak_rss_mb": round(rss.peak / 2**20, 1)}
+        {
+            "quantity": q,
+            "tickets_taken": tickets,
+            "oversold": tickets > q,
+            "peak_rss_mb": round(rss.peak / 2**20, 1),
+            "cpu_ms_per_order": cpu.ms_per(result.successes),
+        }
     )
     if types > 1:
         summary["rate_per_s"] = round(result.successes / result.duration_s, 1) if result.duration_s else 0
@@ -257,7 +319,7 @@ async def baseline_run(base: str, dsn: str, *, clients: int, quantity: int, serv
     warm = await baseline_ticket(dsn, f"warm_{clients}", WARMUP_ORDERS)
     await warm_up(f"{base}/reserve/{warm}", lambda i: {}, clients=clients)
     tt = await baseline_ticket(dsn, f"baseline_{clients}", quantity)
-    with RssSampler(server_pid) as rss:
+    with RssSampler(server_pid) as rss, CpuMeter(baseline=server_pid) as cpu:
         result = await run_load(
             f"{base}/reserve/{tt}",
             lambda i: {},
@@ -273,6 +335,7 @@ async def baseline_run(base: str, dsn: str, *, clients: int, quantity: int, serv
             "tickets_taken": sold + held,
             "oversold": sold + held > q,
             "peak_rss_mb": round(rss.peak / 2**20, 1),
+            "cpu_ms_per_order": cpu.ms_per(result.successes),
         }
     )
     return summary
@@ -401,8 +464,8 @@ async def webhook_run(
 async def main(args: argparse.Namespace) -> int:
     quick = args.quick
     per_sale = 200 if quick else 1000
-    client_counts = [32] if quick else [32, 128]
-    latencies = [0, 300]
+    client_counts = args.clients or ([32] if quick else [32, 128])
+    latencies = args.latency or [0, 300]
     workers = str(args.workers)
     RESULTS.mkdir(parents=True, exist_ok=True)
     logs = Path(tempfile.mkdtemp(prefix="boxoffice-bench-"))
@@ -499,7 +562,7 @@ async def main(args: argparse.Namespace) -> int:
                     ],
                     sandbox_env,
                     logs / f"sandbox-{latency}.log",
-                ),
+                ) as sandbox,
                 process(
                     [PY, "-m", "boxoffice.cli", "serve", "--port", str(box_port), "--workers", workers],
                     {**box_env, "BOXOFFICE_RUN_WORKER": "false"},
@@ -513,7 +576,7 @@ async def main(args: argparse.Namespace) -> int:
             ):
                 await wait_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/health")
                 await wait_http(f"{box_url}/healthz")
-                for types, per_type in ((1, per_sale), (20, per_sale // 20)):
+                for types, per_type in ((1, per_sale), (20, per_sale // 20))[: 1 if args.single_type else 2]:
                     for clients in client_counts:
                         r = await boxoffice_run(
                             box_url,
@@ -523,19 +586,21 @@ async def main(args: argparse.Namespace) -> int:
                             types=types,
                             per_type=per_type,
                             server_pids=(server.pid, worker.pid),
+                            sandbox_pid=sandbox.pid,
                         )
                         r.update({"stripe_latency_ms": latency, "ticket_types": types})
                         print("boxoffice", r, flush=True)
                         report["boxoffice"].append(r)
                         failed |= bool(r["oversold"]) or any(k.startswith("5") for k in r["errors"])
-                if latency == 0:
+                if latency == 0 and not args.no_webhooks:
                     wh = await webhook_run(box_url, db, dsn, orders=1000 if quick else 5000, senders=16, dup_ratio=0.10)
                     print("webhooks", wh, flush=True)
                     report["webhooks"] = wh
                     failed |= not wh["exactly_once"]
         await db.dispose()
     report["ratios"] = ratios(report)
-    out = RESULTS / ("quick.json" if quick else "latest.json")
+    partial = args.clients or args.latency or args.single_type or args.no_webhooks
+    out = RESULTS / ("partial.json" if partial else "quick.json" if quick else "latest.json")
     out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report["ratios"], indent=2))
     print(f"results: {out}  logs: {logs}")
@@ -569,4 +634,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sale, 32 clients only")
     parser.add_argument("--workers", type=int, default=2, help="Uvicorn workers for both servers (default 2)")
+    parser.add_argument("--clients", type=int, action="append", help="concurrent clients (repeatable; default 32, 128)")
+    parser.add_argument("--latency", type=int, action="append", help="Stripe delay in ms (repeatable; default 0, 300)")
+    parser.add_argument("--single-type", action="store_true", help="only the one-ticket-type scenario")
+    parser.add_argument("--no-webhooks", action="store_true", help="skip the webhook throughput run")
     sys.exit(asyncio.run(main(parser.parse_args())))
