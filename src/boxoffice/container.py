@@ -107,6 +107,7 @@ class Boxoffice:
         if self.sandbox is not None:
             await self.sandbox.stop()
         await self.broker.stop()
+        await self.gateway.close()
         await self.db.dispose()
 
     async def sweep_once(self) -> int:

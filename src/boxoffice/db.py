@@ -78,8 +78,10 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, foreign_ke
         return engine
     # No pre-ping: it would cost a round trip on every checkout. A connection that the server dropped fails its
     # statement with a disconnect error instead (answered 503 with Retry-After), and SQLAlchemy then discards every
-    # pooled connection older than the failure, so the next requests connect afresh.
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    # pooled connection older than the failure, so the next requests connect afresh. No overflow either: in a burst,
+    # connections opened beyond the pool would be closed again as soon as they are returned (a connect and a
+    # disconnect per request); waiting a moment for one of the pool's is cheaper.
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
 class Database:

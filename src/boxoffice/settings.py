@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     run_worker: bool = True
     sweep_interval_seconds: float = Field(default=15.0, gt=0)
     stripe_timeout_seconds: float = Field(default=20.0, gt=0)
-    stripe_max_concurrency: int = Field(default=32, ge=1, le=1000)
+    stripe_max_concurrency: int = Field(default=64, ge=1, le=1000)
     email_retry_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
 

@@ -1,4 +1,5 @@
-"""The Stripe gateway keeps at most ``max_concurrency`` requests in flight per process; the others wait."""
+"""The Stripe gateway: at most ``max_concurrency`` requests in flight per process (the others wait), and network
+failures, also in the middle of an answer, reported as Stripe being unavailable."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from boxoffice.payments.gateway import StripeGateway, StripeUnavailable
 from boxoffice.payments.keys import StripeConfig
 
 
-def gateway(max_concurrency: int) -> StripeGateway:
-    config = StripeConfig("test", SecretStr("sk_test_concurrency"), (SecretStr("whsec_x"),), "http://127.0.0.1:1", None)
-    return StripeGateway(config, max_concurrency=max_concurrency)
+def gateway(max_concurrency: int, api_base: str = "http://127.0.0.1:1", **options: Any) -> StripeGateway:
+    config = StripeConfig("test", SecretStr("sk_test_concurrency"), (SecretStr("whsec_x"),), api_base, None)
+    return StripeGateway(config, max_concurrency=max_concurrency, **options)
 
 
 async def test_requests_beyond_the_cap_wait_their_turn(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,3 +52,28 @@ async def test_a_failed_request_gives_its_slot_back(monkeypatch: pytest.MonkeyPa
     for _ in range(3):
         with pytest.raises(StripeUnavailable):
             await asyncio.wait_for(gw.create_checkout_session({}, idempotency_key="k"), 2)
+
+
+async def test_an_answer_cut_off_mid_body_is_a_retried_network_error() -> None:
+    attempts = 0
+
+    async def cut_off(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal attempts
+        attempts += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"id":')
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(cut_off, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    gw = gateway(4, f"http://127.0.0.1:{port}", max_network_retries=1, timeout=5)
+    try:
+        with pytest.raises(StripeUnavailable) as exc:
+            await asyncio.wait_for(gw.create_checkout_session({"mode": "payment"}, idempotency_key="cut"), 30)
+        assert "sk_test_concurrency" not in str(exc.value)
+        assert attempts == 2  # the first try and one retry
+    finally:
+        await gw.close()
+        server.close()
+        await server.wait_closed()
