@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -140,3 +141,58 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+T = TypeVar("T")
+
+
+class GroupWriter(Generic[T]):
+    """Group commit for one kind of small write. ``await submit(item)`` returns once the item is written; items
+    that arrive while a batch is being written go together in the next batch, so a burst of concurrent callers
+    shares one round trip, and a lone caller waits for nothing but its own write (no timer). When a batch fails,
+    its items are written one by one, so each caller gets its own item's outcome."""
+
+    def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
+        self._write = write
+        self._pending: list[tuple[T, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain(), name="group-writer")
+        # The write goes on even if this caller is cancelled: the item has been handed over.
+        await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await self._write([item for item, _ in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0][1], exc)
+                        continue
+                    for item, future in batch:
+                        try:
+                            await self._write([item])
+                        except Exception as single:
+                            _settle(future, single)
+                        else:
+                            _settle(future, None)
+                else:
+                    for _, future in batch:
+                        _settle(future, None)
+        finally:
+            self._task = None
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)

@@ -113,3 +113,17 @@ async def test_sold_out_fused_reservation_writes_no_person(db: Database) -> None
         assert (
             await session.scalars(select(Person).where(Person.email_normalized == "new.buyer@example.com"))
         ).all() == []
+
+
+async def test_checkout_sessions_of_several_orders_are_stored_together(db: Database) -> None:
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=10)
+    orders = [await ticketing.reserve(db, order_request(event.id, (tt.id, 1))) for _ in range(3)]
+    await ticketing.set_checkout_sessions(
+        db,
+        [ticketing.CheckoutSession(o.id, f"cs_test_{i}", f"https://pay.test/{i}") for i, o in enumerate(orders)],
+    )
+    stored = [await ticketing.get_order(db, o.id) for o in orders]
+    assert [(o.stripe_checkout_session_id, o.checkout_url) for o in stored] == [
+        (f"cs_test_{i}", f"https://pay.test/{i}") for i in range(3)
+    ]

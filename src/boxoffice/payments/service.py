@@ -9,12 +9,13 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice.clock import utcnow
-from boxoffice.db import Database
+from boxoffice.db import Database, GroupWriter
 from boxoffice.errors import Conflict, InvalidInput
 from boxoffice.events import service as events
 from boxoffice.payments.gateway import StripeGateway, StripeKeyRejected, StripeRequestRejected, StripeUnavailable
@@ -91,6 +92,8 @@ class Payments:
         self.public_url = public_url.rstrip("/")
         self.hold = hold + CHECKOUT_MARGIN
         self.async_payment_hold = async_payment_hold
+        # In a flash sale many checkouts finish at once: their sessions are stored together.
+        self._sessions = GroupWriter(partial(ticketing.set_checkout_sessions, db))
 
     # -- checkout ---------------------------------------------------------------------------------------------
 
@@ -162,7 +165,7 @@ class Payments:
         except (StripeUnavailable, StripeRequestRejected) as exc:
             await ticketing.fail_order(self.db, order.id, reason=f"checkout could not be started: {exc.detail}")
             raise
-        await ticketing.set_checkout_session(self.db, order.id, session_id=session.id, url=session.url)
+        await self._sessions.submit(ticketing.CheckoutSession(order.id, session.id, session.url))
         set_committed_value(order, "stripe_checkout_session_id", session.id)
         set_committed_value(order, "checkout_url", session.url)
         log.info("checkout session created", extra={"order_id": order.id, "checkout_session_id": session.id})

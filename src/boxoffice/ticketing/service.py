@@ -1113,19 +1113,29 @@ async def list_tickets(db: Database, order_id: str) -> list[Ticket]:
         )
 
 
-async def set_checkout_session(
-    db: Database, order_id: str, *, session_id: str, url: str | None, attempt: int | None = None
-) -> None:
+@dataclass(frozen=True)
+class CheckoutSession:
+    order_id: str
+    session_id: str
+    url: str | None
+
+
+_STORE_SESSION = (
+    update(Order.__table__)  # type: ignore[arg-type]
+    .where(Order.__table__.c.id == bindparam("order_id"))
+    .values(
+        stripe_checkout_session_id=bindparam("session_id"), checkout_url=bindparam("url"), updated_at=bindparam("now")
+    )
+)
+
+
+async def set_checkout_sessions(db: Database, sessions: Sequence[CheckoutSession]) -> None:
+    """Store the Checkout Session of each order: one statement executed for every order, in one round trip."""
+    now = utcnow()
     async with db.single() as session:
-        values: dict[str, Any] = {
-            "stripe_checkout_session_id": session_id,
-            "checkout_url": url,
-            "updated_at": utcnow(),
-        }
-        if attempt is not None:
-            values["checkout_attempt"] = attempt
         await session.execute(
-            update(Order).where(Order.id == order_id).values(**values).execution_options(synchronize_session=False)
+            _STORE_SESSION,
+            [{"order_id": s.order_id, "session_id": s.session_id, "url": s.url, "now": now} for s in sessions],
         )
 
 
