@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from boxoffice.db import Database
-from boxoffice.errors import SoldOut
+from boxoffice.errors import InvalidInput, SalesClosed, SoldOut
+from boxoffice.events import service as events
 from boxoffice.events.models import Person
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.ticketing import service as ticketing
@@ -127,3 +128,51 @@ async def test_checkout_sessions_of_several_orders_are_stored_together(db: Datab
     assert [(o.stripe_checkout_session_id, o.checkout_url) for o in stored] == [
         (f"cs_test_{i}", f"https://pay.test/{i}") for i in range(3)
     ]
+
+
+async def test_an_edit_is_seen_by_the_next_reservation_at_once(db: Database) -> None:
+    """A process keeps the event and ticket rows of the sales it serves; every organizer edit raises the rows'
+    revision, which the reservation checks, so the next order after an edit is priced and judged by the edit."""
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=10, base_price_cents=1500)
+    first = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    assert first.total_cents == 1500
+    edited = await ticketing.update_ticket_type(db, tt.id, {"base_price_cents": 2000, "title": "Renamed"})
+    assert edited.revision == tt.revision + 1
+    second = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    assert (second.total_cents, second.lines[0].title) == (2000, "Renamed")
+
+    closed = await events.update_event(db, event.id, events.EventInput(status="draft"))
+    assert closed.revision == event.revision + 1
+    with pytest.raises(SalesClosed):
+        await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    await events.update_event(db, event.id, events.EventInput(status="published"))
+    third = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    assert third.total_cents == 2000
+
+    assert await ticketing.delete_ticket_type(db, tt.id) is True  # it has orders: hidden
+    with pytest.raises(InvalidInput) as exc:
+        await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    assert exc.value.errors[0].field == "lines[0].ticket_id"
+    async with db.read() as session:
+        held = (await session.execute(text("SELECT held_count FROM ticket_types WHERE id = :id"), {"id": tt.id})).one()
+    assert held == (3,)
+
+
+async def test_an_edit_made_by_another_process_is_seen_too(db: Database) -> None:
+    """Another process's edit reaches this one only through the database: the revision check catches it."""
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=10, base_price_cents=1500)
+    await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    async with db.transaction() as session:
+        await session.execute(
+            text("UPDATE ticket_types SET base_price_cents = 900, revision = revision + 1 WHERE id = :id"),
+            {"id": tt.id},
+        )
+    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    assert order.total_cents == 900
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE ticket_types SET quantity = 2 WHERE id = :id"), {"id": tt.id})
+    with pytest.raises(SoldOut) as sold_out:
+        await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    assert sold_out.value.available == 0

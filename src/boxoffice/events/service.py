@@ -153,6 +153,7 @@ async def update_event(db: Database, event_id: str, data: EventInput, organizer_
         event = await load_event(session, event_id, organizer_id=organizer_id, for_update=True)
         for key, value in _event_values(data, event).items():
             setattr(event, key, value)
+        event.revision += 1  # the row is locked (FOR UPDATE): no concurrent edit can read the same revision
     return event
 
 

@@ -53,6 +53,8 @@ class TicketType(Base):
     max_per_order: Mapped[int | None] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=0)
     deleted_at: Mapped[datetime | None]
+    # Raised by every organizer edit (not by sales): a reservation made from a kept copy of the ticket checks it.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -9,6 +9,8 @@ CHECK constraint refuses an oversell in the database itself).
 from __future__ import annotations
 
 import secrets
+import time
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from boxoffice import outbox
 from boxoffice.clock import utcnow
 from boxoffice.db import Database, JSONType, UTCDateTime
-from boxoffice.errors import FieldError, InvalidInput, NotFound, SalesClosed, SoldOut
+from boxoffice.errors import BoxofficeError, FieldError, InvalidInput, NotFound, SalesClosed, SoldOut
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id, new_token
@@ -211,6 +213,7 @@ async def update_ticket_type(
         for key, value in values.items():
             setattr(tt, key, value)
         await session.flush()
+        await _bump_revision(session, tt)
         outbox.record(
             session,
             "ticket.updated",
@@ -221,6 +224,18 @@ async def update_ticket_type(
     return tt
 
 
+async def _bump_revision(session: AsyncSession, tt: TicketType) -> None:
+    """An organizer edit: raise the ticket type's revision (in SQL, so that concurrent edits each count)."""
+    revision = await session.scalar(
+        update(TicketType)
+        .where(TicketType.id == tt.id)
+        .values(revision=TicketType.revision + 1)
+        .returning(TicketType.revision)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(tt, "revision", revision)
+
+
 async def delete_ticket_type(db: Database, ticket_type_id: str, *, organizer_id: str | None = None) -> bool:
     """Delete a ticket type; one that has orders is only hidden (soft delete). Returns True when it was hidden."""
     async with db.transaction() as session:
@@ -228,6 +243,8 @@ async def delete_ticket_type(db: Database, ticket_type_id: str, *, organizer_id:
         has_orders = (await session.scalar(select(exists().where(OrderLine.ticket_type_id == ticket_type_id)))) is True
         if has_orders:
             tt.deleted_at = utcnow()
+            await session.flush()
+            await _bump_revision(session, tt)
         else:
             await session.execute(delete(TicketType).where(TicketType.id == ticket_type_id))
         outbox.record(
@@ -376,8 +393,11 @@ class _Plan:
         return any(t.ticket_type.pricing_model == "dynamic" for t in self.takings.values())
 
 
-async def _load_plan(db: Database, request: OrderRequest, now: datetime) -> _Plan:
-    """Read the event and the requested ticket types in one query and check the request against them."""
+Sale = tuple[Event, dict[str, TicketType]]
+
+
+async def _read_sale(db: Database, request: OrderRequest) -> Sale:
+    """The event and the requested ticket types (on sale), in one query."""
     ids = sorted({line.ticket_type_id for line in request.lines})
     async with db.read() as session:
         rows = (
@@ -392,10 +412,17 @@ async def _load_plan(db: Database, request: OrderRequest, now: datetime) -> _Pla
         ).all()
     if not rows:
         raise NotFound(f"event {request.event_id} not found")
-    event = rows[0][0]
+    return rows[0][0], {tt.id: tt for _, tt in rows if tt is not None}
+
+
+async def _load_plan(db: Database, request: OrderRequest, now: datetime) -> _Plan:
+    return _check_plan(request, *await _read_sale(db, request), now)
+
+
+def _check_plan(request: OrderRequest, event: Event, found: dict[str, TicketType], now: datetime) -> _Plan:
+    """Check the request against the event and its ticket types (pure)."""
     if event.status != "published":
         raise SalesClosed("this event is not on sale", field="event_id")
-    found = {tt.id: tt for _, tt in rows if tt is not None}
     takings: dict[str, _Taking] = {}
     chosen: list[int | None] = []
     errors: list[FieldError] = []
@@ -511,11 +538,11 @@ FUSED_RESERVE = True
 
 
 async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold: timedelta) -> Order:
+    if FUSED_RESERVE and len(request.lines) == 1 and db.dialect == "postgresql":
+        fused = await _reserve_one_line(db, request, now, hold)
+        if fused is not None:
+            return fused
     plan = await _load_plan(db, request, now)
-    if FUSED_RESERVE and not plan.positional and len(request.lines) == 1 and db.dialect == "postgresql":
-        priced, totals = _price_lines(request, plan, dict.fromkeys(plan.takings, 0), now)
-        if totals.total_cents > 0:
-            return await _reserve_fused(db, request, plan, priced, totals, now, hold)
     async with db.transaction() as session:
         # The conditional UPDATE locks the ticket type's row until COMMIT, so every other buyer of that ticket
         # waits for it: when prices are known up front (fixed and flexible), everything else is written first and
@@ -544,6 +571,58 @@ async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold
     return order
 
 
+# What a process keeps of the sales it served, per (event id, ticket type id): the event and ticket type rows as
+# read, for KEPT_SALE_SECONDS at most. The one-line reservation uses them instead of reading them again, and its
+# statement checks that both rows still have the revision read (organizer edits raise it), so a kept copy can
+# never sell at an old price or in a closed sale; it only saves a read.
+KEPT_SALE_SECONDS = 5.0
+_KEPT_SALES_MAX = 1024
+_kept_sales: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], tuple[float, Sale]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _kept_sale(db: Database, key: tuple[str, str]) -> Sale | None:
+    kept = _kept_sales.get(db, {}).get(key)
+    if kept is None or time.monotonic() - kept[0] > KEPT_SALE_SECONDS:
+        return None
+    return kept[1]
+
+
+def _keep_sale(db: Database, key: tuple[str, str], sale: Sale) -> None:
+    kept = _kept_sales.setdefault(db, {})
+    if key not in kept and len(kept) >= _KEPT_SALES_MAX:
+        kept.clear()
+    kept[key] = (time.monotonic(), sale)
+
+
+async def _reserve_one_line(db: Database, request: OrderRequest, now: datetime, hold: timedelta) -> Order | None:
+    """The one-statement reservation of a one-line order, from the kept sale when there is one (and again from a
+    fresh read when the kept one is outdated). None: this order takes the general path (a dynamic price, a free
+    order, or definitions that changed under it twice)."""
+    key = (request.event_id, request.lines[0].ticket_type_id)
+    kept = _kept_sale(db, key)
+    for sale in (kept, None) if kept is not None else (None,):
+        fresh = sale is None
+        event, found = sale if sale is not None else await _read_sale(db, request)
+        try:
+            plan = _check_plan(request, event, found, now)
+        except BoxofficeError:
+            if fresh:
+                raise
+            continue  # judged against the current definitions, not a kept copy
+        if plan.positional:
+            return None
+        priced, totals = _price_lines(request, plan, dict.fromkeys(plan.takings, 0), now)
+        if totals.total_cents == 0:
+            return None
+        order = await _reserve_fused(db, request, plan, priced, totals, now, hold)
+        if order is not None:
+            _keep_sale(db, key, (event, found))
+            return order
+    return None
+
+
 # PostgreSQL, one paid line of a fixed or flexible price (the flash-sale order): the whole reservation is this one
 # statement, atomic by itself, in autocommit. The ticket type's row is taken first and everything else is inserted
 # only from its RETURNING row, so a sold-out ticket writes nothing; no client round trip happens while the row is
@@ -553,6 +632,8 @@ _FUSED_RESERVE = text(
 WITH t AS (
     UPDATE ticket_types SET held_count = held_count + :quantity, updated_at = :now
     WHERE id = :ticket_type_id AND deleted_at IS NULL AND quantity - sold_count - held_count >= :quantity
+      AND revision = :ticket_revision
+      AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision)
     RETURNING id, quantity, sold_count, held_count
 ), p AS (
     INSERT INTO persons (id, email, email_normalized, name, created_at, updated_at)
@@ -604,7 +685,8 @@ async def _reserve_fused(
     totals: pricing_rules.Totals,
     now: datetime,
     hold: timedelta,
-) -> Order:
+) -> Order | None:
+    """None when the event or the ticket type is no longer at the revision the plan was made from."""
     (taking,) = plan.takings.values()
     order = _new_order(request, plan, "", priced, totals, now, hold)
     (line,) = order.lines
@@ -634,11 +716,29 @@ async def _reserve_fused(
         "order_topics": [order_topic(order.id)],
         "event_topics": [event_topic(order.event_id)],
         "created_payload": _created_payload(order),
+        "ticket_revision": taking.ticket_type.revision,
+        "event_revision": plan.event.revision,
     }
     async with db.single() as session:
         row = (await session.execute(_FUSED_RESERVE, params)).one_or_none()
         if row is None:
-            left = await _available_now(session, line.ticket_type_id)
+            current = (
+                await session.execute(
+                    select(
+                        TicketType.quantity - TicketType.sold_count - TicketType.held_count,
+                        and_(
+                            TicketType.revision == params["ticket_revision"],
+                            TicketType.deleted_at.is_(None),
+                            Event.revision == params["event_revision"],
+                        ),
+                    )
+                    .join(Event, Event.id == TicketType.event_id)
+                    .where(TicketType.id == line.ticket_type_id)
+                )
+            ).one_or_none()
+            if current is None or not current[1]:
+                return None  # the event or the ticket changed since they were read
+            left = max(int(current[0]), 0)
             tt = taking.ticket_type
             raise SoldOut(
                 f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
