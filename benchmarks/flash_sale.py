@@ -271,7 +271,10 @@ async def boxoffice_run(
         },
         clients=clients,
     )
-    with RssSampler(*server_pids) as rss, CpuMeter(web=server_pids[0], worker=server_pids[1:], sandbox=sandbox_pid) as cpu:
+    with (
+        RssSampler(*server_pids) as rss,
+        CpuMeter(web=server_pids[0], worker=server_pids[1:], sandbox=sandbox_pid) as cpu,
+    ):
         result = await run_load(
             f"{base}/api/v1/events/{event_id}/orders",
             body,
