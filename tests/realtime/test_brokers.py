@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis
@@ -36,47 +38,48 @@ async def test_make_broker_picks_by_url() -> None:
     assert isinstance(make_broker(REDIS_URL), RedisBroker)
 
 
-async def test_redis_between_two_brokers_and_reconnect() -> None:
+@contextlib.asynccontextmanager
+async def redis_pair() -> AsyncIterator[tuple[RedisBroker, RedisBroker]]:
+    """A listening and a publishing broker on one Redis, with a channel prefix of their own."""
     await require_redis()
     prefix = f"bo-test-{secrets.token_hex(4)}:"
     listener, publisher = RedisBroker(REDIS_URL, channel_prefix=prefix), RedisBroker(REDIS_URL, channel_prefix=prefix)
     await listener.start()
     await publisher.start()
     try:
-        async with listener.subscribe("event:x") as sub:
-            assert await sub.wait_active(10)
-            await publisher.publish("event:x", {"type": "availability", "n": 1})
-            assert (await sub.get(10))["n"] == 1
-            assert listener.healthy
-            admin = redis.from_url(REDIS_URL)
-            await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
-            await admin.aclose()
-            assert (await sub.get(15)) == {"type": "reconnected"}
-            assert await sub.wait_active(10)
-            await publisher.publish("event:x", {"type": "availability", "n": 2})
-            assert (await sub.get(10))["n"] == 2
+        yield listener, publisher
     finally:
         await listener.stop()
         await publisher.stop()
+
+
+async def test_redis_between_two_brokers_and_reconnect() -> None:
+    async with redis_pair() as (listener, publisher), listener.subscribe("event:x") as sub:
+        assert await sub.wait_active(10)
+        await publisher.publish("event:x", {"type": "availability", "n": 1})
+        assert (await sub.get(10))["n"] == 1
+        assert listener.healthy
+        admin = redis.from_url(REDIS_URL)
+        await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await admin.aclose()
+        assert (await sub.get(15)) == {"type": "reconnected"}
+        assert await sub.wait_active(10)
+        await publisher.publish("event:x", {"type": "availability", "n": 2})
+        assert (await sub.get(10))["n"] == 2
 
 
 async def test_redis_publish_many_delivers_a_batch_in_order() -> None:
-    await require_redis()
-    prefix = f"bo-test-{secrets.token_hex(4)}:"
-    listener, publisher = RedisBroker(REDIS_URL, channel_prefix=prefix), RedisBroker(REDIS_URL, channel_prefix=prefix)
-    await listener.start()
-    await publisher.start()
-    try:
-        async with listener.subscribe("event:x") as x, listener.subscribe("order:y") as y:
-            assert await x.wait_active(10) and await y.wait_active(10)
-            batch = [("event:x", {"n": 1}), ("order:y", {"n": 2}), ("event:x", {"n": 3}), ("event:x", {"n": 4})]
-            await publisher.publish_many(batch)
-            assert [(await x.get(10))["n"] for _ in range(3)] == [1, 3, 4]
-            assert (await y.get(10))["n"] == 2
-            assert publisher.healthy
-    finally:
-        await listener.stop()
-        await publisher.stop()
+    async with (
+        redis_pair() as (listener, publisher),
+        listener.subscribe("event:x") as x,
+        listener.subscribe("order:y") as y,
+    ):
+        assert await x.wait_active(10) and await y.wait_active(10)
+        batch = [("event:x", {"n": 1}), ("order:y", {"n": 2}), ("event:x", {"n": 3}), ("event:x", {"n": 4})]
+        await publisher.publish_many(batch)
+        assert [(await x.get(10))["n"] for _ in range(3)] == [1, 3, 4]
+        assert (await y.get(10))["n"] == 2
+        assert publisher.healthy
 
 
 async def test_in_memory_publish_many_keeps_the_order() -> None:
