@@ -375,13 +375,14 @@ async def test_a_server_error_inside_the_endpoint_is_stored_and_replayed(
 
     monkeypatch.setattr(sb.sandbox, "create_session", broken)
     client = sdk(sb.url)
+    params = checkout_params()  # the same parameters each time: expires_at moves with the clock
     for _ in range(2):
         with pytest.raises(stripe.APIError) as exc:
-            await client.v1.checkout.sessions.create_async(checkout_params(), {"idempotency_key": "five-hundred"})
+            await client.v1.checkout.sessions.create_async(params, {"idempotency_key": "five-hundred"})
         assert exc.value.http_status == 500 and exc.value.error is not None and exc.value.error.type == "api_error"
     monkeypatch.undo()
     with pytest.raises(stripe.APIError):  # replayed even now that the endpoint works
-        await client.v1.checkout.sessions.create_async(checkout_params(), {"idempotency_key": "five-hundred"})
+        await client.v1.checkout.sessions.create_async(params, {"idempotency_key": "five-hundred"})
 
 
 async def test_authentication(sb: RunningSandbox) -> None:
