@@ -118,6 +118,9 @@ class Database:
         """One unit of work: commits on success, rolls back on any exception. Never hold it across network I/O."""
         async with self.sessionmaker() as session, session.begin():
             yield session
+        self._committed()
+
+    def _committed(self) -> None:
         for listener in self._commit_listeners:
             listener()
 
@@ -136,8 +139,7 @@ class Database:
             return
         async with self._autocommit() as session:
             yield session
-        for listener in self._commit_listeners:
-            listener()
+        self._committed()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

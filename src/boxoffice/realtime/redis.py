@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -76,15 +76,7 @@ class RedisBroker(Broker):
             log.warning("%s: %s (live updates degraded; sales unaffected)", text, type(exc).__name__)
 
     async def publish(self, topic: str, message: Message) -> None:
-        try:
-            await asyncio.wait_for(
-                self._publisher.publish(self.prefix + topic, json.dumps(message, default=str)),
-                self._socket_timeout,
-            )
-            self._publish_ok = True
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._publish_ok = False
-            self._warn("Redis publish failed", exc)
+        await self._send(self._publisher.publish(self.prefix + topic, json.dumps(message, default=str)))
 
     async def publish_many(self, messages: Sequence[tuple[str, Message]]) -> None:
         """One pipelined round trip for a batch (the outbox dispatcher publishes a whole batch at once)."""
@@ -93,8 +85,12 @@ class RedisBroker(Broker):
         pipe = self._publisher.pipeline(transaction=False)
         for topic, message in messages:
             pipe.publish(self.prefix + topic, json.dumps(message, default=str))
+        await self._send(pipe.execute())
+
+    async def _send(self, sending: Awaitable[Any]) -> None:
+        """Best effort within the socket timeout: a failure marks the broker unhealthy, never reaches the caller."""
         try:
-            await asyncio.wait_for(pipe.execute(), self._socket_timeout)
+            await asyncio.wait_for(sending, self._socket_timeout)
             self._publish_ok = True
         except (RedisError, OSError, TimeoutError) as exc:
             self._publish_ok = False

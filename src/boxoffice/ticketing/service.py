@@ -645,7 +645,7 @@ WITH t AS (
     INSERT INTO orders (id, event_id, person_id, email, name, status, currency, subtotal_cents, tip_cents,
                         total_cents, refunded_cents, pricing_snapshot, access_token, expires_at, checkout_attempt,
                         created_at, updated_at)
-    SELECT :order_id, :event_id, p.id, :order_email, :name, 'pending', :currency, :subtotal_cents, :tip_cents,
+    SELECT :order_id, :event_id, p.id, :email, :name, 'pending', :currency, :subtotal_cents, :tip_cents,
            :total_cents, 0, :pricing_snapshot, :access_token, :expires_at, 0, :now, :now FROM p
     RETURNING id, person_id
 ), l AS (
@@ -695,12 +695,11 @@ async def _reserve_fused(
         "quantity": taking.quantity,
         "ticket_type_id": line.ticket_type_id,
         "person_id": new_id("per"),
-        "email": request.email.strip(),
+        "email": order.email,
         "email_normalized": events.normalize_email(request.email),
         "name": order.name,
         "order_id": order.id,
         "event_id": order.event_id,
-        "order_email": order.email,
         "currency": order.currency,
         "subtotal_cents": order.subtotal_cents,
         "tip_cents": order.tip_cents,
