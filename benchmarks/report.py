@@ -1,0 +1,200 @@
+"""Markdown tables for benchmarks/README.md from a results file of ``benchmarks.flash_sale``.
+
+    .venv/bin/python -m benchmarks.report                                  # benchmarks/results/latest.json
+    .venv/bin/python -m benchmarks.report benchmarks/results/partial.json
+
+The README's tables are this script's output for the run they describe, so they cannot drift from the raw figures.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+DEFAULT = Path(__file__).resolve().parent / "results" / "latest.json"
+ROLES = ("web", "worker", "sandbox", "postgres", "load generator")
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _answers(errors: dict[str, int]) -> str:
+    if not errors:
+        return "none"
+    return ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(errors.items()))
+
+
+def _cpu_of(cpu: dict[str, float], roles: Sequence[str] = ROLES) -> str:
+    return " / ".join(f"{cpu.get(role, 0):.2f}" for role in roles)
+
+
+def _sale_rows(runs: Iterable[dict[str, Any]], types: int) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for r in runs:
+        if r["ticket_types"] != types:
+            continue
+        rows.append(
+            [
+                f"{r['stripe_latency_ms']} ms",
+                r["clients"],
+                f"{r['sellout_s']:.2f}",
+                f"{r['rate_per_s']:.1f}",
+                f"{r['p50_ms']:.0f}",
+                f"{r['p95_ms']:.0f}",
+                f"{r['p99_ms']:.0f}",
+                _answers(r["errors"]),
+                f"{r['tickets_taken']} / {r['quantity']}" + (" **OVERSOLD**" if r["oversold"] else ""),
+                f"{r['peak_rss_mb']:.0f}",
+                _cpu_of(r["cpu_ms_per_order"]),
+            ]
+        )
+    return rows
+
+
+SALE_HEAD = (
+    "Stripe delay",
+    "clients",
+    "sell-out (s)",
+    "orders/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "answers other than 201",
+    "tickets taken",
+    "peak RSS MB",
+    "CPU ms per order: " + " / ".join(ROLES),
+)
+
+
+def budget(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """For each 0 ms one-type sale: the CPU an order may cost Boxoffice for the rate to reach half of baseline (a).
+
+    Everything shares the machine's cores, so at half of baseline (a)'s rate an order can cost at most
+    ``cpus * 1000 / rate`` ms of CPU on the whole machine. Take away what the sandbox spends on its Checkout Session
+    (a call Boxoffice must make) and what PostgreSQL and the load generator spend per request in baseline (a) (the
+    least any server costs them); the rest is what Boxoffice's own processes, and the work they add to PostgreSQL and
+    the load generator, may spend.
+    """
+    cpus = int(report["machine"]["cpus"] or 1)
+    base = {r["clients"]: r for r in report["baseline_asgi"]}
+    out = []
+    for r in report["boxoffice"]:
+        b = base.get(r["clients"])
+        if r["ticket_types"] != 1 or r["stripe_latency_ms"] != 0 or b is None:
+            continue
+        cpu, bcpu = r["cpu_ms_per_order"], b["cpu_ms_per_order"]
+        whole = cpus * 1000 / (0.5 * b["rate_per_s"])
+        floor = cpu.get("sandbox", 0.0) + bcpu.get("postgres", 0.0) + bcpu.get("load generator", 0.0)
+        spent = sum(cpu.get(role, 0.0) for role in ROLES) - floor
+        out.append(
+            {
+                "clients": r["clients"],
+                "machine_ms": round(whole, 2),
+                "sandbox_ms": cpu.get("sandbox", 0.0),
+                "baseline_ms": round(bcpu.get("postgres", 0.0) + bcpu.get("load generator", 0.0), 2),
+                "left_ms": round(whole - floor, 2),
+                "spent_ms": round(spent, 2),
+            }
+        )
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    machine = report["machine"]
+    out = [
+        f"Run of {machine['when'][:16].replace('T', ' ')} UTC, {machine['cpus']} CPUs, Python {machine['python']}, "
+        f"{report['workers']} Uvicorn workers per server, Redis {'on' if report.get('redis') else 'off'}.",
+        "",
+        "### Reservations (one ticket type, one ticket per order)",
+        "",
+        *_table(SALE_HEAD, _sale_rows(report["boxoffice"], 1)),
+        "",
+        "### Multi-line orders (20 ticket types, 1 to 3 lines per order)",
+        "",
+        *_table(SALE_HEAD, _sale_rows(report["boxoffice"], 20)),
+        "",
+        "### Baselines",
+        "",
+        *_table(
+            ("baseline", "clients", "tickets", "orders/s", "p50 ms", "p99 ms", "CPU ms per order: server / pg / lg"),
+            [
+                [
+                    "(a) bare ASGI + asyncpg",
+                    r["clients"],
+                    r["quantity"],
+                    f"{r['rate_per_s']:.1f}",
+                    f"{r['p50_ms']:.1f}",
+                    f"{r['p99_ms']:.1f}",
+                    " / ".join(
+                        f"{r['cpu_ms_per_order'].get(k, 0):.2f}" for k in ("baseline", "postgres", "load generator")
+                    ),
+                ]
+                for r in report["baseline_asgi"]
+            ]
+            + [["(b) pgbench", r["clients"], "", f"{r['tps']:.1f} tps", "", "", ""] for r in report["pgbench"]],
+        ),
+    ]
+    wh = report.get("webhooks")
+    if wh:
+        out += [
+            "",
+            "### Webhooks",
+            "",
+            f"{wh['events_sent']:,} signed `checkout.session.completed` deliveries ({wh['orders']:,} orders and their "
+            f"duplicates, shuffled) by {wh['senders']} senders: **{wh['confirmations_per_s']} confirmations/s** "
+            f"({wh['deliveries_per_s']} deliveries/s, {wh['seconds']} s); HTTP statuses {wh['http_statuses']}; "
+            f"{wh['confirmed']:,} orders confirmed, {wh['confirmed_events_recorded']:,} `order.confirmed` events, "
+            f"`sold_count` {wh['sold_count']:,}: "
+            + ("**exactly once**." if wh["exactly_once"] else "**NOT exactly once**."),
+        ]
+    ratios = report.get("ratios", {})
+    if ratios:
+        rows = []
+        for key, r in ratios.items():
+            clients, latency = key.removesuffix("ms").split("_clients_")
+            if "baseline_a" in r:
+                what, against = f"{latency} ms, {clients} clients: >= 50 % of baseline (a)", r["baseline_a"]
+            else:
+                what = f"{latency} ms, {clients} clients: >= 50 % of min(baseline (a), {clients} / 0.3 s)"
+                against = r["ceiling"]
+            met = "yes" if r["ratio"] >= r["target"] else "**no**"
+            rows.append([what, f"{r['rate']} / {against}", f"{r['ratio']:.2f}", met])
+        out += ["", "### Against the targets", "", *_table(("target", "measured", "ratio", "met"), rows)]
+    budgets = budget(report)
+    if budgets:
+        out += [
+            "",
+            "### The CPU budget of an order at half of baseline (a), 0 ms",
+            "",
+            *_table(
+                (
+                    "clients",
+                    "whole machine, ms per order",
+                    "sandbox (the Checkout Session)",
+                    "PostgreSQL + load generator, as in baseline (a)",
+                    "left for Boxoffice",
+                    "Boxoffice spent",
+                ),
+                [
+                    [b["clients"], b["machine_ms"], b["sandbox_ms"], b["baseline_ms"], b["left_ms"], b["spent_ms"]]
+                    for b in budgets
+                ],
+            ),
+        ]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Sequence[str]) -> int:
+    path = Path(argv[0]) if argv else DEFAULT
+    sys.stdout.write(render(json.loads(path.read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

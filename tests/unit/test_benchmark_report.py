@@ -1,0 +1,99 @@
+"""The benchmark README's tables come from benchmarks.report: each sale lands in its own table with its own figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.flash_sale import ratios
+from benchmarks.report import budget, render
+
+
+def sale(types: int, latency: int, clients: int, rate: float, **cpu: float) -> dict[str, Any]:
+    return {
+        "ticket_types": types,
+        "stripe_latency_ms": latency,
+        "clients": clients,
+        "sellout_s": 1000 / rate,
+        "rate_per_s": rate,
+        "p50_ms": 10.0,
+        "p95_ms": 20.0,
+        "p99_ms": 30.0,
+        "errors": {"sold_out": 7},
+        "tickets_taken": 1000,
+        "quantity": 1000,
+        "oversold": False,
+        "peak_rss_mb": 400.0,
+        "cpu_ms_per_order": cpu,
+    }
+
+
+def report() -> dict[str, Any]:
+    cpu = {"web": 4.0, "worker": 1.0, "sandbox": 0.8, "postgres": 0.7, "load generator": 0.5}
+    out: dict[str, Any] = {
+        "machine": {"cpus": 2, "python": "3.11.7", "when": "2026-12-01T07:19:01+00:00"},
+        "workers": 2,
+        "redis": True,
+        "boxoffice": [
+            sale(1, 0, 32, 250.0, **cpu),
+            sale(20, 0, 32, 120.0, **cpu),
+            sale(1, 300, 128, 220.0, **cpu),
+        ],
+        "baseline_asgi": [
+            {
+                "clients": c,
+                "quantity": 5000,
+                "rate_per_s": 2000.0,
+                "p50_ms": 12.0,
+                "p99_ms": 50.0,
+                "cpu_ms_per_order": {"baseline": 0.25, "postgres": 0.3, "load generator": 0.1},
+            }
+            for c in (32, 128)
+        ],
+        "pgbench": [{"clients": 32, "tps": 2800.0}],
+    }
+    out["ratios"] = ratios(out)
+    return out
+
+
+def table_rows(text: str, heading: str) -> list[str]:
+    section = text.split(heading, 1)[1].split("###", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| ---")][1:]
+
+
+def test_each_scenario_has_its_own_table_with_a_cell_per_column() -> None:
+    text = render(report())
+    one = table_rows(text, "### Reservations")
+    multi = table_rows(text, "### Multi-line orders")
+    assert [row.split(" | ")[3] for row in one] == ["250.0", "220.0"]  # orders/s of the one-type sales only
+    assert [row.split(" | ")[3] for row in multi] == ["120.0"]
+    header = text.split("### Reservations", 1)[1].splitlines()[2]
+    assert all(row.count("|") == header.count("|") for row in one + multi)
+    assert "7 sold out" in one[0]
+    assert "4.00 / 1.00 / 0.80 / 0.70 / 0.50" in one[0]
+
+
+def test_targets_show_the_ratio_and_whether_it_is_met() -> None:
+    rows = table_rows(render(report()), "### Against the targets")
+    assert rows == [
+        "| 0 ms, 32 clients: >= 50 % of baseline (a) | 250.0 / 2000.0 | 0.12 | **no** |",
+        "| 300 ms, 128 clients: >= 50 % of min(baseline (a), 128 / 0.3 s) | 220.0 / 426.7 | 0.52 | yes |",
+    ]
+
+
+def test_budget_is_what_half_the_baseline_leaves_after_the_sandbox_and_the_baselines_own_costs() -> None:
+    (b,) = budget(report())
+    # 2 cores at 1,000 orders/s: 2 ms per order for the whole machine; 0.8 sandbox, 0.3 + 0.1 as in baseline (a).
+    assert b == {
+        "clients": 32,
+        "machine_ms": 2.0,
+        "sandbox_ms": 0.8,
+        "baseline_ms": 0.4,
+        "left_ms": 0.8,
+        "spent_ms": 5.8,
+    }
+
+
+def test_an_oversell_is_flagged_in_its_row() -> None:
+    data = report()
+    data["boxoffice"][0].update(tickets_taken=1001, oversold=True)
+    assert "1001 / 1000 **OVERSOLD**" in table_rows(render(data), "### Reservations")[0]
