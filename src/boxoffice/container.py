@@ -7,10 +7,11 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from boxoffice.accounts import service as accounts
 from boxoffice.db import Database
 from boxoffice.notifications.delivery import Mailer, queue_emails
 from boxoffice.notifications.transport import make_transport
-from boxoffice.outbox import DbHandler, OutboxDispatcher
+from boxoffice.outbox import DbHandler, OutboxDispatcher, prune_published
 from boxoffice.payments.gateway import StripeGateway
 from boxoffice.payments.keys import SANDBOX_PATH, StripeConfig, load_stripe_config
 from boxoffice.payments.service import Payments
@@ -69,7 +70,7 @@ class Boxoffice:
             self.db, publish=self.broker.publish_many, handlers=[queue_emails], on_batch=self.mailer.kick
         )
         self.db.on_commit(self.dispatcher.kick)
-        self._sweeper: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._started = False
 
     def add_outbox_handler(self, handler: DbHandler) -> None:
@@ -91,17 +92,20 @@ class Boxoffice:
         if worker:
             await self.dispatcher.start()
             await self.mailer.start()
-            self._sweeper = asyncio.create_task(self._sweep_forever(), name="hold-sweeper")
+            self._tasks = [
+                asyncio.create_task(self._sweep_forever(), name="hold-sweeper"),
+                asyncio.create_task(self._housekeep_forever(), name="housekeeping"),
+            ]
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+                await task
+        self._tasks = []
         await self.dispatcher.stop()
         await self.mailer.stop()
         if self.sandbox is not None:
@@ -112,6 +116,26 @@ class Boxoffice:
 
     async def sweep_once(self) -> int:
         return await ticketing.release_expired_holds(self.db)
+
+    async def housekeep_once(self) -> dict[str, int]:
+        """Delete what is no longer needed: outbox messages published longer ago than the retention, expired
+        idempotency records. Each in batches of short transactions, so a sale is never held up by it."""
+        return {
+            "outbox_messages": await prune_published(
+                self.db, older_than=timedelta(hours=self.settings.outbox_retention_hours)
+            ),
+            "idempotency_records": await accounts.prune_idempotency(self.db),
+        }
+
+    async def _housekeep_forever(self) -> None:
+        while True:
+            try:
+                deleted = await self.housekeep_once()
+                if any(deleted.values()):
+                    log.info("housekeeping deleted old rows", extra=deleted)
+            except Exception:
+                log.exception("housekeeping failed; retrying at the next interval")
+            await asyncio.sleep(self.settings.housekeeping_interval_seconds)
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     mail_dir: Path = Path("var/mail")
     run_worker: bool = True
     sweep_interval_seconds: float = Field(default=15.0, gt=0)
+    outbox_retention_hours: int = Field(default=168, ge=1)
+    housekeeping_interval_seconds: float = Field(default=3600.0, gt=0)
     stripe_timeout_seconds: float = Field(default=20.0, gt=0)
     stripe_max_concurrency: int = Field(default=64, ge=1, le=1000)
     email_retry_seconds: float = Field(default=5.0, gt=0)

@@ -25,7 +25,9 @@ class ApiKey(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first answer to a request carrying an ``Idempotency-Key``, replayed for retries (24 hours)."""
+    """The first answer to a request carrying an ``Idempotency-Key``, replayed for retries (24 hours).
+
+    ``status_code`` is empty while the first request runs; the worker deletes expired records (``created_at``)."""
 
     __tablename__ = "idempotency_records"
     __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_records_scope_key"),)
@@ -36,4 +38,4 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[dict[str, Any] | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -21,6 +21,9 @@ from boxoffice.ids import new_id
 
 KEY_PREFIX = "bo_"
 IDEMPOTENCY_TTL = timedelta(hours=24)
+# A key whose first request never answered (its process was killed mid-request) is free again after this; no request
+# runs this long (Stripe calls time out after BOXOFFICE_STRIPE_TIMEOUT_SECONDS, a few tries at most).
+IDEMPOTENCY_IN_FLIGHT_TTL = timedelta(minutes=10)
 
 
 def _hash(raw: str) -> str:
@@ -71,12 +74,11 @@ async def begin_idempotent(db: Database, scope: str, key: str, body_hash: str) -
     if not key or len(key) > 255:
         raise InvalidInput.one("Idempotency-Key", "must be 1 to 255 characters")
     insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+    now = utcnow()
     async with db.transaction() as session:
         await session.execute(
             delete(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope,
-                IdempotencyRecord.key == key,
-                IdempotencyRecord.created_at < utcnow() - IDEMPOTENCY_TTL,
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key, _expired(now)
             )
         )
         inserted = await session.execute(
@@ -96,6 +98,28 @@ async def begin_idempotent(db: Database, scope: str, key: str, body_hash: str) -
     if record.status_code is None or record.response is None:
         raise Conflict("a request with this Idempotency-Key is still being processed")
     return record.status_code, record.response
+
+
+def _expired(now: datetime) -> ColumnElement[bool]:
+    """Records past their 24 hours, and claims whose request died before it answered."""
+    return or_(
+        IdempotencyRecord.created_at < now - IDEMPOTENCY_TTL,
+        and_(IdempotencyRecord.status_code.is_(None), IdempotencyRecord.created_at < now - IDEMPOTENCY_IN_FLIGHT_TTL),
+    )
+
+
+async def prune_idempotency(db: Database, *, batch: int = 1000) -> int:
+    """Delete expired idempotency records in batches of short transactions; returns how many were deleted."""
+    deleted = 0
+    while True:
+        now = utcnow()
+        async with db.transaction() as session:
+            ids = select(IdempotencyRecord.id).where(_expired(now)).limit(batch).scalar_subquery()
+            result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
+        count = int(getattr(result, "rowcount", 0) or 0)
+        deleted += count
+        if count < batch:
+            return deleted
 
 
 async def finish_idempotent(db: Database, scope: str, key: str, status: int, body: dict[str, Any]) -> None:
