@@ -285,6 +285,7 @@ async def boxoffice_run(
             target=target,
             is_sold_out=is_sold_out,
             on_response=observe,
+            sold_out_ends_run=types == 1,
         )
     q, sold, held = await sold_and_held(dsn, ids)
     tickets = sold + held

@@ -128,9 +128,11 @@ async def run_load(
     timeout: float = 60.0,
     max_seconds: float = 300.0,
     on_response: Callable[[Reply], None] | None = None,
+    sold_out_ends_run: bool = True,
 ) -> LoadResult:
-    """Each client posts ``body(i)`` in a loop; the run ends when ``target`` successes are reached, or when every
-    client has been told the sale is sold out, or after ``max_seconds``."""
+    """Each client posts ``body(i)`` in a loop; the run ends when ``target`` successes are reached, when a client is
+    told the sale is sold out (unless ``sold_out_ends_run`` is false: with several ticket types, one selling out is
+    not the end), when ``body`` has nothing left to ask for, or after ``max_seconds``."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -166,6 +168,8 @@ async def run_load(
                     continue
                 if is_sold_out(response):
                     result.errors["sold_out"] += 1
+                    if not sold_out_ends_run:
+                        continue
                     result.duration_s = result.duration_s or time.perf_counter() - started
                     done.set()
                     return

@@ -176,3 +176,85 @@ async def test_an_edit_made_by_another_process_is_seen_too(db: Database) -> None
     with pytest.raises(SoldOut) as sold_out:
         await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
     assert sold_out.value.available == 0
+
+
+async def test_fused_and_general_multi_line_reservations_write_the_same_rows(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = await make_event(db)
+    fixed = await make_ticket(db, event.id, title="Standard", quantity=20, base_price_cents=1500)
+    flexible = await make_ticket(
+        db,
+        event.id,
+        title="Supporter",
+        quantity=20,
+        pricing_model="flexible",
+        minimum_price_cents=500,
+        suggested_price_cents=1200,
+        tippable=True,
+    )
+    results = []
+    for fused in (True, False):
+        monkeypatch.setattr(ticketing, "FUSED_RESERVE", fused)
+        order = await ticketing.reserve(
+            db,
+            order_request(
+                event.id, (flexible.id, 1, 900), (fixed.id, 2), (flexible.id, 2, 700), email=f"m.{fused}@example.com"
+            ),
+        )
+        assert [line.position for line in order.lines] == [0, 1, 2]
+        results.append(await stored(db, order.id))
+    fused_row, general_row = results
+    for row in results:
+        row["order"].pop("email"), row.pop("person")
+    fused_avail, general_avail = fused_row.pop("availability"), general_row.pop("availability")
+    assert fused_row == general_row
+    assert fused_row["order"]["total_cents"] == 900 + 2 * 1500 + 2 * 700
+    assert [(line["ticket_type_id"], line["quantity"]) for line in fused_row["lines"]] == [
+        (flexible.id, 1),
+        (fixed.id, 2),
+        (flexible.id, 2),
+    ]
+    by_id = sorted([fixed.id, flexible.id])
+    held = {fixed.id: 2, flexible.id: 3}
+    assert fused_avail == {
+        "event_id": event.id,
+        "ticket_types": [
+            {"id": i, "quantity": 20, "sold": 0, "held": held[i], "available": 20 - held[i]} for i in by_id
+        ],
+    }
+    assert general_avail["ticket_types"] == [
+        {"id": i, "quantity": 20, "sold": 0, "held": 2 * held[i], "available": 20 - 2 * held[i]} for i in by_id
+    ]
+
+
+async def test_a_multi_line_order_with_one_short_ticket_writes_nothing(db: Database) -> None:
+    event = await make_event(db)
+    plenty = await make_ticket(db, event.id, title="Plenty", quantity=50)
+    scarce = await make_ticket(db, event.id, title="Scarce", quantity=2)
+    before = await database_state(db)
+    with pytest.raises(SoldOut) as exc:
+        await ticketing.reserve(
+            db, order_request(event.id, (plenty.id, 3), (scarce.id, 2), (scarce.id, 1), email="short@example.com")
+        )
+    assert (exc.value.ticket_type_id, exc.value.available) == (scarce.id, 2)
+    assert exc.value.field == "lines[1].quantity"
+    assert await database_state(db) == before
+    assert await counters(db, plenty.id) == (50, 0, 0)
+
+
+async def test_a_multi_line_order_sees_an_edit_of_any_of_its_tickets(db: Database) -> None:
+    event = await make_event(db)
+    a = await make_ticket(db, event.id, title="A", quantity=10, base_price_cents=1000)
+    b = await make_ticket(db, event.id, title="B", quantity=10, base_price_cents=2000)
+    first = await ticketing.reserve(db, order_request(event.id, (a.id, 1), (b.id, 1)))
+    assert first.total_cents == 3000
+    async with db.transaction() as session:
+        await session.execute(
+            text("UPDATE ticket_types SET base_price_cents = 2500, revision = revision + 1 WHERE id = :id"),
+            {"id": b.id},
+        )
+    second = await ticketing.reserve(db, order_request(event.id, (a.id, 1), (b.id, 1)))
+    assert second.total_cents == 3500
+    assert await counters(db, a.id) == (10, 0, 2)
+    assert await counters(db, b.id) == (10, 0, 2)

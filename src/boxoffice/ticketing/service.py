@@ -538,8 +538,8 @@ FUSED_RESERVE = True
 
 
 async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold: timedelta) -> Order:
-    if FUSED_RESERVE and len(request.lines) == 1 and db.dialect == "postgresql":
-        fused = await _reserve_one_line(db, request, now, hold)
+    if FUSED_RESERVE and db.dialect == "postgresql":
+        fused = await _reserve_in_one_statement(db, request, now, hold)
         if fused is not None:
             return fused
     plan = await _load_plan(db, request, now)
@@ -572,36 +572,46 @@ async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold
 
 
 # What a process keeps of the sales it served, per (event id, ticket type id): the event and ticket type rows as
-# read, for KEPT_SALE_SECONDS at most. The one-line reservation uses them instead of reading them again, and its
-# statement checks that both rows still have the revision read (organizer edits raise it), so a kept copy can
+# read, for KEPT_SALE_SECONDS at most. The one-statement reservation uses them instead of reading them again, and
+# its statement checks that the rows still have the revisions read (organizer edits raise them), so a kept copy can
 # never sell at an old price or in a closed sale; it only saves a read.
 KEPT_SALE_SECONDS = 5.0
 _KEPT_SALES_MAX = 1024
-_kept_sales: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], tuple[float, Sale]]] = (
+_kept_sales: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], tuple[float, Event, TicketType]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _kept_sale(db: Database, key: tuple[str, str]) -> Sale | None:
-    kept = _kept_sales.get(db, {}).get(key)
-    if kept is None or time.monotonic() - kept[0] > KEPT_SALE_SECONDS:
+def _kept_sale(db: Database, event_id: str, ticket_type_ids: Iterable[str]) -> Sale | None:
+    """The kept rows of every requested ticket type, or None if one is missing or too old. The event is the most
+    recently kept copy (the statement checks its revision)."""
+    kept = _kept_sales.get(db, {})
+    oldest = time.monotonic() - KEPT_SALE_SECONDS
+    entries = [kept.get((event_id, tt_id)) for tt_id in ticket_type_ids]
+    if not all(entry is not None and entry[0] >= oldest for entry in entries):
         return None
-    return kept[1]
+    fresh = [entry for entry in entries if entry is not None]
+    return max(fresh, key=lambda entry: entry[0])[1], {entry[2].id: entry[2] for entry in fresh}
 
 
-def _keep_sale(db: Database, key: tuple[str, str], sale: Sale) -> None:
+def _keep_sale(db: Database, sale: Sale) -> None:
     kept = _kept_sales.setdefault(db, {})
-    if key not in kept and len(kept) >= _KEPT_SALES_MAX:
+    event, found = sale
+    if len(kept) + len(found) > _KEPT_SALES_MAX:
         kept.clear()
-    kept[key] = (time.monotonic(), sale)
+    at = time.monotonic()
+    for tt in found.values():
+        kept[(event.id, tt.id)] = (at, event, tt)
 
 
-async def _reserve_one_line(db: Database, request: OrderRequest, now: datetime, hold: timedelta) -> Order | None:
-    """The one-statement reservation of a one-line order, from the kept sale when there is one (and again from a
-    fresh read when the kept one is outdated). None: this order takes the general path (a dynamic price, a free
-    order, or definitions that changed under it twice)."""
-    key = (request.event_id, request.lines[0].ticket_type_id)
-    kept = _kept_sale(db, key)
+async def _reserve_in_one_statement(
+    db: Database, request: OrderRequest, now: datetime, hold: timedelta
+) -> Order | None:
+    """The one-statement reservation, from the kept sale when there is one (and again from a fresh read when the
+    kept one is outdated). None: this order takes the general path (a dynamic price, a free order, or definitions
+    that changed under it twice)."""
+    ids = sorted({line.ticket_type_id for line in request.lines})
+    kept = _kept_sale(db, request.event_id, ids)
     for sale in (kept, None) if kept is not None else (None,):
         fresh = sale is None
         event, found = sale if sale is not None else await _read_sale(db, request)
@@ -618,26 +628,36 @@ async def _reserve_one_line(db: Database, request: OrderRequest, now: datetime, 
             return None
         order = await _reserve_fused(db, request, plan, priced, totals, now, hold)
         if order is not None:
-            _keep_sale(db, key, (event, found))
+            _keep_sale(db, (event, found))
             return order
     return None
 
 
-# PostgreSQL, one paid line of a fixed or flexible price (the flash-sale order): the whole reservation is this one
-# statement, atomic by itself, in autocommit. The ticket type's row is taken first and everything else is inserted
-# only from its RETURNING row, so a sold-out ticket writes nothing; no client round trip happens while the row is
-# locked. The general path above writes the same rows (tests compare the two).
-_FUSED_RESERVE = text(
-    """
-WITH t AS (
-    UPDATE ticket_types SET held_count = held_count + :quantity, updated_at = :now
-    WHERE id = :ticket_type_id AND deleted_at IS NULL AND quantity - sold_count - held_count >= :quantity
-      AND revision = :ticket_revision
+# PostgreSQL, a paid order of fixed or flexible prices (the flash-sale order), any number of lines: the whole
+# reservation is this one statement, atomic by itself, in autocommit. ``locked`` locks each requested ticket type
+# that has enough left at the revision read (in id order, so concurrent orders never deadlock); the UPDATE takes the
+# tickets only if that is every one of them, and everything else is inserted only from its RETURNING rows, so a
+# sold-out ticket writes nothing, and no client round trip happens while the rows are locked. The UPDATE re-checks
+# nothing: the rows it updates are the ones ``locked`` holds, as they were when locked. The general path above
+# writes the same rows (tests compare the two).
+_FUSED_SQL = """
+WITH want AS (
+    SELECT * FROM jsonb_to_recordset(:wants) AS w(id text, quantity integer, revision integer)
+), locked AS (
+    SELECT tt.id FROM ticket_types tt JOIN want ON want.id = tt.id
+    WHERE tt.deleted_at IS NULL AND tt.revision = want.revision
+      AND tt.quantity - tt.sold_count - tt.held_count >= want.quantity
       AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision)
-    RETURNING id, quantity, sold_count, held_count
+    ORDER BY tt.id
+    FOR UPDATE OF tt
+), t AS (
+    UPDATE ticket_types SET held_count = ticket_types.held_count + want.quantity, updated_at = :now
+    FROM want
+    WHERE ticket_types.id = want.id AND (SELECT count(*) FROM locked) = :kinds
+    RETURNING ticket_types.id, ticket_types.quantity, ticket_types.sold_count, ticket_types.held_count
 ), p AS (
     INSERT INTO persons (id, email, email_normalized, name, created_at, updated_at)
-    SELECT :person_id, :email, :email_normalized, :name, :now, :now FROM t
+    SELECT :person_id, :email, :email_normalized, :name, :now, :now WHERE EXISTS (SELECT 1 FROM t)
     ON CONFLICT (email_normalized)
     DO UPDATE SET name = CASE WHEN persons.name = '' THEN excluded.name ELSE persons.name END
     RETURNING id
@@ -651,29 +671,33 @@ WITH t AS (
 ), l AS (
     INSERT INTO order_lines (id, order_id, ticket_type_id, position, title, quantity, unit_price_cents, unit_prices,
                              line_total_cents)
-    SELECT :line_id, o.id, :ticket_type_id, 0, :title, :quantity, :unit_price_cents, :unit_prices,
-           :line_total_cents FROM o
+    SELECT x.id, o.id, x.ticket_type_id, x.position, x.title, x.quantity, x.unit_price_cents, x.unit_prices,
+           x.line_total_cents
+    FROM o, jsonb_to_recordset(:lines) AS x(id text, ticket_type_id text, position integer, title text,
+                                            quantity integer, unit_price_cents integer, unit_prices jsonb,
+                                            line_total_cents integer)
 ), messages AS (
     -- order.created first, then the availability (one INSERT keeps that order of the outbox ids)
     INSERT INTO outbox_messages (kind, topics, payload, created_at, attempts)
     SELECT 'order.created', :order_topics, :created_payload, :now, 0 FROM o
     UNION ALL
     SELECT 'availability', :event_topics,
-           jsonb_build_object('event_id', CAST(:event_id AS text), 'ticket_types', jsonb_build_array(jsonb_build_object(
-               'id', t.id, 'quantity', t.quantity, 'sold', t.sold_count, 'held', t.held_count,
-               'available', greatest(t.quantity - t.sold_count - t.held_count, 0)))),
-           :now, 0 FROM t, o
+           jsonb_build_object('event_id', CAST(:event_id AS text), 'ticket_types', (
+               SELECT jsonb_agg(jsonb_build_object(
+                   'id', t.id, 'quantity', t.quantity, 'sold', t.sold_count, 'held', t.held_count,
+                   'available', greatest(t.quantity - t.sold_count - t.held_count, 0)) ORDER BY t.id)
+               FROM t)),
+           :now, 0 FROM o
 )
-SELECT o.person_id, t.quantity, t.sold_count, t.held_count FROM t, o
+SELECT o.person_id FROM o
 """
-).bindparams(
+_FUSED_RESERVE = text(_FUSED_SQL).bindparams(
     bindparam("now", type_=UTCDateTime()),
     bindparam("expires_at", type_=UTCDateTime()),
-    bindparam("pricing_snapshot", type_=JSONType),
-    bindparam("unit_prices", type_=JSONType),
-    bindparam("order_topics", type_=JSONType),
-    bindparam("event_topics", type_=JSONType),
-    bindparam("created_payload", type_=JSONType),
+    *(
+        bindparam(name, type_=JSONType)
+        for name in ("wants", "lines", "pricing_snapshot", "order_topics", "event_topics", "created_payload")
+    ),
 )
 
 
@@ -686,14 +710,15 @@ async def _reserve_fused(
     now: datetime,
     hold: timedelta,
 ) -> Order | None:
-    """None when the event or the ticket type is no longer at the revision the plan was made from."""
-    (taking,) = plan.takings.values()
+    """None when the event or a ticket type is no longer at the revision the plan was made from."""
     order = _new_order(request, plan, "", priced, totals, now, hold)
-    (line,) = order.lines
+    takings = [plan.takings[tt_id] for tt_id in sorted(plan.takings)]
     params = {
         "now": now,
-        "quantity": taking.quantity,
-        "ticket_type_id": line.ticket_type_id,
+        "wants": [
+            {"id": t.ticket_type.id, "quantity": t.quantity, "revision": t.ticket_type.revision} for t in takings
+        ],
+        "kinds": len(takings),
         "person_id": new_id("per"),
         "email": order.email,
         "email_normalized": events.normalize_email(request.email),
@@ -707,44 +732,58 @@ async def _reserve_fused(
         "pricing_snapshot": order.pricing_snapshot,
         "access_token": order.access_token,
         "expires_at": order.expires_at,
-        "line_id": line.id,
-        "title": line.title,
-        "unit_price_cents": line.unit_price_cents,
-        "unit_prices": line.unit_prices,
-        "line_total_cents": line.line_total_cents,
+        "lines": [
+            {
+                "id": line.id,
+                "ticket_type_id": line.ticket_type_id,
+                "position": line.position,
+                "title": line.title,
+                "quantity": line.quantity,
+                "unit_price_cents": line.unit_price_cents,
+                "unit_prices": line.unit_prices,
+                "line_total_cents": line.line_total_cents,
+            }
+            for line in order.lines
+        ],
         "order_topics": [order_topic(order.id)],
         "event_topics": [event_topic(order.event_id)],
         "created_payload": _created_payload(order),
-        "ticket_revision": taking.ticket_type.revision,
         "event_revision": plan.event.revision,
     }
     async with db.single() as session:
         row = (await session.execute(_FUSED_RESERVE, params)).one_or_none()
         if row is None:
-            current = (
-                await session.execute(
-                    select(
-                        TicketType.quantity - TicketType.sold_count - TicketType.held_count,
-                        and_(
-                            TicketType.revision == params["ticket_revision"],
-                            TicketType.deleted_at.is_(None),
-                            Event.revision == params["event_revision"],
-                        ),
+            current = {
+                tt_id: (int(left), revision, deleted_at is None and event_revision == plan.event.revision)
+                for tt_id, left, revision, deleted_at, event_revision in (
+                    await session.execute(
+                        select(
+                            TicketType.id,
+                            TicketType.quantity - TicketType.sold_count - TicketType.held_count,
+                            TicketType.revision,
+                            TicketType.deleted_at,
+                            Event.revision,
+                        )
+                        .join(Event, Event.id == TicketType.event_id)
+                        .where(TicketType.id.in_([t.ticket_type.id for t in takings]))
                     )
-                    .join(Event, Event.id == TicketType.event_id)
-                    .where(TicketType.id == line.ticket_type_id)
-                )
-            ).one_or_none()
-            if current is None or not current[1]:
-                return None  # the event or the ticket changed since they were read
-            left = max(int(current[0]), 0)
-            tt = taking.ticket_type
-            raise SoldOut(
-                f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
-                ticket_type_id=tt.id,
-                available=left,
-                field="lines[0].quantity",
-            )
+                ).all()
+            }
+            for taking in takings:
+                left, revision, on_sale = current.get(taking.ticket_type.id, (0, None, False))
+                if not on_sale or revision != taking.ticket_type.revision:
+                    return None  # the event or a ticket type changed since they were read
+            for taking in takings:
+                tt = taking.ticket_type
+                left = max(current[tt.id][0], 0)
+                if left < taking.quantity:
+                    raise SoldOut(
+                        f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
+                        ticket_type_id=tt.id,
+                        available=left,
+                        field=f"lines[{taking.line_indexes[0]}].quantity",
+                    )
+            return None  # tickets were freed in the meantime: the general path takes them
     set_committed_value(order, "person_id", row.person_id)
     return order
 
