@@ -30,12 +30,13 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import psutil
 
-from benchmarks.loadgen import Reply, run_load
+from benchmarks.loadgen import Connection, ProtocolError, Reply, run_load
 from benchmarks.report import render
 from boxoffice import migrate
 from boxoffice.db import Database
@@ -373,7 +374,14 @@ def pgbench_run(dsn_url: str, *, clients: int, seconds: int, ticket_id: str) -> 
 
 
 async def webhook_run(
-    base: str, db: Database, dsn: str, *, orders: int, senders: int, dup_ratio: float
+    base: str,
+    db: Database,
+    dsn: str,
+    *,
+    orders: int,
+    senders: int,
+    dup_ratio: float,
+    server_pids: tuple[int, ...],
 ) -> dict[str, Any]:
     """Confirmations per second for a backlog of signed checkout.session.completed events with duplicates."""
     from boxoffice.payments.webhooks import sign_payload
@@ -422,23 +430,32 @@ async def webhook_run(
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for b in backlog:
         queue.put_nowait(b)
-    statuses: dict[int, int] = {}
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=senders)) as client:
-        started = time.perf_counter()
+    statuses: dict[str, int] = {}
+    parts = urlsplit(base)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
 
-        async def sender() -> None:
+    async def sender() -> None:
+        connection = Connection(host, port)
+        try:
             while not queue.empty():
                 body = queue.get_nowait()
                 for _ in range(5):
-                    r = await client.post(
-                        f"{base}/webhooks/stripe",
-                        content=body,
-                        headers={"Stripe-Signature": sign_payload(body, [WEBHOOK_SECRET])},
-                    )
-                    statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                    try:
+                        r = await connection.post(
+                            "/webhooks/stripe", body, {"Stripe-Signature": sign_payload(body, [WEBHOOK_SECRET])}
+                        )
+                    except (OSError, ProtocolError, asyncio.IncompleteReadError) as exc:
+                        statuses[type(exc).__name__] = statuses.get(type(exc).__name__, 0) + 1
+                        await connection.close()
+                        continue
+                    statuses[str(r.status_code)] = statuses.get(str(r.status_code), 0) + 1
                     if r.status_code == 200:
                         break
+        finally:
+            await connection.close()
 
+    with CpuMeter(web=server_pids[0], worker=server_pids[1:]) as cpu:
+        started = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(senders)))
         elapsed = time.perf_counter() - started
     conn = await asyncpg.connect(dsn)
@@ -461,6 +478,7 @@ async def webhook_run(
         "confirmations_per_s": round(orders / elapsed, 1),
         "deliveries_per_s": round(len(backlog) / elapsed, 1),
         "http_statuses": statuses,
+        "cpu_ms_per_confirmation": cpu.ms_per(orders),
         "confirmed": confirmed,
         "confirmed_events_recorded": confirmations,
         "sold_count": sold,
@@ -602,7 +620,15 @@ async def main(args: argparse.Namespace) -> int:
                         failed |= bool(r["oversold"]) or any(k.startswith("5") for k in r["errors"])
                 # Last: its 5,000 confirmations queue 5,000 emails, which the worker would be sending during a sale.
                 if latency == latencies[-1] and not args.no_webhooks:
-                    wh = await webhook_run(box_url, db, dsn, orders=1000 if quick else 5000, senders=16, dup_ratio=0.10)
+                    wh = await webhook_run(
+                        box_url,
+                        db,
+                        dsn,
+                        orders=1000 if quick else 5000,
+                        senders=16,
+                        dup_ratio=0.10,
+                        server_pids=(server.pid, worker.pid),
+                    )
                     print("webhooks", wh, flush=True)
                     report["webhooks"] = wh
                     failed |= not wh["exactly_once"]

@@ -53,13 +53,14 @@ class Connection:
                 await self._writer.wait_closed()
         self._reader = self._writer = None
 
-    async def post(self, path: str, body: bytes) -> Reply:
+    async def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> Reply:
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         assert self._reader is not None
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"{extra}Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         self._writer.write(head + body)
         try:
@@ -71,17 +72,17 @@ class Connection:
         parts = lines[0].split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
             raise ProtocolError(lines[0][:80])
-        headers = {}
+        answer = {}
         for line in lines[1:]:
             if line:
                 name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-        if "content-length" not in headers:
+                answer[name.strip().lower()] = value.strip()
+        if "content-length" not in answer:
             raise ProtocolError("answer without Content-Length")
-        content = await self._reader.readexactly(int(headers["content-length"]))
-        if headers.get("connection", "").lower() == "close":
+        content = await self._reader.readexactly(int(answer["content-length"]))
+        if answer.get("connection", "").lower() == "close":
             await self.close()
-        return Reply(int(parts[1]), headers, content)
+        return Reply(int(parts[1]), answer, content)
 
 
 @dataclass

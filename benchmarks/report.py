@@ -153,6 +153,9 @@ def render(report: dict[str, Any]) -> str:
             f"`sold_count` {wh['sold_count']:,}: "
             + ("**exactly once**." if wh["exactly_once"] else "**NOT exactly once**."),
         ]
+        if "cpu_ms_per_confirmation" in wh:
+            cpu = wh["cpu_ms_per_confirmation"]
+            out += ["", "CPU ms per confirmation: " + ", ".join(f"{role} {ms:.2f}" for role, ms in cpu.items()) + "."]
     ratios = report.get("ratios", {})
     if ratios:
         rows = []

@@ -205,21 +205,26 @@ async def add_ticket_holder(session: AsyncSession, order: OrderLike) -> EventPar
         return None
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
-    await session.execute(
-        insert(EventParticipant)
-        .values(
-            id=new_id("par"),
-            event_id=order.event_id,
-            person_id=order.person_id,
-            role="ticket_holder",
-            status="confirmed_with_order",
-            source="order",
-            meta={},
-            created_at=now,
-            updated_at=now,
+    created = (
+        await session.scalars(
+            insert(EventParticipant)
+            .values(
+                id=new_id("par"),
+                event_id=order.event_id,
+                person_id=order.person_id,
+                role="ticket_holder",
+                status="confirmed_with_order",
+                source="order",
+                meta={"order_ids": [order.id]},
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id", "person_id"])
+            .returning(EventParticipant)
         )
-        .on_conflict_do_nothing(index_elements=["event_id", "person_id"])
-    )
+    ).one_or_none()
+    if created is not None:
+        return created  # a new participant (the usual case): nothing to merge
     participant = (
         await session.scalars(
             select(EventParticipant)

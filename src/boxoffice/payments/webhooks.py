@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -125,7 +125,7 @@ class WebhookProcessor:
             log.info("duplicate webhook ignored", extra={"stripe_event_id": event_id, "type": kind})
             return WebhookOutcome(event_id, kind, "duplicate", duplicate=True)
         outcome, order_id = await self._apply(kind, obj)
-        async with self.db.transaction() as session:
+        async with self.db.single() as session:
             await session.execute(
                 update(StripeEvent)
                 .where(StripeEvent.id == event_id)
@@ -138,9 +138,11 @@ class WebhookProcessor:
         return WebhookOutcome(event_id, kind, outcome)
 
     async def _already_processed(self, event_id: str, kind: str, obj: dict[str, Any], livemode: bool) -> bool:
+        """Count this delivery (one statement: the first inserts the event's row, later ones count themselves) and
+        tell whether the event has been processed already."""
         insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        async with self.db.transaction() as session:
-            await session.execute(
+        async with self.db.single() as session:
+            processed = await session.scalar(
                 insert(StripeEvent)
                 .values(
                     id=event_id,
@@ -151,8 +153,8 @@ class WebhookProcessor:
                     deliveries=1,
                 )
                 .on_conflict_do_update(index_elements=["id"], set_={"deliveries": StripeEvent.deliveries + 1})
+                .returning(StripeEvent.processed_at)
             )
-            processed = await session.scalar(select(StripeEvent.processed_at).where(StripeEvent.id == event_id))
         return processed is not None
 
     # -- event handlers -----------------------------------------------------------------------------------------
