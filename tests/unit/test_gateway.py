@@ -4,6 +4,8 @@ failures, also in the middle of an answer, reported as Stripe being unavailable.
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,32 +25,33 @@ async def test_requests_beyond_the_cap_wait_their_turn(monkeypatch: pytest.Monke
     gw = gateway(3)
     in_flight, peak, release = 0, 0, asyncio.Event()
 
-    async def create_async(params: Any, options: Any) -> Any:
+    async def raw_request_async(method: str, url: str, **params: Any) -> Any:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
         await release.wait()
         in_flight -= 1
-        return {"id": options["idempotency_key"]}
+        key = params["idempotency_key"]
+        return SimpleNamespace(data={"id": f"cs_{key}", "url": f"https://pay.test/{key}"})
 
-    monkeypatch.setattr(gw.client.v1.checkout.sessions, "create_async", create_async)
+    monkeypatch.setattr(gw.client, "raw_request_async", raw_request_async)
     calls = [asyncio.create_task(gw.create_checkout_session({}, idempotency_key=f"k{i}")) for i in range(10)]
     for _ in range(20):
         await asyncio.sleep(0)
     assert in_flight == 3
     release.set()
     results = await asyncio.gather(*calls)
-    assert [r["id"] for r in results] == [f"k{i}" for i in range(10)]
+    assert [(r.id, r.url) for r in results] == [(f"cs_k{i}", f"https://pay.test/k{i}") for i in range(10)]
     assert peak == 3
 
 
 async def test_a_failed_request_gives_its_slot_back(monkeypatch: pytest.MonkeyPatch) -> None:
     gw = gateway(1)
 
-    async def failing(*args: Any) -> Any:
+    async def failing(*args: Any, **kwargs: Any) -> Any:
         raise stripe.APIConnectionError("network down")
 
-    monkeypatch.setattr(gw.client.v1.checkout.sessions, "create_async", failing)
+    monkeypatch.setattr(gw.client, "raw_request_async", failing)
     for _ in range(3):
         with pytest.raises(StripeUnavailable):
             await asyncio.wait_for(gw.create_checkout_session({}, idempotency_key="k"), 2)
@@ -73,6 +76,63 @@ async def test_an_answer_cut_off_mid_body_is_a_retried_network_error() -> None:
             await asyncio.wait_for(gw.create_checkout_session({"mode": "payment"}, idempotency_key="cut"), 30)
         assert "sk_test_concurrency" not in str(exc.value)
         assert attempts == 2  # the first try and one retry
+    finally:
+        await gw.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def serve_once(answer: bytes, seen: list[tuple[bytes, bytes]]) -> asyncio.Server:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
+        seen.append((head, await reader.readexactly(length)))
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(answer) + answer
+        )
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def test_a_checkout_session_is_posted_form_encoded_with_its_idempotency_key() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+    server = await serve_once(b'{"id": "cs_test_1", "object": "checkout.session", "url": "https://pay.test/1"}', seen)
+    gw = gateway(4, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    params = {
+        "mode": "payment",
+        "line_items": [{"quantity": 2, "price_data": {"currency": "usd", "unit_amount": 1500}}],
+        "metadata": {"order_id": "ord_1"},
+    }
+    try:
+        created = await gw.create_checkout_session(params, idempotency_key="order-ord_1-0")
+    finally:
+        await gw.close()
+        server.close()
+        await server.wait_closed()
+    assert (created.id, created.url) == ("cs_test_1", "https://pay.test/1")
+    ((head, body),) = seen
+    assert head.startswith(b"POST /v1/checkout/sessions HTTP/1.1")
+    assert b"idempotency-key: order-ord_1-0" in head.lower()
+    assert urllib.parse.parse_qs(body.decode()) == {
+        "mode": ["payment"],
+        "line_items[0][quantity]": ["2"],
+        "line_items[0][price_data][currency]": ["usd"],
+        "line_items[0][price_data][unit_amount]": ["1500"],
+        "metadata[order_id]": ["ord_1"],
+    }
+
+
+async def test_an_answer_without_a_url_is_stripe_being_unavailable() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+    server = await serve_once(b'{"id": "cs_test_2", "object": "checkout.session", "url": null}', seen)
+    gw = gateway(4, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    try:
+        with pytest.raises(StripeUnavailable):
+            await gw.create_checkout_session({"mode": "payment"}, idempotency_key="k")
     finally:
         await gw.close()
         server.close()

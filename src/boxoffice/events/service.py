@@ -5,6 +5,7 @@ Functions that take an ``AsyncSession`` join the caller's transaction; functions
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -41,10 +42,15 @@ def normalize_email(email: str, field: str = "email") -> str:
     if len(email) > 320:
         raise InvalidInput.one(field, "must be at most 320 characters")
     try:
-        checked = validate_email(email.strip(), check_deliverability=False)
+        return _normalized(email.strip())
     except EmailNotValidError as exc:
         raise InvalidInput.one(field, f"is not a valid email address ({exc})") from None
-    return checked.normalized.lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized(email: str) -> str:
+    # Kept: an order checks its buyer's address, then writes its canonical form (a failure is not kept).
+    return validate_email(email, check_deliverability=False).normalized.lower()
 
 
 def clean_name(name: str | None, field: str = "name") -> str:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -77,6 +78,14 @@ class PooledAIOHTTPClient(stripe.AIOHTTPClient):
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+@dataclass(frozen=True)
+class CreatedSession:
+    """What checkout needs of a new Checkout Session: its id and the URL of its hosted page."""
+
+    id: str
+    url: str
 
 
 class StripeGateway:
@@ -150,14 +159,26 @@ class StripeGateway:
         self._ok()
         return result
 
-    async def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> Any:
-        return await self._call(
+    async def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> CreatedSession:
+        """Create a Checkout Session; only its id and URL are read from the answer.
+
+        The SDK's own request (authentication, form encoding, retries with the idempotency key, error handling), but
+        the answer is not turned into SDK objects: that conversion walks every field of the session and measured a
+        seventh of a web process's CPU per order during a flash sale."""
+        response = await self._call(
             "create a Checkout Session",
-            lambda: self.client.v1.checkout.sessions.create_async(
-                params,  # type: ignore[arg-type]
-                {"idempotency_key": idempotency_key},
+            lambda: self.client.raw_request_async(
+                "post", "/v1/checkout/sessions", idempotency_key=idempotency_key, **params
             ),
         )
+        data = getattr(response, "data", None)
+        session_id = data.get("id") if isinstance(data, dict) else None
+        url = data.get("url") if isinstance(data, dict) else None
+        if not isinstance(session_id, str) or not isinstance(url, str) or not session_id or not url:
+            msg = "Stripe answered the Checkout Session creation without a session id and URL; please try again"
+            log.error(msg)
+            raise StripeUnavailable(msg)
+        return CreatedSession(session_id, url)
 
     async def expire_checkout_session(self, session_id: str) -> Any:
         return await self._call(
