@@ -107,9 +107,10 @@ def budget(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def render(report: dict[str, Any]) -> str:
     machine = report["machine"]
+    steal = f", {machine['steal_s']} s of CPU taken by the host (steal)" if "steal_s" in machine else ""
     out = [
         f"Run of {machine['when'][:16].replace('T', ' ')} UTC, {machine['cpus']} CPUs, Python {machine['python']}, "
-        f"{report['workers']} Uvicorn workers per server, Redis {'on' if report.get('redis') else 'off'}.",
+        f"{report['workers']} Uvicorn workers per server, Redis {'on' if report.get('redis') else 'off'}{steal}.",
         "",
         "### Reservations (one ticket type, one ticket per order)",
         "",
@@ -169,6 +170,18 @@ def render(report: dict[str, Any]) -> str:
             met = "yes" if r["ratio"] >= r["target"] else "**no**"
             rows.append([what, f"{r['rate']} / {against}", f"{r['ratio']:.2f}", met])
         out += ["", "### Against the targets", "", *_table(("target", "measured", "ratio", "met"), rows)]
+    if report.get("overlap"):
+        rows = []
+        for key, value in report["overlap"].items():
+            types, rest = key.split("_types_")
+            clients, latency = rest.removesuffix("ms").split("_clients_")
+            rows.append([f"{types} ticket type{'s' if types != '1' else ''}", clients, f"{latency} ms", f"{value:.2f}"])
+        out += [
+            "",
+            "### Stripe latency overlapped: rate with a slow Stripe against the rate with 0 ms, same run",
+            "",
+            *_table(("scenario", "clients", "Stripe delay", "rate / rate at 0 ms"), rows),
+        ]
     budgets = budget(report)
     if budgets:
         out += [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.flash_sale import ratios
+from benchmarks.flash_sale import overlap, ratios
 from benchmarks.report import budget, render
 
 
@@ -97,3 +97,13 @@ def test_an_oversell_is_flagged_in_its_row() -> None:
     data = report()
     data["boxoffice"][0].update(tickets_taken=1001, oversold=True)
     assert "1001 / 1000 **OVERSOLD**" in table_rows(render(data), "### Reservations")[0]
+
+
+def test_overlap_compares_each_slow_stripe_sale_with_its_0_ms_twin() -> None:
+    data = report()
+    data["boxoffice"].append(sale(1, 300, 32, 100.0))
+    data["boxoffice"].append(sale(1, 0, 128, 275.0))
+    data["overlap"] = overlap(data)
+    assert data["overlap"] == {"1_types_128_clients_300ms": 0.8, "1_types_32_clients_300ms": 0.4}
+    rows = table_rows(render(data), "### Stripe latency overlapped")
+    assert rows == ["| 1 ticket type | 128 | 300 ms | 0.80 |", "| 1 ticket type | 32 | 300 ms | 0.40 |"]
