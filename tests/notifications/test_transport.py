@@ -15,6 +15,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from boxoffice.notifications import transport as transport_module
 from boxoffice.notifications.codes import verify_ticket_code
 from boxoffice.notifications.render import render_confirmation, render_payment_failed
 from boxoffice.notifications.transport import (
@@ -195,6 +196,37 @@ async def test_file_transport_is_idempotent_per_message_id(tmp_path: Path) -> No
         "order.refunded.ord_1234@boxoffice.eml",
     ]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left behind
+
+
+async def test_file_transport_sees_what_another_process_wrote(tmp_path: Path) -> None:
+    ours, theirs = FileTransport(tmp_path), FileTransport(tmp_path)  # two workers sharing one folder
+    await ours.send(confirmation("order.confirmed:ord_a"))
+    await asyncio.sleep(0.05)  # the folder's timestamp moves on a clock tick
+    await theirs.send(confirmation("order.confirmed:ord_b"))
+    await asyncio.sleep(0.05)
+    await ours.send(confirmation("order.confirmed:ord_b"))  # a retry of theirs, in our process
+    names = sorted(p.name.partition("-")[2] for p in tmp_path.iterdir())
+    assert names == ["order.confirmed.ord_a@boxoffice.eml", "order.confirmed.ord_b@boxoffice.eml"]
+
+
+async def test_file_transport_lists_its_folder_once_while_it_alone_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listings = 0
+    real_listdir = os.listdir
+
+    def counting_listdir(path: str | Path) -> list[str]:
+        nonlocal listings
+        listings += 1
+        return real_listdir(path)
+
+    monkeypatch.setattr(transport_module.os, "listdir", counting_listdir)
+    transport = FileTransport(tmp_path)
+    for i in range(20):
+        await transport.send(confirmation(f"order.confirmed:ord_{i}"))
+    await transport.send(confirmation("order.confirmed:ord_3"))  # a resend finds its file without a listing
+    assert listings == 1
+    assert len(list(tmp_path.iterdir())) == 20
 
 
 async def test_file_transport_without_message_id_is_still_idempotent(tmp_path: Path) -> None:

@@ -164,6 +164,7 @@ class SMTPTransport(EmailTransport):
 
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
+_EML_NAME = re.compile(r"\d{8}T\d{6}\d{6}Z-(.+)\.eml")
 
 
 class FileTransport(EmailTransport):
@@ -172,11 +173,17 @@ class FileTransport(EmailTransport):
     Atomic (a temporary file in the same folder, flushed to disk, then renamed), and idempotent per Message-ID:
     sending a message whose Message-ID was already written replaces that same file, keeping its name. A message
     without a Message-ID is named after a hash of its content. Files sort by the time they were first written.
+
+    The folder's names are read once and kept, with the folder's modification time: while no other process writes
+    to the folder, a send looks its Message-ID up without listing the folder again (listing it for every send made
+    sending n emails cost n² directory entries); when another process has written, the folder is listed again.
     """
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
         self._lock = threading.Lock()  # two sends of one Message-ID from this process never race for the name
+        self._names: dict[str, Path] = {}  # safe Message-ID -> its file, as of ``_listed``
+        self._listed: int | None = None  # the folder's st_mtime_ns when ``_names`` was right
 
     def __repr__(self) -> str:
         return f"FileTransport({str(self.folder)!r})"
@@ -191,18 +198,30 @@ class FileTransport(EmailTransport):
             safe = f"{safe}_{hashlib.sha256(raw.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
         return safe
 
+    def _folder_mtime(self) -> int | None:
+        try:
+            return os.stat(self.folder).st_mtime_ns
+        except FileNotFoundError:
+            return None
+
     def _existing(self, safe_id: str) -> Path | None:
-        suffix = f"-{safe_id}.eml"
-        for entry in sorted(self.folder.glob(f"*{suffix}")):
-            stamp = entry.name[: -len(suffix)]
-            if re.fullmatch(r"\d{8}T\d{6}\d{6}Z", stamp):
-                return entry
-        return None
+        mtime = self._folder_mtime()
+        if mtime is None:
+            return None
+        if mtime != self._listed:
+            names: dict[str, Path] = {}
+            for name in sorted(os.listdir(self.folder)):  # the earliest file of a Message-ID wins
+                match = _EML_NAME.fullmatch(name)
+                if match:
+                    names.setdefault(match.group(1), self.folder / name)
+            self._names, self._listed = names, mtime
+        return self._names.get(safe_id)
 
     def path_for(self, message: EmailMessage) -> Path:
         """Where ``message`` is (or would be) written."""
         safe = self.safe_id(message, message.as_bytes())
-        return self._existing(safe) or self._new_path(safe)
+        with self._lock:
+            return self._existing(safe) or self._new_path(safe)
 
     def _new_path(self, safe_id: str) -> Path:
         return self.folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}Z-{safe_id}.eml"
@@ -213,7 +232,13 @@ class FileTransport(EmailTransport):
         safe = self.safe_id(message, data)
         with self._lock:
             target = self._existing(safe) or self._new_path(safe)
+            listed = self._listed is not None
             self._atomic_write(target, data)
+            if listed:
+                # Our own write changed the folder, and we know how. (Should another process write in that very
+                # moment, one of its Message-IDs is missed until the folder changes again: at worst a second file.)
+                self._names[safe] = target
+                self._listed = self._folder_mtime()
         return target
 
     def _atomic_write(self, target: Path, data: bytes) -> None:
