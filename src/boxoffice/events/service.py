@@ -206,8 +206,10 @@ async def add_ticket_holder(session: AsyncSession, order: OrderLike) -> EventPar
     ``confirmed_with_order``; metadata merged; still one row). Idempotent per order. The event's own organizer is
     never made a participant by an order: ``None`` is returned for them.
     """
-    event = await load_event(session, order.event_id)
-    if event.organizer_id == order.person_id:
+    organizer_id = await session.scalar(select(Event.organizer_id).where(Event.id == order.event_id))
+    if organizer_id is None:
+        raise NotFound(f"event {order.event_id} not found")
+    if organizer_id == order.person_id:
         return None
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()

@@ -180,7 +180,7 @@ class WebhookProcessor:
         order_id = metadata.get("order_id") or obj.get("client_reference_id")
         if isinstance(order_id, str) and order_id:
             try:
-                return await ticketing.get_order(self.db, order_id)
+                return await ticketing.get_order(self.db, order_id, with_lines=False)
             except NotFound:
                 pass
         return await ticketing.find_order_by_payment(self.db, session_id=session_id, payment_intent_id=payment_intent)
