@@ -326,13 +326,26 @@ async def baseline_ticket(dsn: str, name: str, quantity: int) -> str:
     return tt
 
 
-async def baseline_run(base: str, dsn: str, *, clients: int, quantity: int, server_pid: int) -> dict[str, Any]:
+async def baseline_run(
+    base: str,
+    dsn: str,
+    *,
+    clients: int,
+    quantity: int,
+    server_pid: int,
+    endpoint: str = "reserve",
+    sandbox_pid: int | None = None,
+) -> dict[str, Any]:
+    """Baseline (a) (``reserve``) or (c) (``reserve-checkout``, which also calls the sandbox)."""
     warm = await baseline_ticket(dsn, f"warm_{clients}", WARMUP_ORDERS)
-    await warm_up(f"{base}/reserve/{warm}", lambda i: {}, clients=clients)
+    await warm_up(f"{base}/{endpoint}/{warm}", lambda i: {}, clients=clients)
     tt = await baseline_ticket(dsn, f"baseline_{clients}", quantity)
-    with RssSampler(server_pid) as rss, CpuMeter(baseline=server_pid) as cpu:
+    trees: dict[str, int] = {"baseline": server_pid}
+    if sandbox_pid is not None:
+        trees["sandbox"] = sandbox_pid
+    with RssSampler(server_pid) as rss, CpuMeter(**trees) as cpu:
         result = await run_load(
-            f"{base}/reserve/{tt}",
+            f"{base}/{endpoint}/{tt}",
             lambda i: {},
             clients=clients,
             target=quantity,
@@ -489,6 +502,12 @@ async def webhook_run(
     }
 
 
+def baseline_server(port: int, workers: str) -> list[str]:
+    """The command serving the baselines (benchmarks/baseline_app.py), with as many Uvicorn workers as Boxoffice."""
+    app = [PY, "-m", "uvicorn", "benchmarks.baseline_app:app"]
+    return [*app, "--port", str(port), "--workers", workers, "--log-level", "warning", "--no-access-log"]
+
+
 async def main(args: argparse.Namespace) -> int:
     quick = args.quick
     per_sale = 200 if quick else 1000
@@ -502,6 +521,7 @@ async def main(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "boxoffice": [],
         "baseline_asgi": [],
+        "baseline_checkout": [],
         "pgbench": [],
     }
     failed = False
@@ -515,19 +535,7 @@ async def main(args: argparse.Namespace) -> int:
         env = {**os.environ, "BASELINE_DSN": dsn}
         await make_sale(db, types=1, per_type=1)  # an event row for the baseline's ticket types
         with process(
-            [
-                PY,
-                "-m",
-                "uvicorn",
-                "benchmarks.baseline_app:app",
-                "--port",
-                str(port),
-                "--workers",
-                workers,
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
+            baseline_server(port, workers),
             env,
             logs / "baseline.log",
         ) as proc:
@@ -555,7 +563,7 @@ async def main(args: argparse.Namespace) -> int:
             report["pgbench"].append(r)
 
         for latency in latencies:
-            sandbox_port, box_port = free_port(), free_port()
+            sandbox_port, box_port, checkout_port = free_port(), free_port(), free_port()
             box_url = f"http://127.0.0.1:{box_port}"
             sandbox_env = {**os.environ}
             box_env = {
@@ -603,9 +611,34 @@ async def main(args: argparse.Namespace) -> int:
                     box_env,
                     logs / f"worker-{latency}.log",
                 ) as worker,
+                process(
+                    baseline_server(checkout_port, workers),
+                    {
+                        **env,
+                        "BASELINE_STRIPE_BASE": f"http://127.0.0.1:{sandbox_port}",
+                        "BASELINE_STRIPE_KEY": API_KEY,
+                    },
+                    logs / f"baseline-c-{latency}.log",
+                ) as checkout_baseline,
             ):
                 await wait_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/health")
                 await wait_http(f"{box_url}/healthz")
+                await wait_http(f"http://127.0.0.1:{checkout_port}/reserve/none")
+                for clients in client_counts:
+                    # Baseline (c): (a) plus the Checkout Session call, against the same sandbox and delay.
+                    r = await baseline_run(
+                        f"http://127.0.0.1:{checkout_port}",
+                        dsn,
+                        clients=clients,
+                        quantity=per_sale * (2 if latency == 0 else 1),
+                        server_pid=checkout_baseline.pid,
+                        endpoint="reserve-checkout",
+                        sandbox_pid=sandbox.pid,
+                    )
+                    r["stripe_latency_ms"] = latency
+                    print("baseline (c)", r, flush=True)
+                    report["baseline_checkout"].append(r)
+                    failed |= bool(r["oversold"]) or any(k.startswith("5") for k in r["errors"])
                 for types, per_type in ((1, per_sale), (20, per_sale // 20))[: 1 if args.single_type else 2]:
                     for clients in client_counts:
                         r = await boxoffice_run(
@@ -641,6 +674,7 @@ async def main(args: argparse.Namespace) -> int:
     report["machine"]["steal_s"] = round(getattr(psutil.cpu_times(), "steal", 0.0) - stolen, 1)
     report["ratios"] = ratios(report)
     report["overlap"] = overlap(report)
+    report["against_checkout"] = against_checkout(report)
     partial = args.clients or args.latency or args.single_type or args.no_webhooks
     out = RESULTS / ("partial.json" if partial else "quick.json" if quick else "latest.json")
     out.write_text(json.dumps(report, indent=2))
@@ -659,6 +693,19 @@ def overlap(report: dict[str, Any]) -> dict[str, float]:
         fast = rates.get((types, clients, 0))
         if latency and fast:
             out[f"{types}_types_{clients}_clients_{latency}ms"] = round(rate / fast, 2)
+    return out
+
+
+def against_checkout(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Boxoffice's one-type rate against baseline (c), the bare reservation plus the Checkout Session call, at the
+    same Stripe delay and client count (informational: the issue's targets are against baseline (a))."""
+    base = {(r["stripe_latency_ms"], r["clients"]): r["rate_per_s"] for r in report.get("baseline_checkout", [])}
+    out = {}
+    for r in report["boxoffice"]:
+        b = base.get((r["stripe_latency_ms"], r["clients"]))
+        if r["ticket_types"] == 1 and b:
+            key = f"{r['clients']}_clients_{r['stripe_latency_ms']}ms"
+            out[key] = {"rate": r["rate_per_s"], "baseline_c": b, "ratio": round(r["rate_per_s"] / b, 3)}
     return out
 
 

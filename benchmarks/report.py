@@ -138,6 +138,19 @@ def render(report: dict[str, Any]) -> str:
                 ]
                 for r in report["baseline_asgi"]
             ]
+            + [
+                [
+                    f"(c) (a) + Checkout Session, {r['stripe_latency_ms']} ms",
+                    r["clients"],
+                    r["quantity"],
+                    f"{r['rate_per_s']:.1f}",
+                    f"{r['p50_ms']:.1f}",
+                    f"{r['p99_ms']:.1f}",
+                    _cpu_of(r["cpu_ms_per_order"], ("baseline", "postgres", "load generator"))
+                    + f" (sandbox {r['cpu_ms_per_order'].get('sandbox', 0):.2f})",
+                ]
+                for r in report.get("baseline_checkout", [])
+            ]
             + [["(b) pgbench", r["clients"], "", f"{r['tps']:.1f} tps", "", "", ""] for r in report["pgbench"]],
         ),
     ]
@@ -170,6 +183,17 @@ def render(report: dict[str, Any]) -> str:
             met = "yes" if r["ratio"] >= r["target"] else "**no**"
             rows.append([what, f"{r['rate']} / {against}", f"{r['ratio']:.2f}", met])
         out += ["", "### Against the targets", "", *_table(("target", "measured", "ratio", "met"), rows)]
+    if report.get("against_checkout"):
+        rows = []
+        for key, r in report["against_checkout"].items():
+            clients, latency = key.removesuffix("ms").split("_clients_")
+            rows.append([f"{latency} ms", clients, f"{r['rate']} / {r['baseline_c']}", f"{r['ratio']:.2f}"])
+        out += [
+            "",
+            "### Against baseline (c), the bare reservation plus the Checkout Session call (informational)",
+            "",
+            *_table(("Stripe delay", "clients", "Boxoffice / baseline (c), orders/s", "ratio"), rows),
+        ]
     if report.get("overlap"):
         rows = []
         for key, value in report["overlap"].items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.flash_sale import overlap, ratios
+from benchmarks.flash_sale import against_checkout, overlap, ratios
 from benchmarks.report import budget, render
 
 
@@ -107,3 +107,23 @@ def test_overlap_compares_each_slow_stripe_sale_with_its_0_ms_twin() -> None:
     assert data["overlap"] == {"1_types_128_clients_300ms": 0.8, "1_types_32_clients_300ms": 0.4}
     rows = table_rows(render(data), "### Stripe latency overlapped")
     assert rows == ["| 1 ticket type | 128 | 300 ms | 0.80 |", "| 1 ticket type | 32 | 300 ms | 0.40 |"]
+
+
+def test_boxoffice_is_also_compared_with_the_baseline_that_makes_the_checkout_call() -> None:
+    data = report()
+    data["baseline_checkout"] = [
+        {
+            "clients": 32,
+            "stripe_latency_ms": 0,
+            "quantity": 2000,
+            "rate_per_s": 1000.0,
+            "p50_ms": 20.0,
+            "p99_ms": 60.0,
+            "cpu_ms_per_order": {"baseline": 0.7, "postgres": 0.3, "load generator": 0.2, "sandbox": 0.7},
+        }
+    ]
+    data["against_checkout"] = against_checkout(data)
+    assert data["against_checkout"] == {"32_clients_0ms": {"rate": 250.0, "baseline_c": 1000.0, "ratio": 0.25}}
+    text = render(data)
+    assert table_rows(text, "### Against baseline (c)") == ["| 0 ms | 32 | 250.0 / 1000.0 | 0.25 |"]
+    assert "| (c) (a) + Checkout Session, 0 ms | 32 | 2000 | 1000.0 |" in text
