@@ -24,6 +24,16 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     return lines
 
 
+def _section(title: str, head: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    return ["", f"### {title}", "", *_table(head, rows)]
+
+
+def _clients_latency(key: str) -> tuple[str, str]:
+    """``"128_clients_300ms"`` -> ("128", "300")."""
+    clients, latency = key.removesuffix("ms").split("_clients_")
+    return clients, latency
+
+
 def _answers(errors: dict[str, int]) -> str:
     if not errors:
         return "none"
@@ -174,7 +184,7 @@ def render(report: dict[str, Any]) -> str:
     if ratios:
         rows = []
         for key, r in ratios.items():
-            clients, latency = key.removesuffix("ms").split("_clients_")
+            clients, latency = _clients_latency(key)
             if "baseline_a" in r:
                 what, against = f"{latency} ms, {clients} clients: >= 50 % of baseline (a)", r["baseline_a"]
             else:
@@ -182,51 +192,45 @@ def render(report: dict[str, Any]) -> str:
                 against = r["ceiling"]
             met = "yes" if r["ratio"] >= r["target"] else "**no**"
             rows.append([what, f"{r['rate']} / {against}", f"{r['ratio']:.2f}", met])
-        out += ["", "### Against the targets", "", *_table(("target", "measured", "ratio", "met"), rows)]
+        out += _section("Against the targets", ("target", "measured", "ratio", "met"), rows)
     if report.get("against_checkout"):
         rows = []
         for key, r in report["against_checkout"].items():
-            clients, latency = key.removesuffix("ms").split("_clients_")
+            clients, latency = _clients_latency(key)
             rows.append([f"{latency} ms", clients, f"{r['rate']} / {r['baseline_c']}", f"{r['ratio']:.2f}"])
-        out += [
-            "",
-            "### Against baseline (c), the bare reservation plus the Checkout Session call (informational)",
-            "",
-            *_table(("Stripe delay", "clients", "Boxoffice / baseline (c), orders/s", "ratio"), rows),
-        ]
+        out += _section(
+            "Against baseline (c), the bare reservation plus the Checkout Session call (informational)",
+            ("Stripe delay", "clients", "Boxoffice / baseline (c), orders/s", "ratio"),
+            rows,
+        )
     if report.get("overlap"):
         rows = []
         for key, value in report["overlap"].items():
             types, rest = key.split("_types_")
-            clients, latency = rest.removesuffix("ms").split("_clients_")
+            clients, latency = _clients_latency(rest)
             rows.append([f"{types} ticket type{'s' if types != '1' else ''}", clients, f"{latency} ms", f"{value:.2f}"])
-        out += [
-            "",
-            "### Stripe latency overlapped: rate with a slow Stripe against the rate with 0 ms, same run",
-            "",
-            *_table(("scenario", "clients", "Stripe delay", "rate / rate at 0 ms"), rows),
-        ]
+        out += _section(
+            "Stripe latency overlapped: rate with a slow Stripe against the rate with 0 ms, same run",
+            ("scenario", "clients", "Stripe delay", "rate / rate at 0 ms"),
+            rows,
+        )
     budgets = budget(report)
     if budgets:
-        out += [
-            "",
-            "### The CPU budget of an order at half of baseline (a), 0 ms",
-            "",
-            *_table(
-                (
-                    "clients",
-                    "whole machine, ms per order",
-                    "sandbox (the Checkout Session)",
-                    "PostgreSQL + load generator, as in baseline (a)",
-                    "left for Boxoffice",
-                    "Boxoffice spent",
-                ),
-                [
-                    [b["clients"], b["machine_ms"], b["sandbox_ms"], b["baseline_ms"], b["left_ms"], b["spent_ms"]]
-                    for b in budgets
-                ],
+        out += _section(
+            "The CPU budget of an order at half of baseline (a), 0 ms",
+            (
+                "clients",
+                "whole machine, ms per order",
+                "sandbox (the Checkout Session)",
+                "PostgreSQL + load generator, as in baseline (a)",
+                "left for Boxoffice",
+                "Boxoffice spent",
             ),
-        ]
+            [
+                [b["clients"], b["machine_ms"], b["sandbox_ms"], b["baseline_ms"], b["left_ms"], b["spent_ms"]]
+                for b in budgets
+            ],
+        )
     return "\n".join(out) + "\n"
 
 
