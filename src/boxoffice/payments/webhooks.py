@@ -183,7 +183,9 @@ class WebhookProcessor:
                 return await ticketing.get_order(self.db, order_id, with_lines=False)
             except NotFound:
                 pass
-        return await ticketing.find_order_by_payment(self.db, session_id=session_id, payment_intent_id=payment_intent)
+        return await ticketing.find_order_by_payment(
+            self.db, session_id=session_id, payment_intent_id=payment_intent, with_lines=False
+        )
 
     async def _confirm_paid(self, order: Order, *, amount: Any, currency: Any, payment_intent: str | None) -> str:
         if amount != order.total_cents or str(currency).lower() != order.currency:

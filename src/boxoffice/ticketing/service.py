@@ -1330,17 +1330,23 @@ async def note_order_issue(db: Database, order_id: str, note: str) -> None:
 
 
 async def find_order_by_payment(
-    db: Database, *, session_id: str | None = None, payment_intent_id: str | None = None
+    db: Database, *, session_id: str | None = None, payment_intent_id: str | None = None, with_lines: bool = True
 ) -> Order | None:
+    """The order of a Checkout Session or PaymentIntent; ``with_lines=False`` as for ``get_order``."""
+    options = () if with_lines else (raiseload(Order.lines),)
     async with db.read() as session:
         if session_id:
             order = (
-                await session.scalars(select(Order).where(Order.stripe_checkout_session_id == session_id))
+                await session.scalars(
+                    select(Order).where(Order.stripe_checkout_session_id == session_id).options(*options)
+                )
             ).one_or_none()
             if order is not None:
                 return order
         if payment_intent_id:
             return (
-                await session.scalars(select(Order).where(Order.stripe_payment_intent_id == payment_intent_id))
+                await session.scalars(
+                    select(Order).where(Order.stripe_payment_intent_id == payment_intent_id).options(*options)
+                )
             ).one_or_none()
     return None
