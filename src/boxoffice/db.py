@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, ColumnElement, DateTime, MetaData, delete, event, inspect, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -140,6 +140,20 @@ class Database:
         async with self._autocommit() as session:
             yield session
         self._committed()
+
+    async def delete_in_batches(self, model: type[Base], condition: ColumnElement[bool], *, batch: int = 1000) -> int:
+        """Delete the rows of ``model`` that match ``condition``, ``batch`` rows per short transaction (so no lock is
+        held long while the service runs); returns how many were deleted."""
+        (key,) = inspect(model).primary_key
+        deleted = 0
+        while True:
+            async with self.transaction() as session:
+                chosen = select(key).where(condition).limit(batch).scalar_subquery()
+                result = await session.execute(delete(model).where(key.in_(chosen)))
+            count = int(getattr(result, "rowcount", 0) or 0)
+            deleted += count
+            if count < batch:
+                return deleted
 
     async def dispose(self) -> None:
         await self.engine.dispose()

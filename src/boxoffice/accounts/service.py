@@ -110,16 +110,7 @@ def _expired(now: datetime) -> ColumnElement[bool]:
 
 async def prune_idempotency(db: Database, *, batch: int = 1000) -> int:
     """Delete expired idempotency records in batches of short transactions; returns how many were deleted."""
-    deleted = 0
-    while True:
-        now = utcnow()
-        async with db.transaction() as session:
-            ids = select(IdempotencyRecord.id).where(_expired(now)).limit(batch).scalar_subquery()
-            result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
-        count = int(getattr(result, "rowcount", 0) or 0)
-        deleted += count
-        if count < batch:
-            return deleted
+    return await db.delete_in_batches(IdempotencyRecord, _expired(utcnow()), batch=batch)
 
 
 async def finish_idempotent(db: Database, scope: str, key: str, status: int, body: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import utcnow
@@ -51,16 +51,7 @@ async def prune_published(db: Database, *, older_than: timedelta, batch: int = 1
     Published messages are history only: delivery is done, handlers have run, subscribers catch up from current
     state, not from the outbox. Unpublished messages are never deleted, however old. Returns how many were deleted.
     """
-    cutoff = utcnow() - older_than
-    deleted = 0
-    while True:
-        async with db.transaction() as session:
-            ids = select(OutboxMessage.id).where(OutboxMessage.published_at < cutoff).limit(batch).scalar_subquery()
-            result = await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
-        count = int(getattr(result, "rowcount", 0) or 0)
-        deleted += count
-        if count < batch:
-            return deleted
+    return await db.delete_in_batches(OutboxMessage, OutboxMessage.published_at < utcnow() - older_than, batch=batch)
 
 
 def record(session: AsyncSession, kind: str, topics: Sequence[str], payload: dict[str, Any]) -> None:
