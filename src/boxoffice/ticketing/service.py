@@ -790,22 +790,27 @@ async def _reserve_fused(
                 ).all()
             }
             for taking in takings:
-                left, revision, on_sale = current.get(taking.ticket_type.id, (0, None, False))
+                _, revision, on_sale = current.get(taking.ticket_type.id, (0, None, False))
                 if not on_sale or revision != taking.ticket_type.revision:
                     return None  # the event or a ticket type changed since they were read
             for taking in takings:
-                tt = taking.ticket_type
-                left = max(current[tt.id][0], 0)
+                left = max(current[taking.ticket_type.id][0], 0)
                 if left < taking.quantity:
-                    raise SoldOut(
-                        f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
-                        ticket_type_id=tt.id,
-                        available=left,
-                        field=f"lines[{taking.line_indexes[0]}].quantity",
-                    )
+                    raise _sold_out(taking, left)
             return None  # tickets were freed in the meantime: the general path takes them
     set_committed_value(order, "person_id", row.person_id)
     return order
+
+
+def _sold_out(taking: _Taking, left: int) -> SoldOut:
+    """The answer to an order asking more of a ticket type than the ``left`` it has, on the type's first line."""
+    tt = taking.ticket_type
+    return SoldOut(
+        f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
+        ticket_type_id=tt.id,
+        available=left,
+        field=f"lines[{taking.line_indexes[0]}].quantity",
+    )
 
 
 async def _take(
@@ -830,14 +835,7 @@ async def _take(
             )
         ).one_or_none()
         if row is None:
-            tt = taking.ticket_type
-            left = await _available_now(session, tt_id)
-            raise SoldOut(
-                f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
-                ticket_type_id=tt_id,
-                available=left,
-                field=f"lines[{taking.line_indexes[0]}].quantity",
-            )
+            raise _sold_out(taking, await _available_now(session, tt_id))
         quantity, sold, held = row
         counters[tt_id] = (quantity, sold, held)
         taken_before[tt_id] = sold + held - taking.quantity
