@@ -68,6 +68,14 @@ async def wait_http(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def _process_tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants (empty when it is gone)."""
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    return []
+
+
 class RssSampler:
     """Peak resident memory of process trees (added up), sampled every 50 ms. The trees are listed once, at the
     start (listing children walks all of /proc: done every 50 ms, it cost the load generator a tenth of a core)."""
@@ -89,10 +97,7 @@ class RssSampler:
             self._stop.wait(0.05)
 
     def __enter__(self) -> RssSampler:
-        for pid in self.pids:
-            with contextlib.suppress(psutil.Error):
-                root = psutil.Process(pid)
-                self._procs += [root, *root.children(recursive=True)]
+        self._procs = [proc for pid in self.pids for proc in _process_tree(pid)]
         self._thread.start()
         return self
 
@@ -103,12 +108,10 @@ class RssSampler:
 
 def _tree_cpu(pid: int) -> float:
     total = 0.0
-    with contextlib.suppress(psutil.Error):
-        root = psutil.Process(pid)
-        for proc in [root, *root.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                times = proc.cpu_times()
-                total += times.user + times.system
+    for proc in _process_tree(pid):
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
     return total
 
 
