@@ -375,10 +375,9 @@ async def _render_event(
 
 async def _public_event(box: Boxoffice, event_id: str) -> Event | None:
     try:
-        event = await events.get_event(box.db, event_id[:64])
+        return await events.get_public_event(box.db, event_id[:64])
     except NotFound:
         return None
-    return None if event.status == "draft" else event
 
 
 @router.get("/e/{event_id}", response_class=HTMLResponse)

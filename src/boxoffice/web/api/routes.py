@@ -266,7 +266,7 @@ async def refund_order(order_id: str, body: s.RefundIn, box: Box, organizer: Org
     "/events/{event_id}/tickets", response_model=list[s.TicketOut], tags=["buyers"], summary="Ticket types on sale"
 )
 async def public_tickets(event_id: str, box: Box) -> list[s.TicketOut]:
-    await events.get_event(box.db, event_id)
+    await events.get_public_event(box.db, event_id)
     return [t for t in await tickets_out(box, event_id) if t.sales_state in ("on_sale", "sold_out")]
 
 
@@ -403,7 +403,7 @@ SSE: dict[int | str, dict[str, Any]] = {
     responses=SSE,
 )
 async def event_stream(event_id: str, request: Request, box: Box) -> StreamingResponse:
-    await events.get_event(box.db, event_id)
+    await events.get_public_event(box.db, event_id)
     subscription = box.broker.subscribe(ticketing.event_topic(event_id))
 
     async def snapshot() -> list[dict[str, Any]]:
