@@ -13,6 +13,7 @@ from boxoffice import migrate
 from boxoffice.container import Boxoffice
 from boxoffice.logs import configure_logging
 from boxoffice.payments.keys import SANDBOX_PATH
+from boxoffice.realtime.slots import StreamSlots
 from boxoffice.sandbox import create_sandbox_app
 from boxoffice.settings import Settings, get_settings
 from boxoffice.web import problems, system
@@ -43,6 +44,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.box = box
+    app.state.sse_slots = StreamSlots(settings.sse_max_per_address, settings.sse_max_streams)
     app.add_middleware(BodyLimit)
     problems.install(app)
     app.include_router(system.router)
