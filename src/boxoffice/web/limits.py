@@ -100,7 +100,6 @@ async def reject(send: Send, limit: int) -> None:
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(payload)).encode()),
-                (b"connection", b"close"),
             ],
         }
     )
