@@ -508,7 +508,17 @@ async def webhook_run(
 def baseline_server(port: int, workers: str) -> list[str]:
     """The command serving the baselines (benchmarks/baseline_app.py), with as many Uvicorn workers as Boxoffice."""
     app = [PY, "-m", "uvicorn", "benchmarks.baseline_app:app"]
-    return [*app, "--port", str(port), "--workers", workers, "--log-level", "warning", "--no-access-log"]
+    return [
+        *app,
+        "--port",
+        str(port),
+        "--workers",
+        workers,
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--no-server-header",
+    ]
 
 
 async def main(args: argparse.Namespace) -> int:

@@ -58,6 +58,7 @@ def serve(
         proxy_headers=True,
         log_level=settings.log_level.lower(),
         access_log=False,
+        server_header=False,  # no "server: uvicorn" banner
     )
 
 
@@ -272,7 +273,7 @@ def sandbox(
     typer.echo(
         f"Stripe sandbox on http://{host}:{port} (keys: {len(keys)}, webhooks: {webhook_url or 'off'})", err=True
     )
-    uvicorn.run(server, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(server, host=host, port=port, log_level="warning", access_log=False, server_header=False)
 
 
 def main() -> None:

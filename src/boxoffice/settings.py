@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     stripe_timeout_seconds: float = Field(default=20.0, gt=0)
     stripe_max_concurrency: int = Field(default=64, ge=1, le=1000)
     email_retry_seconds: float = Field(default=5.0, gt=0)
+    sse_max_per_address: int = Field(default=20, ge=0)  # open SSE streams per client address; 0 = no cap
+    sse_max_streams: int = Field(default=2000, ge=0)  # open SSE streams per process; 0 = no cap
     log_level: str = "INFO"
 
     stripe_secret_key: SecretStr | None = Field(

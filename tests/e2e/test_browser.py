@@ -10,6 +10,27 @@ from typing import Any
 from tests.helpers import make_event, make_ticket
 from tests.server import LiveServer
 
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline"));
+});
+"""
+
+
+async def watch_csp(context: Any) -> list[str]:
+    """Every Content-Security-Policy violation of the context's pages: Chromium's own console messages, and the
+    ``securitypolicyviolation`` events (reported by an init script, which the policy does not govern)."""
+    seen: list[str] = []
+
+    def on_console(message: Any) -> None:
+        text = str(message.text)
+        if "Content Security Policy" in text or "CSP violation" in text:
+            seen.append(f"{message.page.url if message.page else '?'}: {text}")
+
+    await context.add_init_script(REPORT_VIOLATIONS)
+    context.on("console", on_console)
+    return seen
+
 
 async def test_buy_pay_what_you_want_with_tip_and_watch_it_confirm(
     browser_site: LiveServer, browser: Any, screenshot_dir: Path
@@ -32,6 +53,7 @@ async def test_buy_pay_what_you_want_with_tip_and_watch_it_confirm(
     )
     general = await make_ticket(site.box.db, event.id, title="General admission", quantity=50)
     context = await browser.new_context(viewport={"width": 1000, "height": 900})
+    violations = await watch_csp(context)
     try:
         buyer = await context.new_page()
         watcher = await context.new_page()
@@ -80,6 +102,7 @@ async def test_buy_pay_what_you_want_with_tip_and_watch_it_confirm(
         assert await buyer.evaluate("window.__sameDocument === true")  # no reload happened
         await buyer.screenshot(path=str(screenshot_dir / "order.png"), full_page=True)
         await expect(watcher.locator(f'[data-left="{flex.id}"]')).to_have_text("8 left")  # sold now, still 8
+        assert violations == []  # the event page, the sandbox's checkout and the live order page
     finally:
         await context.close()
 
@@ -91,6 +114,7 @@ async def test_the_form_works_without_javascript(browser_site: LiveServer, brows
     event = await make_event(site.box.db, title="No Script Night")
     tt = await make_ticket(site.box.db, event.id, title="Seat", quantity=5)
     context = await browser.new_context(java_script_enabled=False)
+    violations = await watch_csp(context)
     try:
         page = await context.new_page()
         await page.goto(f"{site.url}/e/{event.id}")
@@ -107,6 +131,7 @@ async def test_the_form_works_without_javascript(browser_site: LiveServer, brows
         await expect(page.locator("#order-status")).to_have_text("Canceled")
         await page.goto(f"{site.url}/e/{event.id}")
         await expect(page.locator(f'[data-left="{tt.id}"]')).to_have_text("5 left")
+        assert violations == []
     finally:
         await context.close()
 
@@ -122,6 +147,7 @@ async def test_error_summary_takes_focus_and_links_to_the_field(
         site.box.db, event.id, title="Supporter", pricing_model="flexible", minimum_price_cents=500, quantity=5
     )
     context = await browser.new_context(viewport={"width": 1000, "height": 900})
+    violations = await watch_csp(context)
     try:
         page = await context.new_page()
         await page.goto(f"{site.url}/e/{event.id}")
@@ -136,5 +162,6 @@ async def test_error_summary_takes_focus_and_links_to_the_field(
         await summary.get_by_role("link", name="Please enter at least $5.00 for Supporter").click()
         await expect(page.locator(f"#price-{flex.id}")).to_be_focused()
         await expect(page.locator(f"#price-{flex.id}")).to_have_value("2")
+        assert violations == []
     finally:
         await context.close()

@@ -88,7 +88,14 @@ async def serve(app: Any) -> AsyncIterator[str]:
     sock.listen(128)
     sock.setblocking(False)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            server_header=False,
+        )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -182,6 +182,17 @@ async def get_event(db: Database, event_id: str, *, organizer_id: str | None = N
         return await load_event(session, event_id, organizer_id=organizer_id)
 
 
+async def get_public_event(db: Database, event_id: str) -> Event:
+    """An event as the public sees it: a draft is as absent as an unknown id, with the same words (no id)."""
+    try:
+        event = await get_event(db, event_id)
+    except NotFound:
+        event = None
+    if event is None or event.status == "draft":
+        raise NotFound("event not found")
+    return event
+
+
 async def get_person(db: Database, person_id: str) -> Person:
     async with db.read() as session:
         person = await session.get(Person, person_id)

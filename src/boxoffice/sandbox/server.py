@@ -48,7 +48,14 @@ async def run_sandbox(
     app = create_sandbox_app(sandbox)
     served = Starlette(routes=[Mount(prefix, app)]) if prefix else app
     server = uvicorn.Server(
-        uvicorn.Config(served, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+        uvicorn.Config(
+            served,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            server_header=False,
+        )
     )
     await sandbox.start()
     task = asyncio.create_task(server.serve(sockets=[sock]), name="sandbox-server")

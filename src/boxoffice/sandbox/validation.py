@@ -155,7 +155,7 @@ def reject_unknown(params: dict[str, Any], known: frozenset[str], prefix: str = 
 
 
 def integer(value: Any, param: str) -> int:
-    if not isinstance(value, str | int) or isinstance(value, bool) or not re.fullmatch(r"-?\d+", str(value)):
+    if not isinstance(value, str | int) or isinstance(value, bool) or not re.fullmatch(r"-?[0-9]+", str(value)):
         raise invalid_integer(param, value)
     return int(value)
 

@@ -412,7 +412,7 @@ async def _read_sale(db: Database, request: OrderRequest) -> Sale:
             )
         ).all()
     if not rows:
-        raise NotFound(f"event {request.event_id} not found")
+        raise NotFound("event not found")
     return rows[0][0], {tt.id: tt for _, tt in rows if tt is not None}
 
 
@@ -422,6 +422,8 @@ async def _load_plan(db: Database, request: OrderRequest, now: datetime) -> _Pla
 
 def _check_plan(request: OrderRequest, event: Event, found: dict[str, TicketType], now: datetime) -> _Plan:
     """Check the request against the event and its ticket types (pure)."""
+    if event.status == "draft":
+        raise NotFound("event not found")  # the public cannot tell a draft from an unknown id
     if event.status != "published":
         raise SalesClosed("this event is not on sale", field="event_id")
     takings: dict[str, _Taking] = {}
@@ -1241,9 +1243,14 @@ async def release_expired_holds(
 async def get_order(db: Database, order_id: str, *, organizer_id: str | None = None, with_lines: bool = True) -> Order:
     """The order with its lines; ``with_lines=False`` leaves them out (reading them then raises), one query less."""
     async with db.read() as session:
-        order = await _load_order(session, order_id, with_lines=with_lines)
-        if organizer_id is not None:
-            await events.load_event(session, order.event_id, organizer_id=organizer_id)
+        try:
+            order = await _load_order(session, order_id, with_lines=with_lines)
+            if organizer_id is not None:
+                await events.load_event(session, order.event_id, organizer_id=organizer_id)
+        except NotFound:
+            if organizer_id is None:
+                raise
+            raise NotFound("order not found") from None  # not yours or unknown: one answer, naming nothing
         return order
 
 

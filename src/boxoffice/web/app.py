@@ -13,9 +13,12 @@ from boxoffice import migrate
 from boxoffice.container import Boxoffice
 from boxoffice.logs import configure_logging
 from boxoffice.payments.keys import SANDBOX_PATH
+from boxoffice.realtime.slots import StreamSlots
 from boxoffice.sandbox import create_sandbox_app
+from boxoffice.sandbox import page as sandbox_page
 from boxoffice.settings import Settings, get_settings
 from boxoffice.web import problems, system
+from boxoffice.web.headers import DOCS_POLICY, NO_REFERRER_PREFIXES, SecurityHeaders, page_policy
 from boxoffice.web.limits import BodyLimit
 
 
@@ -43,7 +46,19 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.box = box
+    app.state.sse_slots = StreamSlots(settings.sse_max_per_address, settings.sse_max_streams)
     app.add_middleware(BodyLimit)
+    app.add_middleware(
+        SecurityHeaders,  # outermost of ours: the body limit's 413 carries the headers too
+        page=page_policy(settings.public_url),
+        hsts=settings.env == "production",
+        policies={
+            SANDBOX_PATH + "/": sandbox_page.CONTENT_SECURITY_POLICY,
+            "/docs": DOCS_POLICY,
+            "/redoc": DOCS_POLICY,
+        },
+        no_referrer=(*NO_REFERRER_PREFIXES, SANDBOX_PATH + "/"),
+    )
     problems.install(app)
     app.include_router(system.router)
     from boxoffice.web import register

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -196,6 +197,15 @@ class AmountError(ValueError):
     pass
 
 
+_PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+
+
+def whole_number(text: str) -> int | None:
+    """``"12"`` -> ``12``; ``None`` unless the text is ASCII digits only (``str.isdigit`` also takes ``"²"``,
+    which ``int`` refuses, and full-width digits, which it takes)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def parse_amount(text: str, currency: str) -> int | None:
     """A typed amount in minor units; ``None`` when empty. Accepts ``12.50``, ``12,50``, ``$12.50``, ``1,500``."""
     value = "".join(text.split()).lstrip("$€£¥₩₹").strip()
@@ -209,14 +219,15 @@ def parse_amount(text: str, currency: str) -> int | None:
     elif "," in value:
         head, _, tail = value.rpartition(",")
         value = f"{head}.{tail}" if exp and len(tail) <= exp and "," not in head else value.replace(",", "")
+    negative = value.startswith("-")
+    if not _PLAIN_NUMBER.fullmatch(value.removeprefix("-")):
+        raise AmountError("not a number")  # ASCII digits only: no full-width digits, "²", "1e3", "1_000", "NaN"
+    if negative:
+        raise AmountError("negative")
     try:
         amount = Decimal(value)
     except InvalidOperation:
         raise AmountError("not a number") from None
-    if not amount.is_finite():
-        raise AmountError("not a number")
-    if amount < 0:
-        raise AmountError("negative")
     minor = amount * (10**exp)
     if minor != minor.to_integral_value():
         raise AmountError("too many decimals")
@@ -364,10 +375,9 @@ async def _render_event(
 
 async def _public_event(box: Boxoffice, event_id: str) -> Event | None:
     try:
-        event = await events.get_event(box.db, event_id[:64])
+        return await events.get_public_event(box.db, event_id[:64])
     except NotFound:
         return None
-    return None if event.status == "draft" else event
 
 
 @router.get("/e/{event_id}", response_class=HTMLResponse)
@@ -392,10 +402,10 @@ def _read_lines(
     for tt in types:
         raw_qty = form.values.get(f"qty_{tt.id}", "").strip() or "0"
         raw_tip = form.values.get(f"tip_{tt.id}", "") if tt.tippable else ""
-        if not raw_qty.isdigit():
+        qty = whole_number(raw_qty)
+        if qty is None:
             form.add(f"Please enter a whole number of tickets for {tt.title}", f"qty-{tt.id}")
             continue
-        qty = int(raw_qty)
         tip: int | None = None
         try:
             tip = parse_amount(raw_tip, tt.currency)
@@ -462,7 +472,7 @@ def _buyer_message(error: FieldError) -> str:
 def _line_index(field_name: str) -> int | None:
     if field_name.startswith("lines[") and "]" in field_name:
         digits = field_name[6 : field_name.index("]")]
-        return int(digits) if digits.isdigit() else None
+        return whole_number(digits)
     return None
 
 

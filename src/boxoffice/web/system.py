@@ -54,11 +54,13 @@ async def readyz(request: Request) -> JSONResponse:
 @router.post("/webhooks/stripe", tags=["payments"], summary="Stripe webhook endpoint", include_in_schema=False)
 async def stripe_webhook(request: Request) -> JSONResponse:
     box = app_of(request)
-    body = await request.body()
-    if len(body) > MAX_WEBHOOK_BYTES:
-        return problem(413, "too-large", "Payload too large", "webhook body too large")
+    body = bytearray()
+    async for chunk in request.stream():  # counted as it arrives: an oversized body is never held whole
+        body += chunk
+        if len(body) > MAX_WEBHOOK_BYTES:
+            return problem(413, "too-large", "Payload too large", "webhook body too large")
     try:
-        outcome = await box.webhooks.receive(body, request.headers.get("stripe-signature"))
+        outcome = await box.webhooks.receive(bytes(body), request.headers.get("stripe-signature"))
     except SignatureError as exc:
         log.warning("webhook signature rejected: %s", exc)
         return problem(400, "bad-signature", "Invalid signature", str(exc))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from boxoffice.accounts import service as accounts
 from boxoffice.errors import Conflict
@@ -17,11 +18,13 @@ from boxoffice.notifications.codes import sign_ticket_code
 from boxoffice.notifications.delivery import list_emails
 from boxoffice.payments.gateway import StripeKeyRejected, StripeUnavailable
 from boxoffice.realtime import sse_events
+from boxoffice.realtime.slots import StreamSlots
 from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.web.api import schemas as s
 from boxoffice.web.api.deps import Box, Credentials, Organizer, order_for_token
-from boxoffice.web.problems import boxoffice_problem
+from boxoffice.web.clients import client_address
+from boxoffice.web.problems import boxoffice_problem, problem
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": s.Problem, "content": {"application/problem+json": {}}, "description": text}
@@ -266,7 +269,7 @@ async def refund_order(order_id: str, body: s.RefundIn, box: Box, organizer: Org
     "/events/{event_id}/tickets", response_model=list[s.TicketOut], tags=["buyers"], summary="Ticket types on sale"
 )
 async def public_tickets(event_id: str, box: Box) -> list[s.TicketOut]:
-    await events.get_event(box.db, event_id)
+    await events.get_public_event(box.db, event_id)
     return [t for t in await tickets_out(box, event_id) if t.sales_state in ("on_sale", "sold_out")]
 
 
@@ -384,14 +387,61 @@ async def availability_message(box: Box, event_id: str) -> dict[str, Any]:
     }
 
 
-def _stream(frames: AsyncIterator[str]) -> StreamingResponse:
-    return StreamingResponse(
-        frames, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+class _Stream(StreamingResponse):
+    """An SSE response that gives back its slot and closes its subscription however it ends (finished, client
+    gone, or never started because the client left before the first byte)."""
+
+    def __init__(self, frames: AsyncIterator[str], cleanup: Callable[[], None]) -> None:
+        super().__init__(
+            frames, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        self.cleanup = cleanup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.cleanup()
+
+
+def _too_many_streams() -> Response:
+    return problem(
+        429,
+        "too-many-streams",
+        "Too many streams",
+        "too many live streams are open; close one or try again shortly",
+        headers={"Retry-After": "10"},
     )
 
 
+def _stream(
+    request: Request, box: Box, topic: str, snapshot: Callable[[], Awaitable[list[dict[str, Any]]]]
+) -> Response:
+    """The SSE answer for ``topic``, within the caps on open streams (429 past them)."""
+    slots: StreamSlots = request.app.state.sse_slots
+    slot = slots.take(client_address(request))
+    if slot is None:
+        return _too_many_streams()
+    subscription = box.broker.subscribe(topic)
+
+    def cleanup() -> None:
+        subscription.close()
+        slot.release()
+
+    async def frames() -> AsyncIterator[str]:
+        try:
+            async with subscription:
+                async for frame in sse_events(subscription, snapshot, is_disconnected=request.is_disconnected):
+                    yield frame
+        finally:
+            cleanup()
+
+    return _Stream(frames(), cleanup)
+
+
 SSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}
+    200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+    429: PROBLEMS[413] | {"description": "Too many live streams open (per address or in all); see Retry-After"},
 }
 
 
@@ -402,19 +452,13 @@ SSE: dict[int | str, dict[str, Any]] = {
     response_class=StreamingResponse,
     responses=SSE,
 )
-async def event_stream(event_id: str, request: Request, box: Box) -> StreamingResponse:
-    await events.get_event(box.db, event_id)
-    subscription = box.broker.subscribe(ticketing.event_topic(event_id))
+async def event_stream(event_id: str, request: Request, box: Box) -> Response:
+    await events.get_public_event(box.db, event_id)
 
     async def snapshot() -> list[dict[str, Any]]:
         return [await availability_message(box, event_id)]
 
-    async def frames() -> AsyncIterator[str]:
-        async with subscription:
-            async for frame in sse_events(subscription, snapshot, is_disconnected=request.is_disconnected):
-                yield frame
-
-    return _stream(frames())
+    return _stream(request, box, ticketing.event_topic(event_id), snapshot)
 
 
 @router.get(
@@ -430,17 +474,11 @@ async def order_stream(
     box: Box,
     credentials: Credentials,
     token: Annotated[str | None, Query(max_length=200)] = None,
-) -> StreamingResponse:
+) -> Response:
     order = await order_for_token(box, order_id, credentials.credentials if credentials else token)
-    subscription = box.broker.subscribe(ticketing.order_topic(order.id))
 
     async def snapshot() -> list[dict[str, Any]]:
         current = await ticketing.get_order(box.db, order.id)
         return [{"type": "order.snapshot", "order_id": current.id, "status": current.status}]
 
-    async def frames() -> AsyncIterator[str]:
-        async with subscription:
-            async for frame in sse_events(subscription, snapshot, is_disconnected=request.is_disconnected):
-                yield frame
-
-    return _stream(frames())
+    return _stream(request, box, ticketing.order_topic(order.id), snapshot)
