@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     def secret_bytes(self) -> bytes:
         return self.secret_key.get_secret_value().encode()
 
+    @property
+    def signing_keys(self) -> tuple[bytes, ...]:
+        """Every key that verifies what Boxoffice signed (order tokens): the current one first."""
+        return (self.secret_bytes,)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

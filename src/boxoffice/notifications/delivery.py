@@ -35,6 +35,7 @@ from boxoffice.notifications.render import (
 from boxoffice.notifications.transport import EmailTransport, TransportError
 from boxoffice.outbox import Message
 from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.tokens import order_token
 
 log = logging.getLogger("boxoffice.notifications")
 
@@ -224,7 +225,7 @@ class Mailer:
         titles = {line.id: line.title for line in order.lines}
         return OrderEmailContext(
             order_id=order.id,
-            order_url=f"{self.public_url}/orders/{order.id}?token={order.access_token}",
+            order_url=f"{self.public_url}/orders/{order.id}?token={order_token(order.id, self.secret)}",
             buyer_name=order.name,
             buyer_email=order.email,
             event_id=event.id,
