@@ -309,10 +309,11 @@ class Payments:
             idempotency_key=f"boxoffice-autorefund-{order.id}",
             metadata={"order_id": order.id, "event_id": order.event_id, "reason": "tickets_unavailable"},
         )
-        await ticketing.record_refund(self.db, order.id, order.total_cents)
+        # the note first: whoever sees the order refunded also sees why
         await ticketing.note_order_issue(
             self.db, order.id, "paid after the hold ended and the tickets were gone: refunded automatically"
         )
+        await ticketing.record_refund(self.db, order.id, order.total_cents)
         log.warning("late payment refunded: tickets unavailable", extra={"order_id": order.id})
 
     def async_hold_until(self) -> Any:
