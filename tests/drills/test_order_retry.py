@@ -56,7 +56,7 @@ async def test_every_buyer_gets_their_one_order_back_after_kills_in_each_step(
     server = boxoffice(box_port, env, tmp_path / "server.log")
     event = await make_event(pg_db)
     tt = await make_ticket(pg_db, event.id, quantity=100)
-    buyers = [
+    buyers: list[dict[str, Any]] = [
         {
             "key": str(uuid.uuid4()),
             "body": {

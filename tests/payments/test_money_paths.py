@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -146,8 +147,8 @@ async def test_a_refund_stripe_never_answered_is_sent_again_once(shop: LiveServe
     assert recorded.status == "requested"
     # it counts against what is left while unanswered: no double refund by asking again
     assert (await refund(shop, order_id, auth, {"amount_cents": 1900})).status_code == 422
-    assert await shop.box.payments.resend_unanswered_refunds(older_than=payments_service.timedelta(0)) == 1
-    assert await shop.box.payments.resend_unanswered_refunds(older_than=payments_service.timedelta(0)) == 0
+    assert await shop.box.payments.resend_unanswered_refunds(older_than=timedelta(0)) == 1
+    assert await shop.box.payments.resend_unanswered_refunds(older_than=timedelta(0)) == 0
     assert refunded_at_stripe(shop, intent) == 1200
     (sent,) = await refunds.list_refunds(shop.box.db, order_id)
     assert sent.status == "succeeded" and sent.stripe_refund_id
@@ -211,7 +212,7 @@ async def test_a_retry_after_the_order_committed_gets_that_order_and_its_checkou
     assert soon.status_code == 409 and int(soon.headers["retry-after"]) >= 1
     assert soon.headers["content-type"].startswith("application/problem+json") and "token" not in soon.json()
 
-    monkeypatch.setattr(payments_service, "REPLAY_GRACE", payments_service.timedelta(0))
+    monkeypatch.setattr(payments_service, "REPLAY_GRACE", timedelta(0))
     retry = await post_order(shop, event.id, body, key)
     assert retry.status_code == 201, retry.text
     data = retry.json()
