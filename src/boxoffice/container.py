@@ -65,9 +65,14 @@ class Boxoffice:
             sender=settings.mail_from,
             public_url=self.public_url,
             base_delay=settings.email_retry_seconds,
+            claim_seconds=settings.email_claim_seconds,
         )
         self.dispatcher = OutboxDispatcher(
-            self.db, publish=self.broker.publish_many, handlers=[queue_emails], on_batch=self.mailer.kick
+            self.db,
+            publish=self.broker.publish_many,
+            handlers=[queue_emails],
+            on_batch=self.mailer.kick,
+            claim_seconds=settings.outbox_claim_seconds,
         )
         self.db.on_commit(self.dispatcher.kick)
         self._tasks: list[asyncio.Task[None]] = []

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     stripe_timeout_seconds: float = Field(default=20.0, gt=0)
     stripe_max_concurrency: int = Field(default=64, ge=1, le=1000)
     email_retry_seconds: float = Field(default=5.0, gt=0)
+    # How long a worker's claim on an email or outbox message lasts: a worker killed while sending leaves it claimed
+    # this long before another worker sends it again. Longer than any one send; drills shorten them.
+    email_claim_seconds: float = Field(default=120.0, gt=0)
+    outbox_claim_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
 
     stripe_secret_key: SecretStr | None = Field(

@@ -102,8 +102,10 @@ class Mailer:
         base_delay: float = 5.0,
         max_delay: float = 1800.0,
         idle_interval: float = 2.0,
+        claim_seconds: float = CLAIM_SECONDS,
     ) -> None:
         self.db = db
+        self.claim_seconds = claim_seconds
         self.transport = transport
         self.secret = secret
         self.sender = sender
@@ -171,7 +173,9 @@ class Mailer:
                         EmailMessage.status == "pending",
                         or_(EmailMessage.locked_until.is_(None), EmailMessage.locked_until < now),
                     )
-                    .values(locked_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=EmailMessage.attempts + 1)
+                    .values(
+                        locked_until=now + timedelta(seconds=self.claim_seconds), attempts=EmailMessage.attempts + 1
+                    )
                     .returning(EmailMessage.id)
                 )
             ).all()
