@@ -160,10 +160,11 @@ async def test_checkout_holds_redirects_to_the_sandbox_and_the_order_confirms(si
         assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
         pending = await site.client.get(back, follow_redirects=True)
         assert "token=" not in str(pending.url)
-        assert pending.status_code == 200 and "Payment received, confirming…" in pending.text
+        assert pending.status_code == 200 and "we are confirming your payment" in pending.text
+        assert "Payment received" not in pending.text  # nothing claims money arrived before it did
         assert "Awaiting payment" in pending.text and "Release my tickets" not in pending.text
         forged = await site.client.get(back.replace(session_id, "cs_test_someone_else"), follow_redirects=True)
-        assert "Payment received" not in forged.text and "Release my tickets" in forged.text
+        assert "confirming your payment" not in forged.text and "Release my tickets" in forged.text
     finally:
         site.box.sandbox.faults.webhook_paused = False
 
@@ -173,7 +174,7 @@ async def test_checkout_holds_redirects_to_the_sandbox_and_the_order_confirms(si
     await eventually(confirmed)
     page = await site.client.get(back, follow_redirects=True)
     html = page.text
-    assert "Confirmed" in html and "Payment received" not in html
+    assert "Confirmed" in html and "confirming your payment" not in html
     assert html.count('class="issued"') == 2 and html.count("<svg") == 2
     codes = re.findall(r"<code>([^<]+)</code>", html)
     assert len(codes) == 2
@@ -338,3 +339,24 @@ def box_secrets(site: LiveServer) -> set[str]:
         *(s.get_secret_value() for s in stripe.webhook_secrets),
         site.box.settings.secret_key.get_secret_value(),
     }
+
+
+async def test_a_bank_payment_still_processing_says_so(site: LiveServer) -> None:
+    event = await make_event(site.box.db)
+    tt = await make_ticket(site.box.db, event.id, quantity=5)
+    placed = await site.box.payments.place_order(
+        ticketing.OrderRequest(event_id=event.id, email="bank@example.com", lines=[ticketing.LineRequest(tt.id, 1)])
+    )
+    order = placed.order
+    # Stripe's checkout.session.completed with payment_status "unpaid": a bank debit was submitted, no money yet
+    assert await ticketing.await_async_payment(
+        site.box.db, order.id, payment_intent_id="pi_bank_1", until=datetime.now(UTC) + timedelta(days=7)
+    )
+    page = await site.client.get(
+        f"/orders/{order.id}?token={site.box.payments.order_token(order)}&session_id={placed.order.stripe_checkout_session_id}",
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    assert "Your payment is processing" in page.text and "bank@example.com" in page.text
+    assert "Payment received" not in page.text and "confirming your payment" not in page.text
+    assert "Release my tickets" not in page.text  # the money may still arrive: no cancel button under it

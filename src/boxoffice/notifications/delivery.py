@@ -233,6 +233,7 @@ class Mailer:
             buyer_name=order.name,
             buyer_email=order.email,
             event_id=event.id,
+            event_url=f"{self.public_url}/e/{event.id}",
             event_title=event.title,
             event_description=event.description,
             event_starts_at=event.starts_at,

@@ -598,8 +598,14 @@ def _status_message(
     order: Order, event: Event, *, paid: bool, hold_ended: bool, canceled_checkout: bool, unavailable: bool
 ) -> str:
     if order.status == "pending":
+        if order.stripe_payment_intent_id:  # a bank debit or another delayed method: no money has arrived yet
+            return (
+                "Your payment is processing: bank payments can take a few days to clear. Your tickets are held "
+                f"until {_moment(order.expires_at, event)}, and we will email {order.email} as soon as it clears "
+                "(or if it fails)."
+            )
         if paid:
-            return "Payment received, confirming…"
+            return "Thank you: we are confirming your payment with the payment provider…"
         if hold_ended:
             return "The time to pay for this order has ended; its tickets are being released. Nothing was charged."
         until = _moment(order.expires_at, event)
@@ -666,7 +672,9 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
             canceled_checkout=query.get("checkout") == "canceled",
             unavailable=query.get("checkout") == "unavailable",
         ),
-        "show_actions": order.status == "pending" and not paid and not hold_ended,
+        "show_actions": (
+            order.status == "pending" and not paid and not hold_ended and not order.stripe_payment_intent_id
+        ),
         "canceled_checkout": query.get("checkout") == "canceled" and order.status == "pending" and not paid,
         "tickets": tickets,
     }
