@@ -12,6 +12,19 @@ from boxoffice.db import Database
 from tests import pg
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Under CI (``CI`` set, as ``.ci/run`` does) a skipped test fails: a missing Redis, Chromium or server binary
+    must never turn into a silent green."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, which fails the run: {reason}"
+    return None
+
+
 @pytest.fixture(scope="session")
 async def pg_admin_url() -> AsyncIterator[str]:
     url, source = await pg.find_server()

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from boxoffice.accounts import service as accounts
 from boxoffice.db import Database
 from boxoffice.notifications.delivery import Mailer, queue_emails
 from boxoffice.notifications.transport import make_transport
@@ -49,6 +48,7 @@ class Boxoffice:
             self.db,
             self.gateway,
             public_url=self.public_url,
+            token_key=settings.secret_bytes,
             hold=timedelta(minutes=settings.hold_minutes),
             max_lines=settings.max_lines_per_order,
             max_quantity=settings.max_quantity_per_line,
@@ -65,9 +65,14 @@ class Boxoffice:
             sender=settings.mail_from,
             public_url=self.public_url,
             base_delay=settings.email_retry_seconds,
+            claim_seconds=settings.email_claim_seconds,
         )
         self.dispatcher = OutboxDispatcher(
-            self.db, publish=self.broker.publish_many, handlers=[queue_emails], on_batch=self.mailer.kick
+            self.db,
+            publish=self.broker.publish_many,
+            handlers=[queue_emails],
+            on_batch=self.mailer.kick,
+            claim_seconds=settings.outbox_claim_seconds,
         )
         self.db.on_commit(self.dispatcher.kick)
         self._tasks: list[asyncio.Task[None]] = []
@@ -115,16 +120,18 @@ class Boxoffice:
         await self.db.dispose()
 
     async def sweep_once(self) -> int:
-        return await ticketing.release_expired_holds(self.db)
+        """Release expired holds, and send again the refunds Stripe never answered."""
+        expired = await ticketing.release_expired_holds(self.db)
+        await self.payments.resend_unanswered_refunds()
+        return expired
 
     async def housekeep_once(self) -> dict[str, int]:
-        """Delete what is no longer needed: outbox messages published longer ago than the retention, expired
-        idempotency records. Each in batches of short transactions, so a sale is never held up by it."""
+        """Delete what is no longer needed: outbox messages published longer ago than the retention, in batches of
+        short transactions, so a sale is never held up by it."""
         return {
             "outbox_messages": await prune_published(
                 self.db, older_than=timedelta(hours=self.settings.outbox_retention_hours)
             ),
-            "idempotency_records": await accounts.prune_idempotency(self.db),
         }
 
     async def _housekeep_forever(self) -> None:

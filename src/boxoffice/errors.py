@@ -56,6 +56,17 @@ class Conflict(BoxofficeError):
     title = "Conflict"
 
 
+class RetryLater(Conflict):
+    """The same request is being processed right now: retry after ``retry_after`` seconds."""
+
+    code = "in-progress"
+    title = "In progress"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class SoldOut(Conflict):
     code = "sold-out"
     title = "Sold out"

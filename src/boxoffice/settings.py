@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     email_retry_seconds: float = Field(default=5.0, gt=0)
     sse_max_per_address: int = Field(default=20, ge=0)  # open SSE streams per client address; 0 = no cap
     sse_max_streams: int = Field(default=2000, ge=0)  # open SSE streams per process; 0 = no cap
+    # How long a worker's claim on an email or outbox message lasts: a worker killed while sending leaves it claimed
+    # this long before another worker sends it again. Longer than any one send; drills shorten them.
+    email_claim_seconds: float = Field(default=120.0, gt=0)
+    outbox_claim_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
 
     stripe_secret_key: SecretStr | None = Field(
@@ -74,6 +78,11 @@ class Settings(BaseSettings):
     @property
     def secret_bytes(self) -> bytes:
         return self.secret_key.get_secret_value().encode()
+
+    @property
+    def signing_keys(self) -> tuple[bytes, ...]:
+        """Every key that verifies what Boxoffice signed (order tokens): the current one first."""
+        return (self.secret_bytes,)
 
 
 @lru_cache(maxsize=1)

@@ -1,5 +1,5 @@
-"""Drills: Redis stopped and restarted during a sale, PostgreSQL connections dropped during a sale, SMTP down for
-the whole sale. Each asserts the end state, never timings."""
+"""Drills: Redis stopped and restarted during a sale, Redis hung (SIGSTOP) and resumed, PostgreSQL connections dropped
+during a sale, SMTP down for the whole sale. Each asserts the end state, never timings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import AsyncIterator
@@ -116,6 +117,59 @@ async def test_redis_down_and_back_during_a_sale(fresh_pg: tuple[str, Database],
         redis.wait(10)
 
 
+async def test_redis_hung_during_a_sale_then_resumed(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
+    """A Redis that stops answering (SIGSTOP: its connections stay open, nothing comes back) must not stop sales."""
+    pg_url, pg_db = fresh_pg
+    if REDIS_SERVER is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is required for this drill under CI")
+        pytest.skip("no redis-server binary")
+    redis_port, port = free_port(), free_port()
+    redis = redis_process(redis_port, tmp_path)
+    await wait_port(redis_port)
+    env = server_env(pg_url, port, tmp_path, BOXOFFICE_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+    server = boxoffice(port, env, tmp_path / "server.log").start()
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, quantity=100)
+    url = f"http://127.0.0.1:{port}"
+    stopped = False
+    try:
+        await wait_up(f"{url}/healthz")
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("GET", f"{url}/api/v1/events/{event.id}/stream") as sse,
+        ):
+            updates = frames(sse)
+            assert (await asyncio.wait_for(anext(updates), 15))["ticket_types"][0]["available"] == 100
+
+            async def buy(n: int) -> int:
+                r = await client.post(
+                    f"{url}/api/v1/events/{event.id}/orders",
+                    json={"email": f"hung{n}@example.com", "lines": [{"ticket_id": tt.id, "quantity": 1}]},
+                )
+                return r.status_code
+
+            assert await buy(0) == 201
+            redis.send_signal(signal.SIGSTOP)
+            stopped = True
+            during = await asyncio.gather(*(buy(n) for n in range(1, 11)))
+            assert during == [201] * 10  # nothing on the order path waits for Redis
+            assert (await client.get(f"{url}/healthz")).status_code == 200
+            redis.send_signal(signal.SIGCONT)
+            stopped = False
+            while True:  # the stream reaches the current availability once Redis answers again
+                update = await asyncio.wait_for(anext(updates), 60)
+                if update.get("type") == "availability" and update["ticket_types"][0]["available"] == 89:
+                    break
+            assert await buy(11) == 201
+    finally:
+        if stopped:
+            redis.send_signal(signal.SIGCONT)
+        server.stop()
+        redis.terminate()
+        redis.wait(10)
+
+
 async def test_postgres_connections_dropped_during_a_sale(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
     pg_url, pg_db = fresh_pg
     port = free_port()
@@ -152,6 +206,37 @@ async def test_postgres_connections_dropped_during_a_sale(fresh_pg: tuple[str, D
 
             await asyncio.gather(*(buyer(n) for n in range(8)), drop_connections())
 
+            # One drop that certainly lands inside a request: the ticket type's row is locked, so the reservation
+            # waits in PostgreSQL (seen in pg_stat_activity); its connection is terminated there.
+            async with pg_db.engine.connect() as blocker:
+                transaction = await blocker.begin()
+                await blocker.execute(text("SELECT id FROM ticket_types WHERE id = :id FOR UPDATE"), {"id": tt.id})
+                inside = asyncio.create_task(
+                    client.post(
+                        f"{url}/api/v1/events/{event.id}/orders",
+                        json={"email": "inside@example.com", "lines": [{"ticket_id": tt.id, "quantity": 1}]},
+                    )
+                )
+                waiting = (
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query LIKE '%ticket_types%'"
+                )
+
+                async def reservation_waiting() -> list[int] | None:
+                    async with pg_db.read() as session:
+                        pids = list((await session.scalars(text(waiting))).all())
+                    return pids or None
+
+                pids = await eventually(reservation_waiting, timeout=30)
+                async with pg_db.read() as session:
+                    for pid in pids:
+                        await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                answer = await inside
+                await transaction.rollback()
+            assert answer.status_code == 503 and answer.headers.get("retry-after")
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            statuses.append(answer.status_code)
+
             async def recovered() -> bool:
                 r = await client.post(
                     f"{url}/api/v1/events/{event.id}/orders",
@@ -163,6 +248,7 @@ async def test_postgres_connections_dropped_during_a_sale(fresh_pg: tuple[str, D
     finally:
         server.stop()
     assert set(statuses) <= {201, 503}, sorted(set(statuses))
+    assert 503 in statuses
     assert all(value for value in retry_after)
     # None half-applied: every order has its line, and the hold counter equals the held lines.
     async with pg_db.read() as session:

@@ -89,7 +89,7 @@ async def test_buy_pay_what_you_want_with_tip_and_watch_it_confirm(
             await buyer.get_by_role("button", name="Pay", exact=True).click()
             live = buyer.locator("#order-live")
             await expect(buyer.locator("#order-status")).to_have_text("Awaiting payment")
-            await expect(live).to_contain_text("Payment received, confirming…")
+            await expect(live).to_contain_text("we are confirming your payment")
             await expect(buyer.locator(".issued")).to_have_count(0)
             await buyer.evaluate("window.__sameDocument = true")
         finally:

@@ -1,9 +1,11 @@
 """Child process for the cross-process oversell test: fires N concurrent one-ticket reservations and prints
-``held=<n> sold_out=<n> other=<n>``."""
+``held=<n> sold_out=<n> other=<n>``. It prints ``ready`` once connected and fires only when a line arrives on
+its standard input, so that the test can start several at the same moment. Its buyers' emails carry its pid."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from boxoffice.db import Database
@@ -13,7 +15,10 @@ from boxoffice.ticketing import service as ticketing
 
 async def main(url: str, event_id: str, ticket_type_id: str, n: int) -> None:
     db = Database(url, pool_size=10)
-    await asyncio.sleep(0)
+    async with db.read() as session:  # connected before the start signal
+        await session.connection()
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
     async def one(i: int) -> str:
         try:
@@ -21,7 +26,7 @@ async def main(url: str, event_id: str, ticket_type_id: str, n: int) -> None:
                 db,
                 ticketing.OrderRequest(
                     event_id=event_id,
-                    email=f"proc-{i}-{id(db)}@example.com",
+                    email=f"proc-{i}-{os.getpid()}@example.com",
                     lines=[ticketing.LineRequest(ticket_type_id, 1)],
                 ),
             )

@@ -20,7 +20,7 @@ class NoGateway:
 
 
 def payments(db: Database) -> Payments:
-    return Payments(db, NoGateway(), public_url="http://shop.test", hold=timedelta(minutes=30))  # type: ignore[arg-type]
+    return Payments(db, NoGateway(), public_url="http://shop.test", token_key=b"k", hold=timedelta(minutes=30))  # type: ignore[arg-type]
 
 
 def descriptions(params: dict[str, Any]) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ import random
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -57,12 +58,16 @@ async def test_reservations_split_across_two_processes(pg_url: str, pg_db: Datab
             tt.id,
             "1000",
             cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(2)
     ]
-    outputs = [await p.communicate() for p in procs]
+    for p in procs:  # both connected, then both fire at once
+        assert p.stdout is not None
+        assert (await asyncio.wait_for(p.stdout.readline(), 60)).strip() == b"ready"
+    outputs = await asyncio.gather(*(p.communicate(b"go\n") for p in procs))
     totals: Counter[str] = Counter()
     for (out, err), proc in zip(outputs, procs, strict=True):
         assert proc.returncode == 0, err.decode()
@@ -70,6 +75,16 @@ async def test_reservations_split_across_two_processes(pg_url: str, pg_db: Datab
         totals.update({k: int(v) for k, v in fields.items()})
     assert totals == {"held": 500, "sold_out": 1500, "other": 0}
     assert await counters(pg_db, tt.id) == (500, 0, 500)
+    # The two processes' reservations overlapped in time: each one's orders were being written while the other's
+    # were (by the orders' creation times, per process).
+    async with pg_db.read() as session:
+        rows = (await session.execute(select(Order.email, Order.created_at).where(Order.event_id == event.id))).all()
+    spans: dict[str, list[Any]] = {}
+    for email, created in rows:
+        spans.setdefault(email.split("-")[2].split("@")[0], []).append(created)
+    assert sorted(spans) == sorted(str(p.pid) for p in procs)
+    (first, second) = ((min(times), max(times)) for times in spans.values())
+    assert first[0] < second[1] and second[0] < first[1], (first, second)
 
 
 async def test_mixed_multi_line_orders_never_leave_a_partial_hold(pg_db: Database) -> None:

@@ -17,7 +17,7 @@ from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order, OrderLine
 from tests.helpers import counters, database_state, make_event, make_ticket, order_request
 
-VOLATILE = {"id", "order_id", "person_id", "access_token", "created_at", "updated_at", "expires_at"}
+VOLATILE = {"id", "order_id", "person_id", "created_at", "updated_at", "expires_at"}
 
 
 async def stored(db: Database, order_id: str) -> dict[str, Any]:

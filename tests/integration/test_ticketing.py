@@ -12,6 +12,7 @@ from boxoffice.errors import InvalidInput, NotFound, SalesClosed, SoldOut
 from boxoffice.events import service as events
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.tokens import order_token
 from tests.helpers import counters, database_state, make_event, make_ticket, order_request, unique_email
 
 
@@ -357,9 +358,22 @@ async def test_order_token_access(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id)
     order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
-    assert (await ticketing.get_order_with_token(db, order.id, order.access_token)).id == order.id
-    with pytest.raises(NotFound):
-        await ticketing.get_order_with_token(db, order.id, "wrong")
+    current, previous = b"k" * 32, b"p" * 32
+    token = order_token(order.id, current)
+    assert (await ticketing.get_order_with_token(db, order.id, token, [current])).id == order.id
+    # a token made with a previous key opens the order while that key is still configured, and only then
+    old = order_token(order.id, previous)
+    assert (await ticketing.get_order_with_token(db, order.id, old, [current, previous])).id == order.id
+    for wrong, keys in (
+        ("wrong", [current]),
+        (old, [current]),
+        (token, [previous]),
+        (order_token("ord_x", current), [current]),
+    ):
+        with pytest.raises(NotFound):
+            await ticketing.get_order_with_token(db, order.id, wrong, keys)
+    # nothing stored opens it: the row has no token, only the id (a copy of the database gives no access)
+    assert order.token_hash is None and token not in repr(vars(order))
 
 
 async def test_domain_events_are_recorded_with_the_change(db: Database) -> None:

@@ -41,6 +41,7 @@ def make_context(currency: str = "usd", **overrides: Any) -> OrderEmailContext:
         "buyer_name": "Ada Lovelace",
         "buyer_email": "ada@example.com",
         "event_id": "evt_42",
+        "event_url": "https://tickets.example.com/e/evt_42",
         "event_title": "Spring Gala, the; best",
         "event_description": "Music\nand more",
         "event_starts_at": start,

@@ -237,6 +237,9 @@ def test_payment_failed_email() -> None:
     for body in bodies(msg):
         assert "Your card was declined." in body and "$33.00" in body and "ord_1234" in body
         assert "released" in body
+        # where to buy again, and the order itself, as links (not "on the event page" with no way to get there)
+        assert "https://tickets.example.com/e/evt_42" in body
+        assert "https://tickets.example.com/orders/ord_1234?token=tok" in body.replace("&amp;", "&")
     without_reason = bodies(reparse(render_payment_failed(make_context(), sender=SENDER, dedupe_key="f")))
     assert all("Reason" not in body for body in without_reason)
 

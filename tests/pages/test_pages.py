@@ -154,11 +154,17 @@ async def test_checkout_holds_redirects_to_the_sandbox_and_the_order_confirms(si
         assert pay.status_code == 303
         back = pay.headers["location"]
         assert f"/orders/{order.id}?token=" in back and f"session_id={session_id}" in back
-        pending = await site.client.get(back)
-        assert pending.status_code == 200 and "Payment received, confirming…" in pending.text
+        kept = await site.client.get(back)  # the token goes into a cookie and out of the address bar
+        assert kept.status_code == 303 and kept.headers["location"] == f"/orders/{order.id}?session_id={session_id}"
+        cookie = kept.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+        pending = await site.client.get(back, follow_redirects=True)
+        assert "token=" not in str(pending.url)
+        assert pending.status_code == 200 and "we are confirming your payment" in pending.text
+        assert "Payment received" not in pending.text  # nothing claims money arrived before it did
         assert "Awaiting payment" in pending.text and "Release my tickets" not in pending.text
-        forged = await site.client.get(back.replace(session_id, "cs_test_someone_else"))
-        assert "Payment received" not in forged.text and "Release my tickets" in forged.text
+        forged = await site.client.get(back.replace(session_id, "cs_test_someone_else"), follow_redirects=True)
+        assert "confirming your payment" not in forged.text and "Release my tickets" in forged.text
     finally:
         site.box.sandbox.faults.webhook_paused = False
 
@@ -166,9 +172,9 @@ async def test_checkout_holds_redirects_to_the_sandbox_and_the_order_confirms(si
         return await order_status(site.box.db, order.id) == "confirmed"
 
     await eventually(confirmed)
-    page = await site.client.get(back)
+    page = await site.client.get(back, follow_redirects=True)
     html = page.text
-    assert "Confirmed" in html and "Payment received" not in html
+    assert "Confirmed" in html and "confirming your payment" not in html
     assert html.count('class="issued"') == 2 and html.count("<svg") == 2
     codes = re.findall(r"<code>([^<]+)</code>", html)
     assert len(codes) == 2
@@ -278,28 +284,37 @@ async def test_order_page_token_canceled_checkout_resume_and_release(site: LiveS
         ticketing.OrderRequest(event_id=event.id, email="c@example.com", lines=[ticketing.LineRequest(tt.id, 1)])
     )
     order = placed.order
+    token = site.box.payments.order_token(order)
+    site.client.cookies.clear()
     for url in (f"/orders/{order.id}?token=wrong", f"/orders/{order.id}", "/orders/ord_nope?token=x"):
         r = await site.client.get(url)
-        assert r.status_code == 404 and "Order not found" in r.text and order.access_token not in r.text
+        assert r.status_code == 404 and "Order not found" in r.text and token not in r.text
+        assert "set-cookie" not in r.headers
     assert (await site.client.post(f"/orders/{order.id}/cancel?token=wrong")).status_code == 404
     assert (await site.client.post(f"/orders/{order.id}/checkout", data={"token": "wrong"})).status_code == 404
     assert await order_status(site.box.db, order.id) == "pending"
+    # the form's token field still works without the cookie (a page saved before it was set)
+    by_form = await site.client.post(f"/orders/{order.id}/checkout", data={"token": token})
+    assert by_form.status_code == 303 and by_form.headers["location"] == placed.checkout_url
 
-    page = await site.client.get(f"/orders/{order.id}?token={order.access_token}&checkout=canceled")
-    assert page.status_code == 200 and "Checkout canceled" in page.text
+    page = await site.client.get(f"/orders/{order.id}?token={token}&checkout=canceled", follow_redirects=True)
+    assert str(page.url).endswith(f"/orders/{order.id}?checkout=canceled")
+    assert page.status_code == 200 and "Checkout canceled" in page.text and token not in page.text
     assert "Resume checkout" in page.text and "Release my tickets" in page.text
     assert_accessible(page.text)
-    token_query = f"?token={order.access_token}"
-    resume = await site.client.post(f"/orders/{order.id}/checkout{token_query}")
+    # from here on the cookie carries the token: no URL has it
+    resume = await site.client.post(f"/orders/{order.id}/checkout")
     assert resume.status_code == 303 and resume.headers["location"] == placed.checkout_url
-    cancel = await site.client.post(f"/orders/{order.id}/cancel{token_query}")
+    cancel = await site.client.post(f"/orders/{order.id}/cancel")
     assert cancel.status_code == 303
     assert await order_status(site.box.db, order.id) == "canceled"
     assert await counters(site.box.db, tt.id) == (5, 0, 0)
-    after = await site.client.get(cancel.headers["location"] + "&checkout=canceled")
+    after = await site.client.get(cancel.headers["location"] + "?checkout=canceled")
     assert "Canceled" in after.text and "Resume checkout" not in after.text
-    again = await site.client.post(f"/orders/{order.id}/checkout{token_query}")  # nothing to resume any more
-    assert again.status_code == 303 and again.headers["location"].startswith(f"/orders/{order.id}?token=")
+    again = await site.client.post(f"/orders/{order.id}/checkout")  # nothing to resume any more
+    assert again.status_code == 303 and again.headers["location"] == f"/orders/{order.id}"
+    site.client.cookies.clear()
+    assert (await site.client.get(f"/orders/{order.id}")).status_code == 404
 
 
 def test_parse_amount() -> None:
@@ -324,3 +339,24 @@ def box_secrets(site: LiveServer) -> set[str]:
         *(s.get_secret_value() for s in stripe.webhook_secrets),
         site.box.settings.secret_key.get_secret_value(),
     }
+
+
+async def test_a_bank_payment_still_processing_says_so(site: LiveServer) -> None:
+    event = await make_event(site.box.db)
+    tt = await make_ticket(site.box.db, event.id, quantity=5)
+    placed = await site.box.payments.place_order(
+        ticketing.OrderRequest(event_id=event.id, email="bank@example.com", lines=[ticketing.LineRequest(tt.id, 1)])
+    )
+    order = placed.order
+    # Stripe's checkout.session.completed with payment_status "unpaid": a bank debit was submitted, no money yet
+    assert await ticketing.await_async_payment(
+        site.box.db, order.id, payment_intent_id="pi_bank_1", until=datetime.now(UTC) + timedelta(days=7)
+    )
+    page = await site.client.get(
+        f"/orders/{order.id}?token={site.box.payments.order_token(order)}&session_id={placed.order.stripe_checkout_session_id}",
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    assert "Your payment is processing" in page.text and "bank@example.com" in page.text
+    assert "Payment received" not in page.text and "confirming your payment" not in page.text
+    assert "Release my tickets" not in page.text  # the money may still arrive: no cancel button under it

@@ -59,7 +59,10 @@ async def stream_paths(srv: LiveServer) -> list[str]:
     event = await make_event(srv.box.db)
     tt = await make_ticket(srv.box.db, event.id)
     order = await ticketing.reserve(srv.box.db, order_request(event.id, (tt.id, 1)))
-    return [f"/api/v1/events/{event.id}/stream", f"/api/v1/orders/{order.id}/stream?token={order.access_token}"]
+    return [
+        f"/api/v1/events/{event.id}/stream",
+        f"/api/v1/orders/{order.id}/stream?token={srv.box.payments.order_token(order)}",
+    ]
 
 
 @pytest.mark.parametrize(("per_address", "total"), [(2, 0), (0, 2)])

@@ -1,11 +1,10 @@
-"""Organizer API keys (stored hashed) and idempotency records of the public API."""
+"""Organizer API keys (stored hashed)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.clock import utcnow
@@ -22,20 +21,3 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
-
-
-class IdempotencyRecord(Base):
-    """The first answer to a request carrying an ``Idempotency-Key``, replayed for retries (24 hours).
-
-    ``status_code`` is empty while the first request runs; the worker deletes expired records (``created_at``)."""
-
-    __tablename__ = "idempotency_records"
-    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_records_scope_key"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scope: Mapped[str] = mapped_column(String(64))
-    key: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    response: Mapped[dict[str, Any] | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -35,6 +35,7 @@ from boxoffice.notifications.render import (
 from boxoffice.notifications.transport import EmailTransport, TransportError
 from boxoffice.outbox import Message
 from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.tokens import order_token
 
 log = logging.getLogger("boxoffice.notifications")
 
@@ -101,8 +102,10 @@ class Mailer:
         base_delay: float = 5.0,
         max_delay: float = 1800.0,
         idle_interval: float = 2.0,
+        claim_seconds: float = CLAIM_SECONDS,
     ) -> None:
         self.db = db
+        self.claim_seconds = claim_seconds
         self.transport = transport
         self.secret = secret
         self.sender = sender
@@ -170,7 +173,9 @@ class Mailer:
                         EmailMessage.status == "pending",
                         or_(EmailMessage.locked_until.is_(None), EmailMessage.locked_until < now),
                     )
-                    .values(locked_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=EmailMessage.attempts + 1)
+                    .values(
+                        locked_until=now + timedelta(seconds=self.claim_seconds), attempts=EmailMessage.attempts + 1
+                    )
                     .returning(EmailMessage.id)
                 )
             ).all()
@@ -224,10 +229,11 @@ class Mailer:
         titles = {line.id: line.title for line in order.lines}
         return OrderEmailContext(
             order_id=order.id,
-            order_url=f"{self.public_url}/orders/{order.id}?token={order.access_token}",
+            order_url=f"{self.public_url}/orders/{order.id}?token={order_token(order.id, self.secret)}",
             buyer_name=order.name,
             buyer_email=order.email,
             event_id=event.id,
+            event_url=f"{self.public_url}/e/{event.id}",
             event_title=event.title,
             event_description=event.description,
             event_starts_at=event.starts_at,

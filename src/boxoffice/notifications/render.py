@@ -92,6 +92,7 @@ class OrderEmailContext:
     lines: tuple[LineView, ...]
     tickets: tuple[TicketView, ...]
     failure_reason: str | None = None
+    event_url: str = ""  # the buyer page of the event, where tickets can be bought again
 
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")

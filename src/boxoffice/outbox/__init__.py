@@ -70,8 +70,10 @@ class OutboxDispatcher:
         idle_interval: float = 1.0,
         on_batch: Callable[[], None] | None = None,
         coalesce: float = 0.01,
+        claim_seconds: float = CLAIM_SECONDS,
     ) -> None:
         self.coalesce = coalesce
+        self.claim_seconds = claim_seconds
         self.db = db
         self.publish = publish
         self.handlers = list(handlers)
@@ -149,7 +151,7 @@ class OutboxDispatcher:
                         or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
                     )
                     .values(
-                        locked_until=now + timedelta(seconds=CLAIM_SECONDS),
+                        locked_until=now + timedelta(seconds=self.claim_seconds),
                         attempts=OutboxMessage.attempts + 1,
                     )
                     .returning(

@@ -16,9 +16,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database, GroupWriter
-from boxoffice.errors import Conflict, InvalidInput
+from boxoffice.errors import Conflict, InvalidInput, RetryLater
 from boxoffice.events import service as events
 from boxoffice.payments.gateway import StripeGateway, StripeKeyRejected, StripeRequestRejected, StripeUnavailable
+from boxoffice.ticketing import refunds, tokens
 from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order
 
@@ -29,10 +30,20 @@ log = logging.getLogger("boxoffice.payments")
 CHECKOUT_MARGIN = timedelta(minutes=1)
 
 
+# A retry of an order request (same Idempotency-Key) that finds its order without a Checkout Session this soon after
+# the order was made is answered "in progress, retry": the first request is most likely creating the session now.
+# Later, the first request is taken for dead and the retry resumes the checkout (same Stripe idempotency key, so it
+# can never make a second session).
+REPLAY_GRACE = timedelta(seconds=5)
+# A refund recorded but never answered by Stripe this long ago is sent again by the worker (same idempotency key).
+REFUND_RESEND_AFTER = timedelta(minutes=1)
+
+
 @dataclass(frozen=True)
 class PlacedOrder:
     order: Order
     checkout_url: str | None
+    replayed: bool = False  # the request's Idempotency-Key had already created this order
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,7 @@ class Payments:
         gateway: StripeGateway,
         *,
         public_url: str,
+        token_key: bytes,
         hold: timedelta = timedelta(minutes=30),
         async_payment_hold: timedelta = timedelta(days=7),
         max_lines: int = ticketing.MAX_LINES,
@@ -90,6 +102,7 @@ class Payments:
         self.db = db
         self.gateway = gateway
         self.public_url = public_url.rstrip("/")
+        self.token_key = token_key
         self.hold = hold + CHECKOUT_MARGIN
         self.async_payment_hold = async_payment_hold
         # In a flash sale many checkouts finish at once: their sessions are stored together.
@@ -103,16 +116,38 @@ class Payments:
             self.db, request, hold=self.hold, max_lines=self.max_lines, max_quantity=self.max_quantity
         )
 
+    async def reserve_once_per_key(self, request: ticketing.OrderRequest) -> PlacedOrder:
+        """``reserve``, unless the request's Idempotency-Key already created an order: then that order, whatever
+        happened to the request that created it (it may have died after its commit). The key's order is found by
+        the key alone; the request must also be the same (``fingerprint``), or it is refused."""
+        if request.idempotency_key is None:
+            return PlacedOrder(await self.reserve(request), None)
+        existing = await ticketing.find_order_by_idempotency_key(self.db, request.idempotency_key)
+        if existing is None:
+            try:
+                return PlacedOrder(await self.reserve(request), None)
+            except ticketing.IdempotencyKeyUsed as used:
+                existing = used.order
+        if existing.request_fingerprint != request.fingerprint:
+            raise InvalidInput.one("Idempotency-Key", "was already used with a different request body")
+        if existing.status == "pending" and not existing.checkout_url and utcnow() - existing.created_at < REPLAY_GRACE:
+            raise RetryLater("the first request with this Idempotency-Key is still being processed", retry_after=2)
+        return PlacedOrder(existing, existing.checkout_url if existing.status == "pending" else None, replayed=True)
+
     async def place_order(self, request: ticketing.OrderRequest) -> PlacedOrder:
-        """Reserve the tickets, then (after that commit) start the Stripe checkout. A free order is confirmed."""
-        order = await self.reserve(request)
-        if order.status != "pending":
-            return PlacedOrder(order, None)
-        url = await self.start_checkout(order)
-        return PlacedOrder(order, url)
+        """Reserve the tickets (or find the order the request's Idempotency-Key made), then, after that commit,
+        start or resume the Stripe checkout. A free order is confirmed at once."""
+        placed = await self.reserve_once_per_key(request)
+        if placed.order.status != "pending":
+            return placed
+        url = await self.start_checkout(placed.order)
+        return PlacedOrder(placed.order, url, placed.replayed)
+
+    def order_token(self, order: Order) -> str:
+        return tokens.order_token(order.id, self.token_key)
 
     def order_url(self, order: Order) -> str:
-        return f"{self.public_url}/orders/{order.id}?token={order.access_token}"
+        return f"{self.public_url}/orders/{order.id}?token={self.order_token(order)}"
 
     async def checkout_params(self, order: Order) -> dict[str, Any]:
         event_title, descriptions = await self._checkout_texts(order)
@@ -162,8 +197,18 @@ class Payments:
             session = await self.gateway.create_checkout_session(params, idempotency_key=key)
         except StripeKeyRejected:
             raise
-        except (StripeUnavailable, StripeRequestRejected) as exc:
-            await ticketing.fail_order(self.db, order.id, reason=f"checkout could not be started: {exc.detail}")
+        except StripeRequestRejected as exc:
+            if exc.extra.get("stripe_code") == "idempotency_key_in_use":
+                # another request (a retry of the same order) is creating this very session right now
+                raise RetryLater("this order's checkout is being started by another request", retry_after=2) from None
+            await ticketing.fail_order(
+                self.db, order.id, reason=f"checkout could not be started: {exc.detail}", release_idempotency_key=True
+            )
+            raise
+        except StripeUnavailable as exc:
+            await ticketing.fail_order(
+                self.db, order.id, reason=f"checkout could not be started: {exc.detail}", release_idempotency_key=True
+            )
             raise
         await self._sessions.submit(ticketing.CheckoutSession(order.id, session.id, session.url))
         set_committed_value(order, "stripe_checkout_session_id", session.id)
@@ -189,31 +234,72 @@ class Payments:
         return result
 
     async def refund(
-        self, order_id: str, amount_cents: int | None = None, *, organizer_id: str | None = None
+        self,
+        order_id: str,
+        amount_cents: int | None = None,
+        *,
+        organizer_id: str | None = None,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
     ) -> RefundRequested:
-        """Refund a paid order in full or in part. The order's refunded amount and status follow Stripe's
-        ``charge.refunded`` webhook, so refunds made in Stripe's dashboard are reflected the same way."""
-        order = await ticketing.get_order(self.db, order_id, organizer_id=organizer_id)
-        if order.status not in ("confirmed", "partially_refunded"):
-            raise Conflict(f"order {order.id} is {order.status}; only paid orders can be refunded")
-        if not order.stripe_payment_intent_id or order.total_cents == 0:
-            raise Conflict(f"order {order.id} has no card payment to refund")
-        remaining = order.total_cents - order.refunded_cents
-        if amount_cents is not None:
-            if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
-                raise InvalidInput.one("amount_cents", "must be a positive integer amount in minor units")
-            if amount_cents > remaining:
-                raise InvalidInput.one("amount_cents", f"must be at most the {remaining} not yet refunded")
-        amount = amount_cents if amount_cents is not None else remaining
-        key = f"boxoffice-refund-{order.id}-{order.refunded_cents}-{amount}"
-        refund = await self.gateway.create_refund(
-            payment_intent=order.stripe_payment_intent_id,
-            amount=amount,
-            idempotency_key=key,
-            metadata={"order_id": order.id, "event_id": order.event_id},
+        """Refund a paid order in full or in part: each call is a refund of its own (two partial refunds move the
+        money twice), checked against what is left after every refund already asked; a call with the
+        ``idempotency_key`` of an earlier one is that same refund. The order's refunded amount and status follow
+        Stripe's ``charge.refunded`` webhook, so refunds made in Stripe's dashboard are reflected the same way."""
+        opened = await refunds.open_refund(
+            self.db,
+            order_id,
+            amount_cents,
+            organizer_id=organizer_id,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
         )
-        log.info("refund requested", extra={"order_id": order.id, "refund_id": refund.id, "amount": amount})
-        return RefundRequested(order.id, refund.id, amount, refund.status)
+        refund, order = opened.refund, opened.order
+        if refund.status != "requested":  # a retry of a refund Stripe has answered
+            return RefundRequested(order.id, refund.stripe_refund_id or refund.id, refund.amount_cents, refund.status)
+        assert order.stripe_payment_intent_id is not None  # open_refund refuses orders without a payment
+        return await self._send_refund(
+            refunds.RefundToSend(
+                refund.id, order.id, order.event_id, refund.amount_cents, order.stripe_payment_intent_id
+            )
+        )
+
+    async def _send_refund(self, refund: refunds.RefundToSend) -> RefundRequested:
+        """Ask Stripe for a recorded refund. Stripe refusing it marks it failed (it no longer counts against what
+        is left); Stripe unreachable leaves it recorded, to be sent again (same idempotency key) by a retry of the
+        request or by the worker."""
+        try:
+            answer = await self.gateway.create_refund(
+                payment_intent=refund.payment_intent_id,
+                amount=refund.amount_cents,
+                idempotency_key=f"boxoffice-refund-{refund.refund_id}",
+                metadata={"order_id": refund.order_id, "event_id": refund.event_id, "refund_id": refund.refund_id},
+            )
+        except StripeRequestRejected as exc:
+            await refunds.settle_refund(self.db, refund.refund_id, status="failed", failure_reason=exc.detail)
+            raise
+        await refunds.settle_refund(
+            self.db, refund.refund_id, status=str(answer.status), stripe_refund_id=str(answer.id)
+        )
+        log.info(
+            "refund requested",
+            extra={"order_id": refund.order_id, "refund_id": answer.id, "amount": refund.amount_cents},
+        )
+        return RefundRequested(refund.order_id, str(answer.id), refund.amount_cents, str(answer.status))
+
+    async def resend_unanswered_refunds(self, *, older_than: timedelta = REFUND_RESEND_AFTER) -> int:
+        """Send again the refunds Stripe never answered (the worker's loop); returns how many Stripe answered."""
+        answered = 0
+        for pending in await refunds.unanswered_refunds(self.db, older_than=older_than):
+            try:
+                await self._send_refund(pending)
+            except StripeRequestRejected:
+                answered += 1  # answered with a refusal: recorded as failed
+            except (StripeUnavailable, StripeKeyRejected):
+                return answered  # Stripe is still not answering: the next round tries again
+            else:
+                answered += 1
+        return answered
 
     async def refund_unfulfillable(self, order: Order, payment_intent_id: str) -> None:
         """A payment arrived for an order whose tickets are gone: refund it in full, automatically, and record it."""
@@ -223,10 +309,11 @@ class Payments:
             idempotency_key=f"boxoffice-autorefund-{order.id}",
             metadata={"order_id": order.id, "event_id": order.event_id, "reason": "tickets_unavailable"},
         )
-        await ticketing.record_refund(self.db, order.id, order.total_cents)
+        # the note first: whoever sees the order refunded also sees why
         await ticketing.note_order_issue(
             self.db, order.id, "paid after the hold ended and the tickets were gone: refunded automatically"
         )
+        await ticketing.record_refund(self.db, order.id, order.total_cents)
         log.warning("late payment refunded: tickets unavailable", extra={"order_id": order.id})
 
     def async_hold_until(self) -> Any:

@@ -78,7 +78,13 @@ class Order(Base):
     total_cents: Mapped[int] = mapped_column(Integer)
     refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
     pricing_snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    access_token: Mapped[str] = mapped_column(String(64))
+    # Tokens are derived from the order id and the secret key (ticketing/tokens.py), never stored; orders created
+    # before that keep a SHA-256 of their random token here.
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    # The Idempotency-Key that created the order (a SHA-256 of event and key) and its request's fingerprint: the
+    # order is its own idempotency record, written in the reservation's statement, so a retry after any crash finds it.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
     canceled_at: Mapped[datetime | None]
@@ -112,6 +118,31 @@ class OrderLine(Base):
     line_total_cents: Mapped[int] = mapped_column(Integer)
 
     order: Mapped[Order] = relationship(back_populates="lines")
+
+
+REFUND_STATUSES = ("requested", "pending", "succeeded", "failed", "canceled")
+# Refunds whose money is on its way or gone: they count against what an order can still refund.
+REFUND_COUNTING = ("requested", "pending", "succeeded")
+
+
+class Refund(Base):
+    """A refund asked of Stripe by an organizer. ``requested`` is written before the Stripe call (its id is the
+    Stripe idempotency key, so a retry after a crash moves the money once); Stripe's answer sets its status."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Ticket(Base):

@@ -8,7 +8,6 @@ CHECK constraint refuses an oversell in the database itself).
 
 from __future__ import annotations
 
-import secrets
 import time
 import weakref
 from collections import defaultdict
@@ -18,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -28,8 +28,9 @@ from boxoffice.db import Database, JSONType, UTCDateTime
 from boxoffice.errors import BoxofficeError, FieldError, InvalidInput, NotFound, SalesClosed, SoldOut
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
-from boxoffice.ids import new_id, new_token
+from boxoffice.ids import new_id
 from boxoffice.ticketing import pricing as pricing_rules
+from boxoffice.ticketing import tokens
 from boxoffice.ticketing.models import TRANSITIONS, Order, OrderLine, Ticket, TicketType
 from boxoffice.ticketing.rules import pricing_from_row, ticket_values
 
@@ -65,6 +66,9 @@ class OrderRequest:
     lines: Sequence[LineRequest]
     name: str = ""
     tip_cents: int | None = None
+    # ticketing.tokens.idempotency_ref of the request's Idempotency-Key, and the fingerprint of its body
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -370,14 +374,37 @@ async def reserve(
     now = now or utcnow()
     _check_request(request, max_lines, max_quantity)
     try:
-        return await _reserve_once(db, request, now, hold)
-    except SoldOut:
-        released = await release_expired_holds(
-            db, now=now, ticket_type_ids=sorted({line.ticket_type_id for line in request.lines})
-        )
-        if not released:
-            raise
-        return await _reserve_once(db, request, now, hold)
+        try:
+            return await _reserve_once(db, request, now, hold)
+        except SoldOut:
+            released = await release_expired_holds(
+                db, now=now, ticket_type_ids=sorted({line.ticket_type_id for line in request.lines})
+            )
+            if not released:
+                raise
+            return await _reserve_once(db, request, now, hold)
+    except IntegrityError:
+        # The one unique value a new order can collide on is its Idempotency-Key: a concurrent request with the
+        # same key committed its order first (the whole reservation was rolled back, nothing was taken).
+        if request.idempotency_key is not None:
+            existing = await find_order_by_idempotency_key(db, request.idempotency_key)
+            if existing is not None:
+                raise IdempotencyKeyUsed(existing) from None
+        raise
+
+
+class IdempotencyKeyUsed(Exception):
+    """The request's Idempotency-Key already created ``order`` (raised instead of a second order)."""
+
+    def __init__(self, order: Order) -> None:
+        super().__init__(order.id)
+        self.order = order
+
+
+async def find_order_by_idempotency_key(db: Database, idempotency_key: str) -> Order | None:
+    """The order an Idempotency-Key created (``tokens.idempotency_ref``), if any."""
+    async with db.read() as session:
+        return (await session.scalars(select(Order).where(Order.idempotency_key == idempotency_key))).one_or_none()
 
 
 @dataclass
@@ -508,7 +535,8 @@ def _new_order(
         tip_cents=totals.tip_cents,
         total_cents=totals.total_cents,
         refunded_cents=0,
-        access_token=new_token(),
+        idempotency_key=request.idempotency_key,
+        request_fingerprint=request.fingerprint,
         expires_at=now + hold,
         checkout_attempt=0,
         created_at=now,
@@ -678,10 +706,11 @@ _WRITE_ORDER = """), p AS (
     RETURNING id
 ), o AS (
     INSERT INTO orders (id, event_id, person_id, email, name, status, currency, subtotal_cents, tip_cents,
-                        total_cents, refunded_cents, pricing_snapshot, access_token, expires_at, checkout_attempt,
-                        created_at, updated_at)
+                        total_cents, refunded_cents, pricing_snapshot, idempotency_key, request_fingerprint,
+                        expires_at, checkout_attempt, created_at, updated_at)
     SELECT :order_id, :event_id, p.id, :email, :name, 'pending', :currency, :subtotal_cents, :tip_cents,
-           :total_cents, 0, :pricing_snapshot, :access_token, :expires_at, 0, :now, :now FROM p
+           :total_cents, 0, :pricing_snapshot, :idempotency_key, :request_fingerprint, :expires_at, 0,
+           :now, :now FROM p
     RETURNING id, person_id
 ), l AS (
     INSERT INTO order_lines (id, order_id, ticket_type_id, position, title, quantity, unit_price_cents, unit_prices,
@@ -752,7 +781,8 @@ async def _reserve_fused(
         "tip_cents": order.tip_cents,
         "total_cents": order.total_cents,
         "pricing_snapshot": order.pricing_snapshot,
-        "access_token": order.access_token,
+        "idempotency_key": order.idempotency_key,
+        "request_fingerprint": order.request_fingerprint,
         "expires_at": order.expires_at,
         "lines": [
             {
@@ -1177,9 +1207,15 @@ async def expire_order(
     return await _transition(db, order_id, "expired", now=now, guard=guard)
 
 
-async def fail_order(db: Database, order_id: str, *, reason: str, now: datetime | None = None) -> TransitionResult:
-    """Payment failed for good: release the hold."""
-    return await _transition(db, order_id, "failed", now=now, failure_reason=reason[:2000])
+async def fail_order(
+    db: Database, order_id: str, *, reason: str, now: datetime | None = None, release_idempotency_key: bool = False
+) -> TransitionResult:
+    """Payment failed for good: release the hold. ``release_idempotency_key``: the order was never offered to the
+    buyer (its checkout could not start), so the Idempotency-Key that created it may create a new one."""
+    values: dict[str, Any] = {"failure_reason": reason[:2000]}
+    if release_idempotency_key:
+        values["idempotency_key"] = None
+    return await _transition(db, order_id, "failed", now=now, **values)
 
 
 async def record_refund(
@@ -1254,11 +1290,12 @@ async def get_order(db: Database, order_id: str, *, organizer_id: str | None = N
         return order
 
 
-async def get_order_with_token(db: Database, order_id: str, token: str) -> Order:
-    """The order if ``token`` is its access token; otherwise NotFound (nothing about the order leaks)."""
+async def get_order_with_token(db: Database, order_id: str, token: str, keys: Sequence[bytes]) -> Order:
+    """The order if ``token`` opens it under one of the secret ``keys`` (``tokens.token_opens``); otherwise NotFound
+    (nothing about the order leaks)."""
     async with db.read() as session:
         order = (await session.scalars(select(Order).where(Order.id == order_id))).one_or_none()
-    if order is None or not secrets.compare_digest(order.access_token.encode(), token.encode()):
+    if order is None or not tokens.token_opens(order.id, order.token_hash, token, keys):
         raise NotFound(f"order {order_id} not found")
     return order
 

@@ -37,6 +37,7 @@ from boxoffice.notifications.codes import sign_ticket_code
 from boxoffice.payments.gateway import StripeFailure
 from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order, TicketType
+from boxoffice.web.api.deps import order_cookie
 
 log = logging.getLogger("boxoffice.pages")
 
@@ -550,25 +551,48 @@ async def checkout(request: Request, event_id: str) -> Response:
         log.warning("checkout could not be started", extra={"event_id": event.id})
         form.add("We could not start the payment right now and nothing was charged. Please try again in a minute.")
         return await _render_event(request, event, form, 503)
-    if placed.checkout_url:
-        return RedirectResponse(placed.checkout_url, status_code=303)
-    return RedirectResponse(order_path(placed.order), status_code=303)
+    response = RedirectResponse(placed.checkout_url or order_path(placed.order), status_code=303)
+    return _remember_order(request, response, placed.order, box.payments.order_token(placed.order))
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Order page
 
 
+# The order page keeps the order's token in a cookie: a link that carries it (?token=, from an email or Stripe's
+# return) is answered by setting the cookie and redirecting to the same page without it, so the token leaves the
+# address bar, the history and every later request line; the page's forms and its live stream send the cookie.
+ORDER_COOKIE_SECONDS = 90 * 24 * 3600
+
+
 def order_path(order: Order, **params: str) -> str:
-    extra = "".join(f"&{k}={quote(v)}" for k, v in params.items())
-    return f"/orders/{order.id}?token={quote(order.access_token)}{extra}"
+    query = "&".join(f"{k}={quote(v)}" for k, v in params.items())
+    return f"/orders/{order.id}" + (f"?{query}" if query else "")
+
+
+def _remember_order(request: Request, response: Response, order: Order, token: str) -> Response:
+    response.set_cookie(
+        order_cookie(order.id),
+        token,
+        max_age=ORDER_COOKIE_SECONDS,
+        path="/",
+        secure=_box(request).settings.env == "production",
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+def _order_token(request: Request, order_id: str) -> str | None:
+    return request.query_params.get("token") or request.cookies.get(order_cookie(order_id))
 
 
 async def _order_for(request: Request, order_id: str, token: str | None) -> Order | None:
     if not token:
         return None
+    box = _box(request)
     try:
-        return await ticketing.get_order_with_token(_box(request).db, order_id[:64], token[:200])
+        return await ticketing.get_order_with_token(box.db, order_id[:64], token[:200], box.settings.signing_keys)
     except NotFound:
         return None
 
@@ -584,8 +608,14 @@ def _status_message(
     order: Order, event: Event, *, paid: bool, hold_ended: bool, canceled_checkout: bool, unavailable: bool
 ) -> str:
     if order.status == "pending":
+        if order.stripe_payment_intent_id:  # a bank debit or another delayed method: no money has arrived yet
+            return (
+                "Your payment is processing: bank payments can take a few days to clear. Your tickets are held "
+                f"until {_moment(order.expires_at, event)}, and we will email {order.email} as soon as it clears "
+                "(or if it fails)."
+            )
         if paid:
-            return "Payment received, confirming…"
+            return "Thank you: we are confirming your payment with the payment provider…"
         if hold_ended:
             return "The time to pay for this order has ended; its tickets are being released. Nothing was charged."
         until = _moment(order.expires_at, event)
@@ -611,9 +641,12 @@ def _status_message(
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 async def order_page(request: Request, order_id: str, token: str = "") -> Response:
     box = _box(request)
-    order = await _order_for(request, order_id, token)
+    order = await _order_for(request, order_id, token or request.cookies.get(order_cookie(order_id)))
     if order is None:
         return _order_not_found(request)
+    if token:  # keep it in the cookie, out of the address bar
+        rest = {k: v for k, v in request.query_params.items() if k != "token"}
+        return _remember_order(request, RedirectResponse(order_path(order, **rest), status_code=303), order, token)
     event = await events.get_event(box.db, order.event_id)
     query = request.query_params
     tickets: list[dict[str, str]] = []
@@ -639,8 +672,7 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
         "order": order,
         "event": event,
         "when": _when(event),
-        "stream_url": f"/api/v1/orders/{order.id}/stream?token={quote(order.access_token)}",
-        "action_query": f"?token={quote(order.access_token)}",
+        "stream_url": f"/api/v1/orders/{order.id}/stream",
         "status_text": STATUS_TEXT.get(order.status, order.status.replace("_", " ").capitalize()),
         "status_message": _status_message(
             order,
@@ -650,15 +682,17 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
             canceled_checkout=query.get("checkout") == "canceled",
             unavailable=query.get("checkout") == "unavailable",
         ),
-        "show_actions": order.status == "pending" and not paid and not hold_ended,
+        "show_actions": (
+            order.status == "pending" and not paid and not hold_ended and not order.stripe_payment_intent_id
+        ),
         "canceled_checkout": query.get("checkout") == "canceled" and order.status == "pending" and not paid,
         "tickets": tickets,
     }
     return _render(request, "order.html", context, headers=PRIVATE_HEADERS)
 
 
-async def _posted_token(request: Request) -> str | None:
-    token = request.query_params.get("token")
+async def _posted_token(request: Request, order_id: str) -> str | None:
+    token = _order_token(request, order_id)
     if token:
         return token
     value = (await request.form()).get("token")
@@ -667,7 +701,7 @@ async def _posted_token(request: Request) -> str | None:
 
 @router.post("/orders/{order_id}/checkout")
 async def resume_checkout(request: Request, order_id: str) -> Response:
-    order = await _order_for(request, order_id, await _posted_token(request))
+    order = await _order_for(request, order_id, await _posted_token(request, order_id))
     if order is None:
         return _order_not_found(request)
     if order.status != "pending":
@@ -684,7 +718,7 @@ async def resume_checkout(request: Request, order_id: str) -> Response:
 
 @router.post("/orders/{order_id}/cancel")
 async def cancel_order(request: Request, order_id: str) -> Response:
-    order = await _order_for(request, order_id, await _posted_token(request))
+    order = await _order_for(request, order_id, await _posted_token(request, order_id))
     if order is None:
         return _order_not_found(request)
     await _box(request).payments.cancel_pending(order.id)

@@ -18,6 +18,7 @@ from boxoffice.errors import (
     FieldError,
     InvalidInput,
     NotFound,
+    RetryLater,
     SalesClosed,
     ServiceUnavailable,
     SoldOut,
@@ -93,6 +94,8 @@ def boxoffice_problem(exc: BoxofficeError) -> JSONResponse:
     if field and not errors:
         errors = [FieldError(field, exc.detail)]
     headers = {"Retry-After": "5"} if status == 503 else None
+    if isinstance(exc, RetryLater):
+        headers = {"Retry-After": str(exc.retry_after)}
     extra: dict[str, Any] = {}
     if isinstance(exc, SoldOut):
         extra = {"ticket_type_id": exc.ticket_type_id, "available": exc.available}

@@ -40,9 +40,24 @@ async def get_organizer(box: Box, credentials: Credentials) -> Person:
 Organizer = Annotated[Person, Depends(get_organizer)]
 
 
+ORDER_COOKIE_PREFIX = "bo_order_"
+
+
+def order_cookie(order_id: str) -> str:
+    """The cookie that carries an order's token once its page was opened with it (see web/pages.py)."""
+    return ORDER_COOKIE_PREFIX + order_id
+
+
+def order_token_of(request: Request, order_id: str, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The order token a request carries: ``Authorization: Bearer``, else the order's cookie."""
+    if credentials is not None:
+        return credentials.credentials
+    return request.cookies.get(order_cookie(order_id))
+
+
 async def order_for_token(box: Boxoffice, order_id: str, token: str | None) -> Order:
     if not token:
         raise HTTPException(401, "the order's token is required (Authorization: Bearer <token>)", headers=CHALLENGE)
     if len(token) > 200:
         raise NotFound(f"order {order_id} not found")
-    return await ticketing.get_order_with_token(box.db, order_id, token)
+    return await ticketing.get_order_with_token(box.db, order_id, token, box.settings.signing_keys)

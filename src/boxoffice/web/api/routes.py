@@ -10,7 +10,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from boxoffice.accounts import service as accounts
 from boxoffice.errors import Conflict
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -20,9 +19,10 @@ from boxoffice.payments.gateway import StripeKeyRejected, StripeUnavailable
 from boxoffice.realtime import sse_events
 from boxoffice.realtime.slots import StreamSlots
 from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import tokens
 from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.web.api import schemas as s
-from boxoffice.web.api.deps import Box, Credentials, Organizer, order_for_token
+from boxoffice.web.api.deps import Box, Credentials, Organizer, order_for_token, order_token_of
 from boxoffice.web.clients import client_address
 from boxoffice.web.problems import boxoffice_problem, problem
 
@@ -254,9 +254,24 @@ async def delete_ticket(ticket_id: str, box: Box, organizer: Organizer) -> Respo
     tags=["organizer"],
     summary="Refund an order",
 )
-async def refund_order(order_id: str, body: s.RefundIn, box: Box, organizer: Organizer) -> s.RefundOut:
-    """Full refund without ``amount_cents``. The order's status follows Stripe's ``charge.refunded`` webhook."""
-    refund = await box.payments.refund(order_id, body.amount_cents, organizer_id=organizer.id)
+async def refund_order(
+    order_id: str,
+    body: s.RefundIn,
+    request: Request,
+    box: Box,
+    organizer: Organizer,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)] = None,
+) -> s.RefundOut:
+    """Full refund without ``amount_cents``. Every request is a refund of its own (two partial refunds refund
+    twice), checked against what is left after the refunds already asked; send an ``Idempotency-Key`` to make a
+    retried request the same refund. The order's status follows Stripe's ``charge.refunded`` webhook."""
+    refund = await box.payments.refund(
+        order_id,
+        body.amount_cents,
+        organizer_id=organizer.id,
+        idempotency_key=tokens.idempotency_ref(f"refunds:{order_id}", idempotency_key) if idempotency_key else None,
+        fingerprint=tokens.fingerprint(await request.body()) if idempotency_key else None,
+    )
     return s.RefundOut(
         order_id=refund.order_id, refund_id=refund.refund_id, amount_cents=refund.amount_cents, status=refund.status
     )
@@ -285,37 +300,28 @@ async def create_order(
     body: s.OrderCreate,
     request: Request,
     box: Box,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)] = None,
 ) -> Response:
     """Holds the tickets and answers with the order and its ``checkout_url`` (none for a free order, which is
-    confirmed at once). With an ``Idempotency-Key`` a retried request gets the first answer again."""
-    scope = f"orders:{event_id}"
-    if idempotency_key is not None:
-        stored = await accounts.begin_idempotent(
-            box.db, scope, idempotency_key, accounts.request_hash(await request.body())
-        )
-        if stored is not None:
-            return JSONResponse(stored[1], status_code=stored[0], headers={"Idempotent-Replayed": "true"})
-    try:
-        status, payload = await _place(box, event_id, body)
-    except BaseException:
-        if idempotency_key is not None:
-            await accounts.abandon_idempotent(box.db, scope, idempotency_key)
-        raise
-    if idempotency_key is not None:
-        await accounts.finish_idempotent(box.db, scope, idempotency_key, status, payload)
-    return JSONResponse(payload, status_code=status)
+    confirmed at once).
 
-
-async def _place(box: Box, event_id: str, body: s.OrderCreate) -> tuple[int, dict[str, Any]]:
-    request = ticketing.OrderRequest(
+    With an ``Idempotency-Key`` (use a random UUID per order) the key identifies the order for good: a retry with
+    the same key and the same body gets that order (with its token) in its current state, its checkout resumed if it
+    was never started, whatever happened to the first request; the same key with another body is refused (422); a
+    retry while the first request is still starting the checkout answers 409 with ``Retry-After``."""
+    fingerprint = tokens.fingerprint(await request.body()) if idempotency_key is not None else None
+    order_request = ticketing.OrderRequest(
         event_id=event_id,
         email=body.email,
         name=body.name,
         tip_cents=body.tip_cents,
         lines=[ticketing.LineRequest(line.ticket_id, line.quantity, line.price_cents) for line in body.lines],
+        idempotency_key=tokens.idempotency_ref(f"orders:{event_id}", idempotency_key) if idempotency_key else None,
+        fingerprint=fingerprint,
     )
-    order = await box.payments.reserve(request)
+    placed = await box.payments.reserve_once_per_key(order_request)
+    order = placed.order
+    headers = {"Idempotent-Replayed": "true"} if placed.replayed else None
     if order.status == "pending":
         try:
             await box.payments.start_checkout(order)
@@ -329,13 +335,13 @@ async def _place(box: Box, event_id: str, body: s.OrderCreate) -> tuple[int, dic
                 {
                     **_problem_body(problem),
                     "order_id": order.id,
-                    "token": order.access_token,
+                    "token": box.payments.order_token(order),
                     "retry": f"/api/v1/orders/{order.id}/checkout",
                 }
             )
-            return 503, payload
-    created = s.OrderCreated(**await order_fields(box, order), token=order.access_token)
-    return 201, created.model_dump(mode="json")
+            return JSONResponse(payload, status_code=503, media_type=problem.media_type, headers=headers)
+    created = s.OrderCreated(**await order_fields(box, order), token=box.payments.order_token(order))
+    return JSONResponse(created.model_dump(mode="json"), status_code=201, headers=headers)
 
 
 def _problem_body(response: JSONResponse) -> dict[str, Any]:
@@ -475,7 +481,8 @@ async def order_stream(
     credentials: Credentials,
     token: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    order = await order_for_token(box, order_id, credentials.credentials if credentials else token)
+    # the Bearer header, the cookie the order page set, or ?token= (EventSource cannot send headers)
+    order = await order_for_token(box, order_id, order_token_of(request, order_id, credentials) or token)
 
     async def snapshot() -> list[dict[str, Any]]:
         current = await ticketing.get_order(box.db, order.id)
