@@ -54,7 +54,10 @@ class Boxoffice:
             max_quantity=settings.max_quantity_per_line,
         )
         self.webhooks = WebhookProcessor(
-            self.db, self.payments, [s.get_secret_value() for s in self.stripe.webhook_secrets]
+            self.db,
+            self.payments,
+            [s.get_secret_value() for s in self.stripe.webhook_secrets],
+            livemode=self.stripe.livemode,
         )
         self.broker = broker or make_broker(settings.redis_url, prefix=settings.redis_prefix)
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None

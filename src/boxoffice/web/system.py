@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from boxoffice import migrate
 from boxoffice.container import Boxoffice
-from boxoffice.payments.webhooks import SignatureError
+from boxoffice.payments.webhooks import LivemodeMismatch, SignatureError
 from boxoffice.web.problems import problem
 
 log = logging.getLogger("boxoffice.http")
@@ -62,6 +62,8 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     except SignatureError as exc:
         log.warning("webhook signature rejected: %s", exc)
         return problem(400, "bad-signature", "Invalid signature", str(exc))
+    except LivemodeMismatch as exc:  # logged once per event by the processor, not at every retry
+        return problem(400, "livemode-mismatch", "Event mode does not match the Stripe key", str(exc))
     except ValueError as exc:
         return problem(400, "bad-webhook", "Invalid webhook", str(exc))
     return JSONResponse({"received": True, "event": outcome.event_id, "outcome": outcome.outcome})
