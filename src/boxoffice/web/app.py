@@ -27,10 +27,11 @@ def create_app(
     box = box or Boxoffice(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate_sqlite and box.db.is_sqlite:
             await migrate.upgrade(box.db.url)  # the embedded database migrates itself on first start
         await box.start()
+        await system.readiness_of(app).warm()
         try:
             yield
         finally:
