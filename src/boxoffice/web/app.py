@@ -51,6 +51,6 @@ def create_app(
 
     register(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    if box.sandbox is not None:
+    if box.sandbox is not None and box.settings.env != "production":  # never in production, whatever is set
         app.mount(SANDBOX_PATH, create_sandbox_app(box.sandbox))
     return app
