@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -584,7 +585,7 @@ async def main(args: argparse.Namespace) -> int:
                 "BOXOFFICE_ENV": "production",
                 "BOXOFFICE_DATABASE_URL": db_url,
                 "BOXOFFICE_PUBLIC_URL": box_url,
-                "BOXOFFICE_SECRET_KEY": "benchmark-secret",
+                "BOXOFFICE_SECRET_KEY": secrets.token_urlsafe(32),  # production refuses short keys
                 "BOXOFFICE_LOG_LEVEL": "WARNING",
                 "BOXOFFICE_MAIL_DIR": str(logs / "mail"),
                 "STRIPE_SECRET_KEY": API_KEY,

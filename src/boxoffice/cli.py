@@ -1,4 +1,4 @@
-"""The ``boxoffice`` command: serve, migrate, worker, apikey, demo."""
+"""The ``boxoffice`` command: serve, migrate, worker, apikey, demo, secret."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def serve(
         typer.echo("Several workers need PostgreSQL (BOXOFFICE_DATABASE_URL); SQLite serves one process.", err=True)
         raise typer.Exit(2)
     if not settings.is_sqlite:
-        asyncio.run(migrations.upgrade(settings.database_url))
+        asyncio.run(migrations.upgrade(settings.database_dsn))
     uvicorn.run(
         "boxoffice.web.app:create_app",
         factory=True,
@@ -77,10 +77,18 @@ def _check_stripe(settings: Settings) -> None:
 
 
 @app.command()
+def secret() -> None:
+    """Print a new random BOXOFFICE_SECRET_KEY (256 bits, URL-safe), e.g. BOXOFFICE_SECRET_KEY=$(boxoffice secret)."""
+    import secrets
+
+    typer.echo(secrets.token_urlsafe(32))
+
+
+@app.command()
 def migrate() -> None:
     """Apply every pending schema migration."""
     settings = _settings()
-    asyncio.run(migrations.upgrade(settings.database_url))
+    asyncio.run(migrations.upgrade(settings.database_dsn))
     typer.echo(f"database at revision {migrations.head_revision()}")
 
 
@@ -91,12 +99,13 @@ def worker() -> None:
     from boxoffice.logs import configure_logging
 
     settings = _settings()
+    _check_stripe(settings)
     configure_logging(settings.log_level)
 
     async def run() -> None:
         box = Boxoffice(settings)
         if settings.is_sqlite:
-            await migrations.upgrade(settings.database_url)
+            await migrations.upgrade(settings.database_dsn)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,10 +130,10 @@ def apikey_create(
         from boxoffice.accounts.service import create_api_key
         from boxoffice.db import Database
 
-        db = Database(settings.database_url)
+        db = Database(settings.database_dsn)
         try:
             if settings.is_sqlite:
-                await migrations.upgrade(settings.database_url)
+                await migrations.upgrade(settings.database_dsn)
             key, raw = await create_api_key(db, organizer, name=name)
             typer.echo(f"API key {key.prefix}... created for {organizer}. Store it now: it is not shown again.")
             return raw
@@ -148,9 +157,9 @@ def demo() -> None:
         from boxoffice.events.models import Event
         from boxoffice.ticketing import service as ticketing
 
-        db = Database(settings.database_url)
+        db = Database(settings.database_dsn)
         try:
-            await migrations.upgrade(settings.database_url)
+            await migrations.upgrade(settings.database_dsn)
             async with db.read() as session:
                 organizer = await events.find_person(session, DEMO_ORGANIZER)
                 existing = None

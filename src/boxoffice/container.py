@@ -12,7 +12,7 @@ from boxoffice.notifications.delivery import Mailer, queue_emails
 from boxoffice.notifications.transport import make_transport
 from boxoffice.outbox import DbHandler, OutboxDispatcher, prune_published
 from boxoffice.payments.gateway import StripeGateway
-from boxoffice.payments.keys import SANDBOX_PATH, StripeConfig, load_stripe_config
+from boxoffice.payments.keys import SANDBOX_PATH, StripeConfig, StripeConfigError, load_stripe_config
 from boxoffice.payments.service import Payments
 from boxoffice.payments.webhooks import WebhookProcessor
 from boxoffice.realtime import Broker, make_broker
@@ -29,10 +29,12 @@ class Boxoffice:
     def __init__(self, settings: Settings, *, db: Database | None = None, broker: Broker | None = None) -> None:
         self.settings = settings
         self.public_url = settings.public_url.rstrip("/")
-        self.db = db or Database(settings.database_url, pool_size=settings.database_pool_size)
+        self.db = db or Database(settings.database_dsn, pool_size=settings.database_pool_size)
         self.stripe: StripeConfig = load_stripe_config(settings)
         self.sandbox: Sandbox | None = None
         if self.stripe.is_sandbox:
+            if settings.env == "production":  # load_stripe_config refuses this already; never rely on one guard
+                raise StripeConfigError("the Stripe sandbox is never run when BOXOFFICE_ENV is 'production'")
             self.sandbox = Sandbox(
                 SandboxConfig(
                     api_keys={self.stripe.secret_key.get_secret_value()},
@@ -54,9 +56,12 @@ class Boxoffice:
             max_quantity=settings.max_quantity_per_line,
         )
         self.webhooks = WebhookProcessor(
-            self.db, self.payments, [s.get_secret_value() for s in self.stripe.webhook_secrets]
+            self.db,
+            self.payments,
+            [s.get_secret_value() for s in self.stripe.webhook_secrets],
+            livemode=self.stripe.livemode,
         )
-        self.broker = broker or make_broker(settings.redis_url, prefix=settings.redis_prefix)
+        self.broker = broker or make_broker(settings.redis_dsn, prefix=settings.redis_prefix)
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
         self.mailer = Mailer(
             self.db,

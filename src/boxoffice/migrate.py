@@ -10,6 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.db import make_engine
 
@@ -36,11 +37,17 @@ async def downgrade(url: str, revision: str) -> None:
     await _run(url, lambda conn, cfg: command.downgrade(cfg, revision))
 
 
+async def revision_on(conn: AsyncConnection) -> str | None:
+    """The database's revision, read on a connection the caller already has (e.g. one of the service's pool)."""
+    return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
 async def current_revision(url: str) -> str | None:
+    """The revision of the database at ``url``, on an engine of its own (for tools; the service uses its pool)."""
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+            return await revision_on(conn)
     finally:
         await engine.dispose()
 

@@ -9,22 +9,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./boxoffice.db"
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"  # public (it is in the source): refused in production
+MIN_SECRET_KEY_BYTES = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BOXOFFICE_", extra="ignore")
+    # hide_input_in_errors: a refused value (a secret, a URL with a password) is never echoed in the error.
+    model_config = SettingsConfigDict(env_prefix="BOXOFFICE_", extra="ignore", hide_input_in_errors=True)
 
     env: Literal["development", "test", "production"] = "development"
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)  # may carry a password: read it with database_dsn
     database_pool_size: int = Field(default=10, ge=1, le=200)
-    redis_url: str | None = None
+    redis_url: SecretStr | None = None  # may carry a password: read it with redis_dsn
     redis_prefix: str = "boxoffice:"
     public_url: str = "http://127.0.0.1:8000"
-    secret_key: SecretStr = SecretStr("dev-insecure-secret-change-me")
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    previous_secret_keys: SecretStr | None = None  # comma separated; codes they signed still verify
     hold_minutes: int = Field(default=30, ge=30, le=24 * 60 - 2)
     max_lines_per_order: int = Field(default=20, ge=1, le=100)
     max_quantity_per_line: int = Field(default=50, ge=1, le=1000)
@@ -61,28 +65,70 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("STRIPE_PUBLISHABLE_KEY", "BOXOFFICE_STRIPE_PUBLISHABLE_KEY"),
     )
 
-    @field_validator("redis_url", "stripe_api_base", "stripe_publishable_key", mode="before")
+    @field_validator("stripe_api_base", "stripe_publishable_key", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("smtp_url", "stripe_secret_key", "stripe_webhook_secrets", mode="before")
+    @field_validator(
+        "redis_url", "smtp_url", "stripe_secret_key", "stripe_webhook_secrets", "previous_secret_keys", mode="before"
+    )
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
+    @model_validator(mode="after")
+    def _production_secret_key(self) -> Settings:
+        """Production refuses the development secret (public: anyone could mint ticket codes) and short keys."""
+        if self.env != "production":
+            return self
+        if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            raise ValueError(
+                "BOXOFFICE_SECRET_KEY is the public development default, which anyone can use to forge ticket codes: "
+                "set your own in production (`boxoffice secret` prints a new one)"
+            )
+        if len(self.secret_bytes) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(
+                f"BOXOFFICE_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes: use a long random key in "
+                "production (`boxoffice secret` prints a new one)"
+            )
+        if DEV_SECRET_KEY.encode() in self.previous_secret_bytes:
+            raise ValueError(
+                "BOXOFFICE_PREVIOUS_SECRET_KEYS holds the public development default: codes it signs can be forged"
+            )
+        return self
+
+    @property
+    def database_dsn(self) -> str:
+        """The database URL itself (with its password, if any): for connecting, never for showing."""
+        return self.database_url.get_secret_value()
+
+    @property
+    def redis_dsn(self) -> str | None:
+        """The Redis URL itself (with its password, if any), or ``None``: for connecting, never for showing."""
+        return self.redis_url.get_secret_value() if self.redis_url is not None else None
+
     @property
     def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+        return self.database_dsn.startswith("sqlite")
 
     @property
     def secret_bytes(self) -> bytes:
+        """The current key: it signs every new ticket code."""
         return self.secret_key.get_secret_value().encode()
 
     @property
+    def previous_secret_bytes(self) -> tuple[bytes, ...]:
+        """Keys rotated away that still verify the codes they signed (``BOXOFFICE_PREVIOUS_SECRET_KEYS``)."""
+        if self.previous_secret_keys is None:
+            return ()
+        parts = self.previous_secret_keys.get_secret_value().split(",")
+        return tuple(part.strip().encode() for part in parts if part.strip())
+
+    @property
     def signing_keys(self) -> tuple[bytes, ...]:
-        """Every key that verifies what Boxoffice signed (order tokens): the current one first."""
-        return (self.secret_bytes,)
+        """Every key that verifies what Boxoffice signed (order tokens, ticket codes): the current one first."""
+        return (self.secret_bytes, *self.previous_secret_bytes)
 
 
 @lru_cache(maxsize=1)

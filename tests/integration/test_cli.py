@@ -95,3 +95,78 @@ async def test_worker_runs_the_outbox_and_emails_apart_from_the_web(tmp_path: Pa
             worker.stop()
     finally:
         await db.dispose()
+
+
+def test_secret_prints_a_new_key_that_production_accepts() -> None:
+    from boxoffice.settings import Settings
+
+    first, second = run("secret", env={}), run("secret", env={})
+    assert first.returncode == 0 and second.returncode == 0, first.stderr
+    key = first.stdout.strip()
+    assert len(key.encode()) >= 32 and key != second.stdout.strip() and "\n" not in key
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, env="production", secret_key=key, stripe_secret_key="sk_test_abcdefghijklmnop"
+    )
+    assert settings.secret_bytes == key.encode()
+
+
+def test_production_start_refuses_unsafe_configurations(tmp_path: Path) -> None:
+    safe = {
+        "BOXOFFICE_ENV": "production",
+        "BOXOFFICE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'prod.db'}",
+        "BOXOFFICE_SECRET_KEY": "a-production-secret-of-at-least-32-bytes-0123456789",
+        "STRIPE_SECRET_KEY": "sk_test_abcdefghijklmnop",
+        "STRIPE_WEBHOOK_SECRETS": "whsec_abcdefghijkl",
+    }
+    unsafe = {
+        "no Stripe key": ({"STRIPE_SECRET_KEY": "", "STRIPE_WEBHOOK_SECRETS": ""}, "STRIPE_SECRET_KEY is required"),
+        "no key, API base set": (
+            {"STRIPE_SECRET_KEY": "", "STRIPE_API_BASE": "http://127.0.0.1:8000/_sandbox/stripe"},
+            "STRIPE_SECRET_KEY is required",
+        ),
+        "API base at the in-process sandbox": (
+            {"STRIPE_API_BASE": "http://127.0.0.1:8000/_sandbox/stripe"},
+            "STRIPE_API_BASE points at the in-process Stripe sandbox",
+        ),
+        "default secret": ({"BOXOFFICE_SECRET_KEY": ""}, "BOXOFFICE_SECRET_KEY is the public development default"),
+        "short secret": ({"BOXOFFICE_SECRET_KEY": "too-short-SECRET-value"}, "shorter than 32 bytes"),
+    }
+    for name, (change, message) in unsafe.items():
+        env = {**safe, **change}
+        if env["BOXOFFICE_SECRET_KEY"] == "":
+            del env["BOXOFFICE_SECRET_KEY"]
+        for command in (["serve", "--port", "1"], ["worker"]):
+            refused = run(*command, env=env)
+            assert refused.returncode == 2, (name, command, refused.stderr)
+            assert message in refused.stderr, (name, command, refused.stderr)
+            out = refused.stderr + refused.stdout
+            assert "too-short-SECRET-value" not in out and "sk_test_abcdefghijklmnop" not in out, name
+
+
+async def test_a_production_server_never_serves_the_sandbox(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.processes import Proc, free_port, wait_up
+
+    port = free_port()
+    env = {
+        "BOXOFFICE_ENV": "production",
+        "BOXOFFICE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'prod.db'}",
+        "BOXOFFICE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "BOXOFFICE_SECRET_KEY": "a-production-secret-of-at-least-32-bytes-0123456789",
+        "BOXOFFICE_MAIL_DIR": str(tmp_path / "mail"),
+        "STRIPE_SECRET_KEY": "sk_test_abcdefghijklmnop",
+        "STRIPE_WEBHOOK_SECRETS": "whsec_abcdefghijkl",
+        "STRIPE_API_BASE": "http://127.0.0.1:9",  # a standalone Stripe double elsewhere (never called here)
+    }
+    server = Proc(["-m", "boxoffice.cli", "serve", "--port", str(port)], env, tmp_path / "serve.log").start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await wait_up(f"{base}/healthz")
+        async with httpx.AsyncClient(base_url=base) as client:
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["checks"]["stripe"] == "ok (test mode)", ready.text
+            for path in ("/_sandbox/stripe/_sandbox/sessions", "/_sandbox/stripe/_sandbox/faults"):
+                assert (await client.get(path)).status_code == 404
+    finally:
+        server.stop()

@@ -63,8 +63,27 @@ async def test_smtp_authenticates_with_url_credentials(smtp_server: SMTPServer) 
     assert len(smtp_server.inbox.received) == 1
 
 
+async def test_smtp_with_credentials_refuses_a_server_without_starttls(smtp_server: SMTPServer) -> None:
+    # The test server offers no STARTTLS (as when someone in between strips the offer): the password stays home.
+    transport = SMTPTransport.from_url(f"smtp://mailer:p%40ss%3Aw%2Frd@127.0.0.1:{smtp_server.port}?timeout=5")
+    assert transport.start_tls is True and "starttls=true" in repr(transport)
+    with pytest.raises(TransportError, match="does not offer STARTTLS") as caught:
+        await transport.send(confirmation())
+    assert "starttls=false" in str(caught.value) and "p@ss" not in str(caught.value)
+    assert smtp_server.inbox.logins == [] and smtp_server.inbox.received == []
+
+
+async def test_smtp_without_credentials_still_sends_without_tls(smtp_server: SMTPServer) -> None:
+    transport = SMTPTransport.from_url(f"smtp://127.0.0.1:{smtp_server.port}?timeout=5")
+    assert transport.start_tls is None  # opportunistic: nothing secret travels
+    await transport.send(confirmation())
+    assert len(smtp_server.inbox.received) == 1
+
+
 async def test_smtp_wrong_password_is_a_transport_error_that_does_not_leak_it(smtp_server: SMTPServer) -> None:
-    transport = SMTPTransport.from_url(f"smtp://mailer:hunter2-secret@127.0.0.1:{smtp_server.port}?timeout=5")
+    transport = SMTPTransport.from_url(
+        f"smtp://mailer:hunter2-secret@127.0.0.1:{smtp_server.port}?starttls=false&timeout=5"
+    )
     with pytest.raises(TransportError) as caught:
         await transport.send(confirmation())
     assert caught.value.smtp_code == 535
@@ -121,8 +140,13 @@ def test_from_url_variants_and_repr_hides_the_password() -> None:
         2525,
         "user",
         False,
-        None,
+        True,  # credentials: STARTTLS required unless the URL says starttls=false
     )
+    anonymous = SMTPTransport.from_url("smtp://mail.example.com:2525")
+    assert anonymous.start_tls is None
+    cleartext = SMTPTransport.from_url("smtp://user:hunter2@mail.example.com:2525?starttls=false")
+    assert cleartext.start_tls is False and "hunter2" not in repr(cleartext)
+    assert SMTPTransport("mail.example.com", 25, username="u", password="p").start_tls is True
     assert "hunter2" not in repr(plain) and "hunter2" not in str(plain) and "hunter2" not in repr(vars(plain).keys())
     assert "user" in repr(plain) and "mail.example.com:2525" in repr(plain)
 

@@ -154,6 +154,73 @@ async def test_bad_signatures_get_400_and_change_nothing(keyed: LiveServer, head
     assert await counters(keyed.box.db, tt_id) == (10, 0, 2)
 
 
+async def test_non_ascii_signature_is_a_400_problem(keyed: LiveServer) -> None:
+    order_id, event_id, tt_id = await order_of_3300(keyed)
+    body = story("checkout.session.completed", order_id=order_id, event_id=event_id, suffix=secrets.token_hex(4))
+    good = sign_payload(body, [SECRET])
+    for bad in (good + ",v1=\u00e9t\u00e9", good.split(",v1=")[0] + ",v1=\u2603\u2603"):
+        response = await keyed.client.post(
+            "/webhooks/stripe", content=body, headers={"Stripe-Signature": bad.encode("utf-8")}
+        )
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"].endswith("bad-signature")
+    assert (await ticketing.get_order(keyed.box.db, order_id)).status == "pending"
+    assert await counters(keyed.box.db, tt_id) == (10, 0, 2)
+
+
+async def stripe_event_rows(srv: LiveServer, event_id: str) -> int:
+    from sqlalchemy import func, select
+
+    from boxoffice.payments.models import StripeEvent
+
+    async with srv.box.db.read() as session:
+        return int(await session.scalar(select(func.count()).where(StripeEvent.id == event_id)) or 0)
+
+
+async def test_livemode_mismatch_is_refused_logged_once_and_changes_nothing(
+    keyed: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    order_id, event_id, tt_id = await order_of_3300(keyed)
+    event = json.loads(
+        story("checkout.session.completed", order_id=order_id, event_id=event_id, suffix=secrets.token_hex(4))
+    )
+    assert event["livemode"] is False  # as recorded from Stripe in test mode
+    event["livemode"] = True  # a live payment reported to a test-mode deployment
+    body = json.dumps(event).encode()
+    caplog.set_level("WARNING", logger="boxoffice.webhooks")
+    for _ in range(3):  # Stripe retries a refused event: it is logged once
+        response = await keyed.client.post(
+            "/webhooks/stripe", content=body, headers={"Stripe-Signature": sign_payload(body, [SECRET])}
+        )
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"].endswith("livemode-mismatch")
+    logged = [r for r in caplog.records if "livemode" in r.getMessage()]
+    assert len(logged) == 1 and getattr(logged[0], "stripe_event_id", None) == event["id"]
+    assert (await ticketing.get_order(keyed.box.db, order_id)).status == "pending"
+    assert await counters(keyed.box.db, tt_id) == (10, 0, 2)
+    assert await stripe_event_rows(keyed, event["id"]) == 0
+
+
+async def test_live_key_refuses_test_mode_events(keyed: LiveServer) -> None:
+    order_id, event_id, tt_id = await order_of_3300(keyed)
+    body = story("checkout.session.completed", order_id=order_id, event_id=event_id, suffix=secrets.token_hex(4))
+    keyed.box.webhooks.livemode = True  # as with a live key
+    try:
+        response = await keyed.client.post(
+            "/webhooks/stripe", content=body, headers={"Stripe-Signature": sign_payload(body, [SECRET])}
+        )
+    finally:
+        keyed.box.webhooks.livemode = False
+    assert response.status_code == 400 and response.json()["type"].endswith("livemode-mismatch")
+    assert (await ticketing.get_order(keyed.box.db, order_id)).status == "pending"
+    assert await counters(keyed.box.db, tt_id) == (10, 0, 2)
+    assert await stripe_event_rows(keyed, json.loads(body)["id"]) == 0
+    # The same event in its own mode goes through.
+    assert str((await send(keyed, body))["outcome"]).startswith("confirmed")
+
+
 async def test_signed_garbage_is_rejected(keyed: LiveServer) -> None:
     for body in (b"not json", b"[]", b'{"id": 1}'):
         response = await keyed.client.post(

@@ -27,7 +27,9 @@ def test_live_key_needs_production() -> None:
     with pytest.raises(StripeConfigError, match="live key but BOXOFFICE_ENV is not 'production'") as exc:
         load_stripe_config(settings(stripe_secret_key=LIVE, stripe_webhook_secrets=WHSEC))
     assert LIVE not in str(exc.value)
-    config = load_stripe_config(settings(env="production", stripe_secret_key=LIVE, stripe_webhook_secrets=WHSEC))
+    config = load_stripe_config(
+        settings(env="production", secret_key="s" * 32, stripe_secret_key=LIVE, stripe_webhook_secrets=WHSEC)
+    )
     assert config.livemode
 
 

@@ -47,3 +47,13 @@ def test_stale_signature_rejected_and_tampered_body_rejected() -> None:
         verify_signature(BODY, stale, [OLD])
     with pytest.raises(SignatureError):
         verify_signature(BODY + b" ", sign_payload(BODY, [OLD]), [OLD])
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["t={t},v1=\u00e9\u00e9", "t={t},v1=\u2603", "t={t},v1=ab\u00ffcd", "t=\u0661\u0662\u0663,v1=00", "t=\u00b2,v1=00"],
+)
+def test_non_ascii_header_is_a_signature_error(header: str) -> None:
+    # compare_digest raises TypeError on non-ASCII str, and int() takes other scripts' digits: both are bad input.
+    with pytest.raises(SignatureError, match="malformed"):
+        verify_signature(BODY, header.format(t=int(time.time())), [OLD])

@@ -115,7 +115,7 @@ async def test_the_sandbox_page_satisfies_its_own_policy(site: LiveServer) -> No
 
 async def test_hsts_only_in_production(site: LiveServer) -> None:
     assert "strict-transport-security" not in (await site.client.get("/healthz")).headers
-    production = settings_for(site.box.settings.database_url, env="production", secret_key="p" * 64)
+    production = settings_for(site.box.settings.database_dsn, env="production", secret_key="p" * 64)
     app = create_app(production, box=site.box)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         for path in ("/healthz", "/e/ev_nope"):

@@ -30,7 +30,7 @@ def _configure(connection: Connection) -> None:
 async def _run_online() -> None:
     from boxoffice.settings import get_settings
 
-    url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
+    url = config.get_main_option("sqlalchemy.url") or get_settings().database_dsn
     engine = make_engine(url)
     async with engine.connect() as connection:
         await connection.run_sync(_configure)

@@ -1,7 +1,8 @@
 """Signed ticket codes: ``<ticket id>.<HMAC-SHA256 truncated to 20 bytes, unpadded base32>``.
 
 The code is printable ASCII, short enough for a QR code and for reading out at the door. A forged code, a code
-signed with another secret, or any alteration of a genuine one (of the id or of the signature) is rejected.
+signed with another secret, or any alteration of a genuine one (of the id or of the signature) is rejected. New codes
+are signed with the current key; codes signed with a previous key keep verifying while that key is configured.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 
 __all__ = ["InvalidTicketCode", "sign_ticket_code", "verify_ticket_code"]
 
@@ -42,18 +44,24 @@ def sign_ticket_code(ticket_id: str, secret: bytes) -> str:
     return f"{ticket_id}.{_mac(ticket_id, secret).decode('ascii')}"
 
 
-def verify_ticket_code(code: str, secret: bytes) -> str:
+def verify_ticket_code(code: str, secret: bytes, previous: Sequence[bytes] = ()) -> str:
     """The ticket id of a genuine code; ``InvalidTicketCode`` otherwise.
 
-    Strict: the code must be exactly as issued (callers strip what a scanner adds, such as a trailing newline).
-    The signature is compared in constant time.
+    ``secret`` is the current key; ``previous`` are keys rotated away (``BOXOFFICE_PREVIOUS_SECRET_KEYS``) whose codes
+    still verify while they are configured. Strict: the code must be exactly as issued (callers strip what a scanner
+    adds, such as a trailing newline). The signature is compared in constant time, against every key.
     """
-    _check_secret(secret)
+    keys = (secret, *previous)
+    for key in keys:
+        _check_secret(key)
     if not isinstance(code, str) or len(code) > _MAX_CODE or not code.isascii():
         raise InvalidTicketCode("malformed ticket code")
     ticket_id, sep, mac = code.rpartition(".")
     if not sep or len(mac) != _MAC_CHARS or not _TICKET_ID.fullmatch(ticket_id) or "." in ticket_id:
         raise InvalidTicketCode("malformed ticket code")
-    if not hmac.compare_digest(_mac(ticket_id, secret), mac.encode("ascii")):
+    matched = False
+    for key in keys:  # no early exit: the time taken does not tell which key matched
+        matched |= hmac.compare_digest(_mac(ticket_id, key), mac.encode("ascii"))
+    if not matched:
         raise InvalidTicketCode("ticket code signature does not match")
     return ticket_id

@@ -50,6 +50,8 @@ class SMTPTransport(EmailTransport):
     """One SMTP connection per message, through aiosmtplib.
 
     ``start_tls``: ``True`` requires STARTTLS, ``False`` never uses it, ``None`` upgrades when the server offers it.
+    With credentials, ``None`` means ``True``: a password is never sent in clear because a server (or someone in
+    between, stripping the offer) did not offer STARTTLS. Only an explicit ``False`` (``?starttls=false``) allows it.
     """
 
     def __init__(
@@ -68,6 +70,8 @@ class SMTPTransport(EmailTransport):
             raise ValueError("implicit TLS (smtps://) and STARTTLS exclude each other")
         if timeout <= 0:
             raise ValueError("the SMTP timeout must be positive")
+        if start_tls is None and not use_tls and (username or password):
+            start_tls = True  # credentials travel over TLS or not at all
         self.host = host
         self.port = port
         self.username = username
@@ -81,6 +85,7 @@ class SMTPTransport(EmailTransport):
     def from_url(cls, url: str) -> SMTPTransport:
         """``smtp://user:pass@host:587?starttls=true``, ``smtps://user:pass@host:465`` (implicit TLS),
         ``smtp://host:25?starttls=false&timeout=10&helo=mail.example.com``. User and password are percent-decoded.
+        With credentials and no ``starttls``, STARTTLS is required; ``starttls=false`` sends them in clear.
 
         Errors never quote the URL, which may carry a password."""
         try:
@@ -157,7 +162,17 @@ class SMTPTransport(EmailTransport):
                 + "; ".join(f"{r.code} {r.message}" for r in exc.recipients),
                 smtp_code=min(codes) if codes else None,
             ) from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except aiosmtplib.SMTPException as exc:
+            if self.start_tls and "starttls" in str(exc).lower():
+                raise TransportError(
+                    f"SMTP server {self.host}:{self.port} does not offer STARTTLS: not sending "
+                    + ("the credentials in clear" if self.username or self.__password else "without TLS")
+                    + " (add ?starttls=false to BOXOFFICE_SMTP_URL only for a trusted local relay)"
+                ) from None
+            raise TransportError(
+                f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}"
+            ) from None
+        except (OSError, TimeoutError) as exc:
             raise TransportError(
                 f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}"
             ) from None

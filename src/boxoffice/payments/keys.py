@@ -9,6 +9,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -68,7 +69,23 @@ def parse_webhook_secrets(raw: str) -> tuple[SecretStr, ...]:
 
 
 def load_stripe_config(settings: Settings) -> StripeConfig:
-    """The Stripe configuration, or a sandbox one when no key is set. Raises ``StripeConfigError`` at start-up."""
+    """The Stripe configuration, or a sandbox one when no key is set outside production. Raises
+    ``StripeConfigError`` at start-up.
+
+    Production never runs on the sandbox: its control API has no authentication (it confirms orders without payment,
+    lists sessions with their tokens and emails, changes keys), so production needs a key, and ``STRIPE_API_BASE``
+    may not point at the in-process sandbox's path either."""
+    if settings.env == "production":
+        if settings.stripe_secret_key is None:
+            raise StripeConfigError(
+                "STRIPE_SECRET_KEY is required when BOXOFFICE_ENV is 'production': the local Stripe sandbox (no key) "
+                "is a test tool with an unauthenticated control API and never runs in production"
+            )
+        if settings.stripe_api_base is not None and SANDBOX_PATH in urlsplit(settings.stripe_api_base).path:
+            raise StripeConfigError(
+                f"STRIPE_API_BASE points at the in-process Stripe sandbox ({SANDBOX_PATH}), which is never mounted "
+                "when BOXOFFICE_ENV is 'production'"
+            )
     if settings.stripe_secret_key is None:
         key = SecretStr(f"sk_test_sandbox{secrets.token_hex(16)}")
         webhook = SecretStr(f"whsec_sandbox{secrets.token_hex(16)}")

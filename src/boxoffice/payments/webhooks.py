@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,11 +56,12 @@ def verify_signature(
         if not sep:
             continue
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise SignatureError("malformed timestamp in Stripe-Signature") from None
+            if not (value.isascii() and value.isdigit()):  # int() would take other scripts' digits, signs, spaces
+                raise SignatureError("malformed timestamp in Stripe-Signature")
+            timestamp = int(value)
         elif key == "v1":
+            if not value.isascii():  # a hex digest is ASCII; compare_digest raises on anything else
+                raise SignatureError("malformed v1 signature in Stripe-Signature")
             signatures.append(value)
     if timestamp is None or not signatures:
         raise SignatureError("Stripe-Signature has no timestamp or no v1 signature")
@@ -94,18 +96,34 @@ class WebhookOutcome:
     duplicate: bool = False
 
 
+class LivemodeMismatch(ValueError):
+    """The event's ``livemode`` disagrees with the key's mode (a live event at a test key, or the reverse)."""
+
+
+MISMATCH_LOG_MEMORY = 1024  # event ids whose mismatch was logged; Stripe retries each for days, log it once
+
+
 class WebhookProcessor:
     def __init__(
-        self, db: Database, payments: Payments, secrets: Sequence[str], *, tolerance: int = DEFAULT_TOLERANCE
+        self,
+        db: Database,
+        payments: Payments,
+        secrets: Sequence[str],
+        *,
+        livemode: bool = False,
+        tolerance: int = DEFAULT_TOLERANCE,
     ) -> None:
         self.db = db
         self.payments = payments
         self.secrets = list(secrets)
+        self.livemode = livemode  # the key's mode: a live key takes live events only, a test key test events only
         self.tolerance = tolerance
+        self._mismatches_logged: OrderedDict[str, None] = OrderedDict()
 
     async def receive(self, payload: bytes, signature: str | None) -> WebhookOutcome:
-        """Verify, record, apply. Raises ``SignatureError`` (answer 400) or ``ValueError`` for a body that is not
-        a Stripe event (400); any other exception means "retry" (answer 5xx)."""
+        """Verify, record, apply. Raises ``SignatureError`` (answer 400), ``LivemodeMismatch`` for an event of the
+        other mode than the key's (400, nothing recorded) or ``ValueError`` for a body that is not a Stripe event
+        (400); any other exception means "retry" (answer 5xx)."""
         verify_signature(payload, signature, self.secrets, tolerance=self.tolerance)
         try:
             event = json.loads(payload)
@@ -121,7 +139,16 @@ class WebhookProcessor:
         if not isinstance(obj, dict):
             raise ValueError("the event has no data.object")
         event_id, kind = event["id"], event["type"]
-        if await self._already_processed(event_id, kind, obj, bool(event.get("livemode"))):
+        livemode = event.get("livemode", False)
+        if not isinstance(livemode, bool):
+            raise ValueError("the event's livemode is not a boolean")
+        if livemode != self.livemode:
+            self._log_mismatch(event_id, kind, livemode)
+            raise LivemodeMismatch(
+                f"a {'live' if livemode else 'test'}-mode event was sent to an endpoint configured with a "
+                f"{'live' if self.livemode else 'test'}-mode key; nothing was changed"
+            )
+        if await self._already_processed(event_id, kind, obj, livemode):
             log.info("duplicate webhook ignored", extra={"stripe_event_id": event_id, "type": kind})
             return WebhookOutcome(event_id, kind, "duplicate", duplicate=True)
         outcome, order_id = await self._apply(kind, obj)
@@ -136,6 +163,24 @@ class WebhookProcessor:
             extra={"stripe_event_id": event_id, "type": kind, "order_id": order_id, "outcome": outcome},
         )
         return WebhookOutcome(event_id, kind, outcome)
+
+    def _log_mismatch(self, event_id: str, kind: str, livemode: bool) -> None:
+        """Log a refused event once, not at each of Stripe's retries (a bounded memory of the ids logged)."""
+        if event_id in self._mismatches_logged:
+            self._mismatches_logged.move_to_end(event_id)
+            return
+        self._mismatches_logged[event_id] = None
+        if len(self._mismatches_logged) > MISMATCH_LOG_MEMORY:
+            self._mismatches_logged.popitem(last=False)
+        log.warning(
+            "webhook refused: livemode disagrees with the Stripe key's mode",
+            extra={
+                "stripe_event_id": event_id,
+                "type": kind,
+                "event_livemode": livemode,
+                "key_livemode": self.livemode,
+            },
+        )
 
     async def _already_processed(self, event_id: str, kind: str, obj: dict[str, Any], livemode: bool) -> bool:
         """Count this delivery (one statement: the first inserts the event's row, later ones count themselves) and

@@ -30,10 +30,11 @@ def create_app(
     box = box or Boxoffice(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate_sqlite and box.db.is_sqlite:
             await migrate.upgrade(box.db.url)  # the embedded database migrates itself on first start
         await box.start()
+        await system.readiness_of(app).warm()
         try:
             yield
         finally:
@@ -65,6 +66,6 @@ def create_app(
 
     register(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    if box.sandbox is not None:
+    if box.sandbox is not None and box.settings.env != "production":  # never in production, whatever is set
         app.mount(SANDBOX_PATH, create_sandbox_app(box.sandbox))
     return app
