@@ -22,6 +22,7 @@ from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.web.api import schemas as s
 from boxoffice.web.api.deps import Box, Credentials, Organizer, order_for_token
 from boxoffice.web.problems import boxoffice_problem
+from boxoffice.web.ratelimit import admit_order
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": s.Problem, "content": {"application/problem+json": {}}, "description": text}
@@ -276,6 +277,13 @@ async def public_tickets(event_id: str, box: Box) -> list[s.TicketOut]:
     response_model=s.OrderCreated,
     tags=["buyers"],
     summary="Reserve tickets and start checkout",
+    responses={
+        429: {
+            "model": s.Problem,
+            "content": {"application/problem+json": {}},
+            "description": "Too many orders from this address, or the buyer holds too many tickets (see limit)",
+        }
+    },
 )
 async def create_order(
     event_id: str,
@@ -286,6 +294,7 @@ async def create_order(
 ) -> Response:
     """Holds the tickets and answers with the order and its ``checkout_url`` (none for a free order, which is
     confirmed at once). With an ``Idempotency-Key`` a retried request gets the first answer again."""
+    client_key = await admit_order(request, box.order_limiter, box.settings.secret_bytes)
     scope = f"orders:{event_id}"
     if idempotency_key is not None:
         stored = await accounts.begin_idempotent(
@@ -294,7 +303,7 @@ async def create_order(
         if stored is not None:
             return JSONResponse(stored[1], status_code=stored[0], headers={"Idempotent-Replayed": "true"})
     try:
-        status, payload = await _place(box, event_id, body)
+        status, payload = await _place(box, event_id, body, client_key)
     except BaseException:
         if idempotency_key is not None:
             await accounts.abandon_idempotent(box.db, scope, idempotency_key)
@@ -304,13 +313,14 @@ async def create_order(
     return JSONResponse(payload, status_code=status)
 
 
-async def _place(box: Box, event_id: str, body: s.OrderCreate) -> tuple[int, dict[str, Any]]:
+async def _place(box: Box, event_id: str, body: s.OrderCreate, client_key: str) -> tuple[int, dict[str, Any]]:
     request = ticketing.OrderRequest(
         event_id=event_id,
         email=body.email,
         name=body.name,
         tip_cents=body.tip_cents,
         lines=[ticketing.LineRequest(line.ticket_id, line.quantity, line.price_cents) for line in body.lines],
+        client_key=client_key,
     )
     order = await box.payments.reserve(request)
     if order.status == "pending":
