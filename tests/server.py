@@ -62,7 +62,7 @@ async def live_server(
     if box is None:
         box = Boxoffice(settings_for(database_url, public_url=url, **overrides))
     app = create_app(box=box)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, proxy_headers=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     for _ in range(500):
