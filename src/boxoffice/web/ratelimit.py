@@ -129,7 +129,7 @@ class RedisRateLimiter:
                 )
             return 0
         wait = float(raw.decode() if isinstance(raw, bytes) else raw)
-        return 0 if wait <= 0 else _wait(wait * self.per_second, self.per_second)
+        return 0 if wait <= 0 else max(math.ceil(wait), 1)
 
     async def close(self) -> None:
         await self._client.aclose()
