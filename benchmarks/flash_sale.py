@@ -588,6 +588,10 @@ async def main(args: argparse.Namespace) -> int:
                 "BOXOFFICE_SECRET_KEY": secrets.token_urlsafe(32),  # production refuses short keys
                 "BOXOFFICE_LOG_LEVEL": "WARNING",
                 "BOXOFFICE_MAIL_DIR": str(logs / "mail"),
+                # The load client sends every order from 127.0.0.1: the limits per client address would stop it
+                # (the per-email cap stays on: each simulated buyer has an address of its own).
+                "BOXOFFICE_ORDER_RATE_PER_MINUTE": "0",
+                "BOXOFFICE_MAX_HELD_TICKETS_PER_ADDRESS": "0",
                 "STRIPE_SECRET_KEY": API_KEY,
                 "STRIPE_WEBHOOK_SECRETS": WEBHOOK_SECRET,
                 "STRIPE_API_BASE": f"http://127.0.0.1:{sandbox_port}",

@@ -55,7 +55,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        # The client address is the socket peer, or BOXOFFICE_TRUSTED_PROXY_HEADER (web/clients.py): Uvicorn's own
+        # X-Forwarded-For handling would let any client on a trusted IP choose its address for the order limits.
+        proxy_headers=False,
         log_level=settings.log_level.lower(),
         access_log=False,
         server_header=False,  # no "server: uvicorn" banner

@@ -19,6 +19,8 @@ from boxoffice.realtime import Broker, make_broker
 from boxoffice.sandbox import Sandbox, SandboxConfig
 from boxoffice.settings import Settings
 from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.caps import BuyerCaps
+from boxoffice.web.ratelimit import RateLimiter, make_rate_limiter
 
 log = logging.getLogger("boxoffice")
 
@@ -54,6 +56,15 @@ class Boxoffice:
             hold=timedelta(minutes=settings.hold_minutes),
             max_lines=settings.max_lines_per_order,
             max_quantity=settings.max_quantity_per_line,
+            caps=BuyerCaps(
+                held_per_email=settings.max_held_tickets_per_email,
+                held_per_address=settings.max_held_tickets_per_address,
+                free_orders_per_email=settings.max_free_orders_per_email,
+            ),
+        )
+        # Order creation per client address (API and buyer page); None when BOXOFFICE_ORDER_RATE_PER_MINUTE is 0.
+        self.order_limiter: RateLimiter | None = make_rate_limiter(
+            settings.redis_dsn, settings.order_rate_per_minute, settings.order_rate_burst, prefix=settings.redis_prefix
         )
         self.webhooks = WebhookProcessor(
             self.db,
@@ -121,6 +132,8 @@ class Boxoffice:
         if self.sandbox is not None:
             await self.sandbox.stop()
         await self.broker.stop()
+        if self.order_limiter is not None:
+            await self.order_limiter.close()
         await self.gateway.close()
         await self.db.dispose()
 

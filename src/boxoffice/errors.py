@@ -100,3 +100,16 @@ class Unauthorized(BoxofficeError):
 class ServiceUnavailable(BoxofficeError):
     code = "unavailable"
     title = "Service unavailable"
+
+
+class TooManyRequests(BoxofficeError):
+    """A limit against hoarding said no: ``limit`` names which one (``rate``, ``held-per-email``,
+    ``held-per-address``, ``free-orders-per-email``); ``retry_after`` is in whole seconds."""
+
+    code = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, limit: str, retry_after: int) -> None:
+        super().__init__(detail, limit=limit, retry_after=retry_after)
+        self.limit = limit
+        self.retry_after = max(int(retry_after), 1)

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     hold_minutes: int = Field(default=30, ge=30, le=24 * 60 - 2)
     max_lines_per_order: int = Field(default=20, ge=1, le=100)
     max_quantity_per_line: int = Field(default=50, ge=1, le=1000)
+    # Anti-hoarding (README, "Limits against hoarding"); 0 turns one off.
+    order_rate_per_minute: int = Field(default=30, ge=0, le=1_000_000)
+    order_rate_burst: int = Field(default=20, ge=1, le=1_000_000)
+    max_held_tickets_per_email: int = Field(default=20, ge=0)
+    max_held_tickets_per_address: int = Field(default=100, ge=0)
+    max_free_orders_per_email: int = Field(default=5, ge=0)
+    trusted_proxy_header: str | None = None
     smtp_url: SecretStr | None = None
     mail_from: str = "Boxoffice <tickets@boxoffice.localhost>"
     mail_dir: Path = Path("var/mail")
@@ -65,7 +72,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("STRIPE_PUBLISHABLE_KEY", "BOXOFFICE_STRIPE_PUBLISHABLE_KEY"),
     )
 
-    @field_validator("stripe_api_base", "stripe_publishable_key", mode="before")
+    @field_validator("stripe_api_base", "stripe_publishable_key", "trusted_proxy_header", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -15,7 +15,7 @@ from boxoffice.events.models import Person
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order, OrderLine
-from tests.helpers import counters, database_state, make_event, make_ticket, order_request
+from tests.helpers import counters, database_state, make_event, make_ticket, order_request, unique_email
 
 VOLATILE = {"id", "order_id", "person_id", "created_at", "updated_at", "expires_at"}
 
@@ -88,17 +88,21 @@ async def test_fused_and_general_reservations_write_the_same_rows(
     assert await counters(db, tt.id) == (10, 0, 4)
 
 
-async def test_a_returning_buyer_keeps_one_person_and_gets_a_name_once(db: Database) -> None:
+async def test_a_returning_buyer_keeps_one_person_and_never_renames_it(db: Database) -> None:
+    # A buyer's order never renames a person (anyone can type any address): the name is the one the person was
+    # created with, and each order keeps the name it was placed with.
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=10)
+    email = unique_email("Grace").replace("@example", "@Example")  # a fresh person, in mixed case
     orders = [
-        await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email="Grace@Example.com", name=name))
+        await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email=email, name=name))
         for name in ("", "Grace Hopper", "Someone Else")
     ]
     assert len({o.person_id for o in orders}) == 1
     async with db.read() as session:
         person = await session.get(Person, orders[0].person_id)
-    assert person is not None and person.name == "Grace Hopper"
+    assert person is not None and person.name == ""
+    assert [o.name for o in orders] == ["", "Grace Hopper", "Someone Else"]
 
 
 async def test_sold_out_fused_reservation_writes_no_person(db: Database) -> None:

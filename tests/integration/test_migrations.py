@@ -124,7 +124,7 @@ async def test_basic_tickets_and_orders_still_sell_after_upgrade(empty_url: str)
         assert old.pricing_snapshot["legacy"] is True
         assert old.lines[0].unit_prices == [2500, 2500]
         assert len(await ticketing.list_tickets(db, "ord_old")) == 2
-        # its random token, stored in plaintext before 0009, is kept only as a hash and still opens the order
+        # its random token, stored in plaintext before 0010, is kept only as a hash and still opens the order
         assert (await ticketing.get_order_with_token(db, "ord_old", "tok", [b"any key"])).id == "ord_old"
         assert old.token_hash is not None and "tok" not in old.token_hash
 

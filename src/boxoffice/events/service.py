@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,9 +62,14 @@ def clean_name(name: str | None, field: str = "name") -> str:
     return value
 
 
-async def get_or_create_person(session: AsyncSession, email: str, name: str | None = None) -> Person:
-    """The person with this email (case-insensitive), created when new; a name is filled in when the person had
-    none. One statement (insert or update, returning the row), safe under concurrent calls."""
+async def get_or_create_person(
+    session: AsyncSession, email: str, name: str | None = None, *, own_name: bool = False
+) -> Person:
+    """The person with this email (case-insensitive), created when new. ``name`` is the new person's name; an
+    existing person's name changes only with ``own_name`` (the person naming themselves, e.g. an organizer creating
+    an event) and a non-empty name. Anyone else (a buyer typing this address into an order) never renames a person:
+    the buyer's name lives on the order. One statement (insert or update, returning the row), safe under concurrent
+    calls."""
     normalized = normalize_email(email)
     display_name = clean_name(name)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -77,11 +82,10 @@ async def get_or_create_person(session: AsyncSession, email: str, name: str | No
         created_at=now,
         updated_at=now,
     )
-    # The DO UPDATE keeps a name the person already has, and makes RETURNING give the existing row.
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["email_normalized"],
-        set_={"name": case((Person.name == "", stmt.excluded.name), else_=Person.name)},
-    ).returning(Person)
+    # The DO UPDATE keeps the name the person has (unless it is their own request), and makes RETURNING give the
+    # existing row.
+    renamed = stmt.excluded.name if own_name and display_name else Person.name
+    upsert = stmt.on_conflict_do_update(index_elements=["email_normalized"], set_={"name": renamed}).returning(Person)
     person: Person = (await session.scalars(upsert, execution_options={"populate_existing": True})).one()
     return person
 
@@ -148,7 +152,7 @@ def _event_values(data: EventInput, current: Event | None) -> dict[str, Any]:
 async def create_event(db: Database, organizer_email: str, data: EventInput, organizer_name: str = "") -> Event:
     values = _event_values(data, None)
     async with db.transaction() as session:
-        organizer = await get_or_create_person(session, organizer_email, organizer_name)
+        organizer = await get_or_create_person(session, organizer_email, organizer_name, own_name=True)
         event = Event(id=new_id("ev"), organizer_id=organizer.id, **values)
         session.add(event)
     return event

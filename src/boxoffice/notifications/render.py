@@ -150,8 +150,9 @@ def _message(
     message = EmailMessage()
     message["Subject"] = _one_line(subject)
     message["From"] = sender
-    buyer = _one_line(ctx.buyer_name)
-    message["To"] = Address(display_name=buyer, addr_spec=ctx.buyer_email.strip())
+    # The address only: a display name would be text the requester chose, shown by mail clients as if it came
+    # from us (an order placed for someone else's address could greet them with anything).
+    message["To"] = Address(addr_spec=ctx.buyer_email.strip())
     if ctx.organizer_email:
         message["Reply-To"] = Address(display_name=_one_line(ctx.organizer_name), addr_spec=ctx.organizer_email.strip())
     message["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(UTC), usegmt=True)

@@ -21,6 +21,7 @@ from boxoffice.events import service as events
 from boxoffice.payments.gateway import StripeGateway, StripeKeyRejected, StripeRequestRejected, StripeUnavailable
 from boxoffice.ticketing import refunds, tokens
 from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.caps import NO_CAPS, BuyerCaps
 from boxoffice.ticketing.models import Order
 
 log = logging.getLogger("boxoffice.payments")
@@ -96,7 +97,9 @@ class Payments:
         async_payment_hold: timedelta = timedelta(days=7),
         max_lines: int = ticketing.MAX_LINES,
         max_quantity: int = ticketing.MAX_LINE_QUANTITY,
+        caps: BuyerCaps = NO_CAPS,
     ) -> None:
+        self.caps = caps
         self.max_lines = max_lines
         self.max_quantity = max_quantity
         self.db = db
@@ -113,7 +116,12 @@ class Payments:
     async def reserve(self, request: ticketing.OrderRequest) -> Order:
         """Hold the tickets for the checkout's lifetime (a free order is confirmed at once)."""
         return await ticketing.reserve(
-            self.db, request, hold=self.hold, max_lines=self.max_lines, max_quantity=self.max_quantity
+            self.db,
+            request,
+            hold=self.hold,
+            max_lines=self.max_lines,
+            max_quantity=self.max_quantity,
+            caps=self.caps,
         )
 
     async def reserve_once_per_key(self, request: ticketing.OrderRequest) -> PlacedOrder:

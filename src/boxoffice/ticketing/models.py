@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from boxoffice.clock import utcnow
@@ -64,6 +64,14 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_event_status", "event_id", "status"),
         Index("ix_orders_status_expires", "status", "expires_at"),
+        # The held-tickets cap per client address counts an address's pending orders in an event.
+        Index(
+            "ix_orders_pending_client",
+            "client_key",
+            "event_id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -71,6 +79,8 @@ class Order(Base):
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
+    # A keyed hash of the buyer's network address (web.clients.address_key), never the address itself.
+    client_key: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(24), default="pending")
     currency: Mapped[str] = mapped_column(String(3))
     subtotal_cents: Mapped[int] = mapped_column(Integer)

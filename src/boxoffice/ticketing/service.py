@@ -29,6 +29,7 @@ from boxoffice.errors import BoxofficeError, FieldError, InvalidInput, NotFound,
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
+from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing import pricing as pricing_rules
 from boxoffice.ticketing import tokens
 from boxoffice.ticketing.models import TRANSITIONS, Order, OrderLine, Ticket, TicketType
@@ -69,6 +70,7 @@ class OrderRequest:
     # ticketing.tokens.idempotency_ref of the request's Idempotency-Key, and the fingerprint of its body
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    client_key: str | None = None  # a keyed hash of the client's address (web.clients.address_key), for the caps
 
 
 @dataclass(frozen=True)
@@ -341,12 +343,23 @@ def _check_request(request: OrderRequest, max_lines: int, max_quantity: int) -> 
         errors.append(FieldError("lines", "an order needs at least one line"))
     elif len(request.lines) > max_lines:
         errors.append(FieldError("lines", f"an order may have at most {max_lines} lines"))
+    per_type: dict[str, int] = defaultdict(int)  # lines of one ticket type count together against max_quantity
     for i, line in enumerate(request.lines[:max_lines]):
         q = line.quantity
         if not isinstance(q, int) or isinstance(q, bool) or q < 1:
             errors.append(FieldError(f"lines[{i}].quantity", "must be an integer >= 1"))
         elif q > max_quantity:
             errors.append(FieldError(f"lines[{i}].quantity", f"must be at most {max_quantity}"))
+        elif isinstance(line.ticket_type_id, str):
+            before = per_type[line.ticket_type_id]
+            per_type[line.ticket_type_id] = before + q
+            if before <= max_quantity < before + q:
+                errors.append(
+                    FieldError(
+                        f"lines[{i}].quantity",
+                        f"must be at most {max_quantity} in all for one ticket type (its lines count together)",
+                    )
+                )
         if not isinstance(line.ticket_type_id, str) or not line.ticket_type_id:
             errors.append(FieldError(f"lines[{i}].ticket_id", "is required"))
     tip = request.tip_cents
@@ -364,25 +377,27 @@ async def reserve(
     hold: timedelta = DEFAULT_HOLD,
     max_lines: int = MAX_LINES,
     max_quantity: int = MAX_LINE_QUANTITY,
+    caps: buyer_caps.BuyerCaps = buyer_caps.NO_CAPS,
 ) -> Order:
     """Create an order holding its tickets: all lines or none, never beyond what is available.
 
-    One short transaction checks the sales window, per-order limits and prices, and takes each ticket type's
-    quantity with a single conditional UPDATE. A free order (total 0) is confirmed at once. When tickets look sold
-    out but some holds have expired, those holds are released and the reservation is tried once more.
+    One short transaction checks the sales window, per-order limits, the buyer's caps (``ticketing.caps``) and
+    prices, and takes each ticket type's quantity with a single conditional UPDATE. A free order (total 0) is
+    confirmed at once. When tickets look sold out but some holds have expired, those holds are released and the
+    reservation is tried once more. Lines of one ticket type count together against every per-order limit.
     """
     now = now or utcnow()
     _check_request(request, max_lines, max_quantity)
     try:
         try:
-            return await _reserve_once(db, request, now, hold)
+            return await _reserve_once(db, request, now, hold, caps)
         except SoldOut:
             released = await release_expired_holds(
                 db, now=now, ticket_type_ids=sorted({line.ticket_type_id for line in request.lines})
             )
             if not released:
                 raise
-            return await _reserve_once(db, request, now, hold)
+            return await _reserve_once(db, request, now, hold, caps)
     except IntegrityError:
         # The one unique value a new order can collide on is its Idempotency-Key: a concurrent request with the
         # same key committed its order first (the whole reservation was rolled back, nothing was taken).
@@ -529,6 +544,7 @@ def _new_order(
         person_id=person_id,
         email=request.email.strip(),
         name=events.clean_name(request.name),
+        client_key=request.client_key,
         status="pending",
         currency=totals.currency,
         subtotal_cents=totals.subtotal_cents,
@@ -568,9 +584,11 @@ def _created_payload(order: Order) -> dict[str, Any]:
 FUSED_RESERVE = True
 
 
-async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold: timedelta) -> Order:
+async def _reserve_once(
+    db: Database, request: OrderRequest, now: datetime, hold: timedelta, caps: buyer_caps.BuyerCaps
+) -> Order:
     if FUSED_RESERVE and db.dialect == "postgresql":
-        fused = await _reserve_in_one_statement(db, request, now, hold)
+        fused = await _reserve_in_one_statement(db, request, now, hold, caps)
         if fused is not None:
             return fused
     plan = await _load_plan(db, request, now)
@@ -586,6 +604,16 @@ async def _reserve_once(db: Database, request: OrderRequest, now: datetime, hold
         else:
             taken_before = dict.fromkeys(plan.takings, 0)
         priced, totals = _price_lines(request, plan, taken_before, now)
+        await buyer_caps.check_order(
+            session,
+            caps,
+            event_id=plan.event.id,
+            person_id=person.id,
+            client_key=request.client_key,
+            requested=sum(t.quantity for t in plan.takings.values()),
+            free=totals.total_cents == 0,
+            now=now,
+        )
         order = _new_order(request, plan, person.id, priced, totals, now, hold)
         session.add(order)
         outbox.record(session, "order.created", [order_topic(order.id)], _created_payload(order))
@@ -636,7 +664,7 @@ def _keep_sale(db: Database, sale: Sale) -> None:
 
 
 async def _reserve_in_one_statement(
-    db: Database, request: OrderRequest, now: datetime, hold: timedelta
+    db: Database, request: OrderRequest, now: datetime, hold: timedelta, caps: buyer_caps.BuyerCaps
 ) -> Order | None:
     """The one-statement reservation, from the kept sale when there is one (and again from a fresh read when the
     kept one is outdated). None: this order takes the general path (a dynamic price, a free order, or definitions
@@ -657,7 +685,7 @@ async def _reserve_in_one_statement(
         priced, totals = _price_lines(request, plan, dict.fromkeys(plan.takings, 0), now)
         if totals.total_cents == 0:
             return None
-        order = await _reserve_fused(db, request, plan, priced, totals, now, hold)
+        order = await _reserve_fused(db, request, plan, priced, totals, now, hold, caps)
         if order is not None:
             _keep_sale(db, (event, found))
             return order
@@ -679,7 +707,7 @@ WITH t AS (
     UPDATE ticket_types SET held_count = held_count + :quantity, updated_at = :now
     WHERE id = :ticket_type_id AND deleted_at IS NULL AND quantity - sold_count - held_count >= :quantity
       AND revision = :ticket_revision
-      AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision)
+      AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision){caps}
     RETURNING id, quantity, sold_count, held_count
 """
 _TAKE_KINDS = """
@@ -689,7 +717,7 @@ WITH want AS (
     SELECT tt.id FROM ticket_types tt JOIN want ON want.id = tt.id
     WHERE tt.deleted_at IS NULL AND tt.revision = want.revision
       AND tt.quantity - tt.sold_count - tt.held_count >= want.quantity
-      AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision)
+      AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision){caps}
     ORDER BY tt.id
     FOR UPDATE OF tt
 ), t AS (
@@ -702,14 +730,14 @@ _WRITE_ORDER = """), p AS (
     INSERT INTO persons (id, email, email_normalized, name, created_at, updated_at)
     SELECT :person_id, :email, :email_normalized, :name, :now, :now WHERE EXISTS (SELECT 1 FROM t)
     ON CONFLICT (email_normalized)
-    DO UPDATE SET name = CASE WHEN persons.name = '' THEN excluded.name ELSE persons.name END
+    DO UPDATE SET name = persons.name  -- a buyer never renames a person; the no-op makes RETURNING give the row
     RETURNING id
 ), o AS (
-    INSERT INTO orders (id, event_id, person_id, email, name, status, currency, subtotal_cents, tip_cents,
-                        total_cents, refunded_cents, pricing_snapshot, idempotency_key, request_fingerprint,
+    INSERT INTO orders (id, event_id, person_id, email, name, client_key, status, currency, subtotal_cents,
+                        tip_cents, total_cents, refunded_cents, pricing_snapshot, idempotency_key, request_fingerprint,
                         expires_at, checkout_attempt, created_at, updated_at)
-    SELECT :order_id, :event_id, p.id, :email, :name, 'pending', :currency, :subtotal_cents, :tip_cents,
-           :total_cents, 0, :pricing_snapshot, :idempotency_key, :request_fingerprint, :expires_at, 0,
+    SELECT :order_id, :event_id, p.id, :email, :name, :client_key, 'pending', :currency, :subtotal_cents,
+           :tip_cents, :total_cents, 0, :pricing_snapshot, :idempotency_key, :request_fingerprint, :expires_at, 0,
            :now, :now FROM p
     RETURNING id, person_id
 ), l AS (
@@ -735,8 +763,12 @@ _WRITE_ORDER = """), p AS (
 )
 SELECT o.person_id FROM o
 """
+# One statement per (one ticket type, per-email cap on, per-address cap on): a cap that is off costs nothing.
 _FUSED_RESERVE = {
-    one: text((_TAKE_ONE_KIND if one else _TAKE_KINDS) + _WRITE_ORDER).bindparams(
+    (one, by_email, by_address): text(
+        (_TAKE_ONE_KIND if one else _TAKE_KINDS).format(caps=buyer_caps.hold_caps_sql(by_email, by_address))
+        + _WRITE_ORDER
+    ).bindparams(
         bindparam("now", type_=UTCDateTime()),
         bindparam("expires_at", type_=UTCDateTime()),
         *(
@@ -746,6 +778,8 @@ _FUSED_RESERVE = {
         ),
     )
     for one in (True, False)
+    for by_email in (True, False)
+    for by_address in (True, False)
 }
 
 
@@ -757,8 +791,10 @@ async def _reserve_fused(
     totals: pricing_rules.Totals,
     now: datetime,
     hold: timedelta,
+    caps: buyer_caps.BuyerCaps,
 ) -> Order | None:
-    """None when the event or a ticket type is no longer at the revision the plan was made from."""
+    """None when the event or a ticket type is no longer at the revision the plan was made from, or when the
+    buyer's caps refused it (the general path then checks them again and says which)."""
     order = _new_order(request, plan, "", priced, totals, now, hold)
     takings = [plan.takings[tt_id] for tt_id in sorted(plan.takings)]
     params = {
@@ -801,9 +837,14 @@ async def _reserve_fused(
         "event_topics": [event_topic(order.event_id)],
         "created_payload": _created_payload(order),
         "event_revision": plan.event.revision,
+        "client_key": request.client_key,
+        **buyer_caps.hold_caps_params(caps, sum(t.quantity for t in takings)),
     }
+    statement = _FUSED_RESERVE[
+        len(takings) == 1, caps.held_per_email > 0, caps.held_per_address > 0 and bool(request.client_key)
+    ]
     async with db.single() as session:
-        row = (await session.execute(_FUSED_RESERVE[len(takings) == 1], params)).one_or_none()
+        row = (await session.execute(statement, params)).one_or_none()
         if row is None:
             current = {
                 tt_id: (int(left), revision, deleted_at is None and event_revision == plan.event.revision)

@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException
 from boxoffice import money
 from boxoffice.clock import utcnow
 from boxoffice.container import Boxoffice
-from boxoffice.errors import Conflict, FieldError, InvalidInput, NotFound, SalesClosed, SoldOut
+from boxoffice.errors import Conflict, FieldError, InvalidInput, NotFound, SalesClosed, SoldOut, TooManyRequests
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.notifications.codes import sign_ticket_code
@@ -38,6 +38,7 @@ from boxoffice.payments.gateway import StripeFailure
 from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.web.api.deps import order_cookie
+from boxoffice.web.ratelimit import admit_order
 
 log = logging.getLogger("boxoffice.pages")
 
@@ -510,6 +511,24 @@ def _sold_out_message(exc: SoldOut, title: str) -> str:
     return f"{title} is sold out"
 
 
+_TOO_MANY = {
+    "rate": "Too many orders were placed from your network just now.",
+    "held-per-email": "This email address already has tickets on hold for this event: "
+    "please complete or cancel that order first.",
+    "held-per-address": "Too many tickets are on hold from your network for this event right now.",
+    "free-orders-per-email": "This email address has already received several free orders for this event today.",
+}
+
+
+async def _too_many(request: Request, event: Event, form: CheckoutForm, exc: TooManyRequests) -> Response:
+    minutes = max(round(exc.retry_after / 60), 1)
+    wait = f"Please try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    form.add(f"{_TOO_MANY.get(exc.limit, 'Too many orders.')} {wait}", "email" if "email" in exc.limit else None)
+    response = await _render_event(request, event, form, 429)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @router.post("/e/{event_id}/checkout", response_class=HTMLResponse)
 async def checkout(request: Request, event_id: str) -> Response:
     box = _box(request)
@@ -518,6 +537,10 @@ async def checkout(request: Request, event_id: str) -> Response:
         return _event_not_found(request)
     raw = await request.form()
     form = CheckoutForm({k: v[:MAX_FORM_VALUE] for k, v in raw.items() if isinstance(v, str)})
+    try:
+        client_key = await admit_order(request, box.order_limiter, box.settings.secret_bytes)
+    except TooManyRequests as exc:
+        return await _too_many(request, event, form, exc)
     types = await ticketing.list_ticket_types(box.db, event.id)
     max_line = box.settings.max_quantity_per_line
     lines, chosen, tip = _read_lines(form, types, max_line)
@@ -532,6 +555,7 @@ async def checkout(request: Request, event_id: str) -> Response:
         name=form.values.get("name", "").strip(),
         lines=lines,
         tip_cents=tip or None,
+        client_key=client_key,
     )
     titles = {tt.id: tt.title for tt in types}
     try:
@@ -547,6 +571,8 @@ async def checkout(request: Request, event_id: str) -> Response:
     except InvalidInput as exc:
         _service_problems(form, exc, chosen, max_line)
         return await _render_event(request, event, form, 422)
+    except TooManyRequests as exc:
+        return await _too_many(request, event, form, exc)
     except StripeFailure:
         log.warning("checkout could not be started", extra={"event_id": event.id})
         form.add("We could not start the payment right now and nothing was charged. Please try again in a minute.")

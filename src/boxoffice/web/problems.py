@@ -22,6 +22,7 @@ from boxoffice.errors import (
     SalesClosed,
     ServiceUnavailable,
     SoldOut,
+    TooManyRequests,
     Unauthorized,
 )
 from boxoffice.payments.gateway import StripeFailure, StripeKeyRejected, StripeUnavailable
@@ -80,6 +81,8 @@ def status_for(exc: BoxofficeError) -> int:
         return 403
     if isinstance(exc, Conflict):
         return 409
+    if isinstance(exc, TooManyRequests):
+        return 429
     if isinstance(exc, StripeKeyRejected | StripeUnavailable | ServiceUnavailable):
         return 503
     if isinstance(exc, StripeFailure):
@@ -101,6 +104,9 @@ def boxoffice_problem(exc: BoxofficeError) -> JSONResponse:
         extra = {"ticket_type_id": exc.ticket_type_id, "available": exc.available}
     elif isinstance(exc, SalesClosed):
         extra = {}
+    elif isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
+        extra = {"limit": exc.limit, "retry_after": exc.retry_after}
     return problem(status, exc.code, exc.title, exc.detail, errors=errors, headers=headers, **extra)
 
 

@@ -25,6 +25,7 @@ from boxoffice.web.api import schemas as s
 from boxoffice.web.api.deps import Box, Credentials, Organizer, order_for_token, order_token_of
 from boxoffice.web.clients import client_address
 from boxoffice.web.problems import boxoffice_problem, problem
+from boxoffice.web.ratelimit import admit_order
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": s.Problem, "content": {"application/problem+json": {}}, "description": text}
@@ -294,6 +295,13 @@ async def public_tickets(event_id: str, box: Box) -> list[s.TicketOut]:
     response_model=s.OrderCreated,
     tags=["buyers"],
     summary="Reserve tickets and start checkout",
+    responses={
+        429: {
+            "model": s.Problem,
+            "content": {"application/problem+json": {}},
+            "description": "Too many orders from this address, or the buyer holds too many tickets (see limit)",
+        }
+    },
 )
 async def create_order(
     event_id: str,
@@ -309,6 +317,7 @@ async def create_order(
     the same key and the same body gets that order (with its token) in its current state, its checkout resumed if it
     was never started, whatever happened to the first request; the same key with another body is refused (422); a
     retry while the first request is still starting the checkout answers 409 with ``Retry-After``."""
+    client_key = await admit_order(request, box.order_limiter, box.settings.secret_bytes)
     fingerprint = tokens.fingerprint(await request.body()) if idempotency_key is not None else None
     order_request = ticketing.OrderRequest(
         event_id=event_id,
@@ -318,6 +327,7 @@ async def create_order(
         lines=[ticketing.LineRequest(line.ticket_id, line.quantity, line.price_cents) for line in body.lines],
         idempotency_key=tokens.idempotency_ref(f"orders:{event_id}", idempotency_key) if idempotency_key else None,
         fingerprint=fingerprint,
+        client_key=client_key,
     )
     placed = await box.payments.reserve_once_per_key(order_request)
     order = placed.order

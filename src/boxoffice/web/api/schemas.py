@@ -209,3 +209,5 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldProblem] | None = None
+    limit: str | None = Field(default=None, description="429 only: which limit said no")
+    retry_after: int | None = Field(default=None, description="429 only: seconds to wait (also in Retry-After)")

@@ -10,8 +10,8 @@
 Downgrade gives the orders new random tokens (links sent before it stop working) and recreates the empty
 idempotency table.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -25,8 +25,8 @@ from alembic import op
 
 from boxoffice.db import JSONType, UTCDateTime
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
