@@ -63,7 +63,13 @@ async def live_server(
         box = Boxoffice(settings_for(database_url, public_url=url, **overrides))
     app = create_app(box=box)
     config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", access_log=False, server_header=False, proxy_headers=False
+        app,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=5,  # as `boxoffice serve` does (10 s): open live streams do not hold up the stop
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

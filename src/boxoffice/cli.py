@@ -61,6 +61,8 @@ def serve(
         log_level=settings.log_level.lower(),
         access_log=False,
         server_header=False,  # no "server: uvicorn" banner
+        # Live streams (SSE) never end by themselves: on shutdown, give requests this long, then close what is left.
+        timeout_graceful_shutdown=10,
     )
 
 
