@@ -26,7 +26,7 @@ from tests.server import LiveServer
 pytestmark = pytest.mark.postgres
 
 ORDERS = 30
-WALK_INS = 12
+WALK_INS = 30
 PRICE = 2500
 
 
