@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import CheckConstraint, Connection, inspect, text
 
 from boxoffice import migrate
 from boxoffice.db import Base, Database
@@ -32,6 +33,48 @@ async def empty_url(request: pytest.FixtureRequest, tmp_path: Path, pg_admin_url
     await pg.drop_database(pg_admin_url, name)
 
 
+def normalized_check(sqltext: str) -> str:
+    """A CHECK's condition as both databases give it back: PostgreSQL adds parentheses, SQLite keeps the text."""
+    return re.sub(r"[\s()]", "", sqltext).lower()
+
+
+def model_checks() -> dict[str, dict[str, str]]:
+    """Per table, the models' CHECK constraints: {name as created (naming convention applied): condition}."""
+    checks: dict[str, dict[str, str]] = {}
+    for table in Base.metadata.sorted_tables:
+        found = {
+            str(c.name): normalized_check(str(c.sqltext))
+            for c in table.constraints
+            if isinstance(c, CheckConstraint) and c.name is not None
+        }
+        if found:
+            checks[table.name] = found
+    return checks
+
+
+def database_checks(conn: Connection) -> dict[str, dict[str, str]]:
+    """Per table, the CHECK constraints the migrated database has (alembic's compare_metadata ignores them)."""
+    inspector = inspect(conn)
+    checks: dict[str, dict[str, str]] = {}
+    for table in inspector.get_table_names():
+        found = {str(c["name"]): normalized_check(c["sqltext"]) for c in inspector.get_check_constraints(table)}
+        if found:
+            checks[table] = found
+    return checks
+
+
+def test_the_models_name_the_checks_the_sale_relies_on() -> None:
+    """The comparison above is not vacuous: the oversell, counter, quantity and refund checks are all there."""
+    assert model_checks() == {
+        "ticket_types": {
+            "ck_ticket_types_quantity_positive": "quantity>=1",
+            "ck_ticket_types_counters_non_negative": "sold_count>=0andheld_count>=0",
+            "ck_ticket_types_no_oversell": "sold_count+held_count<=quantity",
+        },
+        "refunds": {"ck_refunds_amount_positive": "amount_cents>0"},
+    }
+
+
 def revisions() -> list[str]:
     script = ScriptDirectory.from_config(migrate.alembic_config())
     return [r.revision for r in reversed(list(script.walk_revisions()))]
@@ -45,8 +88,10 @@ async def test_upgrade_from_empty_matches_models_and_downgrades(empty_url: str) 
         diff = await conn.run_sync(
             lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata)
         )
+        checks = await conn.run_sync(lambda c: database_checks(c))
     await db.dispose()
     assert diff == []
+    assert checks == model_checks()
     await migrate.downgrade(empty_url, "base")
     assert await migrate.current_revision(empty_url) is None
     await migrate.upgrade(empty_url)

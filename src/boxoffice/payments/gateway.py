@@ -190,6 +190,12 @@ class StripeGateway:
             "retrieve a Checkout Session", lambda: self.client.v1.checkout.sessions.retrieve_async(session_id)
         )
 
+    async def retrieve_payment_intent(self, intent_id: str) -> dict[str, Any]:
+        intent = await self._call(
+            "retrieve a PaymentIntent", lambda: self.client.v1.payment_intents.retrieve_async(intent_id)
+        )
+        return dict(intent.to_dict())
+
     async def create_refund(
         self, *, payment_intent: str, amount: int | None, idempotency_key: str, metadata: dict[str, str]
     ) -> Any:

@@ -231,7 +231,8 @@ class Payments:
         order = await ticketing.get_order(self.db, order_id)
         if order.status != "pending":
             return ticketing.TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
-        result = await ticketing.cancel_order(self.db, order_id, reason="canceled by the buyer")
+        # only a pending order: a payment that confirmed it since the read above must not be canceled unrefunded
+        result = await ticketing.cancel_order(self.db, order_id, reason="canceled by the buyer", sources=("pending",))
         if result.changed and order.stripe_checkout_session_id:
             try:
                 await self.gateway.expire_checkout_session(order.stripe_checkout_session_id)

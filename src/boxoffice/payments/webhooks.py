@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import NotFound
+from boxoffice.payments.gateway import StripeRequestRejected
 from boxoffice.payments.models import StripeEvent
 from boxoffice.payments.service import Payments
 from boxoffice.ticketing import service as ticketing
@@ -315,12 +316,22 @@ class WebhookProcessor:
     async def _charge_refunded(self, charge: dict[str, Any]) -> tuple[str, str | None]:
         pi = charge.get("payment_intent") if isinstance(charge.get("payment_intent"), str) else None
         order = await self._order_for(charge, payment_intent=pi)
+        if order is None and pi:
+            # The refund overtook the payment's own events, so no order knows this PaymentIntent yet, and a charge
+            # carries no metadata: the PaymentIntent names the order.
+            try:
+                order = await self._order_for(await self.payments.gateway.retrieve_payment_intent(pi))
+            except StripeRequestRejected:  # not a PaymentIntent of this account's
+                order = None
         if order is None:
             return "ignored: unknown order", None
         refunded = charge.get("amount_refunded")
         if not isinstance(refunded, int) or refunded <= 0:
             return "ignored: nothing refunded", order.id
-        if order.status in ("pending", *ticketing.LATE_PAYMENT_SOURCES) and charge.get("paid"):
+        # A payment whose hold had ended is not taken back in when it is already refunded in full: nothing to sell.
+        fully = isinstance(charge.get("amount"), int) and refunded >= charge["amount"]
+        paid_late = order.status in ticketing.LATE_PAYMENT_SOURCES
+        if (order.status == "pending" or (paid_late and not fully)) and charge.get("paid"):
             # The refund overtook the payment's own events: the charge proves the payment, apply it first.
             await self._confirm_paid(
                 order, amount=charge.get("amount"), currency=charge.get("currency"), payment_intent=pi

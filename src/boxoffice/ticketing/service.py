@@ -1233,10 +1233,16 @@ class _LostRace(Exception):
 
 
 async def cancel_order(
-    db: Database, order_id: str, *, reason: str | None = None, now: datetime | None = None
+    db: Database,
+    order_id: str,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+    sources: Sequence[str] | None = None,
 ) -> TransitionResult:
-    """Cancel: a pending order releases its hold; a confirmed one returns its tickets to sale."""
-    return await _transition(db, order_id, "canceled", now=now, failure_reason=reason)
+    """Cancel: a pending order releases its hold; a confirmed one returns its tickets to sale. ``sources``: the
+    states it may be canceled from (a buyer's cancel: only ``pending``, whatever confirmed it meanwhile)."""
+    return await _transition(db, order_id, "canceled", now=now, sources=sources, failure_reason=reason)
 
 
 async def expire_order(

@@ -1,0 +1,161 @@
+"""Sales racing each other and the organizer (PostgreSQL, many connections): a burst of free orders against a few
+tickets, and an organizer lowering the quantity and changing the price while buyers reserve."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from boxoffice.db import Database
+from boxoffice.errors import InvalidInput, SoldOut
+from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.models import Order, OrderLine, Ticket
+from tests.helpers import counters, make_event, make_ticket, order_request
+
+pytestmark = pytest.mark.postgres
+
+
+async def _free(db: Database, event_id: str, tt_id: str) -> str:
+    try:
+        order = await ticketing.reserve(db, order_request(event_id, (tt_id, 1)))
+    except SoldOut:
+        return "sold_out"
+    return order.status
+
+
+async def test_fifty_free_orders_at_once_for_seven_tickets(pg_db: Database) -> None:
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, base_price_cents=0, quantity=7)
+    results = await asyncio.gather(*(_free(pg_db, event.id, tt.id) for _ in range(50)), return_exceptions=True)
+    assert Counter(results) == {"confirmed": 7, "sold_out": 43}
+    assert await counters(pg_db, tt.id) == (7, 7, 0)
+    async with pg_db.read() as session:
+        orders = list((await session.scalars(select(Order).where(Order.event_id == event.id))).all())
+        tickets = (await session.scalars(select(Ticket).where(Ticket.ticket_type_id == tt.id))).all()
+        confirmations = await session.scalar(
+            text("SELECT count(*) FROM outbox_messages WHERE kind = 'order.confirmed' AND payload->>'event_id' = :e"),
+            {"e": event.id},
+        )
+    # the sold-out ones wrote nothing; each free order is confirmed once, with its one ticket
+    assert [(o.status, o.total_cents) for o in orders] == [("confirmed", 0)] * 7
+    assert sorted(t.order_id for t in tickets) == sorted(o.id for o in orders)
+    assert {t.status for t in tickets} == {"valid"}
+    assert confirmations == 7
+
+
+async def _buy(db: Database, event_id: str, tt_id: str, quantity: int) -> Order | str:
+    try:
+        return await ticketing.reserve(db, order_request(event_id, (tt_id, quantity)))
+    except SoldOut:
+        return "sold_out"
+
+
+async def _lower(db: Database, tt_id: str, quantity: int) -> tuple[int, bool]:
+    try:
+        await ticketing.update_ticket_type(db, tt_id, {"quantity": quantity})
+    except InvalidInput as exc:
+        assert [e.field for e in exc.errors] == ["quantity"]
+        return quantity, False
+    return quantity, True
+
+
+async def _reprice(db: Database, tt_id: str, price: int) -> int:
+    await ticketing.update_ticket_type(db, tt_id, {"base_price_cents": price})
+    return price
+
+
+async def test_lowering_quantity_and_repricing_during_a_sale(pg_db: Database) -> None:
+    """The organizer lowers the quantity (100 -> 80 -> 60 -> 45) and changes the price (1500 <-> 2000) while 150
+    buyers of one or two tickets reserve. Never oversold; a refused lowering was below what was sold and held;
+    every order line is priced at one of the prices, as its snapshot says, never a mix."""
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, base_price_cents=1500, quantity=100)
+    rng = random.Random(42)
+    buyers = [_buy(pg_db, event.id, tt.id, rng.choice((1, 2))) for _ in range(150)]
+    organizer: list[Any] = [_lower(pg_db, tt.id, q) for q in (80, 60, 45)]
+    organizer += [_reprice(pg_db, tt.id, p) for p in (2000, 1500, 2000)]
+    work: list[Any] = [*buyers]
+    for i, job in enumerate(organizer):
+        work.insert(20 * (i + 1), job)
+    results = await asyncio.gather(*work, return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+
+    held_orders = [r for r in results if isinstance(r, Order)]
+    lowerings = [r for r in results if isinstance(r, tuple)]
+    quantity, sold, held = await counters(pg_db, tt.id)
+    assert sold == 0 and held == sum(o.lines[0].quantity for o in held_orders)
+    assert sold + held <= quantity
+    # the quantity is the one an accepted lowering set (the last to commit), or the first if none was accepted
+    accepted = [q for q, ok in lowerings if ok]
+    assert quantity in (100, *accepted)
+    if accepted:
+        assert quantity <= max(accepted)
+    async with pg_db.read() as session:
+        violating = await session.scalar(
+            text("SELECT count(*) FROM ticket_types WHERE sold_count + held_count > quantity OR sold_count < 0")
+        )
+        lines = (
+            await session.execute(
+                select(Order, OrderLine)
+                .join(OrderLine, OrderLine.order_id == Order.id)
+                .where(Order.event_id == event.id)
+            )
+        ).all()
+    assert violating == 0
+    assert len(lines) == len(held_orders)
+    prices: Counter[int] = Counter()
+    for order, line in lines:
+        (unit,) = set(line.unit_prices)  # one price for every unit of the line
+        assert unit in (1500, 2000)
+        assert line.unit_price_cents == unit and line.line_total_cents == unit * line.quantity
+        assert order.total_cents == order.subtotal_cents == line.line_total_cents
+        (snap,) = order.pricing_snapshot["lines"]
+        assert snap["base_price_cents"] == unit and snap["unit_prices"] == [unit] * line.quantity
+        prices[unit] += 1
+    assert sum(prices.values()) == len(held_orders)
+
+    # Once an edit has returned, every sale uses it, even right after a sale that priced from a kept copy.
+    more = await ticketing.update_ticket_type(pg_db, tt.id, {"quantity": quantity + 10})
+    kept = await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 1)))
+    await ticketing.update_ticket_type(pg_db, tt.id, {"base_price_cents": 2500})
+    after = await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 1)))
+    assert (kept.total_cents, after.total_cents) == (more.base_price_cents, 2500)
+    assert after.pricing_snapshot["lines"][0]["base_price_cents"] == 2500
+
+
+async def test_lowering_below_sold_and_held_is_refused_and_changes_nothing(pg_db: Database) -> None:
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, quantity=10)
+    order = await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 4)))
+    await ticketing.confirm_order(pg_db, order.id)
+    await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 3)))
+    with pytest.raises(InvalidInput) as refused:
+        await ticketing.update_ticket_type(pg_db, tt.id, {"quantity": 6, "base_price_cents": 999})
+    assert [e.field for e in refused.value.errors] == ["quantity"] and "7" in refused.value.errors[0].message
+    now = await ticketing.get_ticket_type(pg_db, tt.id)
+    assert (now.quantity, now.sold_count, now.held_count, now.base_price_cents) == (10, 4, 3, 1500)
+    assert (await ticketing.update_ticket_type(pg_db, tt.id, {"quantity": 7})).quantity == 7
+    with pytest.raises(SoldOut):
+        await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 1)))
+
+
+async def test_concurrent_lowerings_never_strand_a_hold(pg_db: Database) -> None:
+    """Buyers take one ticket each while twenty lowerings to random values run: every accepted lowering left room
+    for what was sold and held (the CHECK never fired), and the holds all fit the final quantity."""
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, quantity=60)
+    rng = random.Random(7)
+    work: list[Any] = [_buy(pg_db, event.id, tt.id, 1) for _ in range(80)]
+    for _ in range(20):
+        work.insert(rng.randrange(len(work)), _lower(pg_db, tt.id, rng.randint(10, 59)))
+    results = await asyncio.gather(*work, return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    holds = sum(1 for r in results if isinstance(r, Order))
+    quantity, sold, held = await counters(pg_db, tt.id)
+    assert (sold, held) == (0, holds)
+    assert held <= quantity
