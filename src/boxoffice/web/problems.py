@@ -38,8 +38,17 @@ class Forbidden(BoxofficeError):
 
 
 def pointer(field: str) -> str:
-    """``lines[0].quantity`` -> ``#/lines/0/quantity`` (a JSON pointer into the request body)."""
+    """``lines[0].quantity`` -> ``#/lines/0/quantity`` (a JSON pointer into the request body); ``body``, the body as
+    a whole, is ``#``."""
+    if field == "body":
+        return "#"
     return "#/" + field.replace("[", "/").replace("]", "").replace(".", "/")
+
+
+def _line_and_column(body: bytes, position: int) -> tuple[int, int]:
+    """1-based line and column of the character at ``position`` of a UTF-8 body."""
+    before = body.decode("utf-8", "replace")[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
 
 
 def problem(
@@ -116,7 +125,23 @@ def install(app: FastAPI) -> None:
         return boxoffice_problem(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if broken is not None:  # not JSON at all: where it breaks, by line and column (not a pointer into nothing)
+            loc = tuple(broken.get("loc", ()))
+            position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+            line, column = _line_and_column(await request.body(), position)
+            reason = str((broken.get("ctx") or {}).get("error") or "invalid JSON")
+            message = f"is not valid JSON: {reason} at line {line}, column {column}"
+            return problem(
+                400,
+                "malformed",
+                "Malformed request",
+                f"The request body {message}",
+                errors=[FieldError("body", message)],
+                line=line,
+                column=column,
+            )
         errors = [
             FieldError(_field_from_loc(tuple(e.get("loc", ()))), str(e.get("msg", "invalid"))) for e in exc.errors()
         ]
