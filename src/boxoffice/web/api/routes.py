@@ -349,7 +349,10 @@ async def create_order(
                     "retry": f"/api/v1/orders/{order.id}/checkout",
                 }
             )
-            return JSONResponse(payload, status_code=503, media_type=problem.media_type, headers=headers)
+            retry = {"Retry-After": problem.headers.get("retry-after", "5")}
+            return JSONResponse(
+                payload, status_code=503, media_type=problem.media_type, headers={**(headers or {}), **retry}
+            )
     created = s.OrderCreated(**await order_fields(box, order), token=box.payments.order_token(order))
     return JSONResponse(created.model_dump(mode="json"), status_code=201, headers=headers)
 
