@@ -108,7 +108,8 @@ def boxoffice_problem(exc: BoxofficeError) -> JSONResponse:
     headers = {"Retry-After": "5"} if status == 503 else None
     if isinstance(exc, RetryLater):
         headers = {"Retry-After": str(exc.retry_after)}
-    extra: dict[str, Any] = {}
+    # what the error carries besides its message (a link, a provider's code), as members of the problem
+    extra: dict[str, Any] = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool)}
     if isinstance(exc, SoldOut):
         extra = {"ticket_type_id": exc.ticket_type_id, "available": exc.available}
     elif isinstance(exc, SalesClosed):
