@@ -63,7 +63,9 @@ def problem(
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail}
     if errors:
-        body["errors"] = [{"field": e.field, "pointer": pointer(e.field), "detail": e.message} for e in errors]
+        body["errors"] = [
+            {"field": e.field, "pointer": pointer(e.field), "detail": e.message, **dict(e.amounts)} for e in errors
+        ]
     body.update({k: v for k, v in extra.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
