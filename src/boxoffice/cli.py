@@ -43,7 +43,19 @@ def serve(
         os.environ["BOXOFFICE_PUBLIC_URL"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         get_settings.cache_clear()
     settings = _settings()
-    _check_stripe(settings)
+    sandboxed = _check_stripe(settings)
+    if workers > 1 and sandboxed:
+        # Each worker would mount a sandbox of its own (its own key, sessions and webhooks), and a Stripe call would
+        # land on whichever worker takes the connection: refused rather than half working.
+        typer.echo(
+            "Several workers cannot share the in-process Stripe sandbox. Run it apart and point every worker at it:\n"
+            "  boxoffice sandbox --port 12111 --api-key sk_test_local --webhook-secret whsec_local "
+            f"--webhook-url http://127.0.0.1:{port}/webhooks/stripe &\n"
+            "  STRIPE_SECRET_KEY=sk_test_local STRIPE_WEBHOOK_SECRETS=whsec_local "
+            f"STRIPE_API_BASE=http://127.0.0.1:12111 boxoffice serve --workers {workers}",
+            err=True,
+        )
+        raise typer.Exit(2)
     if workers > 1 and settings.is_sqlite:
         typer.echo("Several workers need PostgreSQL (BOXOFFICE_DATABASE_URL); SQLite serves one process.", err=True)
         raise typer.Exit(2)
@@ -66,7 +78,8 @@ def serve(
     )
 
 
-def _check_stripe(settings: Settings) -> None:
+def _check_stripe(settings: Settings) -> bool:
+    """Exit on a bad Stripe configuration; True when payments go to the in-process sandbox."""
     from boxoffice.payments.keys import StripeConfigError, load_stripe_config
 
     try:
@@ -78,6 +91,7 @@ def _check_stripe(settings: Settings) -> None:
         typer.echo("Stripe: sandbox mode (no STRIPE_SECRET_KEY): payments go to the local Stripe sandbox.", err=True)
     else:
         typer.echo(f"Stripe: {config.mode} mode.", err=True)
+    return config.is_sandbox
 
 
 @app.command()

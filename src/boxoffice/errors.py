@@ -14,9 +14,12 @@ from typing import Any
 class FieldError:
     field: str
     message: str
+    # amounts the message quotes for people (as the buyer sees them, "EUR 20.00"), as integers in minor units for
+    # programs: ``(("expected_cents", 2000),)``; the problem document gives them beside the message
+    amounts: tuple[tuple[str, int], ...] = ()
 
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message}
+    def as_dict(self) -> dict[str, str | int]:
+        return {"field": self.field, "message": self.message, **dict(self.amounts)}
 
 
 class BoxofficeError(Exception):

@@ -64,9 +64,14 @@ async def test_amounts_names_currencies_and_sizes(site: LiveServer) -> None:
     huge = await c.post(url, content=b"{" + b" " * 200_000 + b"}", headers={"Content-Type": "application/json"})
     assert huge.status_code == 413
     malformed = await c.post(url, content=b'{"email": ', headers={"Content-Type": "application/json"})
-    assert malformed.status_code in (400, 422) and malformed.headers["content-type"].startswith(
-        "application/problem+json"
+    assert malformed.status_code == 400 and malformed.headers["content-type"].startswith("application/problem+json")
+    (error,) = malformed.json()["errors"]
+    assert error["field"] == "body" and error["pointer"] == "#"  # a valid JSON pointer (the document), never "#//9"
+    assert (malformed.json()["line"], malformed.json()["column"]) == (1, 11)
+    two_lines = await c.post(
+        url, content=b'{\n  "email": "a@example.com",\n  oops}', headers={"Content-Type": "application/json"}
     )
+    assert two_lines.status_code == 400 and "line 3, column 3" in two_lines.json()["errors"][0]["detail"]
 
 
 async def test_malformed_and_replayed_webhooks(site: LiveServer) -> None:

@@ -66,6 +66,23 @@ def test_serve_refuses_bad_stripe_configuration(tmp_path: Path) -> None:
     assert malformed.returncode == 2 and "malformed" in malformed.stderr
 
 
+def test_serve_refuses_several_workers_on_the_in_process_sandbox(tmp_path: Path) -> None:
+    """Each worker would get a sandbox of its own and a Stripe call would land on any of them: refused with the
+    commands that run the sandbox apart (PostgreSQL, so that the refusal is about the sandbox)."""
+    env = {
+        "BOXOFFICE_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/none",
+        "STRIPE_SECRET_KEY": "",
+        "BOXOFFICE_ENV": "development",
+    }
+    refused = run("serve", "--port", "8123", "--workers", "2", env=env)
+    assert refused.returncode == 2
+    assert "cannot share the in-process Stripe sandbox" in refused.stderr
+    assert (
+        "boxoffice sandbox --port 12111" in refused.stderr
+        and "STRIPE_API_BASE=http://127.0.0.1:12111" in refused.stderr
+    )
+
+
 async def test_worker_runs_the_outbox_and_emails_apart_from_the_web(tmp_path: Path) -> None:
     from boxoffice import migrate
     from tests.helpers import eventually, make_event, make_ticket, order_request

@@ -235,7 +235,14 @@ def chosen_unit_price(pricing: TicketPricing, chosen: int | None, field: str) ->
     if pricing.model == "fixed":
         base = pricing.base_price_cents or 0
         if chosen is not None and chosen != base:
-            raise InvalidInput.one(field, f"this ticket has a fixed price of {base}; leave price_cents out")
+            raise InvalidInput(
+                FieldError(
+                    field,
+                    f"this ticket has a fixed price of {money.format_money(base, pricing.currency)}; "
+                    "leave price_cents out",
+                    (("expected_cents", base),),
+                )
+            )
         return base
     if chosen is None:
         return _default_flexible_price(pricing)
@@ -245,8 +252,12 @@ def chosen_unit_price(pricing: TicketPricing, chosen: int | None, field: str) ->
         raise InvalidInput(errors)
     minimum = pricing.minimum_price_cents or 0
     if chosen < minimum:
-        raise InvalidInput.one(
-            field, f"must be at least the minimum price of {money.format_money(minimum, pricing.currency)}"
+        raise InvalidInput(
+            FieldError(
+                field,
+                f"must be at least the minimum price of {money.format_money(minimum, pricing.currency)}",
+                (("minimum_cents", minimum),),
+            )
         )
     return chosen
 
@@ -291,13 +302,20 @@ def order_totals(lines: Sequence[PricedLine], tip_cents: int) -> Totals:
     tip = check_tip(tip_cents, tippable=any(line.tippable for line in lines))
     totals = Totals(cur.code, sum(line.total_cents for line in lines), tip)
     if totals.total_cents > cur.maximum_amount:
-        raise InvalidInput.one(
-            "lines", f"the order total may not exceed {money.format_money(cur.maximum_amount, cur.code)}"
+        raise InvalidInput(
+            FieldError(
+                "lines",
+                f"the order total may not exceed {money.format_money(cur.maximum_amount, cur.code)}",
+                (("maximum_cents", cur.maximum_amount),),
+            )
         )
     if 0 < totals.total_cents < cur.minimum_charge:
-        raise InvalidInput.one(
-            "lines",
-            f"a paid order must total at least {money.format_money(cur.minimum_charge, cur.code)} "
-            "(the card networks' minimum charge)",
+        raise InvalidInput(
+            FieldError(
+                "lines",
+                f"a paid order must total at least {money.format_money(cur.minimum_charge, cur.code)} "
+                "(the card networks' minimum charge)",
+                (("minimum_cents", cur.minimum_charge),),
+            )
         )
     return totals

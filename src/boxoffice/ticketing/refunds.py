@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from boxoffice import money
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
-from boxoffice.errors import Conflict, InvalidInput, NotFound
+from boxoffice.errors import Conflict, FieldError, InvalidInput, NotFound
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
 from boxoffice.ticketing.models import REFUND_COUNTING, SOLD_STATUSES, Order, Refund
@@ -85,7 +86,13 @@ async def open_refund(
         if remaining <= 0:
             raise Conflict(f"order {order.id} has nothing left to refund (refunds already asked cover all of it)")
         if amount_cents is not None and amount_cents > remaining:
-            raise InvalidInput.one("amount_cents", f"must be at most the {remaining} not yet refunded")
+            raise InvalidInput(
+                FieldError(
+                    "amount_cents",
+                    f"must be at most the {money.format_money(remaining, order.currency)} not yet refunded",
+                    (("remaining_cents", remaining),),
+                )
+            )
         refund = Refund(
             id=new_id("rf"),
             order_id=order.id,

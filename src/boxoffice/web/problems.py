@@ -38,8 +38,17 @@ class Forbidden(BoxofficeError):
 
 
 def pointer(field: str) -> str:
-    """``lines[0].quantity`` -> ``#/lines/0/quantity`` (a JSON pointer into the request body)."""
+    """``lines[0].quantity`` -> ``#/lines/0/quantity`` (a JSON pointer into the request body); ``body``, the body as
+    a whole, is ``#``."""
+    if field == "body":
+        return "#"
     return "#/" + field.replace("[", "/").replace("]", "").replace(".", "/")
+
+
+def _line_and_column(body: bytes, position: int) -> tuple[int, int]:
+    """1-based line and column of the character at ``position`` of a UTF-8 body."""
+    before = body.decode("utf-8", "replace")[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
 
 
 def problem(
@@ -54,7 +63,9 @@ def problem(
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail}
     if errors:
-        body["errors"] = [{"field": e.field, "pointer": pointer(e.field), "detail": e.message} for e in errors]
+        body["errors"] = [
+            {"field": e.field, "pointer": pointer(e.field), "detail": e.message, **dict(e.amounts)} for e in errors
+        ]
     body.update({k: v for k, v in extra.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -99,7 +110,8 @@ def boxoffice_problem(exc: BoxofficeError) -> JSONResponse:
     headers = {"Retry-After": "5"} if status == 503 else None
     if isinstance(exc, RetryLater):
         headers = {"Retry-After": str(exc.retry_after)}
-    extra: dict[str, Any] = {}
+    # what the error carries besides its message (a link, a provider's code), as members of the problem
+    extra: dict[str, Any] = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool)}
     if isinstance(exc, SoldOut):
         extra = {"ticket_type_id": exc.ticket_type_id, "available": exc.available}
     elif isinstance(exc, SalesClosed):
@@ -116,7 +128,23 @@ def install(app: FastAPI) -> None:
         return boxoffice_problem(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if broken is not None:  # not JSON at all: where it breaks, by line and column (not a pointer into nothing)
+            loc = tuple(broken.get("loc", ()))
+            position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+            line, column = _line_and_column(await request.body(), position)
+            reason = str((broken.get("ctx") or {}).get("error") or "invalid JSON")
+            message = f"is not valid JSON: {reason} at line {line}, column {column}"
+            return problem(
+                400,
+                "malformed",
+                "Malformed request",
+                f"The request body {message}",
+                errors=[FieldError("body", message)],
+                line=line,
+                column=column,
+            )
         errors = [
             FieldError(_field_from_loc(tuple(e.get("loc", ()))), str(e.get("msg", "invalid"))) for e in exc.errors()
         ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from boxoffice.accounts import service as accounts
@@ -55,9 +55,31 @@ def order_token_of(request: Request, order_id: str, credentials: HTTPAuthorizati
     return request.cookies.get(order_cookie(order_id))
 
 
+async def buyer_order(
+    order_id: str,
+    request: Request,
+    box: Box,
+    credentials: Credentials,
+    token: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="The order's token, for clients that cannot send a header (EventSource); prefer "
+            "`Authorization: Bearer <token>`. The order page's cookie is accepted too.",
+        ),
+    ] = None,
+) -> Order:
+    """The order its token opens, taken the same three ways on every order endpoint: ``Authorization: Bearer``, the
+    order page's cookie, or ``?token=``."""
+    return await order_for_token(box, order_id, order_token_of(request, order_id, credentials) or token)
+
+
 async def order_for_token(box: Boxoffice, order_id: str, token: str | None) -> Order:
     if not token:
         raise HTTPException(401, "the order's token is required (Authorization: Bearer <token>)", headers=CHALLENGE)
     if len(token) > 200:
         raise NotFound(f"order {order_id} not found")
     return await ticketing.get_order_with_token(box.db, order_id, token, box.settings.signing_keys)
+
+
+BuyerOrder = Annotated[Order, Depends(buyer_order)]

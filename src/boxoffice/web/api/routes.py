@@ -10,7 +10,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from boxoffice.errors import Conflict
+from boxoffice.accounts import service as accounts
+from boxoffice.errors import Conflict, Unauthorized
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.notifications.codes import sign_ticket_code
@@ -20,9 +21,9 @@ from boxoffice.realtime import sse_events
 from boxoffice.realtime.slots import StreamSlots
 from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing import tokens
-from boxoffice.ticketing.models import Order, TicketType
+from boxoffice.ticketing.models import SOLD_STATUSES, Order, TicketType
 from boxoffice.web.api import schemas as s
-from boxoffice.web.api.deps import Box, Credentials, Organizer, order_for_token, order_token_of
+from boxoffice.web.api.deps import Box, BuyerOrder, Credentials, Organizer, order_for_token, order_token_of
 from boxoffice.web.clients import client_address
 from boxoffice.web.problems import boxoffice_problem, problem
 from boxoffice.web.ratelimit import admit_order
@@ -349,7 +350,10 @@ async def create_order(
                     "retry": f"/api/v1/orders/{order.id}/checkout",
                 }
             )
-            return JSONResponse(payload, status_code=503, media_type=problem.media_type, headers=headers)
+            retry = {"Retry-After": problem.headers.get("retry-after", "5")}
+            return JSONResponse(
+                payload, status_code=503, media_type=problem.media_type, headers={**(headers or {}), **retry}
+            )
     created = s.OrderCreated(**await order_fields(box, order), token=box.payments.order_token(order))
     return JSONResponse(created.model_dump(mode="json"), status_code=201, headers=headers)
 
@@ -362,14 +366,32 @@ def _problem_body(response: JSONResponse) -> dict[str, Any]:
 
 
 @router.get("/orders/{order_id}", response_model=s.OrderOut, tags=["buyers"], summary="An order (with its token)")
-async def get_order(order_id: str, box: Box, credentials: Credentials) -> s.OrderOut:
-    order = await order_for_token(box, order_id, credentials.credentials if credentials else None)
+async def get_order(order: BuyerOrder, box: Box) -> s.OrderOut:
+    """The order's token in ``Authorization: Bearer``, the order page's cookie or ``?token=``."""
     return s.OrderOut(**await order_fields(box, order))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=s.OrderOut, tags=["buyers"], summary="Cancel a pending order")
-async def cancel_order(order_id: str, box: Box, credentials: Credentials) -> s.OrderOut:
-    order = await order_for_token(box, order_id, credentials.credentials if credentials else None)
+async def cancel_order(
+    order_id: str,
+    request: Request,
+    box: Box,
+    credentials: Credentials,
+    token: Annotated[str | None, Query(max_length=200)] = None,
+) -> s.OrderOut:
+    """Releases a pending order's tickets: by its buyer (the order's token) or its organizer (an API key). A paid
+    order is not canceled but refunded: 409 with the refund endpoint in ``refund``."""
+    raw = order_token_of(request, order_id, credentials) or token
+    by_organizer = await _organizer_order(box, order_id, raw)
+    order = by_organizer or await order_for_token(box, order_id, raw)
+    if order.status in SOLD_STATUSES and by_organizer is not None:
+        raise Conflict(
+            f"order {order.id} is paid ({order.status}): a paid order is refunded, not canceled; "
+            f"POST /api/v1/orders/{order.id}/refunds (a full refund releases its tickets)",
+            refund=f"/api/v1/orders/{order.id}/refunds",
+        )
+    if order.status in SOLD_STATUSES:
+        raise Conflict(f"order {order.id} is paid: ask the organizer for a refund")
     result = await box.payments.cancel_pending(order.id)
     if not result.changed:
         raise Conflict(f"order {order.id} is {result.status}; only a pending order can be canceled")
@@ -377,9 +399,20 @@ async def cancel_order(order_id: str, box: Box, credentials: Credentials) -> s.O
 
 
 @router.post("/orders/{order_id}/checkout", response_model=s.CheckoutOut, tags=["buyers"], summary="Resume checkout")
-async def resume_checkout(order_id: str, box: Box, credentials: Credentials) -> s.CheckoutOut:
-    order = await order_for_token(box, order_id, credentials.credentials if credentials else None)
+async def resume_checkout(order: BuyerOrder, box: Box) -> s.CheckoutOut:
     return s.CheckoutOut(checkout_url=await box.payments.start_checkout(order.id))
+
+
+async def _organizer_order(box: Box, order_id: str, raw: str | None) -> Order | None:
+    """The order when ``raw`` is an API key of the order's organizer; None when it is no API key at all (an order
+    token then); 404 for another organizer's order."""
+    if not raw or not raw.startswith(accounts.KEY_PREFIX):
+        return None
+    try:
+        organizer = await accounts.authenticate(box.db, raw)
+    except Unauthorized:
+        return None  # not a key after all: an order token that happens to start like one
+    return await ticketing.get_order(box.db, order_id, organizer_id=organizer.id)
 
 
 # -- streams -----------------------------------------------------------------------------------------------------
