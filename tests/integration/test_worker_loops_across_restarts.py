@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice import outbox
 from boxoffice.accounts.service import create_api_key
 from boxoffice.clock import utcnow
 from boxoffice.container import Boxoffice
@@ -96,14 +95,14 @@ async def test_a_failing_outbox_handler_is_retried_and_finished_after_a_restart(
     fresh_pg: tuple[str, Database], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, db = fresh_pg
-    monkeypatch.setattr(outbox, "CLAIM_SECONDS", 0.2)  # a failed message is claimable again that much later
     event = await make_event(db)
     tt = await make_ticket(db, event.id, base_price_cents=0, quantity=5)
     order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
     assert order.status == "confirmed"
 
     failing = FailingHandler()
-    box = Boxoffice(settings_for(url, mail_dir=str(tmp_path / "mail")))
+    # a failed message is claimable again this much later (BOXOFFICE_OUTBOX_CLAIM_SECONDS)
+    box = Boxoffice(settings_for(url, mail_dir=str(tmp_path / "mail"), outbox_claim_seconds=0.2))
     box.add_outbox_handler(failing)
     async with live_server(url, box=box):
 
@@ -118,7 +117,7 @@ async def test_a_failing_outbox_handler_is_retried_and_finished_after_a_restart(
     assert stopped.published_at is None and stopped.attempts >= 3 and failing.calls >= stopped.attempts
 
     # a new worker on the same database, without the bug: it finishes the message, counting on from there
-    async with worker(url, tmp_path) as srv:
+    async with worker(url, tmp_path, outbox_claim_seconds=0.2) as srv:
 
         async def published() -> OutboxMessage | None:
             row = await confirmed_message(db, order.id)
