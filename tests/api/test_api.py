@@ -232,14 +232,16 @@ async def test_order_flow_pay_confirm_refund(api: Api) -> None:
     assert r.status_code == 202 and r.json()["amount_cents"] == 500
 
     async def partially() -> bool:
-        return (await c.get(f"/api/v1/orders/{order['id']}", headers=token)).json()["status"] == "partially_refunded"
+        return bool(
+            (await c.get(f"/api/v1/orders/{order['id']}", headers=token)).json()["status"] == "partially_refunded"
+        )
 
     await eventually(partially)
     r = await c.post(f"/api/v1/orders/{order['id']}/refunds", json={}, headers=api.auth())
     assert r.status_code == 202 and r.json()["amount_cents"] == 1350
 
     async def refunded() -> bool:
-        return (await c.get(f"/api/v1/orders/{order['id']}", headers=token)).json()["status"] == "refunded"
+        return bool((await c.get(f"/api/v1/orders/{order['id']}", headers=token)).json()["status"] == "refunded")
 
     await eventually(refunded)
 
@@ -285,7 +287,7 @@ async def test_invalid_orders_change_nothing(api: Api) -> None:
     c = api.srv.client
     event_id = await new_event(api)
     flex = await new_ticket(api, event_id, base_price_cents=None, pricing_model="flexible", minimum_price_cents=500)
-    cases = [
+    cases: list[tuple[dict[str, Any], set[str]]] = [
         ({"email": "bad", "lines": [{"ticket_id": flex["id"], "quantity": 1}]}, {"email"}),
         ({"email": "a@example.com", "lines": []}, {"lines"}),
         ({"email": "a@example.com", "lines": [{"ticket_id": flex["id"], "quantity": 0}]}, {"lines[0].quantity"}),

@@ -154,7 +154,8 @@ async def test_free_orders_are_capped_per_email_per_day(db: Database) -> None:
     await ticketing.reserve(db, order_request(event.id, (free.id, 1), email=email, name="Spam"), caps=caps)
     await ticketing.reserve(db, order_request(event.id, (pwyw.id, 1, 0), email=email), caps=caps)
     before = await database_state(db)
-    for line in [(free.id, 1), (pwyw.id, 1, 0)]:
+    lines: list[tuple[str, int] | tuple[str, int, int | None]] = [(free.id, 1), (pwyw.id, 1, 0)]
+    for line in lines:
         with pytest.raises(TooManyRequests) as caught:
             await ticketing.reserve(db, order_request(event.id, line, email=email), caps=caps)
         assert caught.value.limit == "free-orders-per-email"

@@ -184,7 +184,7 @@ async def test_email_retries_back_off_across_a_restart_and_end_listed_as_failed(
         row = await eventually(lambda: attempted(1))
 
         async def due() -> bool:
-            return utcnow() >= row.next_attempt_at
+            return bool(utcnow() >= row.next_attempt_at)
 
         await eventually(due)
         first.mailer.kick()

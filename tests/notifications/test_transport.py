@@ -15,7 +15,6 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from boxoffice.notifications import transport as transport_module
 from boxoffice.notifications.codes import verify_ticket_code
 from boxoffice.notifications.render import render_confirmation, render_payment_failed
 from boxoffice.notifications.transport import (
@@ -244,7 +243,7 @@ async def test_file_transport_lists_its_folder_once_while_it_alone_writes(
         listings += 1
         return real_listdir(path)
 
-    monkeypatch.setattr(transport_module.os, "listdir", counting_listdir)
+    monkeypatch.setattr(os, "listdir", counting_listdir)
     transport = FileTransport(tmp_path)
     for i in range(20):
         await transport.send(confirmation(f"order.confirmed:ord_{i}"))

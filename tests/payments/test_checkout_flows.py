@@ -54,6 +54,7 @@ async def test_paid_on_the_hosted_page_confirms_exactly_once(shop: LiveServer) -
     assert sandbox_session["amount_total"] == 3300
     assert sandbox_session["expires_at"] == int(order.expires_at.timestamp())
 
+    assert order.stripe_checkout_session_id is not None
     await shop.box.sandbox.complete_session(order.stripe_checkout_session_id, "pay")
     await status_is(shop, order.id, "confirmed")
     await shop.box.sandbox.wait_for_deliveries()

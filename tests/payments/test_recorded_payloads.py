@@ -160,7 +160,7 @@ async def test_non_ascii_signature_is_a_400_problem(keyed: LiveServer) -> None:
     good = sign_payload(body, [SECRET])
     for bad in (good + ",v1=\u00e9t\u00e9", good.split(",v1=")[0] + ",v1=\u2603\u2603"):
         response = await keyed.client.post(
-            "/webhooks/stripe", content=body, headers={"Stripe-Signature": bad.encode("utf-8")}
+            "/webhooks/stripe", content=body, headers={b"Stripe-Signature": bad.encode("utf-8")}
         )
         assert response.status_code == 400, response.text
         assert response.headers["content-type"].startswith("application/problem+json")

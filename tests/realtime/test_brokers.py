@@ -119,7 +119,7 @@ async def test_sse_snapshot_live_reconnect_and_heartbeat() -> None:
         state["available"] = 3
         await broker.publish("event:e", {"type": "reconnected"})
         assert '"available":3' in await anext(stream)
-        await stream.aclose()
+        await stream.aclose()  # type: ignore[attr-defined]  # an async generator
 
 
 def test_frame_is_one_data_line() -> None:

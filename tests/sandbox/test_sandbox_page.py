@@ -73,6 +73,9 @@ async def test_the_page_shows_the_order_and_every_choice(sb: RunningSandbox, bro
     assert dict(form.buttons)["pay"] == "Pay" and dict(form.buttons)["abandon"] == "Cancel and go back"
     assert all(form.labels.get(i) for i in form.inputs)  # every input has a label
     assert f'action="{sb.url}/pay/{session_id}"' in html and "<script" not in html
+    # the session's email is prefilled; no made-up name is (Stripe gets none from us: the buyer types it)
+    assert 'value="buyer@example.com" readonly' in html and "Sandbox Buyer" not in html
+    assert re.search(r'<input id="name"[^>]*value=""', html)
 
 
 @pytest.mark.parametrize(

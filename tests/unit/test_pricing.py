@@ -64,7 +64,7 @@ def test_flexible_minimum_above_suggested_is_invalid() -> None:
     assert [e.field for e in errs] == ["suggested_price_cents"]
 
 
-TIERS = [
+TIERS: list[dict[str, object]] = [
     {"price_cents": 1000, "up_to": 100},
     {"price_cents": 1500, "until": "2027-03-01T00:00:00Z"},
     {"price_cents": 2000},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from boxoffice.payments.keys import StripeConfigError, load_stripe_config, parse_webhook_secrets
@@ -12,7 +14,7 @@ LIVE = "sk_live_51AbCdEfGhIjKlMnOpQrStUv"
 WHSEC = "whsec_0123456789abcdefABCDEF"
 
 
-def settings(**kw: object) -> Settings:
+def settings(**kw: Any) -> Settings:
     return Settings(_env_file=None, **kw)  # type: ignore[call-arg]
 
 

@@ -97,7 +97,7 @@ def render_checkout(
         continue_url=continue_url,
         submit_message=submit["message"] if submit else None,
         action=action,
-        default_name="Sandbox Buyer",
+        default_name="",  # Stripe gets no name from us (only customer_email): the buyer types it, as on Stripe
         choices=CHOICES,
     )
 
