@@ -101,6 +101,9 @@ class Database:
             else async_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
         )
         self._commit_listeners: list[Callable[[], None]] = []
+        # Capabilities of the dialect, named (tests may turn one off on their Database to compare the paths).
+        # One-statement reservations (ticketing.reserve_pg): PostgreSQL's data-modifying WITH and jsonb functions.
+        self.one_statement_reservations = self.dialect == "postgresql"
 
     @property
     def is_sqlite(self) -> bool:

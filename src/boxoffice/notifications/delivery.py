@@ -34,7 +34,7 @@ from boxoffice.notifications.render import (
 )
 from boxoffice.notifications.transport import EmailTransport, TransportError
 from boxoffice.outbox import Message
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import get_order, list_tickets
 from boxoffice.ticketing.tokens import order_token
 
 log = logging.getLogger("boxoffice.notifications")
@@ -222,10 +222,10 @@ class Mailer:
             await session.execute(update(EmailMessage).where(EmailMessage.id == row.id).values(**values))
 
     async def context(self, order_id: str) -> OrderEmailContext:
-        order = await ticketing.get_order(self.db, order_id)
+        order = await get_order(self.db, order_id)
         event = await events.get_event(self.db, order.event_id)
         organizer = await events.get_person(self.db, event.organizer_id)
-        tickets = await ticketing.list_tickets(self.db, order.id)
+        tickets = await list_tickets(self.db, order.id)
         titles = {line.id: line.title for line in order.lines}
         return OrderEmailContext(
             order_id=order.id,

@@ -35,8 +35,10 @@ from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.notifications.codes import sign_ticket_code
 from boxoffice.payments.gateway import StripeFailure
-from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order, TicketType
+from boxoffice.ticketing.orders import get_order_with_token, list_tickets
+from boxoffice.ticketing.plan import LineRequest, OrderRequest
+from boxoffice.ticketing.ticket_types import availability, list_ticket_types
 from boxoffice.web.api.deps import order_cookie
 from boxoffice.web.ratelimit import admit_order
 
@@ -318,9 +320,9 @@ class CheckoutForm:
 
 async def _event_context(box: Boxoffice, event: Event) -> dict[str, Any]:
     now = utcnow()
-    avail = {a.ticket_type_id: a for a in await ticketing.availability(box.db, event.id, now=now)}
+    avail = {a.ticket_type_id: a for a in await availability(box.db, event.id, now=now)}
     tickets: list[TicketView] = []
-    for tt in await ticketing.list_ticket_types(box.db, event.id):
+    for tt in await list_ticket_types(box.db, event.id):
         a = avail.get(tt.id)
         if a is None or a.sales_state == "ended":
             continue
@@ -396,9 +398,9 @@ def _tickets_word(n: int) -> str:
 
 def _read_lines(
     form: CheckoutForm, types: Sequence[TicketType], max_line: int
-) -> tuple[list[ticketing.LineRequest], list[TicketType], int]:
+) -> tuple[list[LineRequest], list[TicketType], int]:
     """The order lines and tip the buyer asked for; problems are added to ``form``."""
-    lines: list[ticketing.LineRequest] = []
+    lines: list[LineRequest] = []
     chosen: list[TicketType] = []
     tip_total = 0
     for tt in types:
@@ -438,7 +440,7 @@ def _read_lines(
                     f"price-{tt.id}",
                 )
                 continue
-        lines.append(ticketing.LineRequest(tt.id, qty, price))
+        lines.append(LineRequest(tt.id, qty, price))
         chosen.append(tt)
         tip_total += tip or 0
     return lines, chosen, tip_total
@@ -541,7 +543,7 @@ async def checkout(request: Request, event_id: str) -> Response:
         client_key = await admit_order(request, box.order_limiter, box.settings.secret_bytes)
     except TooManyRequests as exc:
         return await _too_many(request, event, form, exc)
-    types = await ticketing.list_ticket_types(box.db, event.id)
+    types = await list_ticket_types(box.db, event.id)
     max_line = box.settings.max_quantity_per_line
     lines, chosen, tip = _read_lines(form, types, max_line)
     _check_buyer(form)
@@ -549,7 +551,7 @@ async def checkout(request: Request, event_id: str) -> Response:
         form.add("Please choose at least one ticket", next((f"qty-{t.id}" for t in types), None))
     if form.problems:
         return await _render_event(request, event, form, 422)
-    order_request = ticketing.OrderRequest(
+    order_request = OrderRequest(
         event_id=event.id,
         email=form.values.get("email", "").strip(),
         name=form.values.get("name", "").strip(),
@@ -618,7 +620,7 @@ async def _order_for(request: Request, order_id: str, token: str | None) -> Orde
         return None
     box = _box(request)
     try:
-        return await ticketing.get_order_with_token(box.db, order_id[:64], token[:200], box.settings.signing_keys)
+        return await get_order_with_token(box.db, order_id[:64], token[:200], box.settings.signing_keys)
     except NotFound:
         return None
 
@@ -678,7 +680,7 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
     tickets: list[dict[str, str]] = []
     if order.status in HAS_TICKETS:
         titles = {line.id: line.title for line in order.lines}
-        for i, t in enumerate(await ticketing.list_tickets(box.db, order.id), start=1):
+        for i, t in enumerate(await list_tickets(box.db, order.id), start=1):
             if t.status != "valid":
                 continue
             code = sign_ticket_code(t.id, box.settings.secret_bytes)

@@ -18,9 +18,20 @@ from boxoffice.notifications.delivery import list_emails
 from boxoffice.payments.gateway import StripeKeyRejected, StripeUnavailable
 from boxoffice.realtime import sse_events
 from boxoffice.realtime.slots import StreamSlots
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import orders as lifecycle
 from boxoffice.ticketing import tokens
 from boxoffice.ticketing.models import Order, TicketType
+from boxoffice.ticketing.plan import LineRequest, OrderRequest
+from boxoffice.ticketing.ticket_types import (
+    Availability,
+    availability,
+    create_ticket_type,
+    delete_ticket_type,
+    get_ticket_type,
+    list_ticket_types,
+    update_ticket_type,
+)
+from boxoffice.topics import event_topic, order_topic
 from boxoffice.web.api import schemas as s
 from boxoffice.web.api.deps import Box, Credentials, Organizer, order_for_token, order_token_of
 from boxoffice.web.clients import client_address
@@ -50,9 +61,9 @@ def event_out(event: Event) -> s.EventOut:
 
 
 async def tickets_out(box: Box, event_id: str, only: str | None = None) -> list[s.TicketOut]:
-    avail = {a.ticket_type_id: a for a in await ticketing.availability(box.db, event_id)}
+    avail = {a.ticket_type_id: a for a in await availability(box.db, event_id)}
     out = []
-    for tt in await ticketing.list_ticket_types(box.db, event_id):
+    for tt in await list_ticket_types(box.db, event_id):
         if only is not None and tt.id != only:
             continue
         a = avail[tt.id]
@@ -60,7 +71,7 @@ async def tickets_out(box: Box, event_id: str, only: str | None = None) -> list[
     return out
 
 
-def ticket_out(tt: TicketType, a: ticketing.Availability) -> s.TicketOut:
+def ticket_out(tt: TicketType, a: Availability) -> s.TicketOut:
     return s.TicketOut(
         id=tt.id,
         event_id=tt.event_id,
@@ -87,7 +98,7 @@ def ticket_out(tt: TicketType, a: ticketing.Availability) -> s.TicketOut:
 
 async def order_fields(box: Box, order: Order) -> dict[str, Any]:
     tickets = (
-        await ticketing.list_tickets(box.db, order.id) if order.status in ("confirmed", "partially_refunded") else []
+        await lifecycle.list_tickets(box.db, order.id) if order.status in ("confirmed", "partially_refunded") else []
     )
     return {
         "id": order.id,
@@ -174,7 +185,7 @@ async def event_orders(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[s.OrganizerOrderOut]:
     await own_event(box, organizer, event_id)
-    orders = await ticketing.list_orders(box.db, event_id, status=status, limit=limit, offset=offset)
+    orders = await lifecycle.list_orders(box.db, event_id, status=status, limit=limit, offset=offset)
     return [await organizer_order(box, order) for order in orders]
 
 
@@ -222,29 +233,25 @@ async def event_emails(
     summary="Add a ticket type",
 )
 async def create_ticket(event_id: str, body: s.TicketCreate, box: Box, organizer: Organizer) -> s.TicketOut:
-    tt = await ticketing.create_ticket_type(
-        box.db, event_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id
-    )
+    tt = await create_ticket_type(box.db, event_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id)
     return (await tickets_out(box, event_id, only=tt.id))[0]
 
 
 @router.get("/tickets/{ticket_id}", response_model=s.TicketOut, tags=["organizer"], summary="Get a ticket type")
 async def get_ticket(ticket_id: str, box: Box, organizer: Organizer) -> s.TicketOut:
-    tt = await ticketing.get_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
+    tt = await get_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
     return (await tickets_out(box, tt.event_id, only=tt.id))[0]
 
 
 @router.patch("/tickets/{ticket_id}", response_model=s.TicketOut, tags=["organizer"], summary="Change a ticket type")
 async def patch_ticket(ticket_id: str, body: s.TicketFields, box: Box, organizer: Organizer) -> s.TicketOut:
-    tt = await ticketing.update_ticket_type(
-        box.db, ticket_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id
-    )
+    tt = await update_ticket_type(box.db, ticket_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id)
     return (await tickets_out(box, tt.event_id, only=tt.id))[0]
 
 
 @router.delete("/tickets/{ticket_id}", status_code=204, tags=["organizer"], summary="Delete (or hide) a ticket type")
 async def delete_ticket(ticket_id: str, box: Box, organizer: Organizer) -> Response:
-    await ticketing.delete_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
+    await delete_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
     return Response(status_code=204)
 
 
@@ -319,12 +326,12 @@ async def create_order(
     retry while the first request is still starting the checkout answers 409 with ``Retry-After``."""
     client_key = await admit_order(request, box.order_limiter, box.settings.secret_bytes)
     fingerprint = tokens.fingerprint(await request.body()) if idempotency_key is not None else None
-    order_request = ticketing.OrderRequest(
+    order_request = OrderRequest(
         event_id=event_id,
         email=body.email,
         name=body.name,
         tip_cents=body.tip_cents,
-        lines=[ticketing.LineRequest(line.ticket_id, line.quantity, line.price_cents) for line in body.lines],
+        lines=[LineRequest(line.ticket_id, line.quantity, line.price_cents) for line in body.lines],
         idempotency_key=tokens.idempotency_ref(f"orders:{event_id}", idempotency_key) if idempotency_key else None,
         fingerprint=fingerprint,
         client_key=client_key,
@@ -337,7 +344,7 @@ async def create_order(
             await box.payments.start_checkout(order)
         except (StripeKeyRejected, StripeUnavailable) as exc:
             problem = boxoffice_problem(exc)
-            current = await ticketing.get_order(box.db, order.id)
+            current = await lifecycle.get_order(box.db, order.id)
             if current.status != "pending":
                 raise
             # The tickets stay held: the buyer can retry checkout with the order's token.
@@ -398,7 +405,7 @@ async def availability_message(box: Box, event_id: str) -> dict[str, Any]:
                 "available": a.available,
                 "price_cents": a.price_cents,
             }
-            for a in await ticketing.availability(box.db, event_id)
+            for a in await availability(box.db, event_id)
         ],
     }
 
@@ -474,7 +481,7 @@ async def event_stream(event_id: str, request: Request, box: Box) -> Response:
     async def snapshot() -> list[dict[str, Any]]:
         return [await availability_message(box, event_id)]
 
-    return _stream(request, box, ticketing.event_topic(event_id), snapshot)
+    return _stream(request, box, event_topic(event_id), snapshot)
 
 
 @router.get(
@@ -495,7 +502,7 @@ async def order_stream(
     order = await order_for_token(box, order_id, order_token_of(request, order_id, credentials) or token)
 
     async def snapshot() -> list[dict[str, Any]]:
-        current = await ticketing.get_order(box.db, order.id)
+        current = await lifecycle.get_order(box.db, order.id)
         return [{"type": "order.snapshot", "order_id": current.id, "status": current.status}]
 
-    return _stream(request, box, ticketing.order_topic(order.id), snapshot)
+    return _stream(request, box, order_topic(order.id), snapshot)
