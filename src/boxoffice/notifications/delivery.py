@@ -14,12 +14,10 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import utcnow
-from boxoffice.db import Database
+from boxoffice.db import Database, insert_for
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
 from boxoffice.notifications.codes import sign_ticket_code
@@ -60,10 +58,9 @@ async def queue_emails(session: AsyncSession, message: Message) -> None:
     kind = EMAIL_KINDS.get(message.kind)
     if kind is None or not message.payload.get("email"):
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     amount = message.payload.get("refunded_cents") if kind == "refund" else None
     await session.execute(
-        insert(EmailMessage)
+        insert_for(session, EmailMessage)
         .values(
             id=new_id("em"),
             dedupe_key=dedupe_key(message),

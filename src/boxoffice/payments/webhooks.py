@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
@@ -194,10 +192,9 @@ class WebhookProcessor:
     async def _already_processed(self, event_id: str, kind: str, obj: dict[str, Any], livemode: bool) -> bool:
         """Count this delivery (one statement: the first inserts the event's row, later ones count themselves) and
         tell whether the event has been processed already."""
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         async with self.db.single() as session:
             processed = await session.scalar(
-                insert(StripeEvent)
+                self.db.insert(StripeEvent)
                 .values(
                     id=event_id,
                     type=kind,
