@@ -11,7 +11,7 @@ from boxoffice.notifications.codes import verify_ticket_code
 from boxoffice.ticketing.checkout import await_async_payment
 from boxoffice.ticketing.orders import find_order_by_payment
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
-from boxoffice.web.pages import parse_amount
+from boxoffice.web.pages.forms import parse_amount
 from tests.helpers import counters, database_state, eventually, make_event, make_ticket, order_status
 from tests.server import LiveServer
 

@@ -44,7 +44,7 @@ ORDER_COOKIE_PREFIX = "bo_order_"
 
 
 def order_cookie(order_id: str) -> str:
-    """The cookie that carries an order's token once its page was opened with it (see web/pages.py)."""
+    """The cookie that carries an order's token once its page was opened with it (see web/pages/order.py)."""
     return ORDER_COOKIE_PREFIX + order_id
 
 
