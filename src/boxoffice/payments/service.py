@@ -23,7 +23,7 @@ from boxoffice.ticketing import refunds, tokens
 from boxoffice.ticketing import reserve as reservations
 from boxoffice.ticketing.caps import NO_CAPS, BuyerCaps
 from boxoffice.ticketing.checkout import CheckoutSession, note_order_issue, set_checkout_sessions
-from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.models import Order, OrderStatus
 from boxoffice.ticketing.orders import TransitionResult, cancel_order, fail_order, get_order, record_refund
 from boxoffice.ticketing.plan import MAX_LINE_QUANTITY, MAX_LINES, OrderRequest
 from boxoffice.ticketing.ticket_types import list_ticket_types
@@ -142,15 +142,21 @@ class Payments:
                 existing = used.order
         if existing.request_fingerprint != request.fingerprint:
             raise InvalidInput.one("Idempotency-Key", "was already used with a different request body")
-        if existing.status == "pending" and not existing.checkout_url and utcnow() - existing.created_at < REPLAY_GRACE:
+        if (
+            existing.status == OrderStatus.PENDING
+            and not existing.checkout_url
+            and utcnow() - existing.created_at < REPLAY_GRACE
+        ):
             raise RetryLater("the first request with this Idempotency-Key is still being processed", retry_after=2)
-        return PlacedOrder(existing, existing.checkout_url if existing.status == "pending" else None, replayed=True)
+        return PlacedOrder(
+            existing, existing.checkout_url if existing.status == OrderStatus.PENDING else None, replayed=True
+        )
 
     async def place_order(self, request: OrderRequest) -> PlacedOrder:
         """Reserve the tickets (or find the order the request's Idempotency-Key made), then, after that commit,
         start or resume the Stripe checkout. A free order is confirmed at once."""
         placed = await self.reserve_once_per_key(request)
-        if placed.order.status != "pending":
+        if placed.order.status != OrderStatus.PENDING:
             return placed
         url = await self.start_checkout(placed.order)
         return PlacedOrder(placed.order, url, placed.replayed)
@@ -199,7 +205,7 @@ class Payments:
         """
         # An order fresh from ``reserve`` is used as it is; an id is read again.
         order = order_or_id if isinstance(order_or_id, Order) else await get_order(self.db, order_or_id)
-        if order.status != "pending":
+        if order.status != OrderStatus.PENDING:
             raise Conflict(f"order {order.id} is {order.status}, not awaiting payment")
         if order.stripe_checkout_session_id and order.checkout_url:
             return order.checkout_url
@@ -233,7 +239,7 @@ class Payments:
     async def cancel_pending(self, order_id: str) -> TransitionResult:
         """The buyer gives up: release the hold and expire the Stripe session so that it cannot be paid."""
         order = await get_order(self.db, order_id)
-        if order.status != "pending":
+        if order.status != OrderStatus.PENDING:
             return TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
         result = await cancel_order(self.db, order_id, reason="canceled by the buyer")
         if result.changed and order.stripe_checkout_session_id:

@@ -25,7 +25,7 @@ from boxoffice.errors import NotFound
 from boxoffice.payments.models import StripeEvent
 from boxoffice.payments.service import Payments
 from boxoffice.ticketing.checkout import await_async_payment, note_order_issue
-from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.models import Order, OrderStatus
 from boxoffice.ticketing.orders import (
     LATE_PAYMENT_SOURCES,
     confirm_order,
@@ -326,7 +326,7 @@ class WebhookProcessor:
         refunded = charge.get("amount_refunded")
         if not isinstance(refunded, int) or refunded <= 0:
             return "ignored: nothing refunded", order.id
-        if order.status in ("pending", *LATE_PAYMENT_SOURCES) and charge.get("paid"):
+        if order.status in (OrderStatus.PENDING, *LATE_PAYMENT_SOURCES) and charge.get("paid"):
             # The refund overtook the payment's own events: the charge proves the payment, apply it first.
             await self._confirm_paid(
                 order, amount=charge.get("amount"), currency=charge.get("currency"), payment_intent=pi

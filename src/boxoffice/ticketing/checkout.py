@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, update
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
-from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.models import Order, OrderStatus
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ async def await_async_payment(db: Database, order_id: str, *, payment_intent_id:
     async with db.transaction() as session:
         result = await session.execute(
             update(Order)
-            .where(Order.id == order_id, Order.status == "pending", Order.expires_at < until)
+            .where(Order.id == order_id, Order.status == OrderStatus.PENDING, Order.expires_at < until)
             .values(**values)
             .execution_options(synchronize_session=False)
         )

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice import outbox
 from boxoffice.errors import SoldOut
-from boxoffice.ticketing.models import Order, OrderLine, TicketType
+from boxoffice.ticketing.models import Order, OrderLine, OrderStatus, TicketType
 from boxoffice.topics import event_topic
 
 
@@ -52,7 +52,9 @@ async def _expired_holds(session: AsyncSession, ticket_type_ids: Sequence[str], 
     rows = await session.execute(
         select(OrderLine.ticket_type_id, func.sum(OrderLine.quantity))
         .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.status == "pending", Order.expires_at <= now, OrderLine.ticket_type_id.in_(ticket_type_ids))
+        .where(
+            Order.status == OrderStatus.PENDING, Order.expires_at <= now, OrderLine.ticket_type_id.in_(ticket_type_ids)
+        )
         .group_by(OrderLine.ticket_type_id)
     )
     return {tt_id: int(total or 0) for tt_id, total in rows.tuples()}

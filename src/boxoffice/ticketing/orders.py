@@ -26,10 +26,10 @@ from boxoffice.events import service as events
 from boxoffice.ids import new_id
 from boxoffice.ticketing import tokens
 from boxoffice.ticketing.inventory import _quantities, _record_availability, _record_order_availability, _shift
-from boxoffice.ticketing.models import TRANSITIONS, Order, OrderLine, Ticket, TicketType
+from boxoffice.ticketing.models import SOLD_STATUSES, TRANSITIONS, Order, OrderLine, OrderStatus, Ticket, TicketType
 from boxoffice.topics import order_topic
 
-LATE_PAYMENT_SOURCES = ("expired", "canceled", "failed")
+LATE_PAYMENT_SOURCES = (OrderStatus.EXPIRED, OrderStatus.CANCELED, OrderStatus.FAILED)
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,13 @@ async def _apply(
 ) -> dict[str, tuple[int, int, int]]:
     """The effects of a transition that has just been won by a guarded update. The ticket types' counters move
     last: their row lock is then held only until the commit that follows."""
-    if source == "pending" and target == "confirmed":
+    if source == OrderStatus.PENDING and target == OrderStatus.CONFIRMED:
         await _issue_tickets(session, order)
         await events.add_ticket_holder(session, order)
         return await _shift(session, order, held=-1, sold=+1, now=now)
-    if source == "pending":
+    if source == OrderStatus.PENDING:
         return await _shift(session, order, held=-1, sold=0, now=now)
-    if target in ("canceled", "refunded") and source in ("confirmed", "partially_refunded"):
+    if target in (OrderStatus.CANCELED, OrderStatus.REFUNDED) and source in SOLD_STATUSES:
         await session.execute(
             update(Ticket)
             .where(Ticket.order_id == order.id)
@@ -92,13 +92,13 @@ async def _issue_tickets(session: AsyncSession, order: Order) -> None:
             )
 
 
-_TIMESTAMP = {
-    "confirmed": "confirmed_at",
-    "canceled": "canceled_at",
-    "expired": "expired_at",
-    "failed": "failed_at",
-    "refunded": "refunded_at",
-    "partially_refunded": "refunded_at",
+_TIMESTAMP: dict[str, str] = {
+    OrderStatus.CONFIRMED: "confirmed_at",
+    OrderStatus.CANCELED: "canceled_at",
+    OrderStatus.EXPIRED: "expired_at",
+    OrderStatus.FAILED: "failed_at",
+    OrderStatus.REFUNDED: "refunded_at",
+    OrderStatus.PARTIALLY_REFUNDED: "refunded_at",
 }
 
 
@@ -200,7 +200,7 @@ async def confirm_order(
     values: dict[str, Any] = {}
     if payment_intent_id:
         values["stripe_payment_intent_id"] = payment_intent_id
-    result = await _transition(db, order_id, "confirmed", now=now, **values)
+    result = await _transition(db, order_id, OrderStatus.CONFIRMED, now=now, **values)
     if result.changed or result.previous_status not in LATE_PAYMENT_SOURCES:
         return result
     return await _confirm_late(db, result.order, now, values)
@@ -228,7 +228,7 @@ async def _confirm_late(db: Database, order: Order, now: datetime, values: dict[
                 ).one_or_none()
                 if row is None:
                     raise SoldOut("tickets no longer available", ticket_type_id=tt_id, available=0)
-            if not await _guarded_update(session, order, "confirmed", now, None, **values):
+            if not await _guarded_update(session, order, OrderStatus.CONFIRMED, now, None, **values):
                 raise _LostRace
             await _issue_tickets(session, order)
             await events.add_ticket_holder(session, order)
@@ -266,7 +266,7 @@ async def cancel_order(
     db: Database, order_id: str, *, reason: str | None = None, now: datetime | None = None
 ) -> TransitionResult:
     """Cancel: a pending order releases its hold; a confirmed one returns its tickets to sale."""
-    return await _transition(db, order_id, "canceled", now=now, failure_reason=reason)
+    return await _transition(db, order_id, OrderStatus.CANCELED, now=now, failure_reason=reason)
 
 
 async def expire_order(
@@ -275,7 +275,7 @@ async def expire_order(
     """End a pending order's hold at its expiry (``force``: now, e.g. when Stripe says the session expired)."""
     now = now or utcnow()
     guard = None if force else Order.expires_at <= now
-    return await _transition(db, order_id, "expired", now=now, guard=guard)
+    return await _transition(db, order_id, OrderStatus.EXPIRED, now=now, guard=guard)
 
 
 async def fail_order(
@@ -286,7 +286,7 @@ async def fail_order(
     values: dict[str, Any] = {"failure_reason": reason[:2000]}
     if release_idempotency_key:
         values["idempotency_key"] = None
-    return await _transition(db, order_id, "failed", now=now, **values)
+    return await _transition(db, order_id, OrderStatus.FAILED, now=now, **values)
 
 
 async def record_refund(
@@ -300,13 +300,13 @@ async def record_refund(
     async with db.read() as session:
         order = await _load_order(session, order_id)
     if refunded_total_cents >= order.total_cents:
-        target = "refunded"
+        target = OrderStatus.REFUNDED
         amount = order.total_cents
     else:
-        target = "partially_refunded"
+        target = OrderStatus.PARTIALLY_REFUNDED
         amount = refunded_total_cents
-    sources: tuple[str, ...] = ("confirmed", "partially_refunded")
-    if target == "refunded":
+    sources: tuple[str, ...] = SOLD_STATUSES
+    if target == OrderStatus.REFUNDED:
         sources = (*sources, *LATE_PAYMENT_SOURCES)
     result = await _transition(
         db,
@@ -330,7 +330,7 @@ async def release_expired_holds(
     """Expire pending orders whose hold has ended (the sweeper). Returns how many it expired."""
     now = now or utcnow()
     async with db.read() as session:
-        stmt = select(Order.id).where(Order.status == "pending", Order.expires_at <= now)
+        stmt = select(Order.id).where(Order.status == OrderStatus.PENDING, Order.expires_at <= now)
         if ticket_type_ids is not None:
             stmt = stmt.where(
                 exists().where(OrderLine.order_id == Order.id, OrderLine.ticket_type_id.in_(ticket_type_ids))

@@ -22,7 +22,7 @@ from boxoffice.events.models import Event
 from boxoffice.ids import new_id
 from boxoffice.ticketing import pricing as pricing_rules
 from boxoffice.ticketing.inventory import _Taking
-from boxoffice.ticketing.models import Order, OrderLine, TicketType
+from boxoffice.ticketing.models import Order, OrderLine, OrderStatus, TicketType
 from boxoffice.ticketing.rules import pricing_from_row
 
 DEFAULT_HOLD = timedelta(minutes=30)
@@ -213,7 +213,7 @@ def _new_order(
         email=request.email.strip(),
         name=events.clean_name(request.name),
         client_key=request.client_key,
-        status="pending",
+        status=OrderStatus.PENDING,
         currency=totals.currency,
         subtotal_cents=totals.subtotal_cents,
         tip_cents=totals.tip_cents,
@@ -245,7 +245,12 @@ def _new_order(
 
 
 def _created_payload(order: Order) -> dict[str, Any]:
-    return {"order_id": order.id, "event_id": order.event_id, "status": "pending", "total_cents": order.total_cents}
+    return {
+        "order_id": order.id,
+        "event_id": order.event_id,
+        "status": OrderStatus.PENDING,
+        "total_cents": order.total_cents,
+    }
 
 
 def _snapshot(

@@ -19,7 +19,7 @@ from boxoffice.errors import SoldOut
 from boxoffice.events import service as events
 from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing.inventory import _counters, _record_availability, _take
-from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.models import Order, OrderStatus
 from boxoffice.ticketing.orders import _apply, _record_status, release_expired_holds
 from boxoffice.ticketing.plan import (
     DEFAULT_HOLD,
@@ -126,10 +126,10 @@ async def _reserve_once(
         if not plan.positional:
             await _take(session, plan.takings, now, counters)
         if order.total_cents == 0:
-            await _apply(session, order, "pending", "confirmed", now)
+            await _apply(session, order, OrderStatus.PENDING, OrderStatus.CONFIRMED, now)
             counters.update(await _counters(session, list(plan.takings)))
-            order.status = "confirmed"
+            order.status = OrderStatus.CONFIRMED
             order.confirmed_at = now
-            _record_status(session, order, "pending")
+            _record_status(session, order, OrderStatus.PENDING)
         _record_availability(session, plan.event.id, [(k, *v) for k, v in sorted(counters.items())])
     return order

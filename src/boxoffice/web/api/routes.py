@@ -20,7 +20,7 @@ from boxoffice.realtime import sse_events
 from boxoffice.realtime.slots import StreamSlots
 from boxoffice.ticketing import orders as lifecycle
 from boxoffice.ticketing import tokens
-from boxoffice.ticketing.models import Order, TicketType
+from boxoffice.ticketing.models import SOLD_STATUSES, Order, OrderStatus, TicketType
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 from boxoffice.ticketing.ticket_types import (
     Availability,
@@ -97,9 +97,7 @@ def ticket_out(tt: TicketType, a: Availability) -> s.TicketOut:
 
 
 async def order_fields(box: Box, order: Order) -> dict[str, Any]:
-    tickets = (
-        await lifecycle.list_tickets(box.db, order.id) if order.status in ("confirmed", "partially_refunded") else []
-    )
+    tickets = await lifecycle.list_tickets(box.db, order.id) if order.status in SOLD_STATUSES else []
     return {
         "id": order.id,
         "event_id": order.event_id,
@@ -134,7 +132,7 @@ async def order_fields(box: Box, order: Order) -> dict[str, Any]:
         "expires_at": order.expires_at,
         "created_at": order.created_at,
         "confirmed_at": order.confirmed_at,
-        "checkout_url": order.checkout_url if order.status == "pending" else None,
+        "checkout_url": order.checkout_url if order.status == OrderStatus.PENDING else None,
     }
 
 
@@ -339,13 +337,13 @@ async def create_order(
     placed = await box.payments.reserve_once_per_key(order_request)
     order = placed.order
     headers = {"Idempotent-Replayed": "true"} if placed.replayed else None
-    if order.status == "pending":
+    if order.status == OrderStatus.PENDING:
         try:
             await box.payments.start_checkout(order)
         except (StripeKeyRejected, StripeUnavailable) as exc:
             problem = boxoffice_problem(exc)
             current = await lifecycle.get_order(box.db, order.id)
-            if current.status != "pending":
+            if current.status != OrderStatus.PENDING:
                 raise
             # The tickets stay held: the buyer can retry checkout with the order's token.
             payload = jsonable_encoder(

@@ -17,7 +17,7 @@ from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.notifications.codes import sign_ticket_code
 from boxoffice.payments.gateway import StripeFailure
-from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.models import SOLD_STATUSES, Order, OrderStatus
 from boxoffice.ticketing.orders import get_order_with_token, list_tickets
 from boxoffice.web.api.deps import order_cookie
 from boxoffice.web.pages.render import PRIVATE_HEADERS, PageRoute, _box, _moment, _order_not_found, _render, _when
@@ -27,16 +27,15 @@ log = logging.getLogger("boxoffice.pages")
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
-STATUS_TEXT = {
-    "pending": "Awaiting payment",
-    "confirmed": "Confirmed",
-    "canceled": "Canceled",
-    "expired": "Expired",
-    "failed": "Payment failed",
-    "refunded": "Refunded",
-    "partially_refunded": "Partially refunded",
+STATUS_TEXT: dict[str, str] = {
+    OrderStatus.PENDING: "Awaiting payment",
+    OrderStatus.CONFIRMED: "Confirmed",
+    OrderStatus.CANCELED: "Canceled",
+    OrderStatus.EXPIRED: "Expired",
+    OrderStatus.FAILED: "Payment failed",
+    OrderStatus.REFUNDED: "Refunded",
+    OrderStatus.PARTIALLY_REFUNDED: "Partially refunded",
 }
-HAS_TICKETS = ("confirmed", "partially_refunded")
 
 
 # The order page keeps the order's token in a cookie: a link that carries it (?token=, from an email or Stripe's
@@ -87,7 +86,7 @@ def _qr(code: str) -> str:
 def _status_message(
     order: Order, event: Event, *, paid: bool, hold_ended: bool, canceled_checkout: bool, unavailable: bool
 ) -> str:
-    if order.status == "pending":
+    if order.status == OrderStatus.PENDING:
         if order.stripe_payment_intent_id:  # a bank debit or another delayed method: no money has arrived yet
             return (
                 "Your payment is processing: bank payments can take a few days to clear. Your tickets are held "
@@ -104,16 +103,16 @@ def _status_message(
         if unavailable:
             return f"Payments are unavailable right now. Your tickets are held until {until}; please try again shortly."
         return f"Your tickets are held until {until} while you pay."
-    if order.status == "confirmed":
+    if order.status == OrderStatus.CONFIRMED:
         return f"Your order is confirmed. Your tickets are below, and we have emailed them to {order.email}."
-    if order.status == "canceled":
+    if order.status == OrderStatus.CANCELED:
         return "This order was canceled and its tickets were released."
-    if order.status == "expired":
+    if order.status == OrderStatus.EXPIRED:
         return "This order expired before it was paid, and its tickets were released. Nothing was charged."
-    if order.status == "failed":
+    if order.status == OrderStatus.FAILED:
         return "The payment did not go through, so the tickets were released. Nothing was charged."
     refunded = money.format_money(order.refunded_cents, order.currency)
-    if order.status == "partially_refunded":
+    if order.status == OrderStatus.PARTIALLY_REFUNDED:
         return f"{refunded} of this order was refunded. Your tickets are below."
     return f"This order was refunded ({refunded}). Its tickets are no longer valid."
 
@@ -130,7 +129,7 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
     event = await events.get_event(box.db, order.event_id)
     query = request.query_params
     tickets: list[dict[str, str]] = []
-    if order.status in HAS_TICKETS:
+    if order.status in SOLD_STATUSES:
         titles = {line.id: line.title for line in order.lines}
         for i, t in enumerate(await list_tickets(box.db, order.id), start=1):
             if t.status != "valid":
@@ -147,7 +146,7 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
             )
     session_id = query.get("session_id")
     paid = bool(session_id) and session_id == order.stripe_checkout_session_id
-    hold_ended = order.status == "pending" and order.expires_at <= utcnow()
+    hold_ended = order.status == OrderStatus.PENDING and order.expires_at <= utcnow()
     context = {
         "order": order,
         "event": event,
@@ -163,9 +162,9 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
             unavailable=query.get("checkout") == "unavailable",
         ),
         "show_actions": (
-            order.status == "pending" and not paid and not hold_ended and not order.stripe_payment_intent_id
+            order.status == OrderStatus.PENDING and not paid and not hold_ended and not order.stripe_payment_intent_id
         ),
-        "canceled_checkout": query.get("checkout") == "canceled" and order.status == "pending" and not paid,
+        "canceled_checkout": query.get("checkout") == "canceled" and order.status == OrderStatus.PENDING and not paid,
         "tickets": tickets,
     }
     return _render(request, "order.html", context, headers=PRIVATE_HEADERS)
@@ -184,7 +183,7 @@ async def resume_checkout(request: Request, order_id: str) -> Response:
     order = await _order_for(request, order_id, await _posted_token(request, order_id))
     if order is None:
         return _order_not_found(request)
-    if order.status != "pending":
+    if order.status != OrderStatus.PENDING:
         return RedirectResponse(order_path(order), status_code=303)
     try:
         url = await _box(request).payments.start_checkout(order.id)
