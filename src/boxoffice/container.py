@@ -10,7 +10,7 @@ from datetime import timedelta
 from boxoffice.db import Database
 from boxoffice.notifications.delivery import Mailer, queue_emails
 from boxoffice.notifications.transport import make_transport
-from boxoffice.outbox import DbHandler, OutboxDispatcher, prune_published
+from boxoffice.outbox.dispatcher import DbHandler, OutboxDispatcher, prune_published
 from boxoffice.payments.gateway import StripeGateway
 from boxoffice.payments.keys import SANDBOX_PATH, StripeConfig, StripeConfigError, load_stripe_config
 from boxoffice.payments.service import Payments

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from boxoffice.db import Database
-from boxoffice.outbox import OutboxDispatcher
+from boxoffice.outbox.dispatcher import OutboxDispatcher
 from boxoffice.realtime import InMemoryBroker, RedisBroker
 from boxoffice.ticketing.orders import confirm_order
 from boxoffice.ticketing.reserve import reserve

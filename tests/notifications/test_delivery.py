@@ -23,7 +23,7 @@ from boxoffice.db import Database
 from boxoffice.notifications.codes import verify_ticket_code
 from boxoffice.notifications.delivery import Mailer, list_emails, queue_emails
 from boxoffice.notifications.transport import SMTPTransport
-from boxoffice.outbox import OutboxDispatcher
+from boxoffice.outbox.dispatcher import OutboxDispatcher
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.ticketing.orders import confirm_order, list_tickets
 from boxoffice.ticketing.reserve import reserve

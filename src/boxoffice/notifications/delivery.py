@@ -31,7 +31,7 @@ from boxoffice.notifications.render import (
     render_refund,
 )
 from boxoffice.notifications.transport import EmailTransport, TransportError
-from boxoffice.outbox import Message
+from boxoffice.outbox.dispatcher import Message
 from boxoffice.ticketing.orders import get_order, list_tickets
 from boxoffice.ticketing.tokens import order_token
 
