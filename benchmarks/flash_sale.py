@@ -42,7 +42,9 @@ from benchmarks.report import render
 from boxoffice import migrate
 from boxoffice.db import Database
 from boxoffice.events import service as events
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import reserve as reservations
+from boxoffice.ticketing.plan import LineRequest, OrderRequest
+from boxoffice.ticketing.ticket_types import create_ticket_type
 from tests import pg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,7 +209,7 @@ async def make_sale(db: Database, *, types: int, per_type: int) -> tuple[str, li
     )
     ids = []
     for i in range(types):
-        tt = await ticketing.create_ticket_type(
+        tt = await create_ticket_type(
             db, event.id, {"title": f"Ticket {i}", "base_price_cents": 2500, "currency": "usd", "quantity": per_type}
         )
         ids.append(tt.id)
@@ -412,11 +414,9 @@ async def webhook_run(
 
     async def reserve(i: int) -> None:
         async with sem:
-            order = await ticketing.reserve(
+            order = await reservations.reserve(
                 db,
-                ticketing.OrderRequest(
-                    event_id=event_id, email=f"wh{i}@example.com", lines=[ticketing.LineRequest(ids[0], 1)]
-                ),
+                OrderRequest(event_id=event_id, email=f"wh{i}@example.com", lines=[LineRequest(ids[0], 1)]),
             )
             order_ids.append((order.id, order.total_cents))
 

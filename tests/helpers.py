@@ -13,8 +13,10 @@ from sqlalchemy import text
 from boxoffice.db import Database
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
-from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import TicketType
+from boxoffice.ticketing.orders import get_order
+from boxoffice.ticketing.plan import LineRequest, OrderRequest
+from boxoffice.ticketing.ticket_types import create_ticket_type, get_ticket_type
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -53,17 +55,15 @@ async def make_ticket(db: Database, event_id: str, **fields: Any) -> TicketType:
     fields.setdefault("quantity", 100)
     if not {"price_cents", "base_price_cents", "pricing_model"} & set(fields):
         fields["base_price_cents"] = 1500
-    return await ticketing.create_ticket_type(db, event_id, fields)
+    return await create_ticket_type(db, event_id, fields)
 
 
-def order_request(
-    event_id: str, *lines: tuple[str, int] | tuple[str, int, int | None], **kw: Any
-) -> ticketing.OrderRequest:
-    return ticketing.OrderRequest(
+def order_request(event_id: str, *lines: tuple[str, int] | tuple[str, int, int | None], **kw: Any) -> OrderRequest:
+    return OrderRequest(
         event_id=event_id,
         email=kw.pop("email", unique_email()),
         name=kw.pop("name", "Ada Lovelace"),
-        lines=[ticketing.LineRequest(*line) for line in lines],
+        lines=[LineRequest(*line) for line in lines],
         tip_cents=kw.pop("tip_cents", None),
     )
 
@@ -83,7 +83,7 @@ async def database_state(db: Database) -> dict[str, Any]:
 
 
 async def counters(db: Database, ticket_type_id: str) -> tuple[int, int, int]:
-    tt = await ticketing.get_ticket_type(db, ticket_type_id)
+    tt = await get_ticket_type(db, ticket_type_id)
     return tt.quantity, tt.sold_count, tt.held_count
 
 
@@ -102,7 +102,7 @@ async def eventually(check: Any, *, timeout: float = 15.0, interval: float = 0.0
 
 
 async def order_status(db: Database, order_id: str) -> str:
-    return (await ticketing.get_order(db, order_id)).status
+    return (await get_order(db, order_id)).status
 
 
 REDIS_URL = os.environ.get("BOXOFFICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -173,7 +173,7 @@ def demo() -> None:
         from boxoffice.db import Database
         from boxoffice.events import service as events
         from boxoffice.events.models import Event
-        from boxoffice.ticketing import service as ticketing
+        from boxoffice.ticketing.ticket_types import create_ticket_type
 
         db = Database(settings.database_dsn)
         try:
@@ -201,7 +201,7 @@ def demo() -> None:
                     ),
                     organizer_name="Demo Organizer",
                 )
-                await ticketing.create_ticket_type(
+                await create_ticket_type(
                     db,
                     event.id,
                     {
@@ -213,7 +213,7 @@ def demo() -> None:
                         "position": 1,
                     },
                 )
-                await ticketing.create_ticket_type(
+                await create_ticket_type(
                     db,
                     event.id,
                     {
@@ -228,7 +228,7 @@ def demo() -> None:
                         "position": 2,
                     },
                 )
-                await ticketing.create_ticket_type(
+                await create_ticket_type(
                     db,
                     event.id,
                     {

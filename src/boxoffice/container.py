@@ -10,7 +10,7 @@ from datetime import timedelta
 from boxoffice.db import Database
 from boxoffice.notifications.delivery import Mailer, queue_emails
 from boxoffice.notifications.transport import make_transport
-from boxoffice.outbox import DbHandler, OutboxDispatcher, prune_published
+from boxoffice.outbox.dispatcher import DbHandler, OutboxDispatcher, prune_published
 from boxoffice.payments.gateway import StripeGateway
 from boxoffice.payments.keys import SANDBOX_PATH, StripeConfig, StripeConfigError, load_stripe_config
 from boxoffice.payments.service import Payments
@@ -18,8 +18,8 @@ from boxoffice.payments.webhooks import WebhookProcessor
 from boxoffice.realtime import Broker, make_broker
 from boxoffice.sandbox import Sandbox, SandboxConfig
 from boxoffice.settings import Settings
-from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.caps import BuyerCaps
+from boxoffice.ticketing.orders import release_expired_holds
 from boxoffice.web.ratelimit import RateLimiter, make_rate_limiter
 
 log = logging.getLogger("boxoffice")
@@ -139,7 +139,7 @@ class Boxoffice:
 
     async def sweep_once(self) -> int:
         """Release expired holds, and send again the refunds Stripe never answered."""
-        expired = await ticketing.release_expired_holds(self.db)
+        expired = await release_expired_holds(self.db)
         await self.payments.resend_unanswered_refunds()
         return expired
 

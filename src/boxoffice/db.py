@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from sqlalchemy import JSON, ColumnElement, DateTime, MetaData, delete, event, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -50,6 +51,22 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+# The dialect seam: what differs between SQLite and PostgreSQL is decided here, and nowhere else in the contexts.
+
+# An INSERT that knows ``on_conflict_do_nothing`` and ``on_conflict_do_update`` (both dialects spell them alike).
+UpsertInsert: TypeAlias = postgresql.Insert | sqlite.Insert
+
+
+def dialect_insert(dialect: str, model: type[Base]) -> UpsertInsert:
+    """The INSERT construct of ``dialect`` (``"postgresql"`` or ``"sqlite"``) for ``model``."""
+    return postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
+
+
+def insert_for(session: AsyncSession, model: type[Base]) -> UpsertInsert:
+    """The INSERT construct, with its ON CONFLICT clauses, of the database ``session`` is bound to."""
+    return dialect_insert(session.get_bind().dialect.name, model)
 
 
 def is_sqlite_url(url: str) -> bool:
@@ -101,6 +118,9 @@ class Database:
             else async_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
         )
         self._commit_listeners: list[Callable[[], None]] = []
+        # The dialect's capabilities, by name (tests may turn one off on their Database to compare the paths).
+        # One-statement reservations (ticketing.reserve_pg): PostgreSQL's data-modifying WITH and its jsonb functions.
+        self.one_statement_reservations = self.dialect == "postgresql"
 
     @property
     def is_sqlite(self) -> bool:
@@ -109,6 +129,10 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def insert(self, model: type[Base]) -> UpsertInsert:
+        """The INSERT construct, with its ON CONFLICT clauses, of this database's dialect."""
+        return dialect_insert(self.dialect, model)
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         self._commit_listeners.append(listener)

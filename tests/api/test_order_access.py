@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import orders as lifecycle
 from tests.api.conftest import Api
 from tests.helpers import eventually, make_event, make_ticket, unique_email
 
@@ -61,12 +61,12 @@ async def test_an_organizer_cancels_a_pending_order_and_is_told_to_refund_a_paid
     assert mine.status_code == 200 and mine.json()["status"] == "canceled"
 
     _, paid, token = await pending_order(api, organizer)
-    order = await ticketing.get_order(api.srv.box.db, paid)
+    order = await lifecycle.get_order(api.srv.box.db, paid)
     assert api.srv.box.sandbox is not None and order.stripe_checkout_session_id
     await api.srv.box.sandbox.complete_session(order.stripe_checkout_session_id, "pay")
 
     async def confirmed() -> bool:
-        return (await ticketing.get_order(api.srv.box.db, paid)).status == "confirmed"
+        return (await lifecycle.get_order(api.srv.box.db, paid)).status == "confirmed"
 
     await eventually(confirmed)
     refused = await c.post(f"/api/v1/orders/{paid}/cancel", headers=api.auth())
@@ -74,7 +74,7 @@ async def test_an_organizer_cancels_a_pending_order_and_is_told_to_refund_a_paid
     assert refused.json()["refund"] == f"/api/v1/orders/{paid}/refunds" and "refund" in refused.json()["detail"]
     by_buyer = await c.post(f"/api/v1/orders/{paid}/cancel", headers={"Authorization": f"Bearer {token}"})
     assert by_buyer.status_code == 409 and "ask the organizer for a refund" in by_buyer.json()["detail"]
-    assert (await ticketing.get_order(api.srv.box.db, paid)).status == "confirmed"
+    assert (await lifecycle.get_order(api.srv.box.db, paid)).status == "confirmed"
 
 
 async def _organizer_email(api: Api) -> str:

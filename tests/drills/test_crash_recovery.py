@@ -28,7 +28,8 @@ from boxoffice.db import Database
 from boxoffice.events import service as events
 from boxoffice.notifications.models import EmailMessage
 from boxoffice.outbox.models import OutboxMessage
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import get_order, list_orders, list_tickets, release_expired_holds
+from boxoffice.ticketing.ticket_types import get_ticket_type
 from tests.helpers import eventually, make_event, make_ticket
 from tests.processes import boxoffice, free_port, sandbox, server_env, wait_up
 
@@ -133,7 +134,7 @@ async def test_sigkill_during_webhooks_and_checkout(fresh_pg: tuple[str, Databas
                 await transaction.rollback()
             await first
             assert not any(
-                [(await ticketing.get_order(pg_db, oid)).status == "confirmed" for oid, _, _ in paid[: len(paid) // 2]]
+                [(await get_order(pg_db, oid)).status == "confirmed" for oid, _, _ in paid[: len(paid) // 2]]
             )  # the kill came before any of them was confirmed
             await asyncio.gather(*(pay(s) for _, s, _ in paid[len(paid) // 2 :]))  # paid while the server is down
             server.start()
@@ -158,7 +159,7 @@ async def test_sigkill_during_webhooks_and_checkout(fresh_pg: tuple[str, Databas
             in_flight = [asyncio.create_task(order_late(key, body)) for key, body in late]
 
             async def late_in_checkout() -> bool:
-                orders = await ticketing.list_orders(pg_db, event.id, limit=1000)
+                orders = await list_orders(pg_db, event.id, limit=1000)
                 return sum(1 for o in orders if o.email.startswith("late") and o.checkout_url is None) == len(late)
 
             await eventually(late_in_checkout, timeout=30)
@@ -183,7 +184,7 @@ async def test_sigkill_during_webhooks_and_checkout(fresh_pg: tuple[str, Databas
             assert len(set(resumed)) == len(late)
 
             async def all_paid_confirmed() -> bool:
-                statuses = [(await ticketing.get_order(pg_db, oid)).status for oid, _, _ in paid]
+                statuses = [(await get_order(pg_db, oid)).status for oid, _, _ in paid]
                 return all(s == "confirmed" for s in statuses)
 
             await eventually(all_paid_confirmed, timeout=90)
@@ -220,7 +221,7 @@ async def test_sigkill_during_webhooks_and_checkout(fresh_pg: tuple[str, Databas
     for order_id, _, qty in paid:
         assert confirmations[order_id] == 1
         assert emails[order_id] == 1
-        assert len(await ticketing.list_tickets(pg_db, order_id)) == qty
+        assert len(await list_tickets(pg_db, order_id)) == qty
     holders = await events.list_participants(pg_db, event.id, role="ticket_holder")
     assert len(holders) == len(paid) and len({p.person_id for p, _ in holders}) == len(paid)
     # Nothing was charged twice: at most one Checkout Session per order.
@@ -229,10 +230,10 @@ async def test_sigkill_during_webhooks_and_checkout(fresh_pg: tuple[str, Databas
     assert all(per_order[order_id] == 1 for order_id in resumed)  # the resumed ones got exactly one
 
     # Unpaid holds end at their expiry.
-    await ticketing.release_expired_holds(pg_db, now=utcnow() + timedelta(hours=2))
+    await release_expired_holds(pg_db, now=utcnow() + timedelta(hours=2))
     for order_id, _, _ in unpaid:
-        assert (await ticketing.get_order(pg_db, order_id)).status == "expired"
-    final = await ticketing.get_ticket_type(pg_db, tt.id)
+        assert (await get_order(pg_db, order_id)).status == "expired"
+    final = await get_ticket_type(pg_db, tt.id)
     assert final.sold_count == sum(q for _, _, q in paid)
     assert final.held_count == 0
     assert violations == []

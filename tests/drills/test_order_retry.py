@@ -25,7 +25,8 @@ import httpx
 from sqlalchemy import text
 
 from boxoffice.db import Database
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import list_orders
+from boxoffice.ticketing.ticket_types import get_ticket_type
 from tests.helpers import eventually, make_event, make_ticket
 from tests.processes import boxoffice, free_port, sandbox, server_env, wait_up
 
@@ -89,7 +90,7 @@ async def test_every_buyer_gets_their_one_order_back_after_kills_in_each_step(
     async def orders_without_session(emails: set[str]) -> int:
         return sum(
             1
-            for o in await ticketing.list_orders(pg_db, event.id, limit=500)
+            for o in await list_orders(pg_db, event.id, limit=500)
             if o.email in emails and o.status == "pending" and o.stripe_checkout_session_id is None
         )
 
@@ -155,7 +156,7 @@ async def test_every_buyer_gets_their_one_order_back_after_kills_in_each_step(
         server.stop()
         stripe.stop()
 
-    orders = await ticketing.list_orders(pg_db, event.id, limit=500)
+    orders = await list_orders(pg_db, event.id, limit=500)
     by_email = {o.email: o for o in orders}
     assert len(orders) == len(buyers) == len(by_email)  # one order per buyer
     for buyer, answer in zip(buyers, answers, strict=True):
@@ -166,5 +167,5 @@ async def test_every_buyer_gets_their_one_order_back_after_kills_in_each_step(
         assert by_email[buyer["body"]["email"]].checkout_attempt == 0
     per_order = Counter(s["client_reference_id"] for s in sessions)
     assert set(per_order) == {o.id for o in orders} and max(per_order.values()) == 1
-    final = await ticketing.get_ticket_type(pg_db, tt.id)
+    final = await get_ticket_type(pg_db, tt.id)
     assert final.held_count == sum(b["body"]["lines"][0]["quantity"] for b in buyers)

@@ -10,7 +10,8 @@ import sys
 
 from boxoffice.db import Database
 from boxoffice.errors import SoldOut
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.plan import LineRequest, OrderRequest
+from boxoffice.ticketing.reserve import reserve
 
 
 async def main(url: str, event_id: str, ticket_type_id: str, n: int) -> None:
@@ -22,12 +23,12 @@ async def main(url: str, event_id: str, ticket_type_id: str, n: int) -> None:
 
     async def one(i: int) -> str:
         try:
-            await ticketing.reserve(
+            await reserve(
                 db,
-                ticketing.OrderRequest(
+                OrderRequest(
                     event_id=event_id,
                     email=f"proc-{i}-{os.getpid()}@example.com",
-                    lines=[ticketing.LineRequest(ticket_type_id, 1)],
+                    lines=[LineRequest(ticket_type_id, 1)],
                 ),
             )
             return "held"

@@ -10,8 +10,10 @@ from sqlalchemy import update
 from boxoffice.db import Database
 from boxoffice.events import service as events
 from boxoffice.payments.service import Payments
-from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.orders import get_order
+from boxoffice.ticketing.reserve import reserve
+from boxoffice.ticketing.ticket_types import update_ticket_type
 from tests.helpers import make_event, make_ticket, order_request
 
 
@@ -33,23 +35,23 @@ def descriptions(params: dict[str, Any]) -> list[tuple[str, str]]:
 async def test_checkout_uses_the_texts_of_the_pricing_snapshot(db: Database) -> None:
     event = await make_event(db, title="Spring Gala")
     tt = await make_ticket(db, event.id, title="Balcony", description="Row A to F")
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
-    await ticketing.update_ticket_type(db, tt.id, {"description": "Changed later"})
+    order = await reserve(db, order_request(event.id, (tt.id, 1)))
+    await update_ticket_type(db, tt.id, {"description": "Changed later"})
     await events.update_event(db, event.id, events.EventInput(title="Renamed"))
-    stored = await ticketing.get_order(db, order.id)
+    stored = await get_order(db, order.id)
     assert descriptions(await payments(db).checkout_params(stored)) == [("Balcony", "Row A to F")]
 
 
 async def test_orders_priced_before_the_snapshot_had_texts_read_them_now(db: Database) -> None:
     event = await make_event(db, title="Spring Gala")
     tt = await make_ticket(db, event.id, title="Balcony", description="")
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    order = await reserve(db, order_request(event.id, (tt.id, 1)))
     snapshot = dict(order.pricing_snapshot)
     snapshot.pop("event_title")
     snapshot["lines"] = [{k: v for k, v in line.items() if k != "description"} for line in snapshot["lines"]]
     async with db.transaction() as session:
         await session.execute(update(Order).where(Order.id == order.id).values(pricing_snapshot=snapshot))
     await events.update_event(db, event.id, events.EventInput(title="Renamed"))
-    stored = await ticketing.get_order(db, order.id)
+    stored = await get_order(db, order.id)
     # No ticket description: the event's current title describes the line.
     assert descriptions(await payments(db).checkout_params(stored)) == [("Balcony", "Renamed")]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from boxoffice.accounts.service import authenticate
 from boxoffice.db import Database
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.reserve import reserve
+from boxoffice.ticketing.ticket_types import list_ticket_types
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,7 @@ async def test_migrate_apikey_and_demo(tmp_path: Path) -> None:
     try:
         assert (await authenticate(db, key)).email_normalized == "org@example.com"
         assert (await authenticate(db, lines[-1])).email_normalized == "demo-organizer@example.com"
-        types = await ticketing.list_ticket_types(db, event_url.rsplit("/", 1)[-1])
+        types = await list_ticket_types(db, event_url.rsplit("/", 1)[-1])
         assert sorted(t.pricing_model for t in types) == ["dynamic", "fixed", "flexible"]
     finally:
         await db.dispose()
@@ -94,7 +95,7 @@ async def test_worker_runs_the_outbox_and_emails_apart_from_the_web(tmp_path: Pa
     try:
         event = await make_event(db)
         tt = await make_ticket(db, event.id, base_price_cents=0, quantity=3)
-        order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email="worker@example.com"))
+        order = await reserve(db, order_request(event.id, (tt.id, 1), email="worker@example.com"))
         assert order.status == "confirmed"
         mail = tmp_path / "mail"
         worker = Proc(

@@ -14,17 +14,19 @@ from sqlalchemy import func, select
 
 from boxoffice.db import Database
 from boxoffice.errors import InvalidInput, SoldOut
-from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order, OrderLine, TicketType
+from boxoffice.ticketing.orders import confirm_order, expire_order, list_tickets
+from boxoffice.ticketing.plan import OrderRequest
+from boxoffice.ticketing.reserve import reserve
 from tests.helpers import counters, make_event, make_ticket, order_request
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def _attempt(db: Database, request: ticketing.OrderRequest) -> str:
+async def _attempt(db: Database, request: OrderRequest) -> str:
     try:
-        await ticketing.reserve(db, request)
+        await reserve(db, request)
         return "held"
     except SoldOut:
         return "sold_out"
@@ -135,7 +137,7 @@ async def test_dynamic_tiers_sell_exactly_the_ceilings_concurrently(pg_db: Datab
     rng = random.Random(3)
     requests = [order_request(event.id, (tt.id, rng.choice((1, 1, 2, 3)))) for _ in range(300)]
 
-    async def go(r: ticketing.OrderRequest) -> str:
+    async def go(r: OrderRequest) -> str:
         try:
             return await _attempt(pg_db, r)
         except InvalidInput:
@@ -156,19 +158,19 @@ async def test_dynamic_tiers_sell_exactly_the_ceilings_concurrently(pg_db: Datab
 async def test_concurrent_late_payments_confirm_once_and_never_refund_the_winner(pg_db: Database) -> None:
     event = await make_event(pg_db)
     tt = await make_ticket(pg_db, event.id, quantity=1)
-    order = await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 1)))
-    await ticketing.expire_order(pg_db, order.id, force=True)
-    results = await asyncio.gather(*(ticketing.confirm_order(pg_db, order.id) for _ in range(8)))
+    order = await reserve(pg_db, order_request(event.id, (tt.id, 1)))
+    await expire_order(pg_db, order.id, force=True)
+    results = await asyncio.gather(*(confirm_order(pg_db, order.id) for _ in range(8)))
     assert sorted(r.outcome for r in results) == ["confirmed_late"] + ["unchanged"] * 7
     assert await counters(pg_db, tt.id) == (1, 1, 0)
-    assert len(await ticketing.list_tickets(pg_db, order.id)) == 1
+    assert len(await list_tickets(pg_db, order.id)) == 1
 
 
 async def test_concurrent_confirms_of_a_pending_order_issue_one_set_of_tickets(pg_db: Database) -> None:
     event = await make_event(pg_db)
     tt = await make_ticket(pg_db, event.id, quantity=3)
-    order = await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 2)))
-    results = await asyncio.gather(*(ticketing.confirm_order(pg_db, order.id) for _ in range(10)))
+    order = await reserve(pg_db, order_request(event.id, (tt.id, 2)))
+    results = await asyncio.gather(*(confirm_order(pg_db, order.id) for _ in range(10)))
     assert sum(r.changed for r in results) == 1
     assert await counters(pg_db, tt.id) == (3, 2, 0)
-    assert len(await ticketing.list_tickets(pg_db, order.id)) == 2
+    assert len(await list_tickets(pg_db, order.id)) == 2

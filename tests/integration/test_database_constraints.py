@@ -16,8 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from boxoffice.accounts.service import create_api_key
 from boxoffice.db import Base, Database
 from boxoffice.models import load_all_models
-from boxoffice.ticketing import refunds
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import checkout as checkout_rows
+from boxoffice.ticketing import orders as lifecycle
+from boxoffice.ticketing import plan, refunds, ticket_types
+from boxoffice.ticketing import reserve as reservations
 from tests.helpers import make_event, make_ticket, order_request, unique_email
 
 pytestmark = pytest.mark.postgres
@@ -46,14 +48,14 @@ async def rows(pg_db: Database) -> Rows:
     sfx = secrets.token_hex(6)
     order = await _reserve(pg_db, event.id, tt.id, 2, f"idem-a-{sfx}")
     other = await _reserve(pg_db, event.id, tt.id, 1, f"idem-b-{sfx}")
-    await ticketing.set_checkout_sessions(
+    await checkout_rows.set_checkout_sessions(
         pg_db,
         [
-            ticketing.CheckoutSession(order.id, f"cs_test_a_{sfx}", "https://pay.example/a"),
-            ticketing.CheckoutSession(other.id, f"cs_test_b_{sfx}", "https://pay.example/b"),
+            checkout_rows.CheckoutSession(order.id, f"cs_test_a_{sfx}", "https://pay.example/a"),
+            checkout_rows.CheckoutSession(other.id, f"cs_test_b_{sfx}", "https://pay.example/b"),
         ],
     )
-    await ticketing.confirm_order(pg_db, order.id, payment_intent_id=f"pi_a_{sfx}")
+    await lifecycle.confirm_order(pg_db, order.id, payment_intent_id=f"pi_a_{sfx}")
     opened = await refunds.open_refund(pg_db, order.id, 500, idempotency_key=f"rk-{sfx}", fingerprint="f")
     await refunds.settle_refund(pg_db, opened.refund.id, status="succeeded", stripe_refund_id=f"re_{sfx}")
     return Rows(event.id, tt.id, empty.id, order.id, other.id, order.lines[0].id, opened.refund.id, order.person_id)
@@ -61,9 +63,9 @@ async def rows(pg_db: Database) -> Rows:
 
 async def _reserve(db: Database, event_id: str, tt_id: str, quantity: int, key: str) -> Any:
     request = order_request(event_id, (tt_id, quantity))
-    return await ticketing.reserve(
+    return await reservations.reserve(
         db,
-        ticketing.OrderRequest(
+        plan.OrderRequest(
             event_id=request.event_id,
             email=request.email,
             lines=request.lines,
@@ -322,5 +324,5 @@ async def test_the_attacks_are_refused_only_for_what_they_break(pg_db: Database,
             {"sfx": secrets.token_hex(4), "refund": rows.refund},
         )
         await conn.execute(text("UPDATE ticket_types SET quantity = 1 WHERE id = :tt"), {"tt": rows.empty_tt})
-    tt = await ticketing.get_ticket_type(pg_db, rows.tt)
+    tt = await ticket_types.get_ticket_type(pg_db, rows.tt)
     assert (tt.quantity, tt.sold_count, tt.held_count) == (10, 2, 8)

@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 from boxoffice.db import Database
-from boxoffice.outbox import OutboxDispatcher
+from boxoffice.outbox.dispatcher import OutboxDispatcher
 from boxoffice.realtime import InMemoryBroker, RedisBroker
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import confirm_order
+from boxoffice.ticketing.reserve import reserve
+from boxoffice.topics import event_topic, order_topic
 from tests.helpers import REDIS_URL, make_event, make_ticket, order_request, require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,12 +26,12 @@ async def test_subscriber_receives_availability_and_order_events(db: Database) -
     dispatcher = OutboxDispatcher(db, publish=broker.publish_many)
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=5)
-    async with broker.subscribe(ticketing.event_topic(event.id)) as subscription:
-        order = await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
-        async with broker.subscribe(ticketing.order_topic(order.id)) as order_sub:
+    async with broker.subscribe(event_topic(event.id)) as subscription:
+        order = await reserve(db, order_request(event.id, (tt.id, 2)))
+        async with broker.subscribe(order_topic(order.id)) as order_sub:
             while await dispatcher.drain_once():
                 pass
-            await ticketing.confirm_order(db, order.id)
+            await confirm_order(db, order.id)
             while await dispatcher.drain_once():
                 pass
             seen = [await subscription.get(timeout=5) for _ in range(3)]
@@ -62,7 +64,7 @@ async def test_across_two_processes_with_redis(pg_db: Database) -> None:
         "tests.integration.subscriber_worker",
         REDIS_URL,
         prefix,
-        ticketing.event_topic(event.id),
+        event_topic(event.id),
         "2",
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
@@ -71,8 +73,8 @@ async def test_across_two_processes_with_redis(pg_db: Database) -> None:
     assert child.stdout is not None
     ready = await asyncio.wait_for(child.stdout.readline(), 30)
     assert ready.strip() == b"ready"
-    await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 3)))
-    await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 1)))
+    await reserve(pg_db, order_request(event.id, (tt.id, 3)))
+    await reserve(pg_db, order_request(event.id, (tt.id, 1)))
     while await dispatcher.drain_once():
         pass
     out, err = await asyncio.wait_for(child.communicate(), 30)

@@ -13,8 +13,11 @@ from boxoffice.errors import InvalidInput, NotFound, SoldOut
 from boxoffice.events import service as events
 from boxoffice.events.models import Person
 from boxoffice.outbox.models import OutboxMessage
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.checkout import CheckoutSession, set_checkout_sessions
 from boxoffice.ticketing.models import Order, OrderLine
+from boxoffice.ticketing.orders import get_order
+from boxoffice.ticketing.reserve import reserve
+from boxoffice.ticketing.ticket_types import delete_ticket_type, update_ticket_type
 from tests.helpers import counters, database_state, make_event, make_ticket, order_request, unique_email
 
 VOLATILE = {"id", "order_id", "person_id", "created_at", "updated_at", "expires_at"}
@@ -58,16 +61,14 @@ async def test_fused_and_general_reservations_write_the_same_rows(
     tip = 150 if pricing == "flexible" else None
     results = []
     for fused in (True, False):
-        monkeypatch.setattr(ticketing, "FUSED_RESERVE", fused)
-        order = await ticketing.reserve(
+        monkeypatch.setattr(db, "one_statement_reservations", fused and db.dialect == "postgresql")
+        order = await reserve(
             db, order_request(event.id, (tt.id, 2, price), email=f"Fan.{fused}@Example.com", name="", tip_cents=tip)
         )
         # What reserve returns is what it stored.
         row = await stored(db, order.id)
         assert row["order"]["total_cents"] == order.total_cents and row["order"]["status"] == "pending"
-        assert [line.id for line in order.lines] == [
-            line.id for line in (await ticketing.get_order(db, order.id)).lines
-        ]
+        assert [line.id for line in order.lines] == [line.id for line in (await get_order(db, order.id)).lines]
         results.append(row)
     fused_row, general_row = results
     assert fused_row["person"] == ("fan.true@example.com", "")
@@ -95,7 +96,7 @@ async def test_a_returning_buyer_keeps_one_person_and_never_renames_it(db: Datab
     tt = await make_ticket(db, event.id, quantity=10)
     email = unique_email("Grace").replace("@example", "@Example")  # a fresh person, in mixed case
     orders = [
-        await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email=email, name=name))
+        await reserve(db, order_request(event.id, (tt.id, 1), email=email, name=name))
         for name in ("", "Grace Hopper", "Someone Else")
     ]
     assert len({o.person_id for o in orders}) == 1
@@ -108,10 +109,10 @@ async def test_a_returning_buyer_keeps_one_person_and_never_renames_it(db: Datab
 async def test_sold_out_fused_reservation_writes_no_person(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=1)
-    await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    await reserve(db, order_request(event.id, (tt.id, 1)))
     before = await database_state(db)
     with pytest.raises(SoldOut) as exc:
-        await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email="new.buyer@example.com"))
+        await reserve(db, order_request(event.id, (tt.id, 1), email="new.buyer@example.com"))
     assert (exc.value.ticket_type_id, exc.value.available) == (tt.id, 0)
     assert await database_state(db) == before
     async with db.read() as session:
@@ -123,12 +124,12 @@ async def test_sold_out_fused_reservation_writes_no_person(db: Database) -> None
 async def test_checkout_sessions_of_several_orders_are_stored_together(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=10)
-    orders = [await ticketing.reserve(db, order_request(event.id, (tt.id, 1))) for _ in range(3)]
-    await ticketing.set_checkout_sessions(
+    orders = [await reserve(db, order_request(event.id, (tt.id, 1))) for _ in range(3)]
+    await set_checkout_sessions(
         db,
-        [ticketing.CheckoutSession(o.id, f"cs_test_{i}", f"https://pay.test/{i}") for i, o in enumerate(orders)],
+        [CheckoutSession(o.id, f"cs_test_{i}", f"https://pay.test/{i}") for i, o in enumerate(orders)],
     )
-    stored = [await ticketing.get_order(db, o.id) for o in orders]
+    stored = [await get_order(db, o.id) for o in orders]
     assert [(o.stripe_checkout_session_id, o.checkout_url) for o in stored] == [
         (f"cs_test_{i}", f"https://pay.test/{i}") for i in range(3)
     ]
@@ -139,24 +140,24 @@ async def test_an_edit_is_seen_by_the_next_reservation_at_once(db: Database) -> 
     revision, which the reservation checks, so the next order after an edit is priced and judged by the edit."""
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=10, base_price_cents=1500)
-    first = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    first = await reserve(db, order_request(event.id, (tt.id, 1)))
     assert first.total_cents == 1500
-    edited = await ticketing.update_ticket_type(db, tt.id, {"base_price_cents": 2000, "title": "Renamed"})
+    edited = await update_ticket_type(db, tt.id, {"base_price_cents": 2000, "title": "Renamed"})
     assert edited.revision == tt.revision + 1
-    second = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    second = await reserve(db, order_request(event.id, (tt.id, 1)))
     assert (second.total_cents, second.lines[0].title) == (2000, "Renamed")
 
     closed = await events.update_event(db, event.id, events.EventInput(status="draft"))
     assert closed.revision == event.revision + 1
     with pytest.raises(NotFound):  # a draft is as absent as an unknown event to the public
-        await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+        await reserve(db, order_request(event.id, (tt.id, 1)))
     await events.update_event(db, event.id, events.EventInput(status="published"))
-    third = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    third = await reserve(db, order_request(event.id, (tt.id, 1)))
     assert third.total_cents == 2000
 
-    assert await ticketing.delete_ticket_type(db, tt.id) is True  # it has orders: hidden
+    assert await delete_ticket_type(db, tt.id) is True  # it has orders: hidden
     with pytest.raises(InvalidInput) as exc:
-        await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+        await reserve(db, order_request(event.id, (tt.id, 1)))
     assert exc.value.errors[0].field == "lines[0].ticket_id"
     async with db.read() as session:
         held = (await session.execute(text("SELECT held_count FROM ticket_types WHERE id = :id"), {"id": tt.id})).one()
@@ -167,18 +168,18 @@ async def test_an_edit_made_by_another_process_is_seen_too(db: Database) -> None
     """Another process's edit reaches this one only through the database: the revision check catches it."""
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=10, base_price_cents=1500)
-    await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    await reserve(db, order_request(event.id, (tt.id, 1)))
     async with db.transaction() as session:
         await session.execute(
             text("UPDATE ticket_types SET base_price_cents = 900, revision = revision + 1 WHERE id = :id"),
             {"id": tt.id},
         )
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    order = await reserve(db, order_request(event.id, (tt.id, 1)))
     assert order.total_cents == 900
     async with db.transaction() as session:
         await session.execute(text("UPDATE ticket_types SET quantity = 2 WHERE id = :id"), {"id": tt.id})
     with pytest.raises(SoldOut) as sold_out:
-        await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+        await reserve(db, order_request(event.id, (tt.id, 1)))
     assert sold_out.value.available == 0
 
 
@@ -199,8 +200,8 @@ async def test_fused_and_general_multi_line_reservations_write_the_same_rows(
     )
     results = []
     for fused in (True, False):
-        monkeypatch.setattr(ticketing, "FUSED_RESERVE", fused)
-        order = await ticketing.reserve(
+        monkeypatch.setattr(db, "one_statement_reservations", fused and db.dialect == "postgresql")
+        order = await reserve(
             db,
             order_request(
                 event.id, (flexible.id, 1, 900), (fixed.id, 2), (flexible.id, 2, 700), email=f"m.{fused}@example.com"
@@ -238,7 +239,7 @@ async def test_a_multi_line_order_with_one_short_ticket_writes_nothing(db: Datab
     scarce = await make_ticket(db, event.id, title="Scarce", quantity=2)
     before = await database_state(db)
     with pytest.raises(SoldOut) as exc:
-        await ticketing.reserve(
+        await reserve(
             db, order_request(event.id, (plenty.id, 3), (scarce.id, 2), (scarce.id, 1), email="short@example.com")
         )
     assert (exc.value.ticket_type_id, exc.value.available) == (scarce.id, 2)
@@ -251,14 +252,14 @@ async def test_a_multi_line_order_sees_an_edit_of_any_of_its_tickets(db: Databas
     event = await make_event(db)
     a = await make_ticket(db, event.id, title="A", quantity=10, base_price_cents=1000)
     b = await make_ticket(db, event.id, title="B", quantity=10, base_price_cents=2000)
-    first = await ticketing.reserve(db, order_request(event.id, (a.id, 1), (b.id, 1)))
+    first = await reserve(db, order_request(event.id, (a.id, 1), (b.id, 1)))
     assert first.total_cents == 3000
     async with db.transaction() as session:
         await session.execute(
             text("UPDATE ticket_types SET base_price_cents = 2500, revision = revision + 1 WHERE id = :id"),
             {"id": b.id},
         )
-    second = await ticketing.reserve(db, order_request(event.id, (a.id, 1), (b.id, 1)))
+    second = await reserve(db, order_request(event.id, (a.id, 1), (b.id, 1)))
     assert second.total_cents == 3500
     assert await counters(db, a.id) == (10, 0, 2)
     assert await counters(db, b.id) == (10, 0, 2)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from boxoffice.clock import utcnow
 from boxoffice.container import Boxoffice
 from boxoffice.db import Database
-from boxoffice.outbox import prune_published
+from boxoffice.outbox.dispatcher import prune_published
 from boxoffice.outbox.models import OutboxMessage
 from tests.server import settings_for
 

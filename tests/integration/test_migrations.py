@@ -16,7 +16,9 @@ from sqlalchemy import CheckConstraint, Connection, inspect, text
 from boxoffice import migrate
 from boxoffice.db import Base, Database
 from boxoffice.models import load_all_models
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import confirm_order, get_order, get_order_with_token, list_tickets, record_refund
+from boxoffice.ticketing.reserve import reserve
+from boxoffice.ticketing.ticket_types import get_ticket_type
 from tests import pg
 from tests.helpers import counters, order_request
 
@@ -162,22 +164,22 @@ async def test_basic_tickets_and_orders_still_sell_after_upgrade(empty_url: str)
     await migrate.upgrade(empty_url)
     db = Database(empty_url)
     try:
-        tt = await ticketing.get_ticket_type(db, "tt_old")
+        tt = await get_ticket_type(db, "tt_old")
         assert (tt.pricing_model, tt.base_price_cents, tt.currency) == ("fixed", 2500, "usd")
-        old = await ticketing.get_order(db, "ord_old")
+        old = await get_order(db, "ord_old")
         assert (old.subtotal_cents, old.tip_cents, old.total_cents) == (5000, 0, 5000)
         assert old.pricing_snapshot["legacy"] is True
         assert old.lines[0].unit_prices == [2500, 2500]
-        assert len(await ticketing.list_tickets(db, "ord_old")) == 2
+        assert len(await list_tickets(db, "ord_old")) == 2
         # its random token, stored in plaintext before 0010, is kept only as a hash and still opens the order
-        assert (await ticketing.get_order_with_token(db, "ord_old", "tok", [b"any key"])).id == "ord_old"
+        assert (await get_order_with_token(db, "ord_old", "tok", [b"any key"])).id == "ord_old"
         assert old.token_hash is not None and "tok" not in old.token_hash
 
-        order = await ticketing.reserve(db, order_request("ev_old", ("tt_old", 3)))
+        order = await reserve(db, order_request("ev_old", ("tt_old", 3)))
         assert order.total_cents == 7500
-        assert (await ticketing.confirm_order(db, order.id)).status == "confirmed"
+        assert (await confirm_order(db, order.id)).status == "confirmed"
         assert await counters(db, "tt_old") == (10, 5, 0)
-        refunded = await ticketing.record_refund(db, "ord_old", 5000)
+        refunded = await record_refund(db, "ord_old", 5000)
         assert refunded.status == "refunded"
         assert await counters(db, "tt_old") == (10, 3, 0)
     finally:

@@ -13,7 +13,9 @@ from sqlalchemy import select, text
 
 from boxoffice.db import Database
 from boxoffice.errors import InvalidInput, SoldOut
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import orders as lifecycle
+from boxoffice.ticketing import reserve as reservations
+from boxoffice.ticketing import ticket_types
 from boxoffice.ticketing.models import Order, OrderLine, Ticket
 from tests.helpers import counters, make_event, make_ticket, order_request
 
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.postgres
 
 async def _free(db: Database, event_id: str, tt_id: str) -> str:
     try:
-        order = await ticketing.reserve(db, order_request(event_id, (tt_id, 1)))
+        order = await reservations.reserve(db, order_request(event_id, (tt_id, 1)))
     except SoldOut:
         return "sold_out"
     return order.status
@@ -50,14 +52,14 @@ async def test_fifty_free_orders_at_once_for_seven_tickets(pg_db: Database) -> N
 
 async def _buy(db: Database, event_id: str, tt_id: str, quantity: int) -> Order | str:
     try:
-        return await ticketing.reserve(db, order_request(event_id, (tt_id, quantity)))
+        return await reservations.reserve(db, order_request(event_id, (tt_id, quantity)))
     except SoldOut:
         return "sold_out"
 
 
 async def _lower(db: Database, tt_id: str, quantity: int) -> tuple[int, bool]:
     try:
-        await ticketing.update_ticket_type(db, tt_id, {"quantity": quantity})
+        await ticket_types.update_ticket_type(db, tt_id, {"quantity": quantity})
     except InvalidInput as exc:
         assert [e.field for e in exc.errors] == ["quantity"]
         return quantity, False
@@ -65,7 +67,7 @@ async def _lower(db: Database, tt_id: str, quantity: int) -> tuple[int, bool]:
 
 
 async def _reprice(db: Database, tt_id: str, price: int) -> int:
-    await ticketing.update_ticket_type(db, tt_id, {"base_price_cents": price})
+    await ticket_types.update_ticket_type(db, tt_id, {"base_price_cents": price})
     return price
 
 
@@ -120,10 +122,10 @@ async def test_lowering_quantity_and_repricing_during_a_sale(pg_db: Database) ->
     assert sum(prices.values()) == len(held_orders)
 
     # Once an edit has returned, every sale uses it, even right after a sale that priced from a kept copy.
-    more = await ticketing.update_ticket_type(pg_db, tt.id, {"quantity": quantity + 10})
-    kept = await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 1)))
-    await ticketing.update_ticket_type(pg_db, tt.id, {"base_price_cents": 2500})
-    after = await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 1)))
+    more = await ticket_types.update_ticket_type(pg_db, tt.id, {"quantity": quantity + 10})
+    kept = await reservations.reserve(pg_db, order_request(event.id, (tt.id, 1)))
+    await ticket_types.update_ticket_type(pg_db, tt.id, {"base_price_cents": 2500})
+    after = await reservations.reserve(pg_db, order_request(event.id, (tt.id, 1)))
     assert (kept.total_cents, after.total_cents) == (more.base_price_cents, 2500)
     assert after.pricing_snapshot["lines"][0]["base_price_cents"] == 2500
 
@@ -131,17 +133,17 @@ async def test_lowering_quantity_and_repricing_during_a_sale(pg_db: Database) ->
 async def test_lowering_below_sold_and_held_is_refused_and_changes_nothing(pg_db: Database) -> None:
     event = await make_event(pg_db)
     tt = await make_ticket(pg_db, event.id, quantity=10)
-    order = await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 4)))
-    await ticketing.confirm_order(pg_db, order.id)
-    await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 3)))
+    order = await reservations.reserve(pg_db, order_request(event.id, (tt.id, 4)))
+    await lifecycle.confirm_order(pg_db, order.id)
+    await reservations.reserve(pg_db, order_request(event.id, (tt.id, 3)))
     with pytest.raises(InvalidInput) as refused:
-        await ticketing.update_ticket_type(pg_db, tt.id, {"quantity": 6, "base_price_cents": 999})
+        await ticket_types.update_ticket_type(pg_db, tt.id, {"quantity": 6, "base_price_cents": 999})
     assert [e.field for e in refused.value.errors] == ["quantity"] and "7" in refused.value.errors[0].message
-    now = await ticketing.get_ticket_type(pg_db, tt.id)
+    now = await ticket_types.get_ticket_type(pg_db, tt.id)
     assert (now.quantity, now.sold_count, now.held_count, now.base_price_cents) == (10, 4, 3, 1500)
-    assert (await ticketing.update_ticket_type(pg_db, tt.id, {"quantity": 7})).quantity == 7
+    assert (await ticket_types.update_ticket_type(pg_db, tt.id, {"quantity": 7})).quantity == 7
     with pytest.raises(SoldOut):
-        await ticketing.reserve(pg_db, order_request(event.id, (tt.id, 1)))
+        await reservations.reserve(pg_db, order_request(event.id, (tt.id, 1)))
 
 
 async def test_concurrent_lowerings_never_strand_a_hold(pg_db: Database) -> None:

@@ -11,16 +11,33 @@ from boxoffice.db import Database
 from boxoffice.errors import InvalidInput, NotFound, SalesClosed, SoldOut
 from boxoffice.events import service as events
 from boxoffice.outbox.models import OutboxMessage
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import (
+    cancel_order,
+    confirm_order,
+    expire_order,
+    fail_order,
+    get_order,
+    get_order_with_token,
+    list_tickets,
+    record_refund,
+)
+from boxoffice.ticketing.reserve import reserve
+from boxoffice.ticketing.ticket_types import (
+    availability,
+    create_ticket_type,
+    delete_ticket_type,
+    list_ticket_types,
+    update_ticket_type,
+)
 from boxoffice.ticketing.tokens import order_token
 from tests.helpers import counters, database_state, make_event, make_ticket, order_request, unique_email
 
 
 async def test_legacy_price_cents_makes_a_fixed_ticket(db: Database) -> None:
     event = await make_event(db)
-    tt = await ticketing.create_ticket_type(db, event.id, {"title": "Old style", "price_cents": 2500, "quantity": 5})
+    tt = await create_ticket_type(db, event.id, {"title": "Old style", "price_cents": 2500, "quantity": 5})
     assert (tt.pricing_model, tt.base_price_cents) == ("fixed", 2500)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
+    order = await reserve(db, order_request(event.id, (tt.id, 2)))
     assert order.total_cents == 5000
 
 
@@ -56,7 +73,7 @@ async def test_invalid_ticket_types_are_refused_and_change_nothing(
     if fields.get("pricing_model") in ("flexible", "dynamic") or "price_cents" in fields:
         base.pop("base_price_cents")
     with pytest.raises(InvalidInput) as exc:
-        await ticketing.create_ticket_type(db, event.id, {**base, **fields})
+        await create_ticket_type(db, event.id, {**base, **fields})
     assert field in {e.field for e in exc.value.errors}
     assert await database_state(db) == before
 
@@ -64,18 +81,18 @@ async def test_invalid_ticket_types_are_refused_and_change_nothing(
 async def test_reserve_holds_and_confirm_sells(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=10)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 3)))
+    order = await reserve(db, order_request(event.id, (tt.id, 3)))
     assert order.status == "pending"
     assert await counters(db, tt.id) == (10, 0, 3)
     assert [(ln.quantity, ln.unit_prices) for ln in order.lines] == [(3, [1500, 1500, 1500])]
     assert order.pricing_snapshot["lines"][0]["pricing_model"] == "fixed"
     assert order.expires_at - order.created_at == timedelta(minutes=30)
 
-    result = await ticketing.confirm_order(db, order.id, payment_intent_id="pi_123")
+    result = await confirm_order(db, order.id, payment_intent_id="pi_123")
     assert result.changed and result.status == "confirmed"
     assert await counters(db, tt.id) == (10, 3, 0)
-    assert len(await ticketing.list_tickets(db, order.id)) == 3
-    again = await ticketing.confirm_order(db, order.id)
+    assert len(await list_tickets(db, order.id)) == 3
+    again = await confirm_order(db, order.id)
     assert not again.changed and again.status == "confirmed"
     assert await counters(db, tt.id) == (10, 3, 0)
     holders = await events.list_participants(db, event.id, role="ticket_holder")
@@ -87,10 +104,10 @@ async def test_reserve_holds_and_confirm_sells(db: Database) -> None:
 async def test_sold_out_is_clear_and_changes_nothing(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=2)
-    await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
+    await reserve(db, order_request(event.id, (tt.id, 2)))
     before = await database_state(db)
     with pytest.raises(SoldOut) as exc:
-        await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+        await reserve(db, order_request(event.id, (tt.id, 1)))
     assert exc.value.available == 0 and exc.value.field == "lines[0].quantity"
     assert await database_state(db) == before
 
@@ -101,9 +118,9 @@ async def test_multi_line_order_is_all_or_nothing(db: Database) -> None:
     b = await make_ticket(db, event.id, title="B", quantity=1)
     before = await database_state(db)
     with pytest.raises(SoldOut):
-        await ticketing.reserve(db, order_request(event.id, (a.id, 2), (b.id, 2)))
+        await reserve(db, order_request(event.id, (a.id, 2), (b.id, 2)))
     assert await database_state(db) == before
-    order = await ticketing.reserve(db, order_request(event.id, (a.id, 2), (b.id, 1)))
+    order = await reserve(db, order_request(event.id, (a.id, 2), (b.id, 1)))
     assert order.subtotal_cents == 4500
 
 
@@ -128,7 +145,7 @@ async def test_invalid_orders_are_refused_and_change_nothing(
     before = await database_state(db)
     lines = make_lines(tt.id)  # type: ignore[operator]
     with pytest.raises(InvalidInput) as exc:
-        await ticketing.reserve(db, order_request(event.id, *lines, tip_cents=tip))
+        await reserve(db, order_request(event.id, *lines, tip_cents=tip))
     assert field in {e.field for e in exc.value.errors}
     assert await database_state(db) == before
 
@@ -138,10 +155,10 @@ async def test_bad_email_and_unknown_event(db: Database) -> None:
     tt = await make_ticket(db, event.id)
     before = await database_state(db)
     with pytest.raises(InvalidInput) as exc:
-        await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email="not-an-email"))
+        await reserve(db, order_request(event.id, (tt.id, 1), email="not-an-email"))
     assert {e.field for e in exc.value.errors} == {"email"}
     with pytest.raises(NotFound):
-        await ticketing.reserve(db, order_request("ev_missing", (tt.id, 1)))
+        await reserve(db, order_request("ev_missing", (tt.id, 1)))
     assert await database_state(db) == before
 
 
@@ -152,7 +169,7 @@ async def test_mixed_currency_order_is_refused(db: Database) -> None:
     assert eur.currency == "eur"
     before = await database_state(db)
     with pytest.raises(InvalidInput) as exc:
-        await ticketing.reserve(db, order_request(event.id, (usd.id, 1), (eur.id, 1)))
+        await reserve(db, order_request(event.id, (usd.id, 1), (eur.id, 1)))
     assert {e.field for e in exc.value.errors} == {"lines"}
     assert await database_state(db) == before
 
@@ -164,11 +181,11 @@ async def test_sales_window(db: Database) -> None:
     past = await make_ticket(db, event.id, starts_at=now - timedelta(days=2), ends_at=now - timedelta(days=1))
     before = await database_state(db)
     with pytest.raises(SalesClosed, match="not started"):
-        await ticketing.reserve(db, order_request(event.id, (later.id, 1)))
+        await reserve(db, order_request(event.id, (later.id, 1)))
     with pytest.raises(SalesClosed, match="ended"):
-        await ticketing.reserve(db, order_request(event.id, (past.id, 1)))
+        await reserve(db, order_request(event.id, (past.id, 1)))
     assert await database_state(db) == before
-    order = await ticketing.reserve(db, order_request(event.id, (later.id, 1)), now=now + timedelta(days=1, hours=1))
+    order = await reserve(db, order_request(event.id, (later.id, 1)), now=now + timedelta(days=1, hours=1))
     assert order.status == "pending"
 
 
@@ -182,20 +199,20 @@ async def test_flexible_price_and_tip(db: Database) -> None:
         suggested_price_cents=2000,
         tippable=True,
     )
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 2, 750), tip_cents=300))
+    order = await reserve(db, order_request(event.id, (tt.id, 2, 750), tip_cents=300))
     assert (order.subtotal_cents, order.tip_cents, order.total_cents) == (1500, 300, 1800)
     snap = order.pricing_snapshot["lines"][0]
     assert (snap["minimum_price_cents"], snap["suggested_price_cents"], snap["chosen_price_cents"]) == (500, 2000, 750)
-    default = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    default = await reserve(db, order_request(event.id, (tt.id, 1)))
     assert default.total_cents == 2000
 
 
 async def test_pricing_snapshot_survives_ticket_edits(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
-    await ticketing.update_ticket_type(db, tt.id, {"base_price_cents": 9900, "title": "Renamed"})
-    stored = await ticketing.get_order(db, order.id)
+    order = await reserve(db, order_request(event.id, (tt.id, 1)))
+    await update_ticket_type(db, tt.id, {"base_price_cents": 9900, "title": "Renamed"})
+    stored = await get_order(db, order.id)
     assert stored.total_cents == 1500
     assert stored.pricing_snapshot["lines"][0]["base_price_cents"] == 1500
     assert stored.lines[0].title == "General admission"
@@ -210,22 +227,22 @@ async def test_dynamic_straddle_prices_units_exactly(db: Database) -> None:
         quantity=10,
         price_tiers=[{"price_cents": 1000, "up_to": 3}, {"price_cents": 1500}],
     )
-    first = await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
-    second = await ticketing.reserve(db, order_request(event.id, (tt.id, 3)))
+    first = await reserve(db, order_request(event.id, (tt.id, 2)))
+    second = await reserve(db, order_request(event.id, (tt.id, 3)))
     assert first.lines[0].unit_prices == [1000, 1000]
     assert second.lines[0].unit_prices == [1000, 1500, 1500]
     assert second.total_cents == 4000
-    tickets = (await ticketing.availability(db, event.id))[0]
+    tickets = (await availability(db, event.id))[0]
     assert tickets.price_cents == 1500
 
 
 async def test_free_order_is_confirmed_at_once(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, base_price_cents=0, quantity=3)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
+    order = await reserve(db, order_request(event.id, (tt.id, 2)))
     assert order.status == "confirmed" and order.total_cents == 0
     assert await counters(db, tt.id) == (3, 2, 0)
-    assert len(await ticketing.list_tickets(db, order.id)) == 2
+    assert len(await list_tickets(db, order.id)) == 2
     async with db.read() as session:
         kinds = (
             await session.scalars(
@@ -238,18 +255,18 @@ async def test_free_order_is_confirmed_at_once(db: Database) -> None:
 async def test_cancel_expire_fail_release_the_hold(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=10)
-    a = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
-    b = await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
-    c = await ticketing.reserve(db, order_request(event.id, (tt.id, 3)))
+    a = await reserve(db, order_request(event.id, (tt.id, 1)))
+    b = await reserve(db, order_request(event.id, (tt.id, 2)))
+    c = await reserve(db, order_request(event.id, (tt.id, 3)))
     assert await counters(db, tt.id) == (10, 0, 6)
-    assert (await ticketing.cancel_order(db, a.id)).status == "canceled"
-    assert (await ticketing.expire_order(db, b.id, force=True)).status == "expired"
-    assert (await ticketing.fail_order(db, c.id, reason="card declined")).status == "failed"
+    assert (await cancel_order(db, a.id)).status == "canceled"
+    assert (await expire_order(db, b.id, force=True)).status == "expired"
+    assert (await fail_order(db, c.id, reason="card declined")).status == "failed"
     assert await counters(db, tt.id) == (10, 0, 0)
     # A second attempt reports the current state and has no effect.
-    again = await ticketing.cancel_order(db, a.id)
+    again = await cancel_order(db, a.id)
     assert (again.changed, again.status) == (False, "canceled")
-    not_confirmable = await ticketing.expire_order(db, a.id, force=True)
+    not_confirmable = await expire_order(db, a.id, force=True)
     assert (not_confirmable.changed, not_confirmable.status) == (False, "canceled")
     assert await counters(db, tt.id) == (10, 0, 0)
 
@@ -257,68 +274,68 @@ async def test_cancel_expire_fail_release_the_hold(db: Database) -> None:
 async def test_expire_without_force_waits_for_the_expiry(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=10)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
-    assert not (await ticketing.expire_order(db, order.id)).changed
+    order = await reserve(db, order_request(event.id, (tt.id, 1)))
+    assert not (await expire_order(db, order.id)).changed
     later = order.expires_at + timedelta(seconds=1)
-    assert (await ticketing.expire_order(db, order.id, now=later)).status == "expired"
+    assert (await expire_order(db, order.id, now=later)).status == "expired"
 
 
 async def test_expired_hold_never_blocks_a_sale(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=2)
     now = datetime.now(UTC)
-    stale = await ticketing.reserve(db, order_request(event.id, (tt.id, 2)), now=now - timedelta(hours=1))
+    stale = await reserve(db, order_request(event.id, (tt.id, 2)), now=now - timedelta(hours=1))
     assert stale.expires_at < now
-    (avail,) = await ticketing.availability(db, event.id)
+    (avail,) = await availability(db, event.id)
     assert avail.available == 2
-    fresh = await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
+    fresh = await reserve(db, order_request(event.id, (tt.id, 2)))
     assert fresh.status == "pending"
-    assert (await ticketing.get_order(db, stale.id)).status == "expired"
+    assert (await get_order(db, stale.id)).status == "expired"
     assert await counters(db, tt.id) == (2, 0, 2)
 
 
 async def test_refund_and_cancel_return_tickets_to_sale(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=5)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
-    await ticketing.confirm_order(db, order.id)
-    partial = await ticketing.record_refund(db, order.id, 1000)
+    order = await reserve(db, order_request(event.id, (tt.id, 2)))
+    await confirm_order(db, order.id)
+    partial = await record_refund(db, order.id, 1000)
     assert (partial.status, partial.order.refunded_cents) == ("partially_refunded", 1000)
     assert await counters(db, tt.id) == (5, 2, 0)
-    stale = await ticketing.record_refund(db, order.id, 500)
+    stale = await record_refund(db, order.id, 500)
     assert not stale.changed and stale.order.refunded_cents == 1000
-    full = await ticketing.record_refund(db, order.id, 3000)
+    full = await record_refund(db, order.id, 3000)
     assert (full.status, full.order.refunded_cents) == ("refunded", 3000)
     assert await counters(db, tt.id) == (5, 0, 0)
-    assert {t.status for t in await ticketing.list_tickets(db, order.id)} == {"void"}
-    assert not (await ticketing.record_refund(db, order.id, 3000)).changed
+    assert {t.status for t in await list_tickets(db, order.id)} == {"void"}
+    assert not (await record_refund(db, order.id, 3000)).changed
     holders = await events.list_participants(db, event.id, role="ticket_holder")
     assert [p.status for p, _ in holders] == ["cancelled"]
 
-    other = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
-    await ticketing.confirm_order(db, other.id)
-    assert (await ticketing.cancel_order(db, other.id)).status == "canceled"
+    other = await reserve(db, order_request(event.id, (tt.id, 1)))
+    await confirm_order(db, other.id)
+    assert (await cancel_order(db, other.id)).status == "canceled"
     assert await counters(db, tt.id) == (5, 0, 0)
 
 
 async def test_late_payment_retakes_tickets_or_asks_for_refund(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=1)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
-    await ticketing.expire_order(db, order.id, force=True)
-    late = await ticketing.confirm_order(db, order.id)
+    order = await reserve(db, order_request(event.id, (tt.id, 1)))
+    await expire_order(db, order.id, force=True)
+    late = await confirm_order(db, order.id)
     assert (late.changed, late.status, late.outcome) == (True, "confirmed", "confirmed_late")
     assert await counters(db, tt.id) == (1, 1, 0)
 
     tt2 = await make_ticket(db, event.id, quantity=1)
-    lost = await ticketing.reserve(db, order_request(event.id, (tt2.id, 1)))
-    await ticketing.expire_order(db, lost.id, force=True)
-    winner = await ticketing.reserve(db, order_request(event.id, (tt2.id, 1)))
-    await ticketing.confirm_order(db, winner.id)
-    result = await ticketing.confirm_order(db, lost.id)
+    lost = await reserve(db, order_request(event.id, (tt2.id, 1)))
+    await expire_order(db, lost.id, force=True)
+    winner = await reserve(db, order_request(event.id, (tt2.id, 1)))
+    await confirm_order(db, winner.id)
+    result = await confirm_order(db, lost.id)
     assert (result.changed, result.outcome, result.status) == (False, "tickets_unavailable", "expired")
     assert await counters(db, tt2.id) == (1, 1, 0)
-    refunded = await ticketing.record_refund(db, lost.id, lost.total_cents)
+    refunded = await record_refund(db, lost.id, lost.total_cents)
     assert refunded.status == "refunded"
     assert await counters(db, tt2.id) == (1, 1, 0)
 
@@ -326,44 +343,44 @@ async def test_late_payment_retakes_tickets_or_asks_for_refund(db: Database) -> 
 async def test_quantity_can_only_go_down_to_sold_plus_held(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=10)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 4)))
-    await ticketing.confirm_order(db, order.id)
-    await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
+    order = await reserve(db, order_request(event.id, (tt.id, 4)))
+    await confirm_order(db, order.id)
+    await reserve(db, order_request(event.id, (tt.id, 2)))
     before = await database_state(db)
     with pytest.raises(InvalidInput) as exc:
-        await ticketing.update_ticket_type(db, tt.id, {"quantity": 5})
+        await update_ticket_type(db, tt.id, {"quantity": 5})
     assert exc.value.errors[0].field == "quantity" and "6" in exc.value.errors[0].message
     assert await database_state(db) == before
-    updated = await ticketing.update_ticket_type(db, tt.id, {"quantity": 6})
+    updated = await update_ticket_type(db, tt.id, {"quantity": 6})
     assert updated.quantity == 6
     with pytest.raises(SoldOut):
-        await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+        await reserve(db, order_request(event.id, (tt.id, 1)))
 
 
 async def test_delete_hides_a_ticket_with_orders(db: Database) -> None:
     event = await make_event(db)
     unsold = await make_ticket(db, event.id, title="Unsold")
     sold = await make_ticket(db, event.id, title="Sold")
-    order = await ticketing.reserve(db, order_request(event.id, (sold.id, 1)))
-    assert await ticketing.delete_ticket_type(db, unsold.id) is False
-    assert await ticketing.delete_ticket_type(db, sold.id) is True
-    assert await ticketing.list_ticket_types(db, event.id) == []
-    assert [t.id for t in await ticketing.list_ticket_types(db, event.id, include_deleted=True)] == [sold.id]
-    assert (await ticketing.get_order(db, order.id)).lines[0].ticket_type_id == sold.id
+    order = await reserve(db, order_request(event.id, (sold.id, 1)))
+    assert await delete_ticket_type(db, unsold.id) is False
+    assert await delete_ticket_type(db, sold.id) is True
+    assert await list_ticket_types(db, event.id) == []
+    assert [t.id for t in await list_ticket_types(db, event.id, include_deleted=True)] == [sold.id]
+    assert (await get_order(db, order.id)).lines[0].ticket_type_id == sold.id
     with pytest.raises(InvalidInput):
-        await ticketing.reserve(db, order_request(event.id, (sold.id, 1)))
+        await reserve(db, order_request(event.id, (sold.id, 1)))
 
 
 async def test_order_token_access(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    order = await reserve(db, order_request(event.id, (tt.id, 1)))
     current, previous = b"k" * 32, b"p" * 32
     token = order_token(order.id, current)
-    assert (await ticketing.get_order_with_token(db, order.id, token, [current])).id == order.id
+    assert (await get_order_with_token(db, order.id, token, [current])).id == order.id
     # a token made with a previous key opens the order while that key is still configured, and only then
     old = order_token(order.id, previous)
-    assert (await ticketing.get_order_with_token(db, order.id, old, [current, previous])).id == order.id
+    assert (await get_order_with_token(db, order.id, old, [current, previous])).id == order.id
     for wrong, keys in (
         ("wrong", [current]),
         (old, [current]),
@@ -371,7 +388,7 @@ async def test_order_token_access(db: Database) -> None:
         (order_token("ord_x", current), [current]),
     ):
         with pytest.raises(NotFound):
-            await ticketing.get_order_with_token(db, order.id, wrong, keys)
+            await get_order_with_token(db, order.id, wrong, keys)
     # nothing stored opens it: the row has no token, only the id (a copy of the database gives no access)
     assert order.token_hash is None and token not in repr(vars(order))
 
@@ -379,8 +396,8 @@ async def test_order_token_access(db: Database) -> None:
 async def test_domain_events_are_recorded_with_the_change(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=3)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
-    await ticketing.confirm_order(db, order.id)
+    order = await reserve(db, order_request(event.id, (tt.id, 1)))
+    await confirm_order(db, order.id)
     async with db.read() as session:
         rows = (
             await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id).where(OutboxMessage.id > 0))
@@ -407,10 +424,10 @@ async def test_invitee_who_buys_becomes_ticket_holder_in_one_row(db: Database) -
     await events.add_participant(
         db, event.id, email.upper(), role="invitee", status="pending", meta={"invited_by": "x"}
     )
-    o1 = await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email=email))
-    o2 = await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email=email))
+    o1 = await reserve(db, order_request(event.id, (tt.id, 1), email=email))
+    o2 = await reserve(db, order_request(event.id, (tt.id, 1), email=email))
     for order in (o1, o2, o1):
-        await ticketing.confirm_order(db, order.id)
+        await confirm_order(db, order.id)
     rows = [
         (p, person) for p, person in await events.list_participants(db, event.id) if person.email_normalized == email
     ]
@@ -426,8 +443,8 @@ async def test_organizer_buying_is_not_made_a_participant(db: Database) -> None:
     organizer = unique_email("organizer")
     event = await make_event(db, organizer=organizer)
     tt = await make_ticket(db, event.id)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email=organizer))
-    assert (await ticketing.confirm_order(db, order.id)).status == "confirmed"
+    order = await reserve(db, order_request(event.id, (tt.id, 1), email=organizer))
+    assert (await confirm_order(db, order.id)).status == "confirmed"
     assert await events.list_participants(db, event.id) == []
 
 
@@ -435,8 +452,8 @@ async def test_person_unique_by_email_case_insensitive(db: Database) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id)
     email = unique_email()
-    a = await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email=email))
-    b = await ticketing.reserve(db, order_request(event.id, (tt.id, 1), email=email.upper()))
+    a = await reserve(db, order_request(event.id, (tt.id, 1), email=email))
+    b = await reserve(db, order_request(event.id, (tt.id, 1), email=email.upper()))
     assert a.person_id == b.person_id
 
 

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from boxoffice import migrate
 from boxoffice.accounts.service import authenticate
 from boxoffice.db import Database
-from boxoffice.ticketing import refunds, tokens
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import orders as lifecycle
+from boxoffice.ticketing import refunds, ticket_types, tokens
+from boxoffice.ticketing import reserve as reservations
 from tests import pg
 from tests.helpers import counters, order_request
 from tests.integration.test_migrations import database_checks, model_checks, revisions
@@ -244,7 +245,7 @@ async def test_rows_written_at_a_revision_read_back_at_head(empty_url: str, revi
 
 
 async def check_at_head(db: Database, had: dict[str, set[str]], now: datetime) -> None:
-    tt = await ticketing.get_ticket_type(db, "tt_old")
+    tt = await ticket_types.get_ticket_type(db, "tt_old")
     assert (tt.pricing_model, tt.base_price_cents, tt.currency, tt.title, tt.description) == (
         "fixed",
         2500,
@@ -254,7 +255,7 @@ async def check_at_head(db: Database, had: dict[str, set[str]], now: datetime) -
     )
     assert await counters(db, "tt_old") == (10, 2, 1)
 
-    paid = await ticketing.get_order(db, "ord_paid")
+    paid = await lifecycle.get_order(db, "ord_paid")
     assert (paid.status, paid.subtotal_cents, paid.tip_cents, paid.total_cents, paid.refunded_cents) == (
         "confirmed",
         5000,
@@ -267,43 +268,43 @@ async def check_at_head(db: Database, had: dict[str, set[str]], now: datetime) -
     assert [(line.title, line.quantity, line.unit_prices) for line in paid.lines] == [("Standard", 2, [2500, 2500])]
     assert paid.pricing_snapshot["total_cents"] == 5000
     assert paid.pricing_snapshot["lines"][0]["unit_prices"] == [2500, 2500]
-    assert [(t.status, t.unit_price_cents) for t in await ticketing.list_tickets(db, "ord_paid")] == [
+    assert [(t.status, t.unit_price_cents) for t in await lifecycle.list_tickets(db, "ord_paid")] == [
         ("valid", 2500)
     ] * 2
     # the order still opens: with the token it was given before 0010 (kept as a hash), else with the derived one
     token = "tok-paid" if "access_token" in had["orders"] else tokens.order_token("ord_paid", SECRET)
-    assert (await ticketing.get_order_with_token(db, "ord_paid", token, [SECRET])).id == "ord_paid"
-    assert await ticketing.find_order_by_payment(db, payment_intent_id="pi_old_paid") is not None
+    assert (await lifecycle.get_order_with_token(db, "ord_paid", token, [SECRET])).id == "ord_paid"
+    assert await lifecycle.find_order_by_payment(db, payment_intent_id="pi_old_paid") is not None
     organizer = await authenticate(db, KEY) if "api_keys" in had else None
     assert organizer is None or organizer.id == "per_org"
 
-    held = await ticketing.get_order(db, "ord_held")
+    held = await lifecycle.get_order(db, "ord_held")
     assert held.status == "pending" and held.lines[0].quantity == 1
     if "idempotency_key" in had["orders"]:
-        found = await ticketing.find_order_by_idempotency_key(db, held.idempotency_key or "")
+        found = await reservations.find_order_by_idempotency_key(db, held.idempotency_key or "")
         assert found is not None and found.id == "ord_held"
 
     # its hold has ended: availability does not count it, the sweeper releases it once
-    (available,) = await ticketing.availability(db, "ev_old")
+    (available,) = await ticket_types.availability(db, "ev_old")
     assert (available.sold, available.available, available.price_cents) == (2, 8, 2500)
-    assert await ticketing.release_expired_holds(db) == 1
-    assert await ticketing.release_expired_holds(db) == 0
-    assert (await ticketing.get_order(db, "ord_held")).status == "expired"
+    assert await lifecycle.release_expired_holds(db) == 1
+    assert await lifecycle.release_expired_holds(db) == 0
+    assert (await lifecycle.get_order(db, "ord_held")).status == "expired"
     assert await counters(db, "tt_old") == (10, 2, 0)
 
     # the sale goes on, and the old paid order can be refunded
-    order = await ticketing.reserve(db, order_request("ev_old", ("tt_old", 3)))
+    order = await reservations.reserve(db, order_request("ev_old", ("tt_old", 3)))
     assert (order.total_cents, order.pricing_snapshot["lines"][0]["unit_prices"]) == (7500, [2500] * 3)
-    assert (await ticketing.confirm_order(db, order.id, payment_intent_id="pi_new")).status == "confirmed"
+    assert (await lifecycle.confirm_order(db, order.id, payment_intent_id="pi_new")).status == "confirmed"
     assert await counters(db, "tt_old") == (10, 5, 0)
     opened = await refunds.open_refund(db, "ord_paid", 1000)
     assert (opened.refund.amount_cents, opened.refund.currency) == (1000, "usd")
-    assert (await ticketing.record_refund(db, "ord_paid", 5000)).status == "refunded"
+    assert (await lifecycle.record_refund(db, "ord_paid", 5000)).status == "refunded"
     assert await counters(db, "tt_old") == (10, 3, 0)
-    assert [t.status for t in await ticketing.list_tickets(db, "ord_paid")] == ["void", "void"]
-    updated = await ticketing.update_ticket_type(db, "tt_old", {"base_price_cents": 3000})
+    assert [t.status for t in await lifecycle.list_tickets(db, "ord_paid")] == ["void", "void"]
+    updated = await ticket_types.update_ticket_type(db, "tt_old", {"base_price_cents": 3000})
     assert updated.revision == (3 if "revision" in had["ticket_types"] else 1)
-    again = await ticketing.reserve(db, order_request("ev_old", ("tt_old", 1)))
+    again = await reservations.reserve(db, order_request("ev_old", ("tt_old", 1)))
     assert again.total_cents == 3000
 
 

@@ -15,15 +15,17 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice import container as container_module
 from boxoffice.accounts.service import create_api_key
 from boxoffice.clock import utcnow
 from boxoffice.container import Boxoffice
 from boxoffice.db import Database
 from boxoffice.notifications.models import EmailMessage
 from boxoffice.notifications.transport import EmailTransport, TransportError
-from boxoffice.outbox import Message
+from boxoffice.outbox.dispatcher import Message
 from boxoffice.outbox.models import OutboxMessage
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import orders as lifecycle
+from boxoffice.ticketing import reserve as reservations
 from boxoffice.ticketing.models import Order
 from tests.helpers import counters, eventually, make_event, make_ticket, order_request, unique_email
 from tests.server import LiveServer, live_server, settings_for
@@ -44,15 +46,15 @@ async def test_the_running_sweeper_releases_an_expired_hold(
     url, db = fresh_pg
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=5)
-    ended = await ticketing.reserve(db, order_request(event.id, (tt.id, 2)))
-    running = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    ended = await reservations.reserve(db, order_request(event.id, (tt.id, 2)))
+    running = await reservations.reserve(db, order_request(event.id, (tt.id, 1)))
     async with db.transaction() as session:
         await session.execute(
             update(Order).where(Order.id == ended.id).values(expires_at=utcnow() - timedelta(minutes=1))
         )
     # the first round fails (the database hiccups): the loop logs it and goes on
     rounds: list[str] = []
-    real = ticketing.release_expired_holds
+    real = lifecycle.release_expired_holds
 
     async def flaky(*args: Any, **kw: Any) -> int:
         rounds.append("round")
@@ -60,16 +62,16 @@ async def test_the_running_sweeper_releases_an_expired_hold(
             raise ConnectionResetError("database went away")
         return await real(*args, **kw)
 
-    monkeypatch.setattr(ticketing, "release_expired_holds", flaky)
+    monkeypatch.setattr(container_module, "release_expired_holds", flaky)
     async with worker(url, tmp_path, sweep_interval_seconds=0.05):
 
         async def released() -> bool:
-            return (await ticketing.get_order(db, ended.id)).status == "expired"
+            return (await lifecycle.get_order(db, ended.id)).status == "expired"
 
         await eventually(released)
     assert len(rounds) >= 2
     assert await counters(db, tt.id) == (5, 0, 1)
-    assert (await ticketing.get_order(db, running.id)).status == "pending"  # a running hold is left alone
+    assert (await lifecycle.get_order(db, running.id)).status == "pending"  # a running hold is left alone
 
 
 class FailingHandler:
@@ -97,7 +99,7 @@ async def test_a_failing_outbox_handler_is_retried_and_finished_after_a_restart(
     url, db = fresh_pg
     event = await make_event(db)
     tt = await make_ticket(db, event.id, base_price_cents=0, quantity=5)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    order = await reservations.reserve(db, order_request(event.id, (tt.id, 1)))
     assert order.status == "confirmed"
 
     failing = FailingHandler()
@@ -160,7 +162,7 @@ async def test_email_retries_back_off_across_a_restart_and_end_listed_as_failed(
     event = await make_event(db, organizer=organizer)
     _, key = await create_api_key(db, organizer)
     tt = await make_ticket(db, event.id, base_price_cents=0, quantity=5)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 1)))
+    order = await reservations.reserve(db, order_request(event.id, (tt.id, 1)))
     max_attempts, base = 5, 0.05
     attempts: list[datetime] = []
     nexts: list[datetime] = []  # next_attempt_at after each failed attempt, as the database has it

@@ -23,9 +23,10 @@ from boxoffice.db import Database
 from boxoffice.notifications.codes import verify_ticket_code
 from boxoffice.notifications.delivery import Mailer, list_emails, queue_emails
 from boxoffice.notifications.transport import SMTPTransport
-from boxoffice.outbox import OutboxDispatcher
+from boxoffice.outbox.dispatcher import OutboxDispatcher
 from boxoffice.outbox.models import OutboxMessage
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import confirm_order, list_tickets
+from boxoffice.ticketing.reserve import reserve
 from tests.helpers import make_event, make_ticket, order_request
 
 SECRET = b"delivery-test-secret"
@@ -79,8 +80,8 @@ async def drain(db: Database) -> None:
 async def confirmed_order(db: Database) -> tuple[str, str]:
     event = await make_event(db, title="Mail Night")
     tt = await make_ticket(db, event.id, quantity=5)
-    order = await ticketing.reserve(db, order_request(event.id, (tt.id, 2), email="mail@example.com"))
-    await ticketing.confirm_order(db, order.id)
+    order = await reserve(db, order_request(event.id, (tt.id, 2), email="mail@example.com"))
+    await confirm_order(db, order.id)
     return event.id, order.id
 
 
@@ -101,7 +102,7 @@ async def test_confirmation_delivered_once_with_qr_codes(pg_db: Database, smtp: 
         for part in message.walk()
         if part.get_content_type() == "image/png"
     }
-    tickets = {t.id for t in await ticketing.list_tickets(pg_db, order_id)}
+    tickets = {t.id for t in await list_tickets(pg_db, order_id)}
     assert {verify_ticket_code(code, SECRET) for code in codes} == tickets
     assert any(p.get_content_type() == "text/calendar" for p in message.walk())
 

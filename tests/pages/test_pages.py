@@ -8,8 +8,10 @@ from html.parser import HTMLParser
 from typing import Any
 
 from boxoffice.notifications.codes import verify_ticket_code
-from boxoffice.ticketing import service as ticketing
-from boxoffice.web.pages import parse_amount
+from boxoffice.ticketing.checkout import await_async_payment
+from boxoffice.ticketing.orders import find_order_by_payment
+from boxoffice.ticketing.plan import LineRequest, OrderRequest
+from boxoffice.web.pages.forms import parse_amount
 from tests.helpers import counters, database_state, eventually, make_event, make_ticket, order_status
 from tests.server import LiveServer
 
@@ -143,7 +145,7 @@ async def test_checkout_holds_redirects_to_the_sandbox_and_the_order_confirms(si
     assert location.startswith(site.url + "/_sandbox/stripe/pay/cs_test_")
     assert await counters(site.box.db, flex.id) == (10, 0, 2)  # held
     session_id = location.rsplit("/", 1)[1]
-    order = await ticketing.find_order_by_payment(site.box.db, session_id=session_id)
+    order = await find_order_by_payment(site.box.db, session_id=session_id)
     assert order is not None and order.status == "pending"
     assert (order.subtotal_cents, order.tip_cents, order.total_cents) == (2500, 300, 2800)
 
@@ -242,7 +244,7 @@ async def test_sold_out_and_sales_closed_in_words(site: LiveServer) -> None:
     assert r.status_code == 409 and "Only 2 tickets left for Balcony" in r.text
     assert Page(r.text).inputs[f"qty-{tt.id}"]["value"] == "3"
     await site.box.payments.place_order(
-        ticketing.OrderRequest(event_id=event.id, email="b@example.com", lines=[ticketing.LineRequest(tt.id, 2)])
+        OrderRequest(event_id=event.id, email="b@example.com", lines=[LineRequest(tt.id, 2)])
     )
     r = await site.client.post(f"/e/{event.id}/checkout", data={f"qty_{tt.id}": "1", "email": "a@example.com"})
     assert r.status_code == 409 and "Balcony is sold out" in r.text
@@ -281,7 +283,7 @@ async def test_order_page_token_canceled_checkout_resume_and_release(site: LiveS
     event = await make_event(site.box.db)
     tt = await make_ticket(site.box.db, event.id, quantity=5)
     placed = await site.box.payments.place_order(
-        ticketing.OrderRequest(event_id=event.id, email="c@example.com", lines=[ticketing.LineRequest(tt.id, 1)])
+        OrderRequest(event_id=event.id, email="c@example.com", lines=[LineRequest(tt.id, 1)])
     )
     order = placed.order
     token = site.box.payments.order_token(order)
@@ -345,11 +347,11 @@ async def test_a_bank_payment_still_processing_says_so(site: LiveServer) -> None
     event = await make_event(site.box.db)
     tt = await make_ticket(site.box.db, event.id, quantity=5)
     placed = await site.box.payments.place_order(
-        ticketing.OrderRequest(event_id=event.id, email="bank@example.com", lines=[ticketing.LineRequest(tt.id, 1)])
+        OrderRequest(event_id=event.id, email="bank@example.com", lines=[LineRequest(tt.id, 1)])
     )
     order = placed.order
     # Stripe's checkout.session.completed with payment_status "unpaid": a bank debit was submitted, no money yet
-    assert await ticketing.await_async_payment(
+    assert await await_async_payment(
         site.box.db, order.id, payment_intent_id="pi_bank_1", until=datetime.now(UTC) + timedelta(days=7)
     )
     page = await site.client.get(

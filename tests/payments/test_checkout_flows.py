@@ -9,7 +9,8 @@ from sqlalchemy import select
 from boxoffice.events import service as events
 from boxoffice.notifications.delivery import list_emails
 from boxoffice.outbox.models import OutboxMessage
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import confirm_order, expire_order, get_order
+from boxoffice.ticketing.reserve import reserve
 from tests.helpers import counters, eventually, make_event, make_ticket, order_request, order_status
 from tests.server import LiveServer
 
@@ -59,7 +60,7 @@ async def test_paid_on_the_hosted_page_confirms_exactly_once(shop: LiveServer) -
     await status_is(shop, order.id, "confirmed")
     await shop.box.sandbox.wait_for_deliveries()
     assert await counters(shop.box.db, tt.id) == (5, 2, 0)
-    stored = await ticketing.get_order(shop.box.db, order.id)
+    stored = await get_order(shop.box.db, order.id)
     assert stored.stripe_payment_intent_id and stored.stripe_payment_intent_id.startswith("pi_")
     holders = await events.list_participants(shop.box.db, event.id, role="ticket_holder")
     assert len(holders) == 1 and holders[0][0].status == "confirmed_with_order"
@@ -79,7 +80,7 @@ async def test_declined_card_keeps_the_hold_then_pay_confirms(shop: LiveServer) 
     assert shop.box.sandbox is not None
     await shop.box.sandbox.complete_session(session_id, "decline")
     await shop.box.sandbox.wait_for_deliveries()
-    order = await ticketing.get_order(shop.box.db, order_id)
+    order = await get_order(shop.box.db, order_id)
     assert order.status == "pending" and "declined" in (order.failure_reason or "")
     assert await counters(shop.box.db, tt.id) == (3, 0, 1)
     await shop.box.sandbox.complete_session(session_id, "pay")
@@ -91,12 +92,12 @@ async def test_delayed_payment_success_and_failure(shop: LiveServer) -> None:
     tt = await make_ticket(shop.box.db, event.id, quantity=4)
     ok_id, ok_session = await place(shop, (tt.id, 1), event_id=event.id)
     bad_id, bad_session = await place(shop, (tt.id, 1), event_id=event.id)
-    before = await ticketing.get_order(shop.box.db, ok_id)
+    before = await get_order(shop.box.db, ok_id)
     assert shop.box.sandbox is not None
     await shop.box.sandbox.complete_session(ok_session, "delayed_success")
     await shop.box.sandbox.complete_session(bad_session, "delayed_failure")
     await shop.box.sandbox.wait_for_deliveries()
-    waiting = await ticketing.get_order(shop.box.db, ok_id)
+    waiting = await get_order(shop.box.db, ok_id)
     assert waiting.status == "pending" and waiting.expires_at > before.expires_at  # hold kept for the bank debit
     assert await counters(shop.box.db, tt.id) == (4, 0, 2)
     await shop.box.sandbox.resolve_delayed_payments()
@@ -140,7 +141,7 @@ async def test_refunds_full_and_partial_follow_the_webhook(shop: LiveServer) -> 
     refund = await shop.box.payments.refund(order_id, 1000)
     assert refund.amount_cents == 1000 and refund.refund_id.startswith("re_")
     await status_is(shop, order_id, "partially_refunded")
-    assert (await ticketing.get_order(shop.box.db, order_id)).refunded_cents == 1000
+    assert (await get_order(shop.box.db, order_id)).refunded_cents == 1000
     assert await counters(shop.box.db, tt.id) == (3, 2, 0)
     rest = await shop.box.payments.refund(order_id)
     assert rest.amount_cents == 2000
@@ -152,7 +153,7 @@ async def test_late_payment_is_confirmed_when_tickets_remain_else_refunded(shop:
     event = await make_event(shop.box.db)
     tt = await make_ticket(shop.box.db, event.id, quantity=1)
     order_id, session_id = await place(shop, (tt.id, 1), event_id=event.id)
-    await ticketing.expire_order(shop.box.db, order_id, force=True)  # our sweeper got there first
+    await expire_order(shop.box.db, order_id, force=True)  # our sweeper got there first
     assert shop.box.sandbox is not None
     await shop.box.sandbox.complete_session(session_id, "pay")
     await status_is(shop, order_id, "confirmed")
@@ -160,12 +161,12 @@ async def test_late_payment_is_confirmed_when_tickets_remain_else_refunded(shop:
 
     tt2 = await make_ticket(shop.box.db, event.id, quantity=1)
     late_id, late_session = await place(shop, (tt2.id, 1), event_id=event.id)
-    await ticketing.expire_order(shop.box.db, late_id, force=True)
-    winner = await ticketing.reserve(shop.box.db, order_request(event.id, (tt2.id, 1)))
-    await ticketing.confirm_order(shop.box.db, winner.id)
+    await expire_order(shop.box.db, late_id, force=True)
+    winner = await reserve(shop.box.db, order_request(event.id, (tt2.id, 1)))
+    await confirm_order(shop.box.db, winner.id)
     await shop.box.sandbox.complete_session(late_session, "pay")
     await status_is(shop, late_id, "refunded")
-    late = await ticketing.get_order(shop.box.db, late_id)
+    late = await get_order(shop.box.db, late_id)
     assert late.refunded_cents == late.total_cents
     assert "refunded automatically" in (late.failure_reason or "")
     assert await counters(shop.box.db, tt2.id) == (1, 1, 0)

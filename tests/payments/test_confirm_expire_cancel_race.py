@@ -17,7 +17,9 @@ from sqlalchemy import text, update
 
 from boxoffice.clock import utcnow
 from boxoffice.errors import SoldOut
-from boxoffice.ticketing import service as ticketing
+from boxoffice.payments import service as payments_service
+from boxoffice.ticketing import orders as lifecycle
+from boxoffice.ticketing import reserve as reservations
 from boxoffice.ticketing.models import Order
 from tests.helpers import counters, make_event, make_ticket, order_request
 from tests.payments.signed_events import deliver, made_event, sandbox_event
@@ -51,8 +53,8 @@ async def outbox_kinds(shop: LiveServer, order_ids: list[str]) -> dict[str, Coun
 async def snapshot(shop: LiveServer, order_ids: list[str]) -> dict[str, tuple[str, int, list[str]]]:
     result = {}
     for order_id in order_ids:
-        order = await ticketing.get_order(shop.box.db, order_id)
-        tickets = sorted(t.status for t in await ticketing.list_tickets(shop.box.db, order_id))
+        order = await lifecycle.get_order(shop.box.db, order_id)
+        tickets = sorted(t.status for t in await lifecycle.list_tickets(shop.box.db, order_id))
         result[order_id] = (order.status, order.refunded_cents, tickets)
     return result
 
@@ -93,7 +95,7 @@ async def test_confirm_expire_sweep_and_cancel_all_at_once(shop: LiveServer) -> 
 
         async def walk_in() -> str:
             try:
-                await ticketing.reserve(box.db, order_request(event.id, (tt.id, 1)))
+                await reservations.reserve(box.db, order_request(event.id, (tt.id, 1)))
                 return "held"
             except SoldOut:
                 return "sold_out"
@@ -104,7 +106,7 @@ async def test_confirm_expire_sweep_and_cancel_all_at_once(shop: LiveServer) -> 
             expired = made_event("checkout.session.expired", session_obj, status="expired", url=None)
             racers += [
                 deliver(shop, expired),
-                ticketing.release_expired_holds(box.db, ticket_type_ids=[tt.id]),
+                lifecycle.release_expired_holds(box.db, ticket_type_ids=[tt.id]),
                 box.payments.cancel_pending(order.id),
             ]
             if paid[i]:
@@ -129,7 +131,7 @@ async def test_confirm_expire_sweep_and_cancel_all_at_once(shop: LiveServer) -> 
             if paid[i]:
                 pi = completed[order.id]["data"]["object"]["payment_intent"]
                 charge = sandbox.charge(sandbox.payment_intent(pi)["latest_charge"])
-                current = await ticketing.get_order(box.db, order.id)
+                current = await lifecycle.get_order(box.db, order.id)
                 assert current.stripe_payment_intent_id == pi
                 if status == "confirmed":
                     # on time, or late with the tickets still there: sold once, tickets issued once, no refund
@@ -193,7 +195,7 @@ async def test_a_buyer_cancel_that_read_pending_never_cancels_the_payment_that_c
     try:
         await sandbox.complete_session(session_id, "pay")
         paid_event = sandbox_event(shop, session_id, "checkout.session.completed")
-        read_order = ticketing.get_order
+        read_order = lifecycle.get_order
 
         async def read_then_pay(db: Any, order_id: str, **kw: Any) -> Order:
             order = await read_order(db, order_id, **kw)
@@ -202,16 +204,16 @@ async def test_a_buyer_cancel_that_read_pending_never_cancels_the_payment_that_c
             assert (await deliver(shop, paid_event)).outcome.startswith("confirmed")
             return order
 
-        monkeypatch.setattr(ticketing, "get_order", read_then_pay)
+        monkeypatch.setattr(payments_service, "get_order", read_then_pay)
         result = await box.payments.cancel_pending(placed.order.id)
     finally:
         sandbox.faults.webhook_paused = False
     assert (result.changed, result.status) == (False, "confirmed")
-    order = await ticketing.get_order(box.db, placed.order.id)
+    order = await lifecycle.get_order(box.db, placed.order.id)
     assert (order.status, order.refunded_cents, order.canceled_at) == ("confirmed", 0, None)
-    assert [t.status for t in await ticketing.list_tickets(box.db, order.id)] == ["valid"]
+    assert [t.status for t in await lifecycle.list_tickets(box.db, order.id)] == ["valid"]
     assert await counters(box.db, tt.id) == (3, 1, 0)
     assert (await outbox_kinds(shop, [order.id]))[order.id] == Counter({"order.created": 1, "order.confirmed": 1})
     await sandbox.wait_for_deliveries(timeout=30)
-    assert (await ticketing.get_order(box.db, order.id)).status == "confirmed"
+    assert (await lifecycle.get_order(box.db, order.id)).status == "confirmed"
     assert await counters(box.db, tt.id) == (3, 1, 0)

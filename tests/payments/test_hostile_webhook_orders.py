@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import orders as lifecycle
+from boxoffice.ticketing import reserve as reservations
 from boxoffice.ticketing.models import Order
 from tests.helpers import counters, make_event, make_ticket, order_request
 from tests.payments.signed_events import deliver, sandbox_event
@@ -80,8 +81,8 @@ async def kinds(shop: LiveServer, order_id: str) -> Counter[str]:
 
 
 async def state(shop: LiveServer, order_id: str) -> tuple[str, int, list[str]]:
-    order = await ticketing.get_order(shop.box.db, order_id)
-    tickets = sorted(t.status for t in await ticketing.list_tickets(shop.box.db, order_id))
+    order = await lifecycle.get_order(shop.box.db, order_id)
+    tickets = sorted(t.status for t in await lifecycle.list_tickets(shop.box.db, order_id))
     return order.status, order.refunded_cents, tickets
 
 
@@ -132,8 +133,8 @@ async def test_a_full_refund_reported_first_for_an_expired_order_whose_tickets_a
     charge.refunded is the first event to arrive: the order records the refund (nothing more to refund)."""
     order, tt_id = await placed(paused, quantity=2, available=2)
     events = await pay(paused, order)
-    assert (await ticketing.expire_order(paused.box.db, order.id, force=True)).status == "expired"
-    other = await ticketing.reserve(paused.box.db, order_request(order.event_id, (tt_id, 2)))
+    assert (await lifecycle.expire_order(paused.box.db, order.id, force=True)).status == "expired"
+    other = await reservations.reserve(paused.box.db, order_request(order.event_id, (tt_id, 2)))
     refunded = refund_at_stripe(paused, events, None)
     await deliver(paused, refunded)
     for kind in ("checkout.session.completed", "payment_intent.succeeded"):
@@ -141,7 +142,7 @@ async def test_a_full_refund_reported_first_for_an_expired_order_whose_tickets_a
     assert await state(paused, order.id) == ("refunded", 3000, [])
     assert stripe_refunded(paused, events) == 3000
     assert await counters(paused.box.db, tt_id) == (2, 0, 2)
-    assert (await ticketing.get_order(paused.box.db, other.id)).status == "pending"
+    assert (await lifecycle.get_order(paused.box.db, other.id)).status == "pending"
     assert (await kinds(paused, order.id))["order.confirmed"] == 0
     await settle(paused)
     assert await state(paused, order.id) == ("refunded", 3000, [])
@@ -154,8 +155,8 @@ async def test_a_partial_refund_reported_first_for_an_expired_order_whose_ticket
     """As above with a partial refund: the rest of the payment is refunded automatically, once."""
     order, tt_id = await placed(paused, quantity=2, available=2)
     events = await pay(paused, order)
-    assert (await ticketing.expire_order(paused.box.db, order.id, force=True)).status == "expired"
-    await ticketing.reserve(paused.box.db, order_request(order.event_id, (tt_id, 2)))
+    assert (await lifecycle.expire_order(paused.box.db, order.id, force=True)).status == "expired"
+    await reservations.reserve(paused.box.db, order_request(order.event_id, (tt_id, 2)))
     await deliver(paused, refund_at_stripe(paused, events, 1000))
     for kind in ("checkout.session.completed", "payment_intent.succeeded"):
         await deliver(paused, events[kind])
@@ -178,11 +179,11 @@ async def test_a_payment_after_the_order_ended(paused: LiveServer, ended_by: str
     if ended_by == "buyer_cancel":
         ended = await paused.box.payments.cancel_pending(order.id)  # Stripe refuses to expire the paid session
     else:
-        ended = await ticketing.fail_order(paused.box.db, order.id, reason="the delayed payment failed")
+        ended = await lifecycle.fail_order(paused.box.db, order.id, reason="the delayed payment failed")
     assert ended.changed and ended.status in ("canceled", "failed")
     assert await counters(paused.box.db, tt_id) == (2, 0, 0)
     if not tickets_left:
-        await ticketing.reserve(paused.box.db, order_request(order.event_id, (tt_id, 1)))
+        await reservations.reserve(paused.box.db, order_request(order.event_id, (tt_id, 1)))
     for kind in ("payment_intent.succeeded", "checkout.session.completed", "charge.succeeded"):
         await deliver(paused, events[kind])
     seen = await kinds(paused, order.id)
@@ -209,8 +210,8 @@ async def test_every_event_of_a_late_payment_at_once_refunds_it_once(paused: Liv
     fails is retried, as Stripe retries a 5xx."""
     order, tt_id = await placed(paused, quantity=2, available=2)
     events = await pay(paused, order)
-    await ticketing.expire_order(paused.box.db, order.id, force=True)
-    await ticketing.reserve(paused.box.db, order_request(order.event_id, (tt_id, 2)))
+    await lifecycle.expire_order(paused.box.db, order.id, force=True)
+    await reservations.reserve(paused.box.db, order_request(order.event_id, (tt_id, 2)))
     batch = [e for e in events.values() for _ in range(2)]
     results = await asyncio.gather(*(deliver(paused, e) for e in batch), return_exceptions=True)
     for event, result in zip(batch, results, strict=True):

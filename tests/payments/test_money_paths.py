@@ -15,7 +15,9 @@ import pytest
 from boxoffice.accounts.service import create_api_key
 from boxoffice.payments import service as payments_service
 from boxoffice.ticketing import refunds, tokens
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import get_order, list_orders
+from boxoffice.ticketing.plan import LineRequest, OrderRequest
+from boxoffice.ticketing.ticket_types import get_ticket_type
 from tests.helpers import eventually, make_event, make_ticket, order_status, unique_email
 from tests.server import LiveServer
 
@@ -27,13 +29,13 @@ async def paid_order(shop: LiveServer, *, price: int = 3000, quantity: int = 1) 
     tt = await make_ticket(shop.box.db, event.id, base_price_cents=price, quantity=10)
     _, key = await create_api_key(shop.box.db, organizer)
     placed = await shop.box.payments.place_order(
-        ticketing.OrderRequest(event_id=event.id, email=unique_email(), lines=[ticketing.LineRequest(tt.id, quantity)])
+        OrderRequest(event_id=event.id, email=unique_email(), lines=[LineRequest(tt.id, quantity)])
     )
     assert shop.box.sandbox is not None and placed.order.stripe_checkout_session_id
     await shop.box.sandbox.complete_session(placed.order.stripe_checkout_session_id, "pay")
 
     async def confirmed() -> str | None:
-        order = await ticketing.get_order(shop.box.db, placed.order.id)
+        order = await get_order(shop.box.db, placed.order.id)
         return order.stripe_payment_intent_id if order.status == "confirmed" else None
 
     intent = await eventually(confirmed)
@@ -75,7 +77,7 @@ async def test_two_partial_refunds_before_the_webhook_both_move_money(shop: Live
     finally:
         shop.box.sandbox.faults.webhook_paused = False
     assert await eventually(lambda: _status_is(shop, order_id, "refunded"))
-    order = await ticketing.get_order(shop.box.db, order_id)
+    order = await get_order(shop.box.db, order_id)
     assert order.refunded_cents == 3000
     assert [(r.amount_cents, r.status) for r in await refunds.list_refunds(shop.box.db, order_id)] == [
         (1000, "succeeded"),
@@ -134,7 +136,7 @@ async def test_a_refund_racing_charge_refunded_ends_exact(shop: LiveServer) -> N
         await asyncio.sleep(0)  # let webhooks interleave
     assert [r.status_code for r in results] == [202] * 4
     assert await eventually(lambda: _status_is(shop, order_id, "refunded"))
-    order = await ticketing.get_order(shop.box.db, order_id)
+    order = await get_order(shop.box.db, order_id)
     assert order.refunded_cents == refunded_at_stripe(shop, intent) == 4000
 
 
@@ -201,11 +203,11 @@ async def test_a_retry_after_the_order_committed_gets_that_order_and_its_checkou
     body = order_body(tt.id, unique_email())
     key = "0b7d8e0c-5f7e-4d7e-9b1e-7a1f0c2d3e4f"
     # The first request reserved (committed) and died before creating the Checkout Session or answering.
-    request = ticketing.OrderRequest(
+    request = OrderRequest(
         event_id=event.id,
         email=body["email"],
         name=body["name"],
-        lines=[ticketing.LineRequest(tt.id, 2)],
+        lines=[LineRequest(tt.id, 2)],
         idempotency_key=tokens.idempotency_ref(f"orders:{event.id}", key),
         fingerprint=tokens.fingerprint(json.dumps(body).encode()),
     )
@@ -227,14 +229,14 @@ async def test_a_retry_after_the_order_committed_gets_that_order_and_its_checkou
     assert again.json()["checkout_url"] == data["checkout_url"]  # one Checkout Session, whatever the retries
     assert shop.box.sandbox is not None
     assert len([s for s in shop.box.sandbox.list_sessions() if s["client_reference_id"] == crashed.id]) == 1
-    assert len(await ticketing.list_orders(shop.box.db, event.id)) == 1
+    assert len(await list_orders(shop.box.db, event.id)) == 1
 
     # the token opens the order; the same key with another body (a guess with another email) gets nothing
     seen = await shop.client.get(f"/api/v1/orders/{crashed.id}", headers={"Authorization": f"Bearer {data['token']}"})
     assert seen.status_code == 200
     guessed = await post_order(shop, event.id, order_body(tt.id, "attacker@example.com"), key)
     assert guessed.status_code == 422 and data["token"] not in guessed.text and crashed.id not in guessed.text
-    assert len(await ticketing.list_orders(shop.box.db, event.id)) == 1
+    assert len(await list_orders(shop.box.db, event.id)) == 1
 
 
 async def test_concurrent_retries_with_one_key_make_one_order(shop: LiveServer) -> None:
@@ -245,9 +247,9 @@ async def test_concurrent_retries_with_one_key_make_one_order(shop: LiveServer) 
     assert all(a.status_code in (201, 409) for a in answers), [a.text for a in answers]
     assert len({a.json()["id"] for a in answers if a.status_code == 201}) == 1
     assert all("retry-after" in a.headers for a in answers if a.status_code == 409)
-    orders = await ticketing.list_orders(shop.box.db, event.id)
+    orders = await list_orders(shop.box.db, event.id)
     assert len(orders) == 1
-    tt_now = await ticketing.get_ticket_type(shop.box.db, tt.id)
+    tt_now = await get_ticket_type(shop.box.db, tt.id)
     assert tt_now.held_count == 2  # the losers took nothing
 
 
@@ -262,7 +264,7 @@ async def test_a_key_whose_checkout_could_not_start_may_order_again(shop: LiveSe
     finally:
         shop.box.sandbox.faults.fail_next = 0
     assert down.status_code == 503
-    (failed,) = await ticketing.list_orders(shop.box.db, event.id)
+    (failed,) = await list_orders(shop.box.db, event.id)
     assert failed.status == "failed" and failed.idempotency_key is None
     retry = await post_order(shop, event.id, body, "key-stripe-down-1")
     assert retry.status_code == 201 and retry.json()["id"] != failed.id and "idempotent-replayed" not in retry.headers

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from boxoffice.payments.webhooks import sign_payload
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import get_order
+from boxoffice.ticketing.reserve import reserve
 from tests.helpers import SHARED, counters, make_event, make_ticket, order_request
 from tests.server import LiveServer, live_server
 
@@ -57,7 +58,7 @@ async def order_of_3300(srv: LiveServer) -> tuple[str, str, str]:
     """Two tickets at 15.00 USD and a 3.00 tip: the fixtures' story."""
     event = await make_event(srv.box.db)
     tt = await make_ticket(srv.box.db, event.id, base_price_cents=1500, currency="usd", quantity=10, tippable=True)
-    order = await ticketing.reserve(srv.box.db, order_request(event.id, (tt.id, 2), tip_cents=300))
+    order = await reserve(srv.box.db, order_request(event.id, (tt.id, 2), tip_cents=300))
     assert order.total_cents == 3300
     return order.id, event.id, tt.id
 
@@ -79,7 +80,7 @@ async def test_story_a_card_paid_then_partially_refunded(keyed: LiveServer) -> N
     for other in ("refund.created", "charge.dispute.created"):
         ignored = await send(keyed, story(other, order_id=order_id, event_id=event_id, suffix=sfx))
         assert str(ignored["outcome"]).startswith("ignored")
-    order = await ticketing.get_order(keyed.box.db, order_id)
+    order = await get_order(keyed.box.db, order_id)
     assert (order.status, order.refunded_cents) == ("partially_refunded", 1500)
     assert order.stripe_payment_intent_id == f"pi_1PgafyB7WZ01zgkWSjxsAJo{sfx}3"
 
@@ -96,7 +97,7 @@ async def test_story_b_delayed_payment(keyed: LiveServer, ending: str, final: st
     assert "hold kept" in str(waiting["outcome"])
     assert await counters(keyed.box.db, tt_id) == (10, 0, 2)
     await send(keyed, story(f"checkout.session.{ending}", order_id=order_id, event_id=event_id, suffix=sfx))
-    assert (await ticketing.get_order(keyed.box.db, order_id)).status == final
+    assert (await get_order(keyed.box.db, order_id)).status == final
     assert await counters(keyed.box.db, tt_id) == ((10, 2, 0) if final == "confirmed" else (10, 0, 0))
 
 
@@ -106,7 +107,7 @@ async def test_story_c_declined_card_keeps_hold(keyed: LiveServer) -> None:
         keyed, story("payment_intent.payment_failed", order_id=order_id, event_id=event_id, suffix=secrets.token_hex(4))
     )
     assert "hold kept" in str(result["outcome"])
-    order = await ticketing.get_order(keyed.box.db, order_id)
+    order = await get_order(keyed.box.db, order_id)
     assert order.status == "pending" and "declined" in (order.failure_reason or "")
 
 
@@ -115,20 +116,20 @@ async def test_story_d_expired_releases(keyed: LiveServer) -> None:
     await send(
         keyed, story("checkout.session.expired", order_id=order_id, event_id=event_id, suffix=secrets.token_hex(4))
     )
-    assert (await ticketing.get_order(keyed.box.db, order_id)).status == "expired"
+    assert (await get_order(keyed.box.db, order_id)).status == "expired"
     assert await counters(keyed.box.db, tt_id) == (10, 0, 0)
 
 
 async def test_amount_mismatch_does_not_confirm(keyed: LiveServer) -> None:
     event = await make_event(keyed.box.db)
     tt = await make_ticket(keyed.box.db, event.id, base_price_cents=1000, quantity=5, tippable=True)
-    order = await ticketing.reserve(keyed.box.db, order_request(event.id, (tt.id, 2), tip_cents=300))
+    order = await reserve(keyed.box.db, order_request(event.id, (tt.id, 2), tip_cents=300))
     assert order.total_cents == 2300
     result = await send(
         keyed, story("checkout.session.completed", order_id=order.id, event_id=event.id, suffix=secrets.token_hex(4))
     )
     assert str(result["outcome"]).startswith("mismatch")
-    stored = await ticketing.get_order(keyed.box.db, order.id)
+    stored = await get_order(keyed.box.db, order.id)
     assert stored.status == "pending" and "mismatch" in (stored.failure_reason or "")
 
 
@@ -150,7 +151,7 @@ async def test_bad_signatures_get_400_and_change_nothing(keyed: LiveServer, head
     )
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert (await ticketing.get_order(keyed.box.db, order_id)).status == "pending"
+    assert (await get_order(keyed.box.db, order_id)).status == "pending"
     assert await counters(keyed.box.db, tt_id) == (10, 0, 2)
 
 
@@ -165,7 +166,7 @@ async def test_non_ascii_signature_is_a_400_problem(keyed: LiveServer) -> None:
         assert response.status_code == 400, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["type"].endswith("bad-signature")
-    assert (await ticketing.get_order(keyed.box.db, order_id)).status == "pending"
+    assert (await get_order(keyed.box.db, order_id)).status == "pending"
     assert await counters(keyed.box.db, tt_id) == (10, 0, 2)
 
 
@@ -198,7 +199,7 @@ async def test_livemode_mismatch_is_refused_logged_once_and_changes_nothing(
         assert response.json()["type"].endswith("livemode-mismatch")
     logged = [r for r in caplog.records if "livemode" in r.getMessage()]
     assert len(logged) == 1 and getattr(logged[0], "stripe_event_id", None) == event["id"]
-    assert (await ticketing.get_order(keyed.box.db, order_id)).status == "pending"
+    assert (await get_order(keyed.box.db, order_id)).status == "pending"
     assert await counters(keyed.box.db, tt_id) == (10, 0, 2)
     assert await stripe_event_rows(keyed, event["id"]) == 0
 
@@ -214,7 +215,7 @@ async def test_live_key_refuses_test_mode_events(keyed: LiveServer) -> None:
     finally:
         keyed.box.webhooks.livemode = False
     assert response.status_code == 400 and response.json()["type"].endswith("livemode-mismatch")
-    assert (await ticketing.get_order(keyed.box.db, order_id)).status == "pending"
+    assert (await get_order(keyed.box.db, order_id)).status == "pending"
     assert await counters(keyed.box.db, tt_id) == (10, 0, 2)
     assert await stripe_event_rows(keyed, json.loads(body)["id"]) == 0
     # The same event in its own mode goes through.

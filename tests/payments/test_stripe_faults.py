@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.payments.gateway import StripeKeyRejected, StripeUnavailable
 from boxoffice.sandbox import RunningSandbox, run_sandbox
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.orders import list_orders, list_tickets
 from tests.helpers import counters, eventually, make_event, make_ticket, order_request, order_status
 from tests.server import LiveServer, live_server
 
@@ -72,7 +72,7 @@ async def test_final_5xx_fails_the_order_and_releases_the_hold(rig: Rig) -> None
     rig.stripe.sandbox.faults.fail_next = 50
     with pytest.raises(StripeUnavailable):
         await rig.shop.box.payments.place_order(order_request(event.id, (tt.id, 2)))
-    orders = await ticketing.list_orders(rig.shop.box.db, event.id)
+    orders = await list_orders(rig.shop.box.db, event.id)
     assert [o.status for o in orders] == ["failed"]
     assert await counters(rig.shop.box.db, tt.id) == (2, 0, 0)
     assert await sessions_for(rig, orders[0].id) == 0
@@ -88,7 +88,7 @@ async def test_timeouts_are_retried_then_fail_cleanly(rig: Rig) -> None:
     faults.hang_next = 50
     with pytest.raises(StripeUnavailable):
         await rig.shop.box.payments.place_order(order_request(event.id, (tt.id, 1)))
-    statuses = sorted(o.status for o in await ticketing.list_orders(rig.shop.box.db, event.id))
+    statuses = sorted(o.status for o in await list_orders(rig.shop.box.db, event.id))
     assert statuses == ["failed", "pending"]
     assert await counters(rig.shop.box.db, tt.id) == (2, 0, 1)
 
@@ -100,7 +100,7 @@ async def test_revoked_key_leaves_the_order_retryable_and_readyz_reports_it(rig:
     with pytest.raises(StripeKeyRejected) as exc:
         await rig.shop.box.payments.place_order(order_request(event.id, (tt.id, 1)))
     assert "Stripe rejected the API key (test mode)" in exc.value.detail and KEY not in exc.value.detail
-    (order,) = await ticketing.list_orders(rig.shop.box.db, event.id)
+    (order,) = await list_orders(rig.shop.box.db, event.id)
     assert order.status == "pending" and await counters(rig.shop.box.db, tt.id) == (2, 0, 1)
     ready = await rig.shop.client.get("/readyz")
     assert ready.status_code == 503 and "key rejected" in ready.json()["checks"]["stripe"]
@@ -137,7 +137,7 @@ async def test_duplicated_and_reordered_webhooks_confirm_once(rig: Rig) -> None:
         )
     assert kinds["order.confirmed"] == 1
     assert await counters(rig.shop.box.db, tt.id) == (3, 2, 0)
-    assert len(await ticketing.list_tickets(rig.shop.box.db, placed.order.id)) == 2
+    assert len(await list_tickets(rig.shop.box.db, placed.order.id)) == 2
     deliveries = [d for d in rig.stripe.sandbox.deliveries if d.delivered]
     assert len(deliveries) >= 6  # three events, each twice
 

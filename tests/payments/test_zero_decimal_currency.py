@@ -13,7 +13,8 @@ import pytest
 
 from boxoffice.accounts.service import create_api_key
 from boxoffice.errors import InvalidInput
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import orders as lifecycle
+from boxoffice.ticketing import ticket_types
 from tests.helpers import eventually, make_event, make_ticket, order_request, unique_email
 from tests.server import LiveServer
 
@@ -61,7 +62,7 @@ async def test_yen_through_checkout_webhook_partial_refund_and_the_emails(shop: 
     await sandbox.complete_session(order.stripe_checkout_session_id, "pay")
 
     async def confirmed() -> str | None:
-        current = await ticketing.get_order(box.db, order.id)
+        current = await lifecycle.get_order(box.db, order.id)
         return current.stripe_payment_intent_id if current.status == "confirmed" else None
 
     intent_id = await eventually(confirmed)
@@ -76,10 +77,10 @@ async def test_yen_through_checkout_webhook_partial_refund_and_the_emails(shop: 
     assert sandbox.charge(intent["latest_charge"])["amount_refunded"] == 1200
 
     async def partially_refunded() -> bool:
-        return (await ticketing.get_order(box.db, order.id)).status == "partially_refunded"
+        return (await lifecycle.get_order(box.db, order.id)).status == "partially_refunded"
 
     await eventually(partially_refunded)
-    refunded = await ticketing.get_order(box.db, order.id)
+    refunded = await lifecycle.get_order(box.db, order.id)
     assert (refunded.refunded_cents, refunded.total_cents) == (1200, 9500)
 
     async def both_emails() -> list[tuple[str, str, str]] | None:
@@ -109,12 +110,12 @@ async def test_a_three_decimal_currency_is_refused_when_the_ticket_is_made(shop:
     """Stripe's three-decimal currencies need amounts in thousandths with a last digit of 0; Boxoffice has no
     such rule, so it does not offer them (money.SUPPORTED_CURRENCIES): refused with the field at fault."""
     event = await make_event(shop.box.db)
-    before = await ticketing.list_ticket_types(shop.box.db, event.id)
+    before = await ticket_types.list_ticket_types(shop.box.db, event.id)
     with pytest.raises(InvalidInput) as refused:
         await make_ticket(shop.box.db, event.id, base_price_cents=5120, currency=code)
     assert [e.field for e in refused.value.errors] == ["currency"]
-    assert await ticketing.list_ticket_types(shop.box.db, event.id) == before == []
+    assert await ticket_types.list_ticket_types(shop.box.db, event.id) == before == []
     with pytest.raises(InvalidInput):
         tt = await make_ticket(shop.box.db, event.id, base_price_cents=5120, currency="usd")
-        await ticketing.update_ticket_type(shop.box.db, tt.id, {"currency": code})
-    assert [t.currency for t in await ticketing.list_ticket_types(shop.box.db, event.id)] == ["usd"]
+        await ticket_types.update_ticket_type(shop.box.db, tt.id, {"currency": code})
+    assert [t.currency for t in await ticket_types.list_ticket_types(shop.box.db, event.id)] == ["usd"]

@@ -7,7 +7,7 @@ import pytest
 
 from boxoffice.sandbox.errors import SandboxError
 from boxoffice.sandbox.validation import integer
-from boxoffice.web.pages import AmountError, parse_amount, whole_number
+from boxoffice.web.pages.forms import AmountError, parse_amount, whole_number
 from tests.helpers import database_state, make_event, make_ticket
 from tests.server import LiveServer
 

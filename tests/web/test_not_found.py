@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from boxoffice.accounts.service import create_api_key
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.reserve import reserve
 from tests.helpers import make_event, make_ticket, order_request, unique_email
 from tests.server import LiveServer
 
@@ -38,7 +38,7 @@ async def test_another_organizers_refund_gets_a_404_naming_nothing(site: LiveSer
     _, other_key = await create_api_key(site.box.db, unique_email("other"))
     event = await make_event(site.box.db, organizer=owner)
     tt = await make_ticket(site.box.db, event.id)
-    order = await ticketing.reserve(site.box.db, order_request(event.id, (tt.id, 1)))
+    order = await reserve(site.box.db, order_request(event.id, (tt.id, 1)))
     auth = {"Authorization": f"Bearer {other_key}"}
     theirs = await site.client.post(f"/api/v1/orders/{order.id}/refunds", json={}, headers=auth)
     unknown = await site.client.post("/api/v1/orders/ord_00000000000000000000/refunds", json={}, headers=auth)

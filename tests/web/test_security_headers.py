@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute
 
 from boxoffice.accounts.service import create_api_key
 from boxoffice.payments.keys import SANDBOX_PATH
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.reserve import reserve
 from boxoffice.web.app import create_app
 from boxoffice.web.headers import SecurityHeaders
 from tests.helpers import make_event, make_ticket, order_request, unique_email
@@ -65,7 +65,7 @@ async def test_every_route_answers_with_the_headers(site: LiveServer) -> None:
     event = await make_event(site.box.db, organizer=organizer)
     tt = await make_ticket(site.box.db, event.id, pricing_model="flexible", minimum_price_cents=100, tippable=True)
     spare = await make_ticket(site.box.db, event.id, title="Spare")
-    order = await ticketing.reserve(site.box.db, order_request(event.id, (tt.id, 1, 500)))
+    order = await reserve(site.box.db, order_request(event.id, (tt.id, 1, 500)))
     ids = {"event_id": event.id, "order_id": order.id, "ticket_id": spare.id}
     c = site.client
     walked: set[tuple[str, str]] = set()

@@ -11,7 +11,7 @@ import pytest
 
 from boxoffice.realtime.slots import StreamSlots
 from boxoffice.settings import Settings
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing.reserve import reserve
 from tests.helpers import eventually, make_event, make_ticket, order_request
 from tests.server import LiveServer, live_server
 
@@ -58,7 +58,7 @@ def refused(response: httpx.Response) -> None:
 async def stream_paths(srv: LiveServer) -> list[str]:
     event = await make_event(srv.box.db)
     tt = await make_ticket(srv.box.db, event.id)
-    order = await ticketing.reserve(srv.box.db, order_request(event.id, (tt.id, 1)))
+    order = await reserve(srv.box.db, order_request(event.id, (tt.id, 1)))
     return [
         f"/api/v1/events/{event.id}/stream",
         f"/api/v1/orders/{order.id}/stream?token={srv.box.payments.order_token(order)}",

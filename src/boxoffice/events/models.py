@@ -40,7 +40,7 @@ class Event(Base):
     ends_at: Mapped[datetime]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     status: Mapped[str] = mapped_column(String(16), default="published")
-    # Raised by every edit: a reservation made from a kept copy of the event checks it (see ticketing.reserve).
+    # Raised by every edit: a reservation made from a kept copy of the event checks it (see ticketing.reserve_pg).
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -13,12 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import ensure_utc, utcnow
-from boxoffice.db import Database
+from boxoffice.db import Database, insert_for
 from boxoffice.errors import FieldError, InvalidInput, NotFound
 from boxoffice.events.models import (
     EVENT_STATUSES,
@@ -72,9 +70,8 @@ async def get_or_create_person(
     calls."""
     normalized = normalize_email(email)
     display_name = clean_name(name)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
-    stmt = insert(Person).values(
+    stmt = insert_for(session, Person).values(
         id=new_id("per"),
         email=email.strip(),
         email_normalized=normalized,
@@ -226,11 +223,10 @@ async def add_ticket_holder(session: AsyncSession, order: OrderLike) -> EventPar
         raise NotFound(f"event {order.event_id} not found")
     if organizer_id == order.person_id:
         return None
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
     created = (
         await session.scalars(
-            insert(EventParticipant)
+            insert_for(session, EventParticipant)
             .values(
                 id=new_id("par"),
                 event_id=order.event_id,

@@ -14,12 +14,10 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import utcnow
-from boxoffice.db import Database
+from boxoffice.db import Database, insert_for
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
 from boxoffice.notifications.codes import sign_ticket_code
@@ -33,8 +31,8 @@ from boxoffice.notifications.render import (
     render_refund,
 )
 from boxoffice.notifications.transport import EmailTransport, TransportError
-from boxoffice.outbox import Message
-from boxoffice.ticketing import service as ticketing
+from boxoffice.outbox.dispatcher import Message
+from boxoffice.ticketing.orders import get_order, list_tickets
 from boxoffice.ticketing.tokens import order_token
 
 log = logging.getLogger("boxoffice.notifications")
@@ -60,10 +58,9 @@ async def queue_emails(session: AsyncSession, message: Message) -> None:
     kind = EMAIL_KINDS.get(message.kind)
     if kind is None or not message.payload.get("email"):
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     amount = message.payload.get("refunded_cents") if kind == "refund" else None
     await session.execute(
-        insert(EmailMessage)
+        insert_for(session, EmailMessage)
         .values(
             id=new_id("em"),
             dedupe_key=dedupe_key(message),
@@ -222,10 +219,10 @@ class Mailer:
             await session.execute(update(EmailMessage).where(EmailMessage.id == row.id).values(**values))
 
     async def context(self, order_id: str) -> OrderEmailContext:
-        order = await ticketing.get_order(self.db, order_id)
+        order = await get_order(self.db, order_id)
         event = await events.get_event(self.db, order.event_id)
         organizer = await events.get_person(self.db, event.organizer_id)
-        tickets = await ticketing.list_tickets(self.db, order.id)
+        tickets = await list_tickets(self.db, order.id)
         titles = {line.id: line.title for line in order.lines}
         return OrderEmailContext(
             order_id=order.id,

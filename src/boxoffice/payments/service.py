@@ -20,9 +20,13 @@ from boxoffice.errors import Conflict, InvalidInput, RetryLater
 from boxoffice.events import service as events
 from boxoffice.payments.gateway import StripeGateway, StripeKeyRejected, StripeRequestRejected, StripeUnavailable
 from boxoffice.ticketing import refunds, tokens
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import reserve as reservations
 from boxoffice.ticketing.caps import NO_CAPS, BuyerCaps
-from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.checkout import CheckoutSession, note_order_issue, set_checkout_sessions
+from boxoffice.ticketing.models import Order, OrderStatus
+from boxoffice.ticketing.orders import TransitionResult, cancel_order, fail_order, get_order, record_refund
+from boxoffice.ticketing.plan import MAX_LINE_QUANTITY, MAX_LINES, OrderRequest
+from boxoffice.ticketing.ticket_types import list_ticket_types
 
 log = logging.getLogger("boxoffice.payments")
 
@@ -95,8 +99,8 @@ class Payments:
         token_key: bytes,
         hold: timedelta = timedelta(minutes=30),
         async_payment_hold: timedelta = timedelta(days=7),
-        max_lines: int = ticketing.MAX_LINES,
-        max_quantity: int = ticketing.MAX_LINE_QUANTITY,
+        max_lines: int = MAX_LINES,
+        max_quantity: int = MAX_LINE_QUANTITY,
         caps: BuyerCaps = NO_CAPS,
     ) -> None:
         self.caps = caps
@@ -109,13 +113,13 @@ class Payments:
         self.hold = hold + CHECKOUT_MARGIN
         self.async_payment_hold = async_payment_hold
         # In a flash sale many checkouts finish at once: their sessions are stored together.
-        self._sessions = GroupWriter(partial(ticketing.set_checkout_sessions, db))
+        self._sessions = GroupWriter(partial(set_checkout_sessions, db))
 
     # -- checkout ---------------------------------------------------------------------------------------------
 
-    async def reserve(self, request: ticketing.OrderRequest) -> Order:
+    async def reserve(self, request: OrderRequest) -> Order:
         """Hold the tickets for the checkout's lifetime (a free order is confirmed at once)."""
-        return await ticketing.reserve(
+        return await reservations.reserve(
             self.db,
             request,
             hold=self.hold,
@@ -124,29 +128,35 @@ class Payments:
             caps=self.caps,
         )
 
-    async def reserve_once_per_key(self, request: ticketing.OrderRequest) -> PlacedOrder:
+    async def reserve_once_per_key(self, request: OrderRequest) -> PlacedOrder:
         """``reserve``, unless the request's Idempotency-Key already created an order: then that order, whatever
         happened to the request that created it (it may have died after its commit). The key's order is found by
         the key alone; the request must also be the same (``fingerprint``), or it is refused."""
         if request.idempotency_key is None:
             return PlacedOrder(await self.reserve(request), None)
-        existing = await ticketing.find_order_by_idempotency_key(self.db, request.idempotency_key)
+        existing = await reservations.find_order_by_idempotency_key(self.db, request.idempotency_key)
         if existing is None:
             try:
                 return PlacedOrder(await self.reserve(request), None)
-            except ticketing.IdempotencyKeyUsed as used:
+            except reservations.IdempotencyKeyUsed as used:
                 existing = used.order
         if existing.request_fingerprint != request.fingerprint:
             raise InvalidInput.one("Idempotency-Key", "was already used with a different request body")
-        if existing.status == "pending" and not existing.checkout_url and utcnow() - existing.created_at < REPLAY_GRACE:
+        if (
+            existing.status == OrderStatus.PENDING
+            and not existing.checkout_url
+            and utcnow() - existing.created_at < REPLAY_GRACE
+        ):
             raise RetryLater("the first request with this Idempotency-Key is still being processed", retry_after=2)
-        return PlacedOrder(existing, existing.checkout_url if existing.status == "pending" else None, replayed=True)
+        return PlacedOrder(
+            existing, existing.checkout_url if existing.status == OrderStatus.PENDING else None, replayed=True
+        )
 
-    async def place_order(self, request: ticketing.OrderRequest) -> PlacedOrder:
+    async def place_order(self, request: OrderRequest) -> PlacedOrder:
         """Reserve the tickets (or find the order the request's Idempotency-Key made), then, after that commit,
         start or resume the Stripe checkout. A free order is confirmed at once."""
         placed = await self.reserve_once_per_key(request)
-        if placed.order.status != "pending":
+        if placed.order.status != OrderStatus.PENDING:
             return placed
         url = await self.start_checkout(placed.order)
         return PlacedOrder(placed.order, url, placed.replayed)
@@ -183,7 +193,7 @@ class Payments:
                 str(line["ticket_type_id"]): str(line["description"] or "") for line in lines
             }
         event = await events.get_event(self.db, order.event_id)
-        types = await ticketing.list_ticket_types(self.db, order.event_id, include_deleted=True)
+        types = await list_ticket_types(self.db, order.event_id, include_deleted=True)
         return event.title, {tt.id: tt.description for tt in types}
 
     async def start_checkout(self, order_or_id: Order | str) -> str:
@@ -194,8 +204,8 @@ class Payments:
         rejecting our key: the order stays pending (retryable once the key is fixed).
         """
         # An order fresh from ``reserve`` is used as it is; an id is read again.
-        order = order_or_id if isinstance(order_or_id, Order) else await ticketing.get_order(self.db, order_or_id)
-        if order.status != "pending":
+        order = order_or_id if isinstance(order_or_id, Order) else await get_order(self.db, order_or_id)
+        if order.status != OrderStatus.PENDING:
             raise Conflict(f"order {order.id} is {order.status}, not awaiting payment")
         if order.stripe_checkout_session_id and order.checkout_url:
             return order.checkout_url
@@ -209,16 +219,16 @@ class Payments:
             if exc.extra.get("stripe_code") == "idempotency_key_in_use":
                 # another request (a retry of the same order) is creating this very session right now
                 raise RetryLater("this order's checkout is being started by another request", retry_after=2) from None
-            await ticketing.fail_order(
+            await fail_order(
                 self.db, order.id, reason=f"checkout could not be started: {exc.detail}", release_idempotency_key=True
             )
             raise
         except StripeUnavailable as exc:
-            await ticketing.fail_order(
+            await fail_order(
                 self.db, order.id, reason=f"checkout could not be started: {exc.detail}", release_idempotency_key=True
             )
             raise
-        await self._sessions.submit(ticketing.CheckoutSession(order.id, session.id, session.url))
+        await self._sessions.submit(CheckoutSession(order.id, session.id, session.url))
         set_committed_value(order, "stripe_checkout_session_id", session.id)
         set_committed_value(order, "checkout_url", session.url)
         log.info("checkout session created", extra={"order_id": order.id, "checkout_session_id": session.id})
@@ -226,13 +236,13 @@ class Payments:
 
     # -- cancel and refund ------------------------------------------------------------------------------------
 
-    async def cancel_pending(self, order_id: str) -> ticketing.TransitionResult:
+    async def cancel_pending(self, order_id: str) -> TransitionResult:
         """The buyer gives up: release the hold and expire the Stripe session so that it cannot be paid."""
-        order = await ticketing.get_order(self.db, order_id)
-        if order.status != "pending":
-            return ticketing.TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
+        order = await get_order(self.db, order_id)
+        if order.status != OrderStatus.PENDING:
+            return TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
         # only a pending order: a payment that confirmed it since the read above must not be canceled unrefunded
-        result = await ticketing.cancel_order(self.db, order_id, reason="canceled by the buyer", sources=("pending",))
+        result = await cancel_order(self.db, order_id, reason="canceled by the buyer", sources=(OrderStatus.PENDING,))
         if result.changed and order.stripe_checkout_session_id:
             try:
                 await self.gateway.expire_checkout_session(order.stripe_checkout_session_id)
@@ -319,10 +329,10 @@ class Payments:
             metadata={"order_id": order.id, "event_id": order.event_id, "reason": "tickets_unavailable"},
         )
         # the note first: whoever sees the order refunded also sees why
-        await ticketing.note_order_issue(
+        await note_order_issue(
             self.db, order.id, "paid after the hold ended and the tickets were gone: refunded automatically"
         )
-        await ticketing.record_refund(self.db, order.id, order.total_cents)
+        await record_refund(self.db, order.id, order.total_cents)
         log.warning("late payment refunded: tickets unavailable", extra={"order_id": order.id})
 
     def async_hold_until(self) -> Any:

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
@@ -27,8 +25,17 @@ from boxoffice.errors import NotFound
 from boxoffice.payments.gateway import StripeRequestRejected
 from boxoffice.payments.models import StripeEvent
 from boxoffice.payments.service import Payments
-from boxoffice.ticketing import service as ticketing
-from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.checkout import await_async_payment, note_order_issue
+from boxoffice.ticketing.models import Order, OrderStatus
+from boxoffice.ticketing.orders import (
+    LATE_PAYMENT_SOURCES,
+    confirm_order,
+    expire_order,
+    fail_order,
+    find_order_by_payment,
+    get_order,
+    record_refund,
+)
 
 log = logging.getLogger("boxoffice.webhooks")
 
@@ -186,10 +193,9 @@ class WebhookProcessor:
     async def _already_processed(self, event_id: str, kind: str, obj: dict[str, Any], livemode: bool) -> bool:
         """Count this delivery (one statement: the first inserts the event's row, later ones count themselves) and
         tell whether the event has been processed already."""
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         async with self.db.single() as session:
             processed = await session.scalar(
-                insert(StripeEvent)
+                self.db.insert(StripeEvent)
                 .values(
                     id=event_id,
                     type=kind,
@@ -226,10 +232,10 @@ class WebhookProcessor:
         order_id = metadata.get("order_id") or obj.get("client_reference_id")
         if isinstance(order_id, str) and order_id:
             try:
-                return await ticketing.get_order(self.db, order_id, with_lines=False)
+                return await get_order(self.db, order_id, with_lines=False)
             except NotFound:
                 pass
-        return await ticketing.find_order_by_payment(
+        return await find_order_by_payment(
             self.db, session_id=session_id, payment_intent_id=payment_intent, with_lines=False
         )
 
@@ -240,9 +246,9 @@ class WebhookProcessor:
                 f"{order.currency}; not confirmed"
             )
             log.error(note, extra={"order_id": order.id})
-            await ticketing.note_order_issue(self.db, order.id, note)
+            await note_order_issue(self.db, order.id, note)
             return "mismatch: not confirmed"
-        result = await ticketing.confirm_order(self.db, order.id, payment_intent_id=payment_intent)
+        result = await confirm_order(self.db, order.id, payment_intent_id=payment_intent)
         if result.outcome == "tickets_unavailable" and payment_intent:
             await self.payments.refund_unfulfillable(result.order, payment_intent)
             return "late payment: tickets gone, refunded"
@@ -258,7 +264,7 @@ class WebhookProcessor:
             return await self._confirm_paid(
                 order, amount=session.get("amount_total"), currency=session.get("currency"), payment_intent=pi
             ), order.id
-        kept = await ticketing.await_async_payment(
+        kept = await await_async_payment(
             self.db, order.id, payment_intent_id=pi, until=self.payments.async_hold_until()
         )
         return ("awaiting delayed payment: hold kept" if kept else f"unchanged: order {order.status}"), order.id
@@ -278,14 +284,14 @@ class WebhookProcessor:
         order = await self._order_for(session, session_id=session.get("id"))
         if order is None:
             return "ignored: unknown order", None
-        result = await ticketing.fail_order(self.db, order.id, reason="the delayed payment failed")
+        result = await fail_order(self.db, order.id, reason="the delayed payment failed")
         return f"{result.outcome}: order {result.status}", order.id
 
     async def _session_expired(self, session: dict[str, Any]) -> tuple[str, str | None]:
         order = await self._order_for(session, session_id=session.get("id"))
         if order is None:
             return "ignored: unknown order", None
-        result = await ticketing.expire_order(self.db, order.id, force=True)
+        result = await expire_order(self.db, order.id, force=True)
         return f"{result.outcome}: order {result.status}", order.id
 
     async def _intent_succeeded(self, intent: dict[str, Any]) -> tuple[str, str | None]:
@@ -308,9 +314,9 @@ class WebhookProcessor:
         message = error.get("message") or "the payment failed"
         if method in (None, "card"):
             # A declined card: the Checkout page stays open and the buyer may try again until the hold ends.
-            await ticketing.note_order_issue(self.db, order.id, f"payment attempt failed: {message}")
+            await note_order_issue(self.db, order.id, f"payment attempt failed: {message}")
             return "card attempt failed: hold kept for a retry", order.id
-        result = await ticketing.fail_order(self.db, order.id, reason=f"the {method} payment failed: {message}")
+        result = await fail_order(self.db, order.id, reason=f"the {method} payment failed: {message}")
         return f"{result.outcome}: order {result.status}", order.id
 
     async def _charge_refunded(self, charge: dict[str, Any]) -> tuple[str, str | None]:
@@ -330,13 +336,13 @@ class WebhookProcessor:
             return "ignored: nothing refunded", order.id
         # A payment whose hold had ended is not taken back in when it is already refunded in full: nothing to sell.
         fully = isinstance(charge.get("amount"), int) and refunded >= charge["amount"]
-        paid_late = order.status in ticketing.LATE_PAYMENT_SOURCES
-        if (order.status == "pending" or (paid_late and not fully)) and charge.get("paid"):
+        paid_late = order.status in LATE_PAYMENT_SOURCES
+        if (order.status == OrderStatus.PENDING or (paid_late and not fully)) and charge.get("paid"):
             # The refund overtook the payment's own events: the charge proves the payment, apply it first.
             await self._confirm_paid(
                 order, amount=charge.get("amount"), currency=charge.get("currency"), payment_intent=pi
             )
-        result = await ticketing.record_refund(self.db, order.id, refunded)
+        result = await record_refund(self.db, order.id, refunded)
         return (
             f"{result.outcome or 'unchanged'}: order {result.status}, refunded {result.order.refunded_cents}",
             order.id,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from boxoffice.realtime.broker import RECONNECTED, Broker, Message, Subscription, event_topic, order_topic
+from boxoffice.realtime.broker import RECONNECTED, Broker, Message, Subscription
 from boxoffice.realtime.memory import InMemoryBroker
 from boxoffice.realtime.redis import RedisBroker
 from boxoffice.realtime.sse import sse_events
+from boxoffice.topics import event_topic, order_topic
 
 
 def make_broker(redis_url: str | None, *, prefix: str = "boxoffice:") -> Broker:

@@ -1,4 +1,4 @@
-"""The broker interface: topics, messages (JSON-serialisable dicts), subscriptions."""
+"""The broker interface: topics (named in ``boxoffice.topics``), messages (JSON-serialisable dicts), subscriptions."""
 
 from __future__ import annotations
 
@@ -11,14 +11,6 @@ from typing import Any
 
 Message = dict[str, Any]
 RECONNECTED: Message = {"type": "reconnected"}
-
-
-def event_topic(event_id: str) -> str:
-    return f"event:{event_id}"
-
-
-def order_topic(order_id: str) -> str:
-    return f"order:{order_id}"
 
 
 class Subscription:

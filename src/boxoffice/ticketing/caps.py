@@ -29,7 +29,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.errors import TooManyRequests
-from boxoffice.ticketing.models import Order, OrderLine
+from boxoffice.ticketing.models import Order, OrderLine, OrderStatus
 
 FREE_ORDER_WINDOW = timedelta(hours=24)
 
@@ -113,7 +113,7 @@ async def check_order(
             .where(
                 and_(
                     Order.event_id == event_id,
-                    Order.status == "pending",
+                    Order.status == OrderStatus.PENDING,
                     Order.expires_at > now,
                     or_(mine, from_address),
                 )

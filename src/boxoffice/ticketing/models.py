@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
@@ -11,18 +12,31 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from boxoffice.clock import utcnow
 from boxoffice.db import Base
 
-ORDER_STATUSES = ("pending", "confirmed", "canceled", "expired", "failed", "refunded", "partially_refunded")
+
+class OrderStatus(StrEnum):
+    """Where an order is in its lifecycle (stored as the plain string)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+ORDER_STATUSES = tuple(status.value for status in OrderStatus)
+HOLDING_STATUSES = (OrderStatus.PENDING,)
+SOLD_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_REFUNDED)
 # The only transitions an order can take. Each is a guarded UPDATE ... WHERE status IN (sources).
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "confirmed": ("pending",),
-    "canceled": ("pending", "confirmed", "partially_refunded"),
-    "expired": ("pending",),
-    "failed": ("pending",),
-    "refunded": ("confirmed", "partially_refunded"),
-    "partially_refunded": ("confirmed", "partially_refunded"),
+    OrderStatus.CONFIRMED: (OrderStatus.PENDING,),
+    OrderStatus.CANCELED: (OrderStatus.PENDING, *SOLD_STATUSES),
+    OrderStatus.EXPIRED: (OrderStatus.PENDING,),
+    OrderStatus.FAILED: (OrderStatus.PENDING,),
+    OrderStatus.REFUNDED: SOLD_STATUSES,
+    OrderStatus.PARTIALLY_REFUNDED: SOLD_STATUSES,
 }
-HOLDING_STATUSES = ("pending",)
-SOLD_STATUSES = ("confirmed", "partially_refunded")
 
 
 class TicketType(Base):
@@ -81,7 +95,7 @@ class Order(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     # A keyed hash of the buyer's network address (web.clients.address_key), never the address itself.
     client_key: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(24), default="pending")
+    status: Mapped[str] = mapped_column(String(24), default=OrderStatus.PENDING.value)
     currency: Mapped[str] = mapped_column(String(3))
     subtotal_cents: Mapped[int] = mapped_column(Integer)
     tip_cents: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,8 +11,8 @@ from boxoffice.accounts import service as accounts
 from boxoffice.container import Boxoffice
 from boxoffice.errors import NotFound, Unauthorized
 from boxoffice.events.models import Person
-from boxoffice.ticketing import service as ticketing
 from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.orders import get_order_with_token
 
 bearer = HTTPBearer(auto_error=False, description="An organizer API key, or an order's access token.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -44,7 +44,7 @@ ORDER_COOKIE_PREFIX = "bo_order_"
 
 
 def order_cookie(order_id: str) -> str:
-    """The cookie that carries an order's token once its page was opened with it (see web/pages.py)."""
+    """The cookie that carries an order's token once its page was opened with it (see web/pages/order.py)."""
     return ORDER_COOKIE_PREFIX + order_id
 
 
@@ -79,7 +79,7 @@ async def order_for_token(box: Boxoffice, order_id: str, token: str | None) -> O
         raise HTTPException(401, "the order's token is required (Authorization: Bearer <token>)", headers=CHALLENGE)
     if len(token) > 200:
         raise NotFound(f"order {order_id} not found")
-    return await ticketing.get_order_with_token(box.db, order_id, token, box.settings.signing_keys)
+    return await get_order_with_token(box.db, order_id, token, box.settings.signing_keys)
 
 
 BuyerOrder = Annotated[Order, Depends(buyer_order)]

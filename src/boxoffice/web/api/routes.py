@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from fastapi.responses import JSONResponse
 
 from boxoffice.accounts import service as accounts
 from boxoffice.errors import Conflict, Unauthorized
@@ -17,15 +15,22 @@ from boxoffice.events.models import Event
 from boxoffice.notifications.codes import sign_ticket_code
 from boxoffice.notifications.delivery import list_emails
 from boxoffice.payments.gateway import StripeKeyRejected, StripeUnavailable
-from boxoffice.realtime import sse_events
-from boxoffice.realtime.slots import StreamSlots
-from boxoffice.ticketing import service as ticketing
+from boxoffice.ticketing import orders as lifecycle
 from boxoffice.ticketing import tokens
-from boxoffice.ticketing.models import SOLD_STATUSES, Order, TicketType
+from boxoffice.ticketing.models import SOLD_STATUSES, Order, OrderStatus, TicketType
+from boxoffice.ticketing.plan import LineRequest, OrderRequest
+from boxoffice.ticketing.ticket_types import (
+    Availability,
+    availability,
+    create_ticket_type,
+    delete_ticket_type,
+    get_ticket_type,
+    list_ticket_types,
+    update_ticket_type,
+)
 from boxoffice.web.api import schemas as s
 from boxoffice.web.api.deps import Box, BuyerOrder, Credentials, Organizer, order_for_token, order_token_of
-from boxoffice.web.clients import client_address
-from boxoffice.web.problems import boxoffice_problem, problem
+from boxoffice.web.problems import boxoffice_problem
 from boxoffice.web.ratelimit import admit_order
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -51,9 +56,9 @@ def event_out(event: Event) -> s.EventOut:
 
 
 async def tickets_out(box: Box, event_id: str, only: str | None = None) -> list[s.TicketOut]:
-    avail = {a.ticket_type_id: a for a in await ticketing.availability(box.db, event_id)}
+    avail = {a.ticket_type_id: a for a in await availability(box.db, event_id)}
     out = []
-    for tt in await ticketing.list_ticket_types(box.db, event_id):
+    for tt in await list_ticket_types(box.db, event_id):
         if only is not None and tt.id != only:
             continue
         a = avail[tt.id]
@@ -61,7 +66,7 @@ async def tickets_out(box: Box, event_id: str, only: str | None = None) -> list[
     return out
 
 
-def ticket_out(tt: TicketType, a: ticketing.Availability) -> s.TicketOut:
+def ticket_out(tt: TicketType, a: Availability) -> s.TicketOut:
     return s.TicketOut(
         id=tt.id,
         event_id=tt.event_id,
@@ -87,9 +92,7 @@ def ticket_out(tt: TicketType, a: ticketing.Availability) -> s.TicketOut:
 
 
 async def order_fields(box: Box, order: Order) -> dict[str, Any]:
-    tickets = (
-        await ticketing.list_tickets(box.db, order.id) if order.status in ("confirmed", "partially_refunded") else []
-    )
+    tickets = await lifecycle.list_tickets(box.db, order.id) if order.status in SOLD_STATUSES else []
     return {
         "id": order.id,
         "event_id": order.event_id,
@@ -124,7 +127,7 @@ async def order_fields(box: Box, order: Order) -> dict[str, Any]:
         "expires_at": order.expires_at,
         "created_at": order.created_at,
         "confirmed_at": order.confirmed_at,
-        "checkout_url": order.checkout_url if order.status == "pending" else None,
+        "checkout_url": order.checkout_url if order.status == OrderStatus.PENDING else None,
     }
 
 
@@ -175,7 +178,7 @@ async def event_orders(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[s.OrganizerOrderOut]:
     await own_event(box, organizer, event_id)
-    orders = await ticketing.list_orders(box.db, event_id, status=status, limit=limit, offset=offset)
+    orders = await lifecycle.list_orders(box.db, event_id, status=status, limit=limit, offset=offset)
     return [await organizer_order(box, order) for order in orders]
 
 
@@ -223,29 +226,25 @@ async def event_emails(
     summary="Add a ticket type",
 )
 async def create_ticket(event_id: str, body: s.TicketCreate, box: Box, organizer: Organizer) -> s.TicketOut:
-    tt = await ticketing.create_ticket_type(
-        box.db, event_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id
-    )
+    tt = await create_ticket_type(box.db, event_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id)
     return (await tickets_out(box, event_id, only=tt.id))[0]
 
 
 @router.get("/tickets/{ticket_id}", response_model=s.TicketOut, tags=["organizer"], summary="Get a ticket type")
 async def get_ticket(ticket_id: str, box: Box, organizer: Organizer) -> s.TicketOut:
-    tt = await ticketing.get_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
+    tt = await get_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
     return (await tickets_out(box, tt.event_id, only=tt.id))[0]
 
 
 @router.patch("/tickets/{ticket_id}", response_model=s.TicketOut, tags=["organizer"], summary="Change a ticket type")
 async def patch_ticket(ticket_id: str, body: s.TicketFields, box: Box, organizer: Organizer) -> s.TicketOut:
-    tt = await ticketing.update_ticket_type(
-        box.db, ticket_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id
-    )
+    tt = await update_ticket_type(box.db, ticket_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id)
     return (await tickets_out(box, tt.event_id, only=tt.id))[0]
 
 
 @router.delete("/tickets/{ticket_id}", status_code=204, tags=["organizer"], summary="Delete (or hide) a ticket type")
 async def delete_ticket(ticket_id: str, box: Box, organizer: Organizer) -> Response:
-    await ticketing.delete_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
+    await delete_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
     return Response(status_code=204)
 
 
@@ -320,12 +319,12 @@ async def create_order(
     retry while the first request is still starting the checkout answers 409 with ``Retry-After``."""
     client_key = await admit_order(request, box.order_limiter, box.settings.secret_bytes)
     fingerprint = tokens.fingerprint(await request.body()) if idempotency_key is not None else None
-    order_request = ticketing.OrderRequest(
+    order_request = OrderRequest(
         event_id=event_id,
         email=body.email,
         name=body.name,
         tip_cents=body.tip_cents,
-        lines=[ticketing.LineRequest(line.ticket_id, line.quantity, line.price_cents) for line in body.lines],
+        lines=[LineRequest(line.ticket_id, line.quantity, line.price_cents) for line in body.lines],
         idempotency_key=tokens.idempotency_ref(f"orders:{event_id}", idempotency_key) if idempotency_key else None,
         fingerprint=fingerprint,
         client_key=client_key,
@@ -333,13 +332,13 @@ async def create_order(
     placed = await box.payments.reserve_once_per_key(order_request)
     order = placed.order
     headers = {"Idempotent-Replayed": "true"} if placed.replayed else None
-    if order.status == "pending":
+    if order.status == OrderStatus.PENDING:
         try:
             await box.payments.start_checkout(order)
         except (StripeKeyRejected, StripeUnavailable) as exc:
             problem = boxoffice_problem(exc)
-            current = await ticketing.get_order(box.db, order.id)
-            if current.status != "pending":
+            current = await lifecycle.get_order(box.db, order.id)
+            if current.status != OrderStatus.PENDING:
                 raise
             # The tickets stay held: the buyer can retry checkout with the order's token.
             payload = jsonable_encoder(
@@ -412,123 +411,4 @@ async def _organizer_order(box: Box, order_id: str, raw: str | None) -> Order | 
         organizer = await accounts.authenticate(box.db, raw)
     except Unauthorized:
         return None  # not a key after all: an order token that happens to start like one
-    return await ticketing.get_order(box.db, order_id, organizer_id=organizer.id)
-
-
-# -- streams -----------------------------------------------------------------------------------------------------
-
-
-async def availability_message(box: Box, event_id: str) -> dict[str, Any]:
-    return {
-        "type": "availability",
-        "event_id": event_id,
-        "ticket_types": [
-            {
-                "id": a.ticket_type_id,
-                "quantity": a.quantity,
-                "sold": a.sold,
-                "held": a.held,
-                "available": a.available,
-                "price_cents": a.price_cents,
-            }
-            for a in await ticketing.availability(box.db, event_id)
-        ],
-    }
-
-
-class _Stream(StreamingResponse):
-    """An SSE response that gives back its slot and closes its subscription however it ends (finished, client
-    gone, or never started because the client left before the first byte)."""
-
-    def __init__(self, frames: AsyncIterator[str], cleanup: Callable[[], None]) -> None:
-        super().__init__(
-            frames, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        )
-        self.cleanup = cleanup
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.cleanup()
-
-
-def _too_many_streams() -> Response:
-    return problem(
-        429,
-        "too-many-streams",
-        "Too many streams",
-        "too many live streams are open; close one or try again shortly",
-        headers={"Retry-After": "10"},
-    )
-
-
-def _stream(
-    request: Request, box: Box, topic: str, snapshot: Callable[[], Awaitable[list[dict[str, Any]]]]
-) -> Response:
-    """The SSE answer for ``topic``, within the caps on open streams (429 past them)."""
-    slots: StreamSlots = request.app.state.sse_slots
-    slot = slots.take(client_address(request))
-    if slot is None:
-        return _too_many_streams()
-    subscription = box.broker.subscribe(topic)
-
-    def cleanup() -> None:
-        subscription.close()
-        slot.release()
-
-    async def frames() -> AsyncIterator[str]:
-        try:
-            async with subscription:
-                async for frame in sse_events(subscription, snapshot, is_disconnected=request.is_disconnected):
-                    yield frame
-        finally:
-            cleanup()
-
-    return _Stream(frames(), cleanup)
-
-
-SSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
-    429: PROBLEMS[413] | {"description": "Too many live streams open (per address or in all); see Retry-After"},
-}
-
-
-@router.get(
-    "/events/{event_id}/stream",
-    tags=["buyers"],
-    summary="Live availability (SSE)",
-    response_class=StreamingResponse,
-    responses=SSE,
-)
-async def event_stream(event_id: str, request: Request, box: Box) -> Response:
-    await events.get_public_event(box.db, event_id)
-
-    async def snapshot() -> list[dict[str, Any]]:
-        return [await availability_message(box, event_id)]
-
-    return _stream(request, box, ticketing.event_topic(event_id), snapshot)
-
-
-@router.get(
-    "/orders/{order_id}/stream",
-    tags=["buyers"],
-    summary="Live order status (SSE)",
-    response_class=StreamingResponse,
-    responses=SSE,
-)
-async def order_stream(
-    order_id: str,
-    request: Request,
-    box: Box,
-    credentials: Credentials,
-    token: Annotated[str | None, Query(max_length=200)] = None,
-) -> Response:
-    # the Bearer header, the cookie the order page set, or ?token= (EventSource cannot send headers)
-    order = await order_for_token(box, order_id, order_token_of(request, order_id, credentials) or token)
-
-    async def snapshot() -> list[dict[str, Any]]:
-        current = await ticketing.get_order(box.db, order.id)
-        return [{"type": "order.snapshot", "order_id": current.id, "status": current.status}]
-
-    return _stream(request, box, ticketing.order_topic(order.id), snapshot)
+    return await lifecycle.get_order(box.db, order_id, organizer_id=organizer.id)

@@ -1,0 +1,197 @@
+"""The outbox dispatcher: delivers the recorded domain events after their commit.
+
+The ``OutboxDispatcher`` (in the web process by default, or ``boxoffice worker``) claims unpublished messages,
+publishes them to the pub/sub broker (best effort, outside any transaction), then runs the database handlers (for
+example: queue a confirmation email, idempotently) and marks the messages published in one short transaction.
+Delivery is at least once; handlers are idempotent. ``prune_published`` deletes the published history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.clock import utcnow
+from boxoffice.db import Database
+from boxoffice.outbox.models import OutboxMessage
+
+log = logging.getLogger("boxoffice.outbox")
+
+CLAIM_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    kind: str
+    topics: tuple[str, ...]
+    payload: dict[str, Any]
+    created_at: datetime
+
+    def wire(self) -> dict[str, Any]:
+        return {"type": self.kind, "id": self.id, **self.payload}
+
+
+Publisher = Callable[[Sequence[tuple[str, dict[str, Any]]]], Awaitable[None]]
+"""Publishes a batch of (topic, message) pairs in order, e.g. ``Broker.publish_many``."""
+DbHandler = Callable[[AsyncSession, Message], Awaitable[None]]
+
+
+async def prune_published(db: Database, *, older_than: timedelta, batch: int = 1000) -> int:
+    """Delete messages published more than ``older_than`` ago, ``batch`` rows per short transaction.
+
+    Published messages are history only: delivery is done, handlers have run, subscribers catch up from current
+    state, not from the outbox. Unpublished messages are never deleted, however old. Returns how many were deleted.
+    """
+    return await db.delete_in_batches(OutboxMessage, OutboxMessage.published_at < utcnow() - older_than, batch=batch)
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        db: Database,
+        publish: Publisher | None = None,
+        handlers: Sequence[DbHandler] = (),
+        *,
+        batch_size: int = 200,
+        idle_interval: float = 1.0,
+        on_batch: Callable[[], None] | None = None,
+        coalesce: float = 0.01,
+        claim_seconds: float = CLAIM_SECONDS,
+    ) -> None:
+        self.coalesce = coalesce
+        self.claim_seconds = claim_seconds
+        self.db = db
+        self.publish = publish
+        self.handlers = list(handlers)
+        self.batch_size = batch_size
+        self.idle_interval = idle_interval
+        self.on_batch = on_batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def add_handler(self, handler: DbHandler) -> None:
+        self.handlers.append(handler)
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                handled = await self.drain_once()
+            except Exception:
+                log.exception("outbox drain failed; retrying shortly")
+                handled = 0
+            if handled:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_interval)
+                # Let the commits of a busy moment pile up, and publish them in one batch.
+                await asyncio.sleep(self.coalesce)
+        await self._drain_until_empty()
+
+    async def _drain_until_empty(self) -> None:
+        try:
+            while await self.drain_once():
+                pass
+        except Exception:
+            log.exception("outbox drain on shutdown failed")
+
+    async def drain_once(self) -> int:
+        """Claim a batch, publish it, run the handlers and mark it done. Returns how many messages it handled."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            candidates = (
+                await session.scalars(
+                    select(OutboxMessage.id)
+                    .where(
+                        OutboxMessage.published_at.is_(None),
+                        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+                    )
+                    .order_by(OutboxMessage.id)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            if not candidates:
+                return 0
+            claimed = (
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_(candidates),
+                        OutboxMessage.published_at.is_(None),
+                        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
+                    )
+                    .values(
+                        locked_until=now + timedelta(seconds=self.claim_seconds),
+                        attempts=OutboxMessage.attempts + 1,
+                    )
+                    .returning(
+                        OutboxMessage.id,
+                        OutboxMessage.kind,
+                        OutboxMessage.topics,
+                        OutboxMessage.payload,
+                        OutboxMessage.created_at,
+                    )
+                )
+            ).all()
+        messages = sorted(
+            (Message(row.id, row.kind, tuple(row.topics), dict(row.payload), row.created_at) for row in claimed),
+            key=lambda m: m.id,
+        )
+        if not messages:
+            return 0
+        if self.publish is not None:
+            await self.publish([(topic, message.wire()) for message in messages for topic in message.topics])
+        try:
+            await self._finish(messages)
+        except Exception:
+            # One bad message must not hold up the others: retry the batch one message at a time.
+            for message in messages:
+                try:
+                    await self._finish([message])
+                except Exception as exc:
+                    log.exception("outbox handler failed", extra={"outbox_id": message.id, "kind": message.kind})
+                    async with self.db.transaction() as session:
+                        await session.execute(
+                            update(OutboxMessage)
+                            .where(OutboxMessage.id == message.id)
+                            .values(last_error=f"{type(exc).__name__}: {exc}"[:2000])
+                        )
+        if self.on_batch is not None:
+            self.on_batch()
+        return len(messages)
+
+    async def _finish(self, messages: Sequence[Message]) -> None:
+        async with self.db.transaction() as session:
+            for message in messages:
+                for handler in self.handlers:
+                    await handler(session, message)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([m.id for m in messages]))
+                .values(published_at=utcnow(), locked_until=None, last_error=None)
+            )

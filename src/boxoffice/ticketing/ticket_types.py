@@ -1,0 +1,231 @@
+"""Ticket types: create, read, update and delete them (with their revisions), and what can be bought now.
+
+Every edit raises the ticket type's revision (the one-statement reservation checks it) and records the domain events
+and the new availability in the outbox, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from boxoffice import outbox
+from boxoffice.clock import utcnow
+from boxoffice.db import Database
+from boxoffice.errors import InvalidInput, NotFound
+from boxoffice.events import service as events
+from boxoffice.events.models import Event
+from boxoffice.ids import new_id
+from boxoffice.ticketing import pricing as pricing_rules
+from boxoffice.ticketing.inventory import _expired_holds, _record_availability
+from boxoffice.ticketing.models import OrderLine, TicketType
+from boxoffice.ticketing.orders import release_expired_holds
+from boxoffice.ticketing.rules import pricing_from_row, ticket_values
+from boxoffice.topics import event_topic
+
+
+@dataclass(frozen=True)
+class Availability:
+    ticket_type_id: str
+    quantity: int
+    sold: int
+    held: int
+    available: int
+    price_cents: int
+    sales_state: str  # on_sale | not_started | ended | sold_out
+
+
+def _row_values(tt: TicketType) -> dict[str, Any]:
+    return {
+        "title": tt.title,
+        "description": tt.description,
+        "pricing_model": tt.pricing_model,
+        "base_price_cents": tt.base_price_cents,
+        "minimum_price_cents": tt.minimum_price_cents,
+        "suggested_price_cents": tt.suggested_price_cents,
+        "price_tiers": tt.price_tiers,
+        "currency": tt.currency,
+        "quantity": tt.quantity,
+        "starts_at": tt.starts_at,
+        "ends_at": tt.ends_at,
+        "tippable": tt.tippable,
+        "max_per_order": tt.max_per_order,
+        "position": tt.position,
+    }
+
+
+async def create_ticket_type(
+    db: Database, event_id: str, fields: Mapping[str, Any], *, organizer_id: str | None = None
+) -> TicketType:
+    values = ticket_values(fields)
+    async with db.transaction() as session:
+        await events.load_event(session, event_id, organizer_id=organizer_id)
+        tt = TicketType(id=new_id("tt"), event_id=event_id, sold_count=0, held_count=0, **values)
+        session.add(tt)
+        await session.flush()
+        outbox.record(
+            session,
+            "ticket.created",
+            [event_topic(event_id)],
+            {"event_id": event_id, "ticket_type_id": tt.id},
+        )
+        _record_availability(session, event_id, [(tt.id, tt.quantity, 0, 0)])
+    return tt
+
+
+async def _load_ticket_type(
+    session: AsyncSession,
+    ticket_type_id: str,
+    *,
+    organizer_id: str | None = None,
+    include_deleted: bool = False,
+) -> TicketType:
+    stmt = select(TicketType).where(TicketType.id == ticket_type_id)
+    if not include_deleted:
+        stmt = stmt.where(TicketType.deleted_at.is_(None))
+    if organizer_id is not None:
+        stmt = stmt.join(Event, Event.id == TicketType.event_id).where(Event.organizer_id == organizer_id)
+    tt = (await session.scalars(stmt.execution_options(populate_existing=True))).one_or_none()
+    if tt is None:
+        raise NotFound(f"ticket type {ticket_type_id} not found")
+    return tt
+
+
+async def get_ticket_type(db: Database, ticket_type_id: str, *, organizer_id: str | None = None) -> TicketType:
+    async with db.read() as session:
+        return await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
+
+
+async def update_ticket_type(
+    db: Database, ticket_type_id: str, changes: Mapping[str, Any], *, organizer_id: str | None = None
+) -> TicketType:
+    """Change a ticket type. Existing orders keep their pricing snapshot. Quantity can go down only to what is
+    already sold plus held (expired holds are released first so they do not count)."""
+    async with db.read() as session:
+        current = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
+    values = ticket_values(changes, _row_values(current))
+    if "quantity" in values and values["quantity"] < current.sold_count + current.held_count:
+        await release_expired_holds(db, ticket_type_ids=[ticket_type_id])
+    async with db.transaction() as session:
+        tt = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
+        if "quantity" in values:
+            new_quantity = values.pop("quantity")
+            row = (
+                await session.execute(
+                    update(TicketType)
+                    .where(
+                        TicketType.id == ticket_type_id,
+                        TicketType.sold_count + TicketType.held_count <= new_quantity,
+                    )
+                    .values(quantity=new_quantity, updated_at=utcnow())
+                    .returning(TicketType.sold_count, TicketType.held_count)
+                    .execution_options(synchronize_session=False)
+                )
+            ).one_or_none()
+            if row is None:
+                fresh = await _load_ticket_type(session, ticket_type_id)
+                raise InvalidInput.one(
+                    "quantity",
+                    f"cannot be lower than the {fresh.sold_count + fresh.held_count} tickets already sold or held",
+                )
+            tt = await _load_ticket_type(session, ticket_type_id)
+        for key, value in values.items():
+            setattr(tt, key, value)
+        await session.flush()
+        await _bump_revision(session, tt)
+        outbox.record(
+            session,
+            "ticket.updated",
+            [event_topic(tt.event_id)],
+            {"event_id": tt.event_id, "ticket_type_id": tt.id},
+        )
+        _record_availability(session, tt.event_id, [(tt.id, tt.quantity, tt.sold_count, tt.held_count)])
+    return tt
+
+
+async def _bump_revision(session: AsyncSession, tt: TicketType) -> None:
+    """An organizer edit: raise the ticket type's revision (in SQL, so that concurrent edits each count)."""
+    revision = await session.scalar(
+        update(TicketType)
+        .where(TicketType.id == tt.id)
+        .values(revision=TicketType.revision + 1)
+        .returning(TicketType.revision)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(tt, "revision", revision)
+
+
+async def delete_ticket_type(db: Database, ticket_type_id: str, *, organizer_id: str | None = None) -> bool:
+    """Delete a ticket type; one that has orders is only hidden (soft delete). Returns True when it was hidden."""
+    async with db.transaction() as session:
+        tt = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
+        has_orders = (await session.scalar(select(exists().where(OrderLine.ticket_type_id == ticket_type_id)))) is True
+        if has_orders:
+            tt.deleted_at = utcnow()
+            await session.flush()
+            await _bump_revision(session, tt)
+        else:
+            await session.execute(delete(TicketType).where(TicketType.id == ticket_type_id))
+        outbox.record(
+            session,
+            "ticket.deleted",
+            [event_topic(tt.event_id)],
+            {"event_id": tt.event_id, "ticket_type_id": tt.id},
+        )
+        _record_availability(session, tt.event_id, [(tt.id, tt.quantity, tt.quantity, 0)])
+    return has_orders
+
+
+async def list_ticket_types(db: Database, event_id: str, *, include_deleted: bool = False) -> list[TicketType]:
+    async with db.read() as session:
+        stmt = select(TicketType).where(TicketType.event_id == event_id)
+        if not include_deleted:
+            stmt = stmt.where(TicketType.deleted_at.is_(None))
+        return list((await session.scalars(stmt.order_by(TicketType.position, TicketType.created_at))).all())
+
+
+def sales_state(tt: TicketType, event: Event, available: int, now: datetime) -> str:
+    if tt.starts_at is not None and now < tt.starts_at:
+        return "not_started"
+    if now >= (tt.ends_at or event.ends_at) or event.status != "published":
+        return "ended"
+    return "sold_out" if available <= 0 else "on_sale"
+
+
+async def availability(db: Database, event_id: str, *, now: datetime | None = None) -> list[Availability]:
+    """What can be bought now, per ticket type. An expired hold never counts against availability."""
+    now = now or utcnow()
+    async with db.read() as session:
+        event = await events.load_event(session, event_id)
+        tts = list(
+            (
+                await session.scalars(
+                    select(TicketType)
+                    .where(TicketType.event_id == event_id, TicketType.deleted_at.is_(None))
+                    .order_by(TicketType.position, TicketType.created_at)
+                )
+            ).all()
+        )
+        expired = await _expired_holds(session, [tt.id for tt in tts], now)
+    out = []
+    for tt in tts:
+        held = tt.held_count - expired.get(tt.id, 0)
+        available = max(tt.quantity - tt.sold_count - held, 0)
+        out.append(
+            Availability(
+                ticket_type_id=tt.id,
+                quantity=tt.quantity,
+                sold=tt.sold_count,
+                held=held,
+                available=available,
+                price_cents=pricing_rules.current_unit_price(pricing_from_row(tt), tt.sold_count + held, now),
+                sales_state=sales_state(tt, event, available, now),
+            )
+        )
+    return out

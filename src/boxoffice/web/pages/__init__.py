@@ -1,0 +1,19 @@
+"""Buyer pages: the event page with its checkout form, and the order page with its tickets.
+
+Server-rendered and accessible; everything works without JavaScript except the live updates (availability and
+order status arrive over the SSE streams of ``/api/v1``). The pages depend on no other part of the JSON API.
+Errors are shown on the page in words a buyer understands, never as a problem document or a stack trace.
+
+``event`` and ``order`` hold the two pages and their actions, ``forms`` reads the checkout form and words its
+problems, ``render`` has what every page shares (templates, the page route class, messages, dates in words).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from boxoffice.web.pages import event, order
+
+router = APIRouter(include_in_schema=False)
+router.include_router(event.router)
+router.include_router(order.router)

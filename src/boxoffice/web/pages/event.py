@@ -1,0 +1,213 @@
+"""The event page and its checkout form (``/e/{event_id}``, ``/e/{event_id}/checkout``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from boxoffice import money
+from boxoffice.clock import utcnow
+from boxoffice.container import Boxoffice
+from boxoffice.errors import InvalidInput, NotFound, SalesClosed, SoldOut, TooManyRequests
+from boxoffice.events import service as events
+from boxoffice.events.models import Event
+from boxoffice.payments.gateway import StripeFailure
+from boxoffice.ticketing.plan import OrderRequest
+from boxoffice.ticketing.ticket_types import availability, list_ticket_types
+from boxoffice.web.pages.forms import (
+    _TOO_MANY,
+    MAX_FORM_VALUE,
+    CheckoutForm,
+    _check_buyer,
+    _line_index,
+    _read_lines,
+    _service_problems,
+    _sold_out_message,
+    major_units,
+)
+from boxoffice.web.pages.order import _remember_order, order_path
+from boxoffice.web.pages.render import PageRoute, _box, _event_not_found, _moment, _render, _when
+from boxoffice.web.ratelimit import admit_order
+
+log = logging.getLogger("boxoffice.pages")
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+@dataclass
+class TicketView:
+    id: str
+    title: str
+    description: str
+    pricing_model: str
+    currency: str
+    price_cents: int
+    minimum_cents: int
+    suggested_major: str
+    suggested_text: str
+    available: int
+    max_qty: int
+    per_order: int
+    tippable: bool
+    state: str
+    opens: str = ""
+
+    @property
+    def buyable(self) -> bool:
+        return self.state == "on_sale"
+
+    @property
+    def price_text(self) -> str:
+        if self.pricing_model == "flexible":
+            if self.minimum_cents:
+                return f"Pay what you want, at least {money.format_money(self.minimum_cents, self.currency)}"
+            return "Pay what you want"
+        if self.price_cents == 0:
+            return "Free"
+        price = money.format_money(self.price_cents, self.currency)
+        return f"{price} now; the price rises as tickets sell" if self.pricing_model == "dynamic" else price
+
+    @property
+    def left_text(self) -> str:
+        if self.state == "not_started":
+            return f"On sale from {self.opens}"
+        return f"{self.available} left" if self.available > 0 else "Sold out"
+
+
+async def _event_context(box: Boxoffice, event: Event) -> dict[str, Any]:
+    now = utcnow()
+    avail = {a.ticket_type_id: a for a in await availability(box.db, event.id, now=now)}
+    tickets: list[TicketView] = []
+    for tt in await list_ticket_types(box.db, event.id):
+        a = avail.get(tt.id)
+        if a is None or a.sales_state == "ended":
+            continue
+        limit = min(box.settings.max_quantity_per_line, tt.max_per_order or box.settings.max_quantity_per_line)
+        tickets.append(
+            TicketView(
+                id=tt.id,
+                title=tt.title,
+                description=tt.description,
+                pricing_model=tt.pricing_model,
+                currency=tt.currency,
+                price_cents=a.price_cents,
+                minimum_cents=tt.minimum_price_cents or 0,
+                suggested_major=major_units(
+                    tt.suggested_price_cents if tt.suggested_price_cents is not None else tt.minimum_price_cents,
+                    tt.currency,
+                ),
+                suggested_text=(
+                    money.format_money(tt.suggested_price_cents, tt.currency)
+                    if tt.suggested_price_cents is not None
+                    else ""
+                ),
+                available=a.available,
+                max_qty=max(min(limit, a.available), 0),
+                per_order=limit,
+                tippable=tt.tippable,
+                state=a.sales_state,
+                opens=_moment(tt.starts_at, event) if tt.starts_at else "",
+            )
+        )
+    currency = tickets[0].currency if tickets else "usd"
+    exp = money.exponent(currency)
+    zero = "0" + ("." + "0" * exp if exp else "")
+    return {
+        "event": event,
+        "when": _when(event),
+        "description": [p.strip() for p in (event.description or "").split("\n\n") if p.strip()],
+        "tickets": tickets,
+        "on_sale": any(t.buyable for t in tickets),
+        "currency": currency,
+        "exponent": exp,
+        "money_pattern": money.format_money(0, currency).replace(zero, "{n}", 1),
+    }
+
+
+async def _render_event(
+    request: Request, event: Event, form: CheckoutForm | None = None, status: int = 200
+) -> Response:
+    form = form or CheckoutForm()
+    context = await _event_context(_box(request), event)
+    context.update({"form": form.values, "problems": form.problems, "field_errors": form.field_errors()})
+    return _render(request, "event.html", context, status=status)
+
+
+async def _public_event(box: Boxoffice, event_id: str) -> Event | None:
+    try:
+        return await events.get_public_event(box.db, event_id[:64])
+    except NotFound:
+        return None
+
+
+@router.get("/e/{event_id}", response_class=HTMLResponse)
+async def event_page(request: Request, event_id: str) -> Response:
+    event = await _public_event(_box(request), event_id)
+    if event is None:
+        return _event_not_found(request)
+    return await _render_event(request, event)
+
+
+async def _too_many(request: Request, event: Event, form: CheckoutForm, exc: TooManyRequests) -> Response:
+    minutes = max(round(exc.retry_after / 60), 1)
+    wait = f"Please try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    form.add(f"{_TOO_MANY.get(exc.limit, 'Too many orders.')} {wait}", "email" if "email" in exc.limit else None)
+    response = await _render_event(request, event, form, 429)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@router.post("/e/{event_id}/checkout", response_class=HTMLResponse)
+async def checkout(request: Request, event_id: str) -> Response:
+    box = _box(request)
+    event = await _public_event(box, event_id)
+    if event is None:
+        return _event_not_found(request)
+    raw = await request.form()
+    form = CheckoutForm({k: v[:MAX_FORM_VALUE] for k, v in raw.items() if isinstance(v, str)})
+    try:
+        client_key = await admit_order(request, box.order_limiter, box.settings.secret_bytes)
+    except TooManyRequests as exc:
+        return await _too_many(request, event, form, exc)
+    types = await list_ticket_types(box.db, event.id)
+    max_line = box.settings.max_quantity_per_line
+    lines, chosen, tip = _read_lines(form, types, max_line)
+    _check_buyer(form)
+    if not lines and not form.problems:
+        form.add("Please choose at least one ticket", next((f"qty-{t.id}" for t in types), None))
+    if form.problems:
+        return await _render_event(request, event, form, 422)
+    order_request = OrderRequest(
+        event_id=event.id,
+        email=form.values.get("email", "").strip(),
+        name=form.values.get("name", "").strip(),
+        lines=lines,
+        tip_cents=tip or None,
+        client_key=client_key,
+    )
+    titles = {tt.id: tt.title for tt in types}
+    try:
+        placed = await box.payments.place_order(order_request)
+    except SoldOut as exc:
+        form.add(_sold_out_message(exc, titles.get(exc.ticket_type_id, "these tickets")), f"qty-{exc.ticket_type_id}")
+        return await _render_event(request, event, form, 409)
+    except SalesClosed as exc:
+        index = _line_index(exc.field or "")
+        target = f"qty-{chosen[index].id}" if index is not None and index < len(chosen) else None
+        form.add(exc.detail[:1].upper() + exc.detail[1:], target)
+        return await _render_event(request, event, form, 409)
+    except InvalidInput as exc:
+        _service_problems(form, exc, chosen, max_line)
+        return await _render_event(request, event, form, 422)
+    except TooManyRequests as exc:
+        return await _too_many(request, event, form, exc)
+    except StripeFailure:
+        log.warning("checkout could not be started", extra={"event_id": event.id})
+        form.add("We could not start the payment right now and nothing was charged. Please try again in a minute.")
+        return await _render_event(request, event, form, 503)
+    response = RedirectResponse(placed.checkout_url or order_path(placed.order), status_code=303)
+    return _remember_order(request, response, placed.order, box.payments.order_token(placed.order))
