@@ -46,6 +46,7 @@ async def make_event(db: Database, *, organizer: str | None = None, days: int = 
         ends_at=kw.pop("ends_at", start + timedelta(hours=4)),
         timezone=kw.pop("timezone", "Europe/Berlin"),
         status=kw.pop("status", None),
+        currency=kw.pop("currency", None),
     )
     return await events.create_event(db, organizer or unique_email("organizer"), data)
 

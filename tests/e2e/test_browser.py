@@ -69,8 +69,11 @@ async def test_buy_pay_what_you_want_with_tip_and_watch_it_confirm(
         await expect(buyer.locator("#total")).to_have_text("$0.00")
         await buyer.get_by_label("Quantity of Supporter").fill("2")
         await expect(buyer.locator("#total")).to_have_text("$40.00")
+        await price.fill("4")  # below the minimum: named next to the field before Checkout
+        await expect(buyer.locator(f"#price-{flex.id}-live")).to_have_text("At least $5.00 per ticket")
         await price.fill("12.50")
-        await buyer.get_by_label("Tip with Supporter (USD, optional)").fill("3")
+        await expect(buyer.locator(f"#price-{flex.id}-live")).to_be_hidden()
+        await buyer.get_by_label("Tip for the organizer (USD, optional)").fill("3")
         await buyer.get_by_label("Name").fill("Grace Hopper")
         await buyer.get_by_label("Email").fill("grace@example.com")
         await expect(buyer.locator("#total")).to_have_text("$28.00")

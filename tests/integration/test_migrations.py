@@ -15,6 +15,7 @@ from sqlalchemy import CheckConstraint, Connection, inspect, text
 
 from boxoffice import migrate
 from boxoffice.db import Base, Database
+from boxoffice.events import service as events
 from boxoffice.models import load_all_models
 from boxoffice.ticketing.orders import confirm_order, get_order, get_order_with_token, list_tickets, record_refund
 from boxoffice.ticketing.reserve import reserve
@@ -184,3 +185,54 @@ async def test_basic_tickets_and_orders_still_sell_after_upgrade(empty_url: str)
         assert await counters(db, "tt_old") == (10, 3, 0)
     finally:
         await db.dispose()
+
+
+async def test_events_take_the_currency_of_their_ticket_types_and_mixed_ones_are_reported(
+    empty_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await migrate.upgrade(empty_url, "0011")
+    db = Database(empty_url)
+    now = datetime.now(UTC)
+    stamp: object = now.replace(tzinfo=None) if db.is_sqlite else now
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO persons (id, email, email_normalized, name, created_at, updated_at) VALUES "
+                "('per_o', 'o@example.com', 'o@example.com', 'O', :now, :now)"
+            ),
+            {"now": stamp},
+        )
+        for event_id in ("ev_eur", "ev_mixed", "ev_empty"):
+            await conn.execute(
+                text(
+                    "INSERT INTO events (id, organizer_id, title, description, starts_at, ends_at, timezone, status, "
+                    "created_at, updated_at) VALUES (:id, 'per_o', 'Show', '', :now, :now, 'UTC', 'published', "
+                    ":now, :now)"
+                ),
+                {"id": event_id, "now": stamp},
+            )
+        for n, (event_id, currency) in enumerate(
+            [("ev_eur", "eur"), ("ev_mixed", "usd"), ("ev_mixed", "gbp"), ("ev_mixed", "usd")]
+        ):
+            await conn.execute(
+                text(
+                    "INSERT INTO ticket_types (id, event_id, title, description, pricing_model, base_price_cents, "
+                    "currency, quantity, sold_count, held_count, tippable, position, created_at, updated_at) VALUES "
+                    "(:id, :event, 'T', '', 'fixed', 1000, :currency, 10, 0, 0, false, 0, :now, :now)"
+                ),
+                {"id": f"tt_{n}", "event": event_id, "currency": currency, "now": stamp},
+            )
+    await db.dispose()
+    with caplog.at_level("WARNING"):
+        await migrate.upgrade(empty_url)
+    db = Database(empty_url)
+    try:
+        assert [(await events.get_event(db, e)).currency for e in ("ev_eur", "ev_mixed", "ev_empty")] == [
+            "eur",
+            "usd",  # two of its three ticket types
+            None,  # set by its first ticket type
+        ]
+    finally:
+        await db.dispose()
+    reported = [r.getMessage() for r in caplog.records if "several currencies" in r.getMessage()]
+    assert len(reported) == 1 and "ev_mixed" in reported[0] and "gbp (1)" in reported[0]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from boxoffice.db import Database
 from boxoffice.errors import InvalidInput, NotFound, SalesClosed, SoldOut
 from boxoffice.events import service as events
 from boxoffice.outbox.models import OutboxMessage
+from boxoffice.ticketing.models import TicketType
 from boxoffice.ticketing.orders import (
     cancel_order,
     confirm_order,
@@ -162,11 +163,36 @@ async def test_bad_email_and_unknown_event(db: Database) -> None:
     assert await database_state(db) == before
 
 
+async def test_an_event_sells_in_one_currency(db: Database) -> None:
+    event = await make_event(db)
+    assert event.currency is None
+    usd = await make_ticket(db, event.id, currency="USD")  # the first ticket type sets the event's currency
+    assert usd.currency == "usd" and (await events.get_event(db, event.id)).currency == "usd"
+    inherited = await make_ticket(db, event.id, title="No currency given")
+    assert inherited.currency == "usd"
+    before = await database_state(db)
+    with pytest.raises(InvalidInput) as exc:
+        await make_ticket(db, event.id, currency="EUR")
+    assert [(e.field, "USD" in e.message) for e in exc.value.errors] == [("currency", True)]
+    with pytest.raises(InvalidInput):
+        await update_ticket_type(db, usd.id, {"currency": "eur"})
+    with pytest.raises(InvalidInput) as changed:  # the event's currency is fixed once it has ticket types
+        await events.update_event(db, event.id, events.EventInput(currency="eur"))
+    assert [e.field for e in changed.value.errors] == ["currency"]
+    assert await database_state(db) == before
+    euro = await make_event(db, currency="EUR")
+    assert euro.currency == "eur" and (await make_ticket(db, euro.id)).currency == "eur"  # inherited
+    empty = await make_event(db)
+    assert (await events.update_event(db, empty.id, events.EventInput(currency="jpy"))).currency == "jpy"
+
+
 async def test_mixed_currency_order_is_refused(db: Database) -> None:
+    """Events from before one currency per event may still have ticket types in two: an order never mixes them."""
     event = await make_event(db)
     usd = await make_ticket(db, event.id, currency="usd")
-    eur = await make_ticket(db, event.id, currency="EUR")
-    assert eur.currency == "eur"
+    eur = await make_ticket(db, event.id, currency="usd", title="Legacy euro")
+    async with db.transaction() as session:  # as the migration left a mixed event: the row itself in euros
+        await session.execute(update(TicketType).where(TicketType.id == eur.id).values(currency="eur"))
     before = await database_state(db)
     with pytest.raises(InvalidInput) as exc:
         await reserve(db, order_request(event.id, (usd.id, 1), (eur.id, 1)))

@@ -11,6 +11,7 @@ from boxoffice.notifications.codes import verify_ticket_code
 from boxoffice.ticketing.checkout import await_async_payment
 from boxoffice.ticketing.orders import find_order_by_payment
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
+from boxoffice.ticketing.reserve import reserve
 from boxoffice.web.pages.forms import parse_amount
 from tests.helpers import counters, database_state, eventually, make_event, make_ticket, order_status
 from tests.server import LiveServer
@@ -92,7 +93,10 @@ async def test_event_page_shows_tickets_availability_prices_and_labels(site: Liv
     assert "7 left" in html and "10 left" in html and "$15.00" in html
     assert page.inputs[f"price-{flex.id}"]["value"] == "20.00"  # suggested price prefilled
     assert "at least $5.00" in html  # the minimum shown
-    assert f"tip-{flex.id}" in page.inputs and f"tip-{fixed.id}" not in page.inputs  # tips only where accepted
+    # one tip for the order, near the total, labelled as a tip to the organizer (a ticket here accepts tips)
+    assert "tip" in page.inputs and f"tip-{flex.id}" not in page.inputs
+    assert "Tip for the organizer (USD, optional)" in html and "it goes with Supporter" in html
+    assert html.index('id="tip"') > html.index('id="email"')  # after the tickets and details, by the total
     assert f"price-{fixed.id}" not in page.inputs
     assert {"name", "email", f"qty-{fixed.id}", f"qty-{flex.id}"} <= set(page.inputs)
     live = [a.get("data-left") for a in page.live_regions()]
@@ -135,7 +139,7 @@ async def test_checkout_holds_redirects_to_the_sandbox_and_the_order_confirms(si
         data={
             f"qty_{flex.id}": "2",
             f"price_{flex.id}": "12.50",
-            f"tip_{flex.id}": "3",
+            "tip": "3",
             "name": "Ada Lovelace",
             "email": "ada@example.com",
         },
@@ -219,8 +223,8 @@ async def test_other_invalid_input_in_words(site: LiveServer) -> None:
     cases = [
         ({f"qty_{flex.id}": "1", f"price_{flex.id}": "abc"}, "Please enter your price for Supporter as an amount"),
         ({f"qty_{flex.id}": "1", f"price_{flex.id}": "5.001"}, "Please enter your price for Supporter as an amount"),
-        ({f"qty_{flex.id}": "1", f"tip_{flex.id}": "-2"}, "Please enter an amount of zero or more for the tip"),
-        ({f"qty_{flex.id}": "0", f"tip_{flex.id}": "2"}, "Please choose at least one Supporter ticket to add a tip"),
+        ({f"qty_{flex.id}": "1", "tip": "-2"}, "Please enter an amount of zero or more for your tip"),
+        ({f"qty_{fixed.id}": "1", "tip": "2"}, "A tip goes with a ticket that accepts tips: choose Supporter"),
         ({f"qty_{flex.id}": "two"}, "Please enter a whole number of tickets for Supporter"),
         ({f"qty_{fixed.id}": "5"}, "You can buy at most 4 Standing tickets per order"),
         ({f"qty_{flex.id}": "0"}, "Please choose at least one ticket"),
@@ -362,3 +366,30 @@ async def test_a_bank_payment_still_processing_says_so(site: LiveServer) -> None
     assert "Your payment is processing" in page.text and "bank@example.com" in page.text
     assert "Payment received" not in page.text and "confirming your payment" not in page.text
     assert "Release my tickets" not in page.text  # the money may still arrive: no cancel button under it
+
+
+async def test_dynamic_prices_say_what_comes_next(site: LiveServer) -> None:
+    event = await make_event(site.box.db)
+    tiers = [{"price_cents": 1500, "up_to": 12}, {"price_cents": 2000, "up_to": 30}, {"price_cents": 2500}]
+    ladder = await make_ticket(
+        site.box.db, event.id, title="Early bird", pricing_model="dynamic", price_tiers=tiers, quantity=40
+    )
+    soon = datetime(2031, 1, 1, tzinfo=UTC)
+    dated = await make_ticket(
+        site.box.db,
+        event.id,
+        title="Advance",
+        pricing_model="dynamic",
+        price_tiers=[{"price_cents": 1000, "until": soon.isoformat()}, {"price_cents": 1800}],
+        quantity=40,
+    )
+    html = (await site.client.get(f"/e/{event.id}")).text
+    assert "$15.00 for the next 12 tickets, then $20.00" in html
+    assert "$10.00 until " in html and ", then $18.00" in html
+    await reserve(site.box.db, OrderRequest(event.id, "d@example.com", [LineRequest(ladder.id, 10)]))
+    html = (await site.client.get(f"/e/{event.id}")).text
+    assert "$15.00 for the next 2 tickets, then $20.00" in html  # the step moves with sales
+    await reserve(site.box.db, OrderRequest(event.id, "e@example.com", [LineRequest(ladder.id, 20)]))
+    html = (await site.client.get(f"/e/{event.id}")).text
+    assert "$25.00" in html and "then" not in html.split("Early bird", 1)[1].split("</fieldset>", 1)[0]
+    assert dated.id  # the dated ladder keeps its own text

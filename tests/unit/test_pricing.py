@@ -237,3 +237,34 @@ def test_dated_tier_applies_strictly_before_until(days: int) -> None:
     dyn = p.TicketPricing("dynamic", "usd", tiers=(p.PriceTier(100, until=until), p.PriceTier(200)))
     now = until + timedelta(days=days)
     assert p.unit_prices(dyn, 1, chosen=None, taken_before=0, now=now) == ((100,) if now < until else (200,))
+
+
+@st.composite
+def count_ladders(draw: st.DrawFn) -> tuple[p.PriceTier, ...]:
+    ceilings = sorted(draw(st.sets(st.integers(1, 200), min_size=0, max_size=4)))
+    prices = draw(st.lists(st.integers(0, 50_000), min_size=len(ceilings) + 1, max_size=len(ceilings) + 1))
+    tiers = [p.PriceTier(price, up_to=ceiling) for price, ceiling in zip(prices, ceilings, strict=False)]
+    return (*tiers, p.PriceTier(prices[-1]))
+
+
+@given(count_ladders(), st.integers(0, 250))
+def test_the_announced_step_is_what_the_next_units_cost(tiers: tuple[p.PriceTier, ...], taken: int) -> None:
+    step = p.price_step(tiers, taken, NOW)
+    assert step.price_cents == p.tier_price(tiers, taken + 1, NOW)
+    if step.units is None:  # the last step: every later unit costs the same
+        assert all(p.tier_price(tiers, taken + k, NOW) == step.price_cents for k in range(1, 30))
+        assert step.next_price_cents is None
+        return
+    assert step.units >= 1
+    assert all(p.tier_price(tiers, taken + k, NOW) == step.price_cents for k in range(1, step.units + 1))
+    after = p.tier_price(tiers, taken + step.units + 1, NOW)
+    assert step.next_price_cents == (after if after != step.price_cents else None)
+
+
+def test_a_dated_step_names_its_end_and_the_price_after() -> None:
+    dyn = parsed(TIERS)  # 10.00 up to 100 sold, 15.00 until 2027-03-01, then 20.00
+    assert p.price_step(dyn, 88, NOW) == p.PriceStep(1000, 12, None, 1500)
+    dated = p.price_step(dyn, 100, NOW)
+    assert (dated.price_cents, dated.units, dated.next_price_cents) == (1500, None, 2000)
+    assert dated.until == datetime(2027, 3, 1, tzinfo=UTC)
+    assert p.price_step(dyn, 100, datetime(2027, 3, 2, tzinfo=UTC)) == p.PriceStep(2000, None, None, None)

@@ -40,6 +40,9 @@ class Event(Base):
     ends_at: Mapped[datetime]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     status: Mapped[str] = mapped_column(String(16), default="published")
+    # The event's one currency (lowercase ISO 4217): every ticket type is priced in it. Set when the event is created
+    # or by its first ticket type; changeable only while it has none.
+    currency: Mapped[str | None] = mapped_column(String(3))
     # Raised by every edit: a reservation made from a kept copy of the event checks it (see ticketing.reserve_pg).
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,9 +12,10 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice import money
 from boxoffice.clock import ensure_utc, utcnow
 from boxoffice.db import Database, insert_for
 from boxoffice.errors import FieldError, InvalidInput, NotFound
@@ -101,6 +102,7 @@ class EventInput:
     ends_at: datetime | None = None
     timezone: str | None = None
     status: str | None = None
+    currency: str | None = None
 
 
 def _event_values(data: EventInput, current: Event | None) -> dict[str, Any]:
@@ -137,6 +139,11 @@ def _event_values(data: EventInput, current: Event | None) -> dict[str, Any]:
             values["timezone"] = data.timezone
         except (ZoneInfoNotFoundError, ValueError):
             errors.append(FieldError("timezone", "must be an IANA time zone such as Europe/Berlin"))
+    if data.currency is not None:
+        code = money.normalize_currency(data.currency)
+        if not money.is_supported(code):
+            errors.append(FieldError("currency", "must be a supported three-letter ISO 4217 code"))
+        values["currency"] = code
     if data.status is not None:
         if data.status not in EVENT_STATUSES:
             errors.append(FieldError("status", f"must be one of {', '.join(EVENT_STATUSES)}"))
@@ -158,7 +165,17 @@ async def create_event(db: Database, organizer_email: str, data: EventInput, org
 async def update_event(db: Database, event_id: str, data: EventInput, organizer_id: str | None = None) -> Event:
     async with db.transaction() as session:
         event = await load_event(session, event_id, organizer_id=organizer_id, for_update=True)
-        for key, value in _event_values(data, event).items():
+        values = _event_values(data, event)
+        if values.get("currency", event.currency) != event.currency and event.currency is not None:
+            # its ticket types are priced in the current one (the table belongs to ticketing; only its rows are counted)
+            priced = await session.scalar(
+                text("SELECT count(*) FROM ticket_types WHERE event_id = :id"), {"id": event.id}
+            )
+            if priced:
+                raise InvalidInput.one(
+                    "currency", f"cannot change: the event's ticket types are priced in {event.currency.upper()}"
+                )
+        for key, value in values.items():
             setattr(event, key, value)
         event.revision += 1  # the row is locked (FOR UPDATE): no concurrent edit can read the same revision
     return event

@@ -211,6 +211,34 @@ def tier_price(tiers: Sequence[PriceTier], position: int, now: datetime) -> int:
     return tiers[-1].price_cents
 
 
+@dataclass(frozen=True)
+class PriceStep:
+    """What a buyer of a dynamic ticket is told: the next unit's price, how long it lasts (``units`` more tickets,
+    and/or ``until`` a moment), and the price after that (None on the last tier)."""
+
+    price_cents: int
+    units: int | None
+    until: datetime | None
+    next_price_cents: int | None
+
+
+def price_step(tiers: Sequence[PriceTier], taken: int, now: datetime) -> PriceStep:
+    """The step of the price ladder the next unit is on, after ``taken`` units were sold or held, at ``now``."""
+    position = taken + 1
+    for index, tier in enumerate(tiers):
+        if not tier.in_force(position, now) or index == len(tiers) - 1:
+            continue
+        units = tier.up_to - taken if tier.up_to is not None else None
+        # the price once this tier ends: by count (the unit after its ceiling) or else by date (at its end)
+        if units is not None:
+            after = tier_price(tiers, tier.up_to + 1 if tier.up_to is not None else position, now)
+        else:
+            assert tier.until is not None  # a tier that is not the last has up_to or until (checked on save)
+            after = tier_price(tiers, position, tier.until)
+        return PriceStep(tier.price_cents, units, tier.until, after if after != tier.price_cents else None)
+    return PriceStep(tier_price(tiers, position, now), None, None, None)
+
+
 def current_unit_price(pricing: TicketPricing, taken: int, now: datetime) -> int:
     """The price the next unit would be offered at: for display. Flexible shows its suggested (else minimum)."""
     if pricing.model == "fixed":

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from boxoffice import outbox
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
-from boxoffice.errors import InvalidInput, NotFound
+from boxoffice.errors import FieldError, InvalidInput, NotFound
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
@@ -60,12 +60,27 @@ def _row_values(tt: TicketType) -> dict[str, Any]:
     }
 
 
+def _check_event_currency(currency: object, event_currency: str | None) -> None:
+    """Ticket types are priced in their event's one currency (an order never mixes currencies)."""
+    if event_currency is not None and isinstance(currency, str) and currency != event_currency:
+        raise InvalidInput(
+            FieldError(
+                "currency", f"must be the event's currency, {event_currency.upper()} (an event sells in one currency)"
+            )
+        )
+
+
 async def create_ticket_type(
     db: Database, event_id: str, fields: Mapping[str, Any], *, organizer_id: str | None = None
 ) -> TicketType:
-    values = ticket_values(fields)
     async with db.transaction() as session:
-        await events.load_event(session, event_id, organizer_id=organizer_id)
+        # locked: the first ticket type of an event without a currency sets it, once
+        event = await events.load_event(session, event_id, organizer_id=organizer_id, for_update=True)
+        given = fields.get("currency")
+        values = ticket_values({**fields, "currency": given if given is not None else (event.currency or "usd")})
+        _check_event_currency(values.get("currency"), event.currency)
+        if event.currency is None:
+            event.currency = values["currency"]
         tt = TicketType(id=new_id("tt"), event_id=event_id, sold_count=0, held_count=0, **values)
         session.add(tt)
         await session.flush()
@@ -110,6 +125,9 @@ async def update_ticket_type(
     async with db.read() as session:
         current = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
     values = ticket_values(changes, _row_values(current))
+    if "currency" in values and values["currency"] != current.currency:
+        event = await events.get_event(db, current.event_id)
+        _check_event_currency(values["currency"], event.currency or current.currency)
     if "quantity" in values and values["quantity"] < current.sold_count + current.held_count:
         await release_expired_holds(db, ticket_type_ids=[ticket_type_id])
     async with db.transaction() as session:

@@ -15,6 +15,18 @@ Title = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=20_000)]
 
 
+EventCurrency = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=3,
+        description="The event's one currency (ISO 4217): its ticket types are priced in it. Unset: the first "
+        "ticket type's currency. Changeable only while the event has no ticket types.",
+        examples=["eur"],
+    ),
+]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -25,6 +37,7 @@ class EventCreate(Strict):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    currency: EventCurrency | None = None
 
 
 class EventPatch(Strict):
@@ -34,6 +47,7 @@ class EventPatch(Strict):
     ends_at: AwareDatetime | None = None
     timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     status: Literal["draft", "published", "canceled"] | None = None
+    currency: EventCurrency | None = None
 
 
 class EventOut(BaseModel):
@@ -44,6 +58,7 @@ class EventOut(BaseModel):
     ends_at: datetime
     timezone: str
     status: str
+    currency: str | None
     created_at: datetime
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,8 +17,11 @@ from boxoffice.errors import InvalidInput, NotFound, SalesClosed, SoldOut, TooMa
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.payments.gateway import StripeFailure
+from boxoffice.ticketing.models import TicketType
 from boxoffice.ticketing.plan import OrderRequest
-from boxoffice.ticketing.ticket_types import availability, list_ticket_types
+from boxoffice.ticketing.pricing import price_step
+from boxoffice.ticketing.rules import pricing_from_row
+from boxoffice.ticketing.ticket_types import Availability, availability, list_ticket_types
 from boxoffice.web.pages.forms import (
     _TOO_MANY,
     MAX_FORM_VALUE,
@@ -55,6 +59,7 @@ class TicketView:
     tippable: bool
     state: str
     opens: str = ""
+    step_text: str = ""  # dynamic prices: the price now and what comes next
 
     @property
     def buyable(self) -> bool:
@@ -68,8 +73,9 @@ class TicketView:
             return "Pay what you want"
         if self.price_cents == 0:
             return "Free"
-        price = money.format_money(self.price_cents, self.currency)
-        return f"{price} now; the price rises as tickets sell" if self.pricing_model == "dynamic" else price
+        if self.step_text:
+            return self.step_text
+        return money.format_money(self.price_cents, self.currency)
 
     @property
     def left_text(self) -> str:
@@ -111,6 +117,7 @@ async def _event_context(box: Boxoffice, event: Event) -> dict[str, Any]:
                 tippable=tt.tippable,
                 state=a.sales_state,
                 opens=_moment(tt.starts_at, event) if tt.starts_at else "",
+                step_text=_step_text(tt, a, event, now) if tt.pricing_model == "dynamic" else "",
             )
         )
     currency = tickets[0].currency if tickets else "usd"
@@ -122,10 +129,35 @@ async def _event_context(box: Boxoffice, event: Event) -> dict[str, Any]:
         "description": [p.strip() for p in (event.description or "").split("\n\n") if p.strip()],
         "tickets": tickets,
         "on_sale": any(t.buyable for t in tickets),
+        # one tip for the whole order, offered when a ticket on sale accepts tips
+        "tippable": any(t.tippable and t.buyable for t in tickets),
+        "tippable_titles": " or ".join(t.title for t in tickets if t.tippable and t.buyable),
         "currency": currency,
         "exponent": exp,
         "money_pattern": money.format_money(0, currency).replace(zero, "{n}", 1),
     }
+
+
+def _step_text(tt: TicketType, a: Availability, event: Event, now: datetime) -> str:
+    """``EUR 15.00 for the next 12 tickets, then EUR 20.00``: where a dynamic price stands and what comes next."""
+    step = price_step(pricing_from_row(tt).tiers, a.sold + a.held, now)
+    price = money.format_money(step.price_cents, tt.currency)
+    if step.next_price_cents is None:
+        return price
+    then = money.format_money(step.next_price_cents, tt.currency)
+    units = step.units if step.units is not None and step.units < a.available else None
+    until = _moment(step.until, event) if step.until is not None else None
+    if units is not None and until is not None:
+        return f"{price} for the next {units} {_tickets(units)} or until {until}, then {then}"
+    if units is not None:
+        return f"{price} for the next {units} {_tickets(units)}, then {then}"
+    if until is not None:
+        return f"{price} until {until}, then {then}"
+    return price  # the step outlasts what is left: this is the price of every ticket still on sale
+
+
+def _tickets(n: int) -> str:
+    return "ticket" if n == 1 else "tickets"
 
 
 async def _render_event(

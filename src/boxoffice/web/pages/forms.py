@@ -111,25 +111,17 @@ def _tickets_word(n: int) -> str:
 def _read_lines(
     form: CheckoutForm, types: Sequence[TicketType], max_line: int
 ) -> tuple[list[LineRequest], list[TicketType], int]:
-    """The order lines and tip the buyer asked for; problems are added to ``form``."""
+    """The order lines and the tip the buyer asked for; problems are added to ``form``. The tip belongs to the
+    order (one field near the total), not to a ticket."""
     lines: list[LineRequest] = []
     chosen: list[TicketType] = []
-    tip_total = 0
     for tt in types:
         raw_qty = form.values.get(f"qty_{tt.id}", "").strip() or "0"
-        raw_tip = form.values.get(f"tip_{tt.id}", "") if tt.tippable else ""
         qty = whole_number(raw_qty)
         if qty is None:
             form.add(f"Please enter a whole number of tickets for {tt.title}", f"qty-{tt.id}")
             continue
-        tip: int | None = None
-        try:
-            tip = parse_amount(raw_tip, tt.currency)
-        except AmountError as exc:
-            form.add(_amount_problem(str(exc), f"the tip for {tt.title}", tt.currency), f"tip-{tt.id}")
         if qty == 0:
-            if tip:
-                form.add(f"Please choose at least one {tt.title} ticket to add a tip to it", f"qty-{tt.id}")
             continue
         limit = min(max_line, tt.max_per_order or max_line)
         if qty > limit:
@@ -154,8 +146,24 @@ def _read_lines(
                 continue
         lines.append(LineRequest(tt.id, qty, price))
         chosen.append(tt)
-        tip_total += tip or 0
-    return lines, chosen, tip_total
+    return lines, chosen, _read_tip(form, types, chosen)
+
+
+def _read_tip(form: CheckoutForm, types: Sequence[TicketType], chosen: Sequence[TicketType]) -> int:
+    """The order's tip to the organizer (0 when none); it needs a chosen ticket that accepts tips."""
+    tippable = [tt for tt in types if tt.tippable]
+    if not tippable:
+        return 0
+    currency = tippable[0].currency
+    try:
+        tip = parse_amount(form.values.get("tip", ""), currency) or 0
+    except AmountError as exc:
+        form.add(_amount_problem(str(exc), "your tip", currency), "tip")
+        return 0
+    if tip and not any(tt.tippable for tt in chosen) and chosen:
+        names = " or ".join(tt.title for tt in tippable)
+        form.add(f"A tip goes with a ticket that accepts tips: choose {names}, or leave the tip empty", "tip")
+    return tip
 
 
 def _check_buyer(form: CheckoutForm) -> None:
@@ -211,8 +219,7 @@ def _service_problems(form: CheckoutForm, exc: InvalidInput, chosen: Sequence[Ti
         elif error.field in ("email", "name"):
             form.add(_buyer_message(error), error.field)
         elif error.field == "tip_cents":
-            target = next((f"tip-{t.id}" for t in chosen if t.tippable), None)
-            form.add("Tips can only be added to tickets that accept them", target)
+            form.add("Tips can only be added to tickets that accept them", "tip")
         elif "same currency" in error.message:
             form.add("Tickets in different currencies must be bought in separate orders")
         else:

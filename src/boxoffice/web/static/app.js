@@ -51,26 +51,38 @@
       var pattern = form.getAttribute("data-money-pattern") || "{n}";
       var total = form.querySelector("#total");
       var row = form.querySelector("[data-total-row]");
+      var tipInput = form.querySelector("#tip");
+      var tipField = form.querySelector("[data-tip-field]");
       recompute = function () {
         if (!total) { return; }
         var sum = 0;
+        var tippableChosen = false;
         form.querySelectorAll("fieldset.ticket").forEach(function (ticket) {
           var qtyInput = ticket.querySelector("input[name^='qty_']");
           var qty = qtyInput && !qtyInput.disabled ? parseInt(qtyInput.value, 10) : 0;
-          if (!(qty > 0)) { return; }
-          var unit = parseInt(ticket.getAttribute("data-price"), 10) || 0;
           var own = ticket.querySelector("input[name^='price_']");
-          if (own) {
-            var chosen = parseAmount(own.value, exponent, currency);
-            unit = chosen === null || isNaN(chosen) ? 0 : chosen;
+          var chosen = own ? parseAmount(own.value, exponent, currency) : null;
+          var warning = ticket.querySelector("[data-below-minimum]");
+          if (warning) {
+            // a pay-what-you-want price below the minimum is named next to its field before Checkout
+            var minimum = parseInt(ticket.getAttribute("data-minimum"), 10) || 0;
+            var below = qty > 0 && chosen !== null && !isNaN(chosen) && chosen < minimum;
+            var text = below ? "At least " + formatMinor(minimum, exponent, pattern) + " per ticket" : "";
+            if (warning.textContent !== text) { warning.textContent = text; }
+            warning.hidden = !below;
           }
+          if (!(qty > 0)) { return; }
+          if (ticket.getAttribute("data-tippable") === "true") { tippableChosen = true; }
+          var unit = parseInt(ticket.getAttribute("data-price"), 10) || 0;
+          if (own) { unit = chosen === null || isNaN(chosen) ? 0 : chosen; }
           sum += qty * unit;
-          var tip = ticket.querySelector("input[name^='tip_']");
-          if (tip) {
-            var tipAmount = parseAmount(tip.value, exponent, currency);
-            if (tipAmount !== null && !isNaN(tipAmount)) { sum += tipAmount; }
-          }
         });
+        if (tipInput) {
+          // the order's one tip: offered once a ticket that accepts tips is chosen (or when it already has a value)
+          if (tipField) { tipField.hidden = !tippableChosen && !tipInput.value && !tipField.querySelector(".field-error"); }
+          var tipAmount = parseAmount(tipInput.value, exponent, currency);
+          if (tippableChosen && tipAmount !== null && !isNaN(tipAmount)) { sum += tipAmount; }
+        }
         var text = formatMinor(sum, exponent, pattern);
         if (total.textContent !== text) { total.textContent = text; }
       };
