@@ -1,15 +1,54 @@
-"""Shared fixtures: a migrated SQLite database and a migrated PostgreSQL database of this run's own."""
+"""Shared fixtures (a migrated SQLite database and a migrated PostgreSQL database of this run's own) and the test
+levels as markers.
+
+Every test gets exactly one level, from what it uses, so no test module has to say it:
+- ``e2e``: the tests under ``tests/e2e`` (a real browser, server processes) and ``tests/drills`` (which also get
+  ``drill``): running servers, killed and restarted;
+- ``integration``: a test that takes a database (SQLite or PostgreSQL), a live server, a real SMTP server or a served
+  sandbox, directly or through another fixture; or that says so with ``pytest.mark.integration`` (Redis, child
+  processes, a database of its own in ``tmp_path``);
+- ``unit``: the rest, pure and fast (``./scripts/test -m unit``).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from boxoffice import migrate
 from boxoffice.db import Database
 from tests import pg
+
+LEVELS = ("unit", "integration", "e2e")
+# Fixtures that bring a real component; every database fixture (pg_url, pg_db, fresh_pg, the live servers) depends on
+# pg_admin_url or sqlite_url. ``db`` picks its database at run time, so it is named too.
+INTEGRATION_FIXTURES = frozenset({"pg_admin_url", "sqlite_url", "db", "smtp_server", "sb", "hooked", "receiver"})
+TESTS = Path(__file__).resolve().parent
+E2E, DRILLS = TESTS / "e2e", TESTS / "drills"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks each test with its level (see the module's docstring) unless it is marked with one already, and the
+    drills with ``drill``."""
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        uses = INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        marked = [name for name in LEVELS if item.get_closest_marker(name)]
+        if len(marked) > 1 or (marked == ["unit"] and uses):
+            raise pytest.UsageError(f"{item.nodeid}: marked {marked}, using {sorted(uses)}: one level, the right one")
+        if path.is_relative_to(DRILLS):
+            item.add_marker("drill")
+        if marked:
+            continue
+        if path.is_relative_to(E2E) or path.is_relative_to(DRILLS):
+            item.add_marker("e2e")
+        elif uses:
+            item.add_marker("integration")
+        else:
+            item.add_marker("unit")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -53,6 +53,7 @@ async def redis_pair() -> AsyncIterator[tuple[RedisBroker, RedisBroker]]:
         await publisher.stop()
 
 
+@pytest.mark.integration  # Redis
 async def test_redis_between_two_brokers_and_reconnect() -> None:
     async with redis_pair() as (listener, publisher), listener.subscribe("event:x") as sub:
         assert await sub.wait_active(10)
@@ -68,6 +69,7 @@ async def test_redis_between_two_brokers_and_reconnect() -> None:
         assert (await sub.get(10))["n"] == 2
 
 
+@pytest.mark.integration  # Redis
 async def test_redis_publish_many_delivers_a_batch_in_order() -> None:
     async with (
         redis_pair() as (listener, publisher),

@@ -446,6 +446,7 @@ async def test_hanging_requests_time_out_and_latency_is_injected(sb: RunningSand
     assert time.perf_counter() - started >= 0.3  # a lower bound only: timing never decides a pass
 
 
+@pytest.mark.integration  # a served sandbox of its own
 async def test_mounted_under_a_path_prefix() -> None:
     async with run_sandbox(api_keys={KEY}, prefix="/_sandbox_stripe") as mounted:
         assert mounted.url.endswith("/_sandbox_stripe")

@@ -25,7 +25,7 @@ from boxoffice.ticketing import refunds, ticket_types, tokens
 from boxoffice.ticketing import reserve as reservations
 from tests import pg
 from tests.helpers import counters, order_request
-from tests.integration.test_migrations import database_checks, model_checks, revisions
+from tests.platform.test_migrations import database_checks, model_checks, revisions
 
 KEY = "bo_an-api-key-made-before-the-upgrade"
 SECRET = b"the signing key of the upgraded deployment"

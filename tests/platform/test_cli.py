@@ -7,12 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from boxoffice.accounts.service import authenticate
 from boxoffice.db import Database
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.ticketing.ticket_types import list_ticket_types
 
 ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.integration  # the command in child processes, on databases of their own
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from boxoffice.ticketing import orders as lifecycle
-from tests.api.conftest import Api
 from tests.helpers import eventually, make_event, make_ticket, unique_email
+from tests.web.api.conftest import Api
 
 
 async def pending_order(api: Api, organizer: str | None = None) -> tuple[str, str, str]:

@@ -11,8 +11,8 @@ import httpx
 
 from boxoffice.accounts.service import create_api_key, revoke_api_key
 from boxoffice.notifications.codes import verify_ticket_code
-from tests.api.conftest import Api
 from tests.helpers import database_state, eventually, unique_email
+from tests.web.api.conftest import Api
 
 START = (datetime.now(UTC) + timedelta(days=20)).replace(microsecond=0)
 

@@ -54,7 +54,7 @@ async def test_reservations_split_across_two_processes(pg_url: str, pg_db: Datab
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.integration.reserve_worker",
+            "tests.ticketing.reserve_worker",
             pg_url,
             event.id,
             tt.id,

@@ -18,6 +18,8 @@ from boxoffice.web import system
 from boxoffice.web.app import create_app
 from tests.server import settings_for
 
+pytestmark = pytest.mark.integration  # a migrated SQLite database of each test's own
+
 
 @dataclass
 class Probe:

@@ -61,7 +61,7 @@ async def test_across_two_processes_with_redis(pg_db: Database) -> None:
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.integration.subscriber_worker",
+        "tests.outbox.subscriber_worker",
         REDIS_URL,
         prefix,
         event_topic(event.id),

@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from tests.api.conftest import Api
 from tests.helpers import make_event, make_ticket
+from tests.web.api.conftest import Api
 
 ST = Path(sys.executable).with_name("st")
 

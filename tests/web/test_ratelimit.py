@@ -48,6 +48,7 @@ def test_off_at_zero_and_redis_when_configured() -> None:
     assert isinstance(make_rate_limiter("redis://127.0.0.1:6379/0", 30, 10, prefix="p:"), RedisRateLimiter)
 
 
+@pytest.mark.integration  # Redis
 async def test_redis_buckets_are_shared_by_two_limiters() -> None:
     await require_redis()
     prefix = f"test-{secrets.token_hex(4)}:"
