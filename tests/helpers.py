@@ -125,3 +125,15 @@ async def require_redis() -> None:
         pytest.skip(f"no Redis at {REDIS_URL}")
     finally:
         await client.aclose()
+
+
+async def waiting_on_locks(db: Database) -> int:
+    """Statements of other sessions waiting for a lock (behind a drill's lock on a row): a pause point to kill in."""
+    async with db.read() as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        )
+    return int(waiting or 0)

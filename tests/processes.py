@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -111,3 +113,30 @@ def sandbox(port: int, *, key: str, webhook_url: str, secret: str, log: Path, la
         {},
         log,
     )
+
+
+@dataclass
+class PaidServer:
+    """A Boxoffice process with a test-mode key, paying at a sandbox process of its own (not started yet)."""
+
+    server: Proc
+    stripe: Proc
+    box_url: str
+    sb_url: str
+
+
+def paid_server(database_url: str, tmp: Path, **extra: str) -> PaidServer:
+    key, secret = f"sk_test_drill{secrets.token_hex(8)}", f"whsec_drill{secrets.token_hex(8)}"
+    sb_port, box_port = free_port(), free_port()
+    box_url, sb_url = f"http://127.0.0.1:{box_port}", f"http://127.0.0.1:{sb_port}"
+    stripe = sandbox(sb_port, key=key, webhook_url=f"{box_url}/webhooks/stripe", secret=secret, log=tmp / "sandbox.log")
+    env = server_env(
+        database_url,
+        box_port,
+        tmp,
+        STRIPE_SECRET_KEY=key,
+        STRIPE_WEBHOOK_SECRETS=secret,
+        STRIPE_API_BASE=sb_url,
+        **extra,
+    )
+    return PaidServer(boxoffice(box_port, env, tmp / "server.log"), stripe, box_url, sb_url)

@@ -30,48 +30,22 @@ from boxoffice.notifications.models import EmailMessage
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.ticketing.orders import get_order, list_orders, list_tickets, release_expired_holds
 from boxoffice.ticketing.ticket_types import get_ticket_type
-from tests.helpers import eventually, make_event, make_ticket
-from tests.processes import boxoffice, free_port, sandbox, server_env, wait_up
+from tests.helpers import eventually, make_event, make_ticket, waiting_on_locks
+from tests.processes import boxoffice, free_port, paid_server, server_env, wait_up
 
 BUYERS = int(os.environ.get("BOXOFFICE_DRILL_BUYERS", "24"))
 
 
-async def waiting_on_locks(db: Database) -> int:
-    """Statements of other sessions waiting for a lock (behind the drill's lock on a ticket type's row)."""
-    async with db.read() as session:
-        return int(
-            await session.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                )
-            )
-            or 0
-        )
-
-
 async def test_sigkill_during_webhooks_and_checkout(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
     pg_url, pg_db = fresh_pg
-    key, secret = f"sk_test_drill{secrets.token_hex(8)}", f"whsec_drill{secrets.token_hex(8)}"
-    sb_port, box_port = free_port(), free_port()
-    box_url, sb_url = f"http://127.0.0.1:{box_port}", f"http://127.0.0.1:{sb_port}"
-    stripe = sandbox(
-        sb_port, key=key, webhook_url=f"{box_url}/webhooks/stripe", secret=secret, log=tmp_path / "sandbox.log"
-    )
-    env = server_env(
+    pair = paid_server(
         pg_url,
-        box_port,
         tmp_path,
-        STRIPE_SECRET_KEY=key,
-        STRIPE_WEBHOOK_SECRETS=secret,
-        STRIPE_API_BASE=sb_url,
         BOXOFFICE_EMAIL_RETRY_SECONDS="0.5",
         BOXOFFICE_EMAIL_CLAIM_SECONDS="2",
         BOXOFFICE_OUTBOX_CLAIM_SECONDS="2",
-        BOXOFFICE_ORDER_RATE_PER_MINUTE="0",
-        BOXOFFICE_MAX_HELD_TICKETS_PER_ADDRESS="0",
     )
-    server = boxoffice(box_port, env, tmp_path / "server.log")
+    server, stripe, box_url, sb_url = pair.server, pair.stripe, pair.box_url, pair.sb_url
     event = await make_event(pg_db)
     quantity = BUYERS * 2
     tt = await make_ticket(pg_db, event.id, quantity=quantity)
@@ -271,8 +245,6 @@ async def test_sigkill_while_an_email_is_being_sent(fresh_pg: tuple[str, Databas
         BOXOFFICE_EMAIL_RETRY_SECONDS="0.5",
         BOXOFFICE_EMAIL_CLAIM_SECONDS="2",
         BOXOFFICE_OUTBOX_CLAIM_SECONDS="2",
-        BOXOFFICE_ORDER_RATE_PER_MINUTE="0",
-        BOXOFFICE_MAX_HELD_TICKETS_PER_ADDRESS="0",
     )
     server = boxoffice(port, env, tmp_path / "server.log")
     event = await make_event(pg_db)

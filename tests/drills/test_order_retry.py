@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -27,8 +26,8 @@ from sqlalchemy import text
 from boxoffice.db import Database
 from boxoffice.ticketing.orders import list_orders
 from boxoffice.ticketing.ticket_types import get_ticket_type
-from tests.helpers import eventually, make_event, make_ticket
-from tests.processes import boxoffice, free_port, sandbox, server_env, wait_up
+from tests.helpers import eventually, make_event, make_ticket, waiting_on_locks
+from tests.processes import paid_server, wait_up
 
 PER_STEP = 6  # buyers killed in each step (below the server's pool of 10 connections)
 
@@ -37,24 +36,8 @@ async def test_every_buyer_gets_their_one_order_back_after_kills_in_each_step(
     fresh_pg: tuple[str, Database], tmp_path: Path
 ) -> None:
     pg_url, pg_db = fresh_pg
-    key, secret = f"sk_test_retry{secrets.token_hex(8)}", f"whsec_retry{secrets.token_hex(8)}"
-    sb_port, box_port = free_port(), free_port()
-    box_url, sb_url = f"http://127.0.0.1:{box_port}", f"http://127.0.0.1:{sb_port}"
-    stripe = sandbox(
-        sb_port, key=key, webhook_url=f"{box_url}/webhooks/stripe", secret=secret, log=tmp_path / "sandbox.log"
-    )
-    env = server_env(
-        pg_url,
-        box_port,
-        tmp_path,
-        STRIPE_SECRET_KEY=key,
-        STRIPE_WEBHOOK_SECRETS=secret,
-        STRIPE_API_BASE=sb_url,
-        # one client address places every order here: no per-address limits in this drill
-        BOXOFFICE_ORDER_RATE_PER_MINUTE="0",
-        BOXOFFICE_MAX_HELD_TICKETS_PER_ADDRESS="0",
-    )
-    server = boxoffice(box_port, env, tmp_path / "server.log")
+    paid = paid_server(pg_url, tmp_path)
+    server, stripe, box_url, sb_url = paid.server, paid.stripe, paid.box_url, paid.sb_url
     event = await make_event(pg_db)
     tt = await make_ticket(pg_db, event.id, quantity=100)
     buyers: list[dict[str, Any]] = [
@@ -74,18 +57,6 @@ async def test_every_buyer_gets_their_one_order_back_after_kills_in_each_step(
         return await client.post(
             f"{box_url}/api/v1/events/{event.id}/orders", json=buyer["body"], headers={"Idempotency-Key": buyer["key"]}
         )
-
-    async def waiting_on_locks() -> int:
-        async with pg_db.read() as session:
-            return int(
-                await session.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND wait_event_type = 'Lock' AND query LIKE '%ticket_types%'"
-                    )
-                )
-                or 0
-            )
 
     async def orders_without_session(emails: set[str]) -> int:
         return sum(
@@ -107,7 +78,7 @@ async def test_every_buyer_gets_their_one_order_back_after_kills_in_each_step(
                 first = [asyncio.create_task(post(client, b)) for b in in_reservation]
 
                 async def all_waiting() -> bool:
-                    return await waiting_on_locks() == PER_STEP
+                    return await waiting_on_locks(pg_db) == PER_STEP
 
                 await eventually(all_waiting, timeout=30)  # every reservation is inside its statement
                 server.kill()
