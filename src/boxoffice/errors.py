@@ -53,7 +53,7 @@ class FieldError:
     # amounts the message quotes for people (as the buyer sees them, "EUR 20.00"), as integers in minor units for
     # programs: ``(("expected_cents", 2000),)``; the problem document gives them beside the message
     amounts: tuple[tuple[str, int], ...] = ()
-    code: ErrorCode = dataclass_field(default=ErrorCode.INVALID, kw_only=True)
+    code: ErrorCode = dataclass_field(kw_only=True)  # required: every field error says which kind of rule
 
     def amount(self, name: str) -> int | None:
         return dict(self.amounts).get(name)
@@ -96,7 +96,7 @@ class InvalidInput(BoxofficeError):
         message: str,
         amounts: tuple[tuple[str, int], ...] = (),
         *,
-        code: ErrorCode = ErrorCode.INVALID,
+        code: ErrorCode,
     ) -> InvalidInput:
         return cls(FieldError(field, message, amounts, code=code))
 
