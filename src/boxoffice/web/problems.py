@@ -123,7 +123,7 @@ _PYDANTIC_CODES: dict[str, ErrorCode] = {
     "json_invalid": ErrorCode.INVALID_JSON,
 }
 # the bound a pydantic error quotes, given beside its code as our rules give theirs
-_PYDANTIC_AMOUNTS = {"ge": "minimum", "gt": "above", "le": "maximum", "lt": "below", "max_length": "maximum"}
+_PYDANTIC_AMOUNTS = {"ge": "minimum", "le": "maximum", "max_length": "maximum"}
 
 
 def validation_error(error: Mapping[str, Any]) -> FieldError:
