@@ -10,8 +10,10 @@ def utcnow() -> datetime:
 
 
 def ensure_utc(value: datetime, field: str = "datetime") -> datetime:
-    from boxoffice.errors import InvalidInput
+    from boxoffice.errors import ErrorCode, InvalidInput
 
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput.one(field, "must include a timezone offset (e.g. 2027-03-01T19:00:00Z)")
+        raise InvalidInput.one(
+            field, "must include a timezone offset (e.g. 2027-03-01T19:00:00Z)", code=ErrorCode.NO_TIMEZONE
+        )
     return value.astimezone(UTC)

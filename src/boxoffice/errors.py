@@ -1,13 +1,49 @@
 """Domain errors shared by every context.
 
 Contexts raise these; the HTTP layer maps them to RFC 9457 problem details. Each carries a stable ``code``
-(the last part of the problem ``type``) and, for invalid input, the fields at fault.
+(the last part of the problem ``type``) and, for invalid input, the fields at fault, each with its own stable
+``ErrorCode`` (what kind of rule the field broke): clients and pages map codes to words, never message text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from enum import StrEnum
 from typing import Any
+
+
+class ErrorCode(StrEnum):
+    """What kind of rule a field broke: one code per kind of rule, not per message. A closed set, documented in the
+    OpenAPI schema (``errors[].code``); the buyer pages have words for every member. Amounts the rule quotes are
+    given beside the code (``minimum_cents``, ``maximum``, ...)."""
+
+    REQUIRED = "required"  # missing or empty
+    TOO_LONG = "too_long"  # more characters than allowed
+    TOO_SHORT = "too_short"  # fewer characters than allowed
+    INVALID_TYPE = "invalid_type"  # not the JSON type the field takes (text, true/false, a list, an object)
+    NOT_INTEGER = "not_integer"  # a number or amount that is not a whole number
+    INVALID_FORMAT = "invalid_format"  # text that does not parse (an email address, a date-time, a time zone, ...)
+    NO_TIMEZONE = "no_timezone"  # a date-time without a UTC offset
+    INVALID_CHOICE = "invalid_choice"  # not one of the values the field allows
+    BELOW_MINIMUM = "below_minimum"  # under the least value allowed (``minimum``/``minimum_cents`` beside it)
+    ABOVE_MAXIMUM = "above_maximum"  # over the most value allowed (``maximum``/``maximum_cents``/``remaining_cents``)
+    OVER_LIMIT = "over_limit"  # more than one order may take (lines, tickets per line or type; ``maximum``)
+    UNKNOWN_FIELD = "unknown_field"  # a field or key the request may not carry
+    CONFLICT_WITH = "conflict_with"  # disagrees with another value (another field, a fixed price: ``expected_cents``)
+    NOT_APPLICABLE = "not_applicable"  # a field this kind of thing does not take (price tiers of a fixed ticket)
+    NOT_ORDERED = "not_ordered"  # out of order (an end before its start, tiers that do not increase)
+    TIER_BOUNDS = "tier_bounds"  # a price tier bounded where it must be open-ended, or the reverse
+    MIXED_CURRENCY = "mixed_currency"  # tickets of one order in several currencies
+    NOT_TIPPABLE = "not_tippable"  # a tip on tickets that take none
+    NOT_FOUND = "not_found"  # names something that does not exist (here)
+    NOT_ON_SALE = "not_on_sale"  # the event is not on sale
+    NOT_STARTED = "not_started"  # the ticket's sales have not started yet
+    SALES_ENDED = "sales_ended"  # the ticket's sales have ended
+    SOLD_OUT = "sold_out"  # fewer tickets left than asked (``available`` beside it)
+    KEY_REUSED = "key_reused"  # an Idempotency-Key already used with another request
+    INVALID_JSON = "invalid_json"  # the body is not JSON
+    INVALID = "invalid"  # any other refusal of the request's validation
 
 
 @dataclass(frozen=True)
@@ -17,9 +53,13 @@ class FieldError:
     # amounts the message quotes for people (as the buyer sees them, "EUR 20.00"), as integers in minor units for
     # programs: ``(("expected_cents", 2000),)``; the problem document gives them beside the message
     amounts: tuple[tuple[str, int], ...] = ()
+    code: ErrorCode = dataclass_field(kw_only=True)  # required: every field error says which kind of rule
+
+    def amount(self, name: str) -> int | None:
+        return dict(self.amounts).get(name)
 
     def as_dict(self) -> dict[str, str | int]:
-        return {"field": self.field, "message": self.message, **dict(self.amounts)}
+        return {"field": self.field, "code": self.code.value, "message": self.message, **dict(self.amounts)}
 
 
 class BoxofficeError(Exception):
@@ -30,6 +70,10 @@ class BoxofficeError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+
+    def field_errors(self) -> list[FieldError]:
+        """The fields at fault, each with its code (none for errors about no field)."""
+        return []
 
 
 class InvalidInput(BoxofficeError):
@@ -42,9 +86,19 @@ class InvalidInput(BoxofficeError):
         self.errors = [errors] if isinstance(errors, FieldError) else list(errors)
         super().__init__(detail or "; ".join(f"{e.field}: {e.message}" for e in self.errors))
 
+    def field_errors(self) -> list[FieldError]:
+        return list(self.errors)
+
     @classmethod
-    def one(cls, field: str, message: str) -> InvalidInput:
-        return cls(FieldError(field, message))
+    def one(
+        cls,
+        field: str,
+        message: str,
+        amounts: tuple[tuple[str, int], ...] = (),
+        *,
+        code: ErrorCode,
+    ) -> InvalidInput:
+        return cls(FieldError(field, message, amounts, code=code))
 
 
 class NotFound(BoxofficeError):
@@ -80,14 +134,23 @@ class SoldOut(Conflict):
         self.available = available
         self.field = field
 
+    def field_errors(self) -> list[FieldError]:
+        if not self.field:
+            return []
+        return [FieldError(self.field, self.detail, (("available", self.available),), code=ErrorCode.SOLD_OUT)]
+
 
 class SalesClosed(Conflict):
     code = "sales-closed"
     title = "Sales closed"
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, reason: ErrorCode = ErrorCode.NOT_ON_SALE) -> None:
         super().__init__(detail)
         self.field = field
+        self.reason = reason  # not_on_sale (the event), not_started or sales_ended (a ticket type)
+
+    def field_errors(self) -> list[FieldError]:
+        return [FieldError(self.field, self.detail, code=self.reason)] if self.field else []
 
 
 class InvalidTransition(Conflict):

@@ -26,29 +26,44 @@ async def test_amounts_names_currencies_and_sizes(site: LiveServer) -> None:
         site.box.db, event.id, pricing_model="flexible", base_price_cents=None, minimum_price_cents=100
     )
     url = f"/api/v1/events/{event.id}/orders"
-    cases: list[tuple[dict[str, object], int]] = [
-        ({"email": "a@example.com", "lines": [{"ticket_id": flex.id, "quantity": 1, "price_cents": -1}]}, 422),
-        ({"email": "a@example.com", "lines": [{"ticket_id": flex.id, "quantity": 1, "price_cents": 10**12}]}, 422),
+    line = {"ticket_id": flex.id, "quantity": 1}
+    cases: list[tuple[dict[str, object], int, dict[str, str]]] = [
         (
-            {
-                "email": "a@example.com",
-                "lines": [{"ticket_id": flex.id, "quantity": 1, "price_cents": 99_999_999}],
-                "tip_cents": 1,
-            },
+            {"email": "a@example.com", "lines": [line | {"price_cents": -1}]},
             422,
+            {"lines[0].price_cents": "below_minimum"},
         ),
-        ({"email": "a@example.com", "lines": [{"ticket_id": flex.id, "quantity": 10**9}]}, 422),
-        ({"email": "a@example.com", "lines": [{"ticket_id": flex.id, "quantity": "1"}]}, 422),
-        ({"email": "ü" * 400 + "@example.com", "lines": [{"ticket_id": flex.id, "quantity": 1}]}, 422),
-        ({"email": "a@example.com", "name": "\u0000bad", "lines": [{"ticket_id": flex.id, "quantity": 1}]}, 422),
-        ({"email": "a@example.com", "name": "名前" * 101, "lines": [{"ticket_id": flex.id, "quantity": 1}]}, 422),
-        ({"email": "a@example.com", "lines": [{"ticket_id": "x" * 10_000, "quantity": 1}]}, 422),
+        (
+            {"email": "a@example.com", "lines": [line | {"price_cents": 10**12}]},
+            422,
+            {"lines[0].price_cents": "above_maximum"},
+        ),
+        (
+            {"email": "a@example.com", "lines": [line | {"price_cents": 99_999_999}], "tip_cents": 1},
+            422,
+            {"tip_cents": "not_tippable"},
+        ),
+        (
+            {"email": "a@example.com", "lines": [line | {"quantity": 10**9}]},
+            422,
+            {"lines[0].quantity": "above_maximum"},
+        ),
+        ({"email": "a@example.com", "lines": [line | {"quantity": "1"}]}, 422, {"lines[0].quantity": "not_integer"}),
+        ({"email": "ü" * 400 + "@example.com", "lines": [line]}, 422, {"email": "too_long"}),
+        ({"email": "a@example.com", "name": "\u0000bad", "lines": [line]}, 422, {"name": "invalid_format"}),
+        ({"email": "a@example.com", "name": "名前" * 101, "lines": [line]}, 422, {"name": "too_long"}),
+        (
+            {"email": "a@example.com", "lines": [line | {"ticket_id": "x" * 10_000}]},
+            422,
+            {"lines[0].ticket_id": "too_long"},
+        ),
     ]
-    for body, status in cases:
+    for body, status, expected in cases:
         before = await database_state(site.box.db)
         r = await c.post(url, json=body)
         assert r.status_code == status, (body, r.text)
-        assert r.json()["errors"], r.text
+        # every refusal names its field and the kind of rule, as a stable code
+        assert {e["field"]: e["code"] for e in r.json()["errors"]} == expected, r.text
         assert await database_state(site.box.db) == before
     ok = await c.post(
         url,
@@ -67,6 +82,7 @@ async def test_amounts_names_currencies_and_sizes(site: LiveServer) -> None:
     assert malformed.status_code == 400 and malformed.headers["content-type"].startswith("application/problem+json")
     (error,) = malformed.json()["errors"]
     assert error["field"] == "body" and error["pointer"] == "#"  # a valid JSON pointer (the document), never "#//9"
+    assert error["code"] == "invalid_json"
     assert (malformed.json()["line"], malformed.json()["column"]) == (1, 11)
     two_lines = await c.post(
         url, content=b'{\n  "email": "a@example.com",\n  oops}', headers={"Content-Type": "application/json"}

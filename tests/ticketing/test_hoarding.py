@@ -53,6 +53,7 @@ async def test_twenty_lines_of_one_type_cannot_multiply_the_line_limit(db: Datab
         await reserve(db, order_request(event.id, *[(tt.id, 50)] * 20))
     assert [e.field for e in caught.value.errors] == ["lines[1].quantity"]
     assert "in all for one ticket type" in caught.value.errors[0].message
+    assert caught.value.errors[0].code == "over_limit" and caught.value.errors[0].amount("maximum") == 50
     assert await database_state(db) == before
     # Lines of one type within the limit in all are still one order.
     order = await reserve(db, order_request(event.id, (tt.id, 30), (tt.id, 20)))

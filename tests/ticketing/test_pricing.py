@@ -53,7 +53,12 @@ def test_money_in_refusals_is_quoted_as_buyers_see_it_with_the_integer_beside() 
         p.unit_prices(fixed, 1, chosen=1500, taken_before=0, now=NOW, field="lines[0].price_cents")
     (error,) = exc.value.errors
     assert "fixed price of €20.00" in error.message and "2000" not in error.message
-    assert error.as_dict() == {"field": "lines[0].price_cents", "message": error.message, "expected_cents": 2000}
+    assert error.as_dict() == {
+        "field": "lines[0].price_cents",
+        "code": "conflict_with",
+        "message": error.message,
+        "expected_cents": 2000,
+    }
     with pytest.raises(InvalidInput) as small:  # a zero-decimal currency: yen, no decimals
         p.order_totals([p.PricedLine("jpy", (1,))], 0)
     assert "¥50" in small.value.errors[0].message and small.value.errors[0].amounts == (("minimum_cents", 50),)

@@ -43,30 +43,39 @@ async def test_legacy_price_cents_makes_a_fixed_ticket(db: Database) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fields", "field"),
+    ("fields", "field", "code"),
     [
-        ({"quantity": 0}, "quantity"),
-        ({"quantity": "ten"}, "quantity"),
-        ({"base_price_cents": -1}, "base_price_cents"),
-        ({"base_price_cents": 12.5}, "base_price_cents"),
-        ({"currency": "xyz"}, "currency"),
-        ({"title": "  "}, "title"),
-        ({"pricing_model": "auction"}, "pricing_model"),
+        ({"quantity": 0}, "quantity", "below_minimum"),
+        ({"quantity": "ten"}, "quantity", "not_integer"),
+        ({"base_price_cents": -1}, "base_price_cents", "below_minimum"),
+        ({"base_price_cents": 12.5}, "base_price_cents", "not_integer"),
+        ({"currency": "xyz"}, "currency", "invalid_choice"),
+        ({"title": "  "}, "title", "required"),
+        ({"pricing_model": "auction"}, "pricing_model", "invalid_choice"),
         (
             {"pricing_model": "flexible", "minimum_price_cents": 900, "suggested_price_cents": 500},
             "suggested_price_cents",
+            "below_minimum",
         ),
-        ({"pricing_model": "dynamic", "price_tiers": [{"price_cents": 1, "up_to": 5}]}, "price_tiers[0]"),
-        ({"pricing_model": "dynamic"}, "price_tiers"),
-        ({"max_per_order": 0}, "max_per_order"),
-        ({"starts_at": datetime(2027, 2, 1, tzinfo=UTC), "ends_at": datetime(2027, 1, 1, tzinfo=UTC)}, "ends_at"),
-        ({"starts_at": datetime(2027, 2, 1)}, "starts_at"),
-        ({"price_cents": 100, "base_price_cents": 200}, "price_cents"),
-        ({"colour": "red"}, "colour"),
+        (
+            {"pricing_model": "dynamic", "price_tiers": [{"price_cents": 1, "up_to": 5}]},
+            "price_tiers[0]",
+            "tier_bounds",
+        ),
+        ({"pricing_model": "dynamic"}, "price_tiers", "required"),
+        ({"max_per_order": 0}, "max_per_order", "below_minimum"),
+        (
+            {"starts_at": datetime(2027, 2, 1, tzinfo=UTC), "ends_at": datetime(2027, 1, 1, tzinfo=UTC)},
+            "ends_at",
+            "not_ordered",
+        ),
+        ({"starts_at": datetime(2027, 2, 1)}, "starts_at", "no_timezone"),
+        ({"price_cents": 100, "base_price_cents": 200}, "price_cents", "conflict_with"),
+        ({"colour": "red"}, "colour", "unknown_field"),
     ],
 )
 async def test_invalid_ticket_types_are_refused_and_change_nothing(
-    db: Database, fields: dict[str, object], field: str
+    db: Database, fields: dict[str, object], field: str, code: str
 ) -> None:
     event = await make_event(db)
     before = await database_state(db)
@@ -75,7 +84,7 @@ async def test_invalid_ticket_types_are_refused_and_change_nothing(
         base.pop("base_price_cents")
     with pytest.raises(InvalidInput) as exc:
         await create_ticket_type(db, event.id, {**base, **fields})
-    assert field in {e.field for e in exc.value.errors}
+    assert (field, code) in {(e.field, e.code) for e in exc.value.errors}
     assert await database_state(db) == before
 
 
@@ -126,20 +135,20 @@ async def test_multi_line_order_is_all_or_nothing(db: Database) -> None:
 
 
 @pytest.mark.parametrize(
-    ("make_lines", "tip", "field"),
+    ("make_lines", "tip", "field", "code"),
     [
-        (lambda tt: [(tt, 0)], None, "lines[0].quantity"),
-        (lambda tt: [(tt, 51)], None, "lines[0].quantity"),
-        (lambda tt: [("tt_nope", 1)], None, "lines[0].ticket_id"),
-        (lambda tt: [], None, "lines"),
-        (lambda tt: [(tt, 1, 900)], None, "lines[0].price_cents"),
-        (lambda tt: [(tt, 1)], 300, "tip_cents"),
-        (lambda tt: [(tt, 1)], -5, "tip_cents"),
-        (lambda tt: [(tt, 5)], None, "lines[0].quantity"),
+        (lambda tt: [(tt, 0)], None, "lines[0].quantity", "below_minimum"),
+        (lambda tt: [(tt, 51)], None, "lines[0].quantity", "over_limit"),
+        (lambda tt: [("tt_nope", 1)], None, "lines[0].ticket_id", "not_found"),
+        (lambda tt: [], None, "lines", "required"),
+        (lambda tt: [(tt, 1, 900)], None, "lines[0].price_cents", "conflict_with"),
+        (lambda tt: [(tt, 1)], 300, "tip_cents", "not_tippable"),
+        (lambda tt: [(tt, 1)], -5, "tip_cents", "below_minimum"),
+        (lambda tt: [(tt, 5)], None, "lines[0].quantity", "over_limit"),
     ],
 )
 async def test_invalid_orders_are_refused_and_change_nothing(
-    db: Database, make_lines: object, tip: int | None, field: str
+    db: Database, make_lines: object, tip: int | None, field: str, code: str
 ) -> None:
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=10, max_per_order=4)
@@ -147,7 +156,7 @@ async def test_invalid_orders_are_refused_and_change_nothing(
     lines = make_lines(tt.id)  # type: ignore[operator]
     with pytest.raises(InvalidInput) as exc:
         await reserve(db, order_request(event.id, *lines, tip_cents=tip))
-    assert field in {e.field for e in exc.value.errors}
+    assert (field, code) in {(e.field, e.code) for e in exc.value.errors}
     assert await database_state(db) == before
 
 
@@ -157,7 +166,7 @@ async def test_bad_email_and_unknown_event(db: Database) -> None:
     before = await database_state(db)
     with pytest.raises(InvalidInput) as exc:
         await reserve(db, order_request(event.id, (tt.id, 1), email="not-an-email"))
-    assert {e.field for e in exc.value.errors} == {"email"}
+    assert [(e.field, e.code) for e in exc.value.errors] == [("email", "invalid_format")]
     with pytest.raises(NotFound):
         await reserve(db, order_request("ev_missing", (tt.id, 1)))
     assert await database_state(db) == before
@@ -196,7 +205,7 @@ async def test_mixed_currency_order_is_refused(db: Database) -> None:
     before = await database_state(db)
     with pytest.raises(InvalidInput) as exc:
         await reserve(db, order_request(event.id, (usd.id, 1), (eur.id, 1)))
-    assert {e.field for e in exc.value.errors} == {"lines"}
+    assert [(e.field, e.code) for e in exc.value.errors] == [("lines", "mixed_currency")]
     assert await database_state(db) == before
 
 
@@ -376,6 +385,7 @@ async def test_quantity_can_only_go_down_to_sold_plus_held(db: Database) -> None
     with pytest.raises(InvalidInput) as exc:
         await update_ticket_type(db, tt.id, {"quantity": 5})
     assert exc.value.errors[0].field == "quantity" and "6" in exc.value.errors[0].message
+    assert exc.value.errors[0].code == "below_minimum" and exc.value.errors[0].amounts == (("minimum", 6),)
     assert await database_state(db) == before
     updated = await update_ticket_type(db, tt.id, {"quantity": 6})
     assert updated.quantity == 6
@@ -492,5 +502,9 @@ async def test_event_validation(db: Database) -> None:
             unique_email(),
             events.EventInput(title="", starts_at=start, ends_at=start - timedelta(hours=1), timezone="Mars/Base"),
         )
-    assert {e.field for e in exc.value.errors} == {"title", "ends_at", "timezone"}
+    assert {(e.field, e.code) for e in exc.value.errors} == {
+        ("title", "required"),
+        ("ends_at", "not_ordered"),
+        ("timezone", "invalid_format"),
+    }
     assert await database_state(db) == before

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from boxoffice.accounts.service import create_api_key
+from boxoffice.errors import ErrorCode
 from boxoffice.web.app import create_app
 from tests.helpers import make_event, make_ticket, unique_email
 from tests.server import LiveServer
@@ -25,6 +26,7 @@ def is_problem(response: httpx.Response, what: str) -> dict[str, Any]:
     assert isinstance(body["detail"], str) and body["detail"], (what, body)
     for error in body.get("errors", []):
         assert error["pointer"] == "#" or error["pointer"].startswith("#/"), (what, error)
+        assert error["code"] in set(ErrorCode), (what, error)  # the stable key clients map, from the closed set
     return body
 
 

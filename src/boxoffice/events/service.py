@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice import money
 from boxoffice.clock import ensure_utc, utcnow
 from boxoffice.db import Database, insert_for
-from boxoffice.errors import FieldError, InvalidInput, NotFound
+from boxoffice.errors import ErrorCode, FieldError, InvalidInput, NotFound
 from boxoffice.events.models import (
     EVENT_STATUSES,
     PARTICIPANT_ROLES,
@@ -37,13 +37,13 @@ MAX_NAME = 200
 def normalize_email(email: str, field: str = "email") -> str:
     """The canonical form used for uniqueness: trimmed, checked, lower-cased."""
     if not isinstance(email, str) or not email.strip():
-        raise InvalidInput.one(field, "is required")
+        raise InvalidInput.one(field, "is required", code=ErrorCode.REQUIRED)
     if len(email) > 320:
-        raise InvalidInput.one(field, "must be at most 320 characters")
+        raise InvalidInput.one(field, "must be at most 320 characters", (("maximum", 320),), code=ErrorCode.TOO_LONG)
     try:
         return _normalized(email.strip())
     except EmailNotValidError as exc:
-        raise InvalidInput.one(field, f"is not a valid email address ({exc})") from None
+        raise InvalidInput.one(field, f"is not a valid email address ({exc})", code=ErrorCode.INVALID_FORMAT) from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -55,9 +55,11 @@ def _normalized(email: str) -> str:
 def clean_name(name: str | None, field: str = "name") -> str:
     value = (name or "").strip()
     if len(value) > MAX_NAME:
-        raise InvalidInput.one(field, f"must be at most {MAX_NAME} characters")
+        raise InvalidInput.one(
+            field, f"must be at most {MAX_NAME} characters", (("maximum", MAX_NAME),), code=ErrorCode.TOO_LONG
+        )
     if any(ord(ch) < 32 for ch in value):
-        raise InvalidInput.one(field, "must not contain control characters")
+        raise InvalidInput.one(field, "must not contain control characters", code=ErrorCode.INVALID_FORMAT)
     return value
 
 
@@ -111,19 +113,33 @@ def _event_values(data: EventInput, current: Event | None) -> dict[str, Any]:
     if data.title is not None or current is None:
         title = (data.title or "").strip()
         if not title:
-            errors.append(FieldError("title", "is required"))
+            errors.append(FieldError("title", "is required", code=ErrorCode.REQUIRED))
         elif len(title) > MAX_TITLE:
-            errors.append(FieldError("title", f"must be at most {MAX_TITLE} characters"))
+            errors.append(
+                FieldError(
+                    "title",
+                    f"must be at most {MAX_TITLE} characters",
+                    (("maximum", MAX_TITLE),),
+                    code=ErrorCode.TOO_LONG,
+                )
+            )
         values["title"] = title
     if data.description is not None:
         if len(data.description) > MAX_DESCRIPTION:
-            errors.append(FieldError("description", f"must be at most {MAX_DESCRIPTION} characters"))
+            errors.append(
+                FieldError(
+                    "description",
+                    f"must be at most {MAX_DESCRIPTION} characters",
+                    (("maximum", MAX_DESCRIPTION),),
+                    code=ErrorCode.TOO_LONG,
+                )
+            )
         values["description"] = data.description
     for name in ("starts_at", "ends_at"):
         value = getattr(data, name)
         if value is None:
             if current is None:
-                errors.append(FieldError(name, "is required"))
+                errors.append(FieldError(name, "is required", code=ErrorCode.REQUIRED))
             continue
         try:
             values[name] = ensure_utc(value, name)
@@ -132,21 +148,27 @@ def _event_values(data: EventInput, current: Event | None) -> dict[str, Any]:
     starts = values.get("starts_at", current.starts_at if current else None)
     ends = values.get("ends_at", current.ends_at if current else None)
     if starts is not None and ends is not None and ends <= starts:
-        errors.append(FieldError("ends_at", "must be after starts_at"))
+        errors.append(FieldError("ends_at", "must be after starts_at", code=ErrorCode.NOT_ORDERED))
     if data.timezone is not None:
         try:
             ZoneInfo(data.timezone)
             values["timezone"] = data.timezone
         except (ZoneInfoNotFoundError, ValueError):
-            errors.append(FieldError("timezone", "must be an IANA time zone such as Europe/Berlin"))
+            errors.append(
+                FieldError("timezone", "must be an IANA time zone such as Europe/Berlin", code=ErrorCode.INVALID_FORMAT)
+            )
     if data.currency is not None:
         code = money.normalize_currency(data.currency)
         if not money.is_supported(code):
-            errors.append(FieldError("currency", "must be a supported three-letter ISO 4217 code"))
+            errors.append(
+                FieldError("currency", "must be a supported three-letter ISO 4217 code", code=ErrorCode.INVALID_CHOICE)
+            )
         values["currency"] = code
     if data.status is not None:
         if data.status not in EVENT_STATUSES:
-            errors.append(FieldError("status", f"must be one of {', '.join(EVENT_STATUSES)}"))
+            errors.append(
+                FieldError("status", f"must be one of {', '.join(EVENT_STATUSES)}", code=ErrorCode.INVALID_CHOICE)
+            )
         values["status"] = data.status
     if errors:
         raise InvalidInput(errors)
@@ -173,7 +195,9 @@ async def update_event(db: Database, event_id: str, data: EventInput, organizer_
             )
             if priced:
                 raise InvalidInput.one(
-                    "currency", f"cannot change: the event's ticket types are priced in {event.currency.upper()}"
+                    "currency",
+                    f"cannot change: the event's ticket types are priced in {event.currency.upper()}",
+                    code=ErrorCode.CONFLICT_WITH,
                 )
         for key, value in values.items():
             setattr(event, key, value)
@@ -317,9 +341,11 @@ async def add_participant(
 ) -> EventParticipant:
     """Invite or register a person for an event (one row per event and person)."""
     if role not in PARTICIPANT_ROLES:
-        raise InvalidInput.one("role", f"must be one of {', '.join(PARTICIPANT_ROLES)}")
+        raise InvalidInput.one("role", f"must be one of {', '.join(PARTICIPANT_ROLES)}", code=ErrorCode.INVALID_CHOICE)
     if status not in PARTICIPANT_STATUSES:
-        raise InvalidInput.one("status", f"must be one of {', '.join(PARTICIPANT_STATUSES)}")
+        raise InvalidInput.one(
+            "status", f"must be one of {', '.join(PARTICIPANT_STATUSES)}", code=ErrorCode.INVALID_CHOICE
+        )
     async with db.transaction() as session:
         await load_event(session, event_id)
         person = await get_or_create_person(session, email, name)

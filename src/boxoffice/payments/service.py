@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database, GroupWriter
-from boxoffice.errors import Conflict, InvalidInput, RetryLater
+from boxoffice.errors import Conflict, ErrorCode, InvalidInput, RetryLater
 from boxoffice.events import service as events
 from boxoffice.payments.gateway import StripeGateway, StripeKeyRejected, StripeRequestRejected, StripeUnavailable
 from boxoffice.ticketing import refunds, tokens
@@ -141,7 +141,9 @@ class Payments:
             except reservations.IdempotencyKeyUsed as used:
                 existing = used.order
         if existing.request_fingerprint != request.fingerprint:
-            raise InvalidInput.one("Idempotency-Key", "was already used with a different request body")
+            raise InvalidInput.one(
+                "Idempotency-Key", "was already used with a different request body", code=ErrorCode.KEY_REUSED
+            )
         if (
             existing.status == OrderStatus.PENDING
             and not existing.checkout_url

@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from boxoffice import outbox
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
-from boxoffice.errors import InvalidInput, NotFound, SoldOut
+from boxoffice.errors import ErrorCode, InvalidInput, NotFound, SoldOut
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
 from boxoffice.ticketing import tokens
@@ -302,7 +302,7 @@ async def record_refund(
     sale; a partial one only records the amount. Idempotent: a repeated or older report changes nothing."""
     now = now or utcnow()
     if refunded_total_cents <= 0:
-        raise InvalidInput.one("amount_cents", "must be > 0")
+        raise InvalidInput.one("amount_cents", "must be > 0", (("minimum_cents", 1),), code=ErrorCode.BELOW_MINIMUM)
     async with db.read() as session:
         order = await _load_order(session, order_id)
     if refunded_total_cents >= order.total_cents:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from boxoffice.db import Database
-from boxoffice.errors import FieldError, InvalidInput, NotFound, SalesClosed
+from boxoffice.errors import ErrorCode, FieldError, InvalidInput, NotFound, SalesClosed
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
@@ -61,16 +61,36 @@ def _check_request(request: OrderRequest, max_lines: int, max_quantity: int) -> 
     except InvalidInput as exc:
         errors.extend(exc.errors)
     if not request.lines:
-        errors.append(FieldError("lines", "an order needs at least one line"))
+        errors.append(FieldError("lines", "an order needs at least one line", code=ErrorCode.REQUIRED))
     elif len(request.lines) > max_lines:
-        errors.append(FieldError("lines", f"an order may have at most {max_lines} lines"))
+        errors.append(
+            FieldError(
+                "lines",
+                f"an order may have at most {max_lines} lines",
+                (("maximum", max_lines),),
+                code=ErrorCode.OVER_LIMIT,
+            )
+        )
     per_type: dict[str, int] = defaultdict(int)  # lines of one ticket type count together against max_quantity
     for i, line in enumerate(request.lines[:max_lines]):
         q = line.quantity
-        if not isinstance(q, int) or isinstance(q, bool) or q < 1:
-            errors.append(FieldError(f"lines[{i}].quantity", "must be an integer >= 1"))
+        if not isinstance(q, int) or isinstance(q, bool):
+            errors.append(FieldError(f"lines[{i}].quantity", "must be an integer >= 1", code=ErrorCode.NOT_INTEGER))
+        elif q < 1:
+            errors.append(
+                FieldError(
+                    f"lines[{i}].quantity", "must be an integer >= 1", (("minimum", 1),), code=ErrorCode.BELOW_MINIMUM
+                )
+            )
         elif q > max_quantity:
-            errors.append(FieldError(f"lines[{i}].quantity", f"must be at most {max_quantity}"))
+            errors.append(
+                FieldError(
+                    f"lines[{i}].quantity",
+                    f"must be at most {max_quantity}",
+                    (("maximum", max_quantity),),
+                    code=ErrorCode.OVER_LIMIT,
+                )
+            )
         elif isinstance(line.ticket_type_id, str):
             before = per_type[line.ticket_type_id]
             per_type[line.ticket_type_id] = before + q
@@ -79,13 +99,19 @@ def _check_request(request: OrderRequest, max_lines: int, max_quantity: int) -> 
                     FieldError(
                         f"lines[{i}].quantity",
                         f"must be at most {max_quantity} in all for one ticket type (its lines count together)",
+                        (("maximum", max_quantity),),
+                        code=ErrorCode.OVER_LIMIT,
                     )
                 )
         if not isinstance(line.ticket_type_id, str) or not line.ticket_type_id:
-            errors.append(FieldError(f"lines[{i}].ticket_id", "is required"))
+            errors.append(FieldError(f"lines[{i}].ticket_id", "is required", code=ErrorCode.REQUIRED))
     tip = request.tip_cents
-    if tip is not None and (not isinstance(tip, int) or isinstance(tip, bool) or tip < 0):
-        errors.append(FieldError("tip_cents", "must be an integer >= 0"))
+    if tip is not None and (not isinstance(tip, int) or isinstance(tip, bool)):
+        errors.append(FieldError("tip_cents", "must be an integer >= 0", code=ErrorCode.NOT_INTEGER))
+    elif tip is not None and tip < 0:
+        errors.append(
+            FieldError("tip_cents", "must be an integer >= 0", (("minimum_cents", 0),), code=ErrorCode.BELOW_MINIMUM)
+        )
     if errors:
         raise InvalidInput(errors)
 
@@ -135,14 +161,18 @@ def _check_plan(request: OrderRequest, event: Event, found: dict[str, TicketType
     if event.status == "draft":
         raise NotFound("event not found")  # the public cannot tell a draft from an unknown id
     if event.status != "published":
-        raise SalesClosed("this event is not on sale", field="event_id")
+        raise SalesClosed("this event is not on sale", field="event_id", reason=ErrorCode.NOT_ON_SALE)
     takings: dict[str, _Taking] = {}
     chosen: list[int | None] = []
     errors: list[FieldError] = []
     for i, line in enumerate(request.lines):
         tt = found.get(line.ticket_type_id)
         if tt is None:
-            errors.append(FieldError(f"lines[{i}].ticket_id", "no such ticket type on sale for this event"))
+            errors.append(
+                FieldError(
+                    f"lines[{i}].ticket_id", "no such ticket type on sale for this event", code=ErrorCode.NOT_FOUND
+                )
+            )
             chosen.append(None)
             continue
         try:
@@ -162,19 +192,29 @@ def _check_plan(request: OrderRequest, event: Event, found: dict[str, TicketType
                 FieldError(
                     f"lines[{taking.line_indexes[-1]}].quantity",
                     f"at most {limit} of this ticket per order",
+                    (("maximum", limit),),
+                    code=ErrorCode.OVER_LIMIT,
                 )
             )
     if len({t.ticket_type.currency for t in takings.values()}) > 1:
-        errors.append(FieldError("lines", "all tickets of one order must be in the same currency"))
+        errors.append(
+            FieldError("lines", "all tickets of one order must be in the same currency", code=ErrorCode.MIXED_CURRENCY)
+        )
     if errors:
         raise InvalidInput(errors)
     for taking in takings.values():
         tt = taking.ticket_type
         first = taking.line_indexes[0]
         if tt.starts_at is not None and now < tt.starts_at:
-            raise SalesClosed(f"sales for {tt.title} have not started yet", field=f"lines[{first}].ticket_id")
+            raise SalesClosed(
+                f"sales for {tt.title} have not started yet",
+                field=f"lines[{first}].ticket_id",
+                reason=ErrorCode.NOT_STARTED,
+            )
         if now >= (tt.ends_at or event.ends_at):
-            raise SalesClosed(f"sales for {tt.title} have ended", field=f"lines[{first}].ticket_id")
+            raise SalesClosed(
+                f"sales for {tt.title} have ended", field=f"lines[{first}].ticket_id", reason=ErrorCode.SALES_ENDED
+            )
     return _Plan(event, found, takings, chosen)
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from boxoffice import money
-from boxoffice.errors import FieldError, InvalidInput
+from boxoffice.errors import ErrorCode, FieldError, InvalidInput
 
 PricingModel = Literal["fixed", "flexible", "dynamic"]
 PRICING_MODELS: tuple[PricingModel, ...] = ("fixed", "flexible", "dynamic")
@@ -84,14 +84,21 @@ def _is_int(value: object) -> bool:
 def _check_amount(value: object, name: str, errors: list[FieldError], *, required: bool = False) -> None:
     if value is None:
         if required:
-            errors.append(FieldError(name, "is required"))
+            errors.append(FieldError(name, "is required", code=ErrorCode.REQUIRED))
         return
     if not _is_int(value):
-        errors.append(FieldError(name, "must be an integer amount in minor units"))
+        errors.append(FieldError(name, "must be an integer amount in minor units", code=ErrorCode.NOT_INTEGER))
     elif value < 0:  # type: ignore[operator]
-        errors.append(FieldError(name, "must be >= 0"))
+        errors.append(FieldError(name, "must be >= 0", (("minimum_cents", 0),), code=ErrorCode.BELOW_MINIMUM))
     elif value > money.MAXIMUM_AMOUNT:  # type: ignore[operator]
-        errors.append(FieldError(name, f"must be <= {money.MAXIMUM_AMOUNT}"))
+        errors.append(
+            FieldError(
+                name,
+                f"must be <= {money.MAXIMUM_AMOUNT}",
+                (("maximum_cents", money.MAXIMUM_AMOUNT),),
+                code=ErrorCode.ABOVE_MAXIMUM,
+            )
+        )
 
 
 def _parse_datetime(value: object, name: str, errors: list[FieldError]) -> datetime | None:
@@ -101,13 +108,13 @@ def _parse_datetime(value: object, name: str, errors: list[FieldError]) -> datet
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            errors.append(FieldError(name, "must be an ISO 8601 date-time"))
+            errors.append(FieldError(name, "must be an ISO 8601 date-time", code=ErrorCode.INVALID_FORMAT))
             return None
     else:
-        errors.append(FieldError(name, "must be an ISO 8601 date-time"))
+        errors.append(FieldError(name, "must be an ISO 8601 date-time", code=ErrorCode.INVALID_FORMAT))
         return None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        errors.append(FieldError(name, "must include a timezone offset"))
+        errors.append(FieldError(name, "must include a timezone offset", code=ErrorCode.NO_TIMEZONE))
         return None
     return parsed.astimezone(UTC)
 
@@ -117,7 +124,7 @@ def parse_tiers(raw: object, errors: list[FieldError], name: str = "price_tiers"
     if raw is None:
         return ()
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
-        errors.append(FieldError(name, "must be a list of tiers"))
+        errors.append(FieldError(name, "must be a list of tiers", code=ErrorCode.INVALID_TYPE))
         return ()
     tiers: list[PriceTier] = []
     before = len(errors)
@@ -127,16 +134,25 @@ def parse_tiers(raw: object, errors: list[FieldError], name: str = "price_tiers"
             tiers.append(item)
             continue
         if not isinstance(item, Mapping):
-            errors.append(FieldError(at, "must be an object with price_cents and up_to or until"))
+            errors.append(
+                FieldError(at, "must be an object with price_cents and up_to or until", code=ErrorCode.INVALID_TYPE)
+            )
             continue
         unknown = set(item) - {"price_cents", "up_to", "until"}
         if unknown:
-            errors.append(FieldError(at, f"unknown keys: {', '.join(sorted(map(str, unknown)))}"))
+            errors.append(
+                FieldError(at, f"unknown keys: {', '.join(sorted(map(str, unknown)))}", code=ErrorCode.UNKNOWN_FIELD)
+            )
         price = item.get("price_cents")
         _check_amount(price, f"{at}.price_cents", errors, required=True)
         up_to = item.get("up_to")
-        if up_to is not None and (not _is_int(up_to) or up_to < 1):
-            errors.append(FieldError(f"{at}.up_to", "must be an integer >= 1"))
+        if up_to is not None and not _is_int(up_to):
+            errors.append(FieldError(f"{at}.up_to", "must be an integer >= 1", code=ErrorCode.NOT_INTEGER))
+            up_to = None
+        elif up_to is not None and up_to < 1:
+            errors.append(
+                FieldError(f"{at}.up_to", "must be an integer >= 1", (("minimum", 1),), code=ErrorCode.BELOW_MINIMUM)
+            )
             up_to = None
         until = _parse_datetime(item["until"], f"{at}.until", errors) if item.get("until") is not None else None
         if isinstance(price, int) and not isinstance(price, bool):
@@ -144,7 +160,7 @@ def parse_tiers(raw: object, errors: list[FieldError], name: str = "price_tiers"
     if len(errors) > before:
         return tuple(tiers)
     if not tiers:
-        errors.append(FieldError(name, "a dynamic ticket needs at least one tier"))
+        errors.append(FieldError(name, "a dynamic ticket needs at least one tier", code=ErrorCode.REQUIRED))
         return ()
     last_up_to = 0
     last_until: datetime | None = None
@@ -153,16 +169,28 @@ def parse_tiers(raw: object, errors: list[FieldError], name: str = "price_tiers"
         is_last = i == len(tiers) - 1
         if is_last:
             if tier.up_to is not None or tier.until is not None:
-                errors.append(FieldError(at, "the last tier must be open-ended (no up_to, no until)"))
+                errors.append(
+                    FieldError(at, "the last tier must be open-ended (no up_to, no until)", code=ErrorCode.TIER_BOUNDS)
+                )
         elif tier.up_to is None and tier.until is None:
-            errors.append(FieldError(at, "every tier but the last needs up_to (a sold-count ceiling) or until"))
+            errors.append(
+                FieldError(
+                    at,
+                    "every tier but the last needs up_to (a sold-count ceiling) or until",
+                    code=ErrorCode.TIER_BOUNDS,
+                )
+            )
         if tier.up_to is not None:
             if tier.up_to <= last_up_to:
-                errors.append(FieldError(f"{at}.up_to", "tiers must be ordered: up_to must increase"))
+                errors.append(
+                    FieldError(f"{at}.up_to", "tiers must be ordered: up_to must increase", code=ErrorCode.NOT_ORDERED)
+                )
             last_up_to = tier.up_to
         if tier.until is not None:
             if last_until is not None and tier.until <= last_until:
-                errors.append(FieldError(f"{at}.until", "tiers must be ordered: until must increase"))
+                errors.append(
+                    FieldError(f"{at}.until", "tiers must be ordered: until must increase", code=ErrorCode.NOT_ORDERED)
+                )
             last_until = tier.until
     return tuple(tiers)
 
@@ -171,13 +199,16 @@ def pricing_errors(pricing: TicketPricing) -> list[FieldError]:
     """Every rule a ticket type's pricing must satisfy, as field errors (empty when valid)."""
     errors: list[FieldError] = []
     if pricing.model not in PRICING_MODELS:
-        errors.append(FieldError("pricing_model", f"must be one of {', '.join(PRICING_MODELS)}"))
+        errors.append(
+            FieldError("pricing_model", f"must be one of {', '.join(PRICING_MODELS)}", code=ErrorCode.INVALID_CHOICE)
+        )
         return errors
     if not money.is_supported(pricing.currency):
         errors.append(
             FieldError(
                 "currency",
                 f"unsupported currency; use one of {', '.join(sorted(money.SUPPORTED_CURRENCIES))}",
+                code=ErrorCode.INVALID_CHOICE,
             )
         )
     _check_amount(pricing.base_price_cents, "base_price_cents", errors, required=pricing.model == "fixed")
@@ -186,14 +217,23 @@ def pricing_errors(pricing: TicketPricing) -> list[FieldError]:
     if pricing.model == "flexible":
         lo, hi = pricing.minimum_price_cents, pricing.suggested_price_cents
         if _is_int(lo) and _is_int(hi) and hi < lo:  # type: ignore[operator]
-            errors.append(FieldError("suggested_price_cents", "must be >= minimum_price_cents"))
+            errors.append(
+                FieldError(
+                    "suggested_price_cents",
+                    "must be >= minimum_price_cents",
+                    (("minimum_cents", lo),),  # type: ignore[arg-type]
+                    code=ErrorCode.BELOW_MINIMUM,
+                )
+            )
     if pricing.model == "dynamic":
         if not pricing.tiers:
-            errors.append(FieldError("price_tiers", "a dynamic ticket needs at least one tier"))
+            errors.append(
+                FieldError("price_tiers", "a dynamic ticket needs at least one tier", code=ErrorCode.REQUIRED)
+            )
         else:
             parse_tiers(list(pricing.tiers), errors)
     elif pricing.tiers:
-        errors.append(FieldError("price_tiers", "only dynamic tickets have price tiers"))
+        errors.append(FieldError("price_tiers", "only dynamic tickets have price tiers", code=ErrorCode.NOT_APPLICABLE))
     return errors
 
 
@@ -258,7 +298,11 @@ def chosen_unit_price(pricing: TicketPricing, chosen: int | None, field: str) ->
     """The unit price of a fixed or flexible line, checked; ``None`` for dynamic (priced by position)."""
     if pricing.model == "dynamic":
         if chosen is not None:
-            raise InvalidInput.one(field, "the price of a dynamic ticket is set by its tiers; leave price_cents out")
+            raise InvalidInput.one(
+                field,
+                "the price of a dynamic ticket is set by its tiers; leave price_cents out",
+                code=ErrorCode.NOT_APPLICABLE,
+            )
         return None
     if pricing.model == "fixed":
         base = pricing.base_price_cents or 0
@@ -269,6 +313,7 @@ def chosen_unit_price(pricing: TicketPricing, chosen: int | None, field: str) ->
                     f"this ticket has a fixed price of {money.format_money(base, pricing.currency)}; "
                     "leave price_cents out",
                     (("expected_cents", base),),
+                    code=ErrorCode.CONFLICT_WITH,
                 )
             )
         return base
@@ -285,6 +330,7 @@ def chosen_unit_price(pricing: TicketPricing, chosen: int | None, field: str) ->
                 field,
                 f"must be at least the minimum price of {money.format_money(minimum, pricing.currency)}",
                 (("minimum_cents", minimum),),
+                code=ErrorCode.BELOW_MINIMUM,
             )
         )
     return chosen
@@ -315,17 +361,19 @@ def check_tip(tip_cents: object, *, tippable: bool, field: str = "tip_cents") ->
         raise InvalidInput(errors)
     assert isinstance(tip_cents, int)
     if tip_cents > 0 and not tippable:
-        raise InvalidInput.one(field, "none of these tickets accepts tips")
+        raise InvalidInput.one(field, "none of these tickets accepts tips", code=ErrorCode.NOT_TIPPABLE)
     return tip_cents
 
 
 def order_totals(lines: Sequence[PricedLine], tip_cents: int) -> Totals:
     """Subtotal, tip and total of an order in one currency, within Stripe's charge limits."""
     if not lines:
-        raise InvalidInput.one("lines", "an order needs at least one line")
+        raise InvalidInput.one("lines", "an order needs at least one line", code=ErrorCode.REQUIRED)
     currencies = {line.currency for line in lines}
     if len(currencies) > 1:
-        raise InvalidInput.one("lines", "all tickets of one order must be in the same currency")
+        raise InvalidInput.one(
+            "lines", "all tickets of one order must be in the same currency", code=ErrorCode.MIXED_CURRENCY
+        )
     cur = money.currency(lines[0].currency)
     tip = check_tip(tip_cents, tippable=any(line.tippable for line in lines))
     totals = Totals(cur.code, sum(line.total_cents for line in lines), tip)
@@ -335,6 +383,7 @@ def order_totals(lines: Sequence[PricedLine], tip_cents: int) -> Totals:
                 "lines",
                 f"the order total may not exceed {money.format_money(cur.maximum_amount, cur.code)}",
                 (("maximum_cents", cur.maximum_amount),),
+                code=ErrorCode.ABOVE_MAXIMUM,
             )
         )
     if 0 < totals.total_cents < cur.minimum_charge:
@@ -344,6 +393,7 @@ def order_totals(lines: Sequence[PricedLine], tip_cents: int) -> Totals:
                 f"a paid order must total at least {money.format_money(cur.minimum_charge, cur.code)} "
                 "(the card networks' minimum charge)",
                 (("minimum_cents", cur.minimum_charge),),
+                code=ErrorCode.BELOW_MINIMUM,
             )
         )
     return totals

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from boxoffice import money
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
-from boxoffice.errors import Conflict, FieldError, InvalidInput, NotFound
+from boxoffice.errors import Conflict, ErrorCode, FieldError, InvalidInput, NotFound
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
 from boxoffice.ticketing.models import REFUND_COUNTING, SOLD_STATUSES, Order, Refund
@@ -53,10 +53,17 @@ async def open_refund(
     """Record a refund of ``amount_cents`` (None: all that is left) of a paid order, or find the one an earlier
     request with the same ``idempotency_key`` recorded. Nothing is recorded when the amount is more than is left."""
     now = now or utcnow()
-    if amount_cents is not None and (
-        isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0
-    ):
-        raise InvalidInput.one("amount_cents", "must be a positive integer amount in minor units")
+    if amount_cents is not None and (isinstance(amount_cents, bool) or not isinstance(amount_cents, int)):
+        raise InvalidInput.one(
+            "amount_cents", "must be a positive integer amount in minor units", code=ErrorCode.NOT_INTEGER
+        )
+    if amount_cents is not None and amount_cents <= 0:
+        raise InvalidInput.one(
+            "amount_cents",
+            "must be a positive integer amount in minor units",
+            (("minimum_cents", 1),),
+            code=ErrorCode.BELOW_MINIMUM,
+        )
     async with db.transaction() as session:
         stmt = select(Order, Event.organizer_id).join(Event, Event.id == Order.event_id).where(Order.id == order_id)
         row = (await session.execute(stmt.with_for_update(of=Order))).one_or_none()
@@ -69,7 +76,9 @@ async def open_refund(
             ).one_or_none()
             if earlier is not None:
                 if earlier.order_id != order.id or earlier.request_fingerprint != fingerprint:
-                    raise InvalidInput.one("Idempotency-Key", "was already used with a different request")
+                    raise InvalidInput.one(
+                        "Idempotency-Key", "was already used with a different request", code=ErrorCode.KEY_REUSED
+                    )
                 return OpenedRefund(earlier, order, replayed=True)
         if order.status not in SOLD_STATUSES:
             raise Conflict(f"order {order.id} is {order.status}; only paid orders can be refunded")
@@ -91,6 +100,7 @@ async def open_refund(
                     "amount_cents",
                     f"must be at most the {money.format_money(remaining, order.currency)} not yet refunded",
                     (("remaining_cents", remaining),),
+                    code=ErrorCode.ABOVE_MAXIMUM,
                 )
             )
         refund = Refund(

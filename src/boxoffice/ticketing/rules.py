@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from boxoffice import money
-from boxoffice.errors import FieldError, InvalidInput
+from boxoffice.errors import ErrorCode, FieldError, InvalidInput
 from boxoffice.ticketing.pricing import (
     PRICING_MODELS,
     PriceTier,
@@ -46,8 +46,11 @@ def _int(value: object) -> bool:
 def _aware(value: object, name: str, errors: list[FieldError]) -> datetime | None:
     if value is None:
         return None
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        errors.append(FieldError(name, "must be a date-time with a timezone offset"))
+    if not isinstance(value, datetime):
+        errors.append(FieldError(name, "must be a date-time with a timezone offset", code=ErrorCode.INVALID_TYPE))
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        errors.append(FieldError(name, "must be a date-time with a timezone offset", code=ErrorCode.NO_TIMEZONE))
         return None
     return value
 
@@ -61,7 +64,7 @@ def ticket_values(fields: Mapping[str, Any], current: Mapping[str, Any] | None =
     errors: list[FieldError] = []
     unknown = set(fields) - TICKET_FIELDS
     for name in sorted(unknown):
-        errors.append(FieldError(name, "is not a ticket type field"))
+        errors.append(FieldError(name, "is not a ticket type field", code=ErrorCode.UNKNOWN_FIELD))
     merged: dict[str, Any] = dict(current or {})
     changes: dict[str, Any] = {k: v for k, v in fields.items() if k in TICKET_FIELDS and k != "price_cents"}
 
@@ -69,9 +72,15 @@ def ticket_values(fields: Mapping[str, Any], current: Mapping[str, Any] | None =
         legacy = fields["price_cents"]
         model = fields.get("pricing_model", "fixed" if current is None else merged.get("pricing_model"))
         if model not in (None, "fixed"):
-            errors.append(FieldError("price_cents", "is the legacy fixed price; use the fields of the pricing model"))
+            errors.append(
+                FieldError(
+                    "price_cents",
+                    "is the legacy fixed price; use the fields of the pricing model",
+                    code=ErrorCode.NOT_APPLICABLE,
+                )
+            )
         elif "base_price_cents" in fields and fields["base_price_cents"] not in (None, legacy):
-            errors.append(FieldError("price_cents", "conflicts with base_price_cents"))
+            errors.append(FieldError("price_cents", "conflicts with base_price_cents", code=ErrorCode.CONFLICT_WITH))
         else:
             changes["pricing_model"] = "fixed"
             changes["base_price_cents"] = legacy
@@ -87,40 +96,68 @@ def ticket_values(fields: Mapping[str, Any], current: Mapping[str, Any] | None =
     if "title" in changes or current is None:
         title = merged.get("title")
         if not isinstance(title, str) or not title.strip():
-            errors.append(FieldError("title", "is required"))
+            errors.append(FieldError("title", "is required", code=ErrorCode.REQUIRED))
         elif len(title.strip()) > 200:
-            errors.append(FieldError("title", "must be at most 200 characters"))
+            errors.append(
+                FieldError("title", "must be at most 200 characters", (("maximum", 200),), code=ErrorCode.TOO_LONG)
+            )
         else:
             changes["title"] = title.strip()
     if "description" in changes:
         description = changes["description"]
         if description is None:
             changes["description"] = ""
-        elif not isinstance(description, str) or len(description) > 5000:
-            errors.append(FieldError("description", "must be text of at most 5000 characters"))
+        elif not isinstance(description, str):
+            errors.append(
+                FieldError("description", "must be text of at most 5000 characters", code=ErrorCode.INVALID_TYPE)
+            )
+        elif len(description) > 5000:
+            errors.append(
+                FieldError(
+                    "description",
+                    "must be text of at most 5000 characters",
+                    (("maximum", 5000),),
+                    code=ErrorCode.TOO_LONG,
+                )
+            )
 
     if "quantity" in changes or current is None:
         quantity = merged.get("quantity")
         if quantity is None:
-            errors.append(FieldError("quantity", "is required"))
-        elif not _int(quantity) or quantity < 1:
-            errors.append(FieldError("quantity", "must be an integer >= 1"))
+            errors.append(FieldError("quantity", "is required", code=ErrorCode.REQUIRED))
+        elif not _int(quantity):
+            errors.append(FieldError("quantity", "must be an integer >= 1", code=ErrorCode.NOT_INTEGER))
+        elif quantity < 1:
+            errors.append(
+                FieldError("quantity", "must be an integer >= 1", (("minimum", 1),), code=ErrorCode.BELOW_MINIMUM)
+            )
         elif quantity > MAX_QUANTITY:
-            errors.append(FieldError("quantity", f"must be at most {MAX_QUANTITY}"))
+            errors.append(
+                FieldError(
+                    "quantity",
+                    f"must be at most {MAX_QUANTITY}",
+                    (("maximum", MAX_QUANTITY),),
+                    code=ErrorCode.ABOVE_MAXIMUM,
+                )
+            )
 
     if "max_per_order" in changes and changes["max_per_order"] is not None:
         limit = changes["max_per_order"]
-        if not _int(limit) or limit < 1:
-            errors.append(FieldError("max_per_order", "must be an integer >= 1"))
+        if not _int(limit):
+            errors.append(FieldError("max_per_order", "must be an integer >= 1", code=ErrorCode.NOT_INTEGER))
+        elif limit < 1:
+            errors.append(
+                FieldError("max_per_order", "must be an integer >= 1", (("minimum", 1),), code=ErrorCode.BELOW_MINIMUM)
+            )
     if "position" in changes and not _int(changes["position"]):
-        errors.append(FieldError("position", "must be an integer"))
+        errors.append(FieldError("position", "must be an integer", code=ErrorCode.NOT_INTEGER))
     if "tippable" in changes and not isinstance(changes["tippable"], bool):
-        errors.append(FieldError("tippable", "must be true or false"))
+        errors.append(FieldError("tippable", "must be true or false", code=ErrorCode.INVALID_TYPE))
 
     starts = _aware(merged.get("starts_at"), "starts_at", errors)
     ends = _aware(merged.get("ends_at"), "ends_at", errors)
     if starts is not None and ends is not None and ends <= starts:
-        errors.append(FieldError("ends_at", "must be after starts_at"))
+        errors.append(FieldError("ends_at", "must be after starts_at", code=ErrorCode.NOT_ORDERED))
 
     currency = merged.get("currency")
     if isinstance(currency, str):
@@ -129,11 +166,14 @@ def ticket_values(fields: Mapping[str, Any], current: Mapping[str, Any] | None =
             changes["currency"] = changes_currency
         merged["currency"] = changes_currency
     elif "currency" in changes or current is None:
-        errors.append(FieldError("currency", "must be a three-letter ISO 4217 code"))
+        code = ErrorCode.REQUIRED if currency is None else ErrorCode.INVALID_TYPE
+        errors.append(FieldError("currency", "must be a three-letter ISO 4217 code", code=code))
 
     model = merged.get("pricing_model")
     if model not in PRICING_MODELS:
-        errors.append(FieldError("pricing_model", f"must be one of {', '.join(PRICING_MODELS)}"))
+        errors.append(
+            FieldError("pricing_model", f"must be one of {', '.join(PRICING_MODELS)}", code=ErrorCode.INVALID_CHOICE)
+        )
     else:
         tiers: tuple[PriceTier, ...] = ()
         if merged.get("price_tiers") is not None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from boxoffice import outbox
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
-from boxoffice.errors import FieldError, InvalidInput, NotFound
+from boxoffice.errors import ErrorCode, FieldError, InvalidInput, NotFound
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
@@ -65,7 +65,9 @@ def _check_event_currency(currency: object, event_currency: str | None) -> None:
     if event_currency is not None and isinstance(currency, str) and currency != event_currency:
         raise InvalidInput(
             FieldError(
-                "currency", f"must be the event's currency, {event_currency.upper()} (an event sells in one currency)"
+                "currency",
+                f"must be the event's currency, {event_currency.upper()} (an event sells in one currency)",
+                code=ErrorCode.MIXED_CURRENCY,
             )
         )
 
@@ -151,6 +153,8 @@ async def update_ticket_type(
                 raise InvalidInput.one(
                     "quantity",
                     f"cannot be lower than the {fresh.sold_count + fresh.held_count} tickets already sold or held",
+                    (("minimum", fresh.sold_count + fresh.held_count),),
+                    code=ErrorCode.BELOW_MINIMUM,
                 )
             tt = await _load_ticket_type(session, ticket_type_id)
         for key, value in values.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from boxoffice.errors import (
     BoxofficeError,
     Conflict,
+    ErrorCode,
     FieldError,
     InvalidInput,
     NotFound,
@@ -64,7 +66,14 @@ def problem(
     body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = [
-            {"field": e.field, "pointer": pointer(e.field), "detail": e.message, **dict(e.amounts)} for e in errors
+            {
+                "field": e.field,
+                "pointer": pointer(e.field),
+                "code": e.code.value,
+                "detail": e.message,
+                **dict(e.amounts),
+            }
+            for e in errors
         ]
     body.update({k: v for k, v in extra.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -79,6 +88,62 @@ def _field_from_loc(loc: tuple[Any, ...]) -> str:
         else:
             out += ("." if out else "") + part
     return out or "body"
+
+
+# pydantic's error types -> our codes (anything else: ``invalid``); see ``validation_error``
+_PYDANTIC_CODES: dict[str, ErrorCode] = {
+    "missing": ErrorCode.REQUIRED,
+    "string_too_long": ErrorCode.TOO_LONG,
+    "too_long": ErrorCode.TOO_LONG,
+    "string_too_short": ErrorCode.TOO_SHORT,
+    "too_short": ErrorCode.TOO_SHORT,
+    "int_parsing": ErrorCode.NOT_INTEGER,
+    "int_type": ErrorCode.NOT_INTEGER,
+    "int_from_float": ErrorCode.NOT_INTEGER,
+    "greater_than_equal": ErrorCode.BELOW_MINIMUM,
+    "greater_than": ErrorCode.BELOW_MINIMUM,
+    "less_than_equal": ErrorCode.ABOVE_MAXIMUM,
+    "less_than": ErrorCode.ABOVE_MAXIMUM,
+    "literal_error": ErrorCode.INVALID_CHOICE,
+    "enum": ErrorCode.INVALID_CHOICE,
+    "extra_forbidden": ErrorCode.UNKNOWN_FIELD,
+    "timezone_aware": ErrorCode.NO_TIMEZONE,
+    "datetime_parsing": ErrorCode.INVALID_FORMAT,
+    "datetime_from_date_parsing": ErrorCode.INVALID_FORMAT,
+    "date_parsing": ErrorCode.INVALID_FORMAT,
+    "string_pattern_mismatch": ErrorCode.INVALID_FORMAT,
+    "string_type": ErrorCode.INVALID_TYPE,
+    "bool_type": ErrorCode.INVALID_TYPE,
+    "bool_parsing": ErrorCode.INVALID_TYPE,
+    "list_type": ErrorCode.INVALID_TYPE,
+    "dict_type": ErrorCode.INVALID_TYPE,
+    "model_type": ErrorCode.INVALID_TYPE,
+    "model_attributes_type": ErrorCode.INVALID_TYPE,
+    "datetime_type": ErrorCode.INVALID_TYPE,
+    "json_invalid": ErrorCode.INVALID_JSON,
+}
+# the bound a pydantic error quotes, given beside its code as our rules give theirs
+_PYDANTIC_AMOUNTS = {"ge": "minimum", "le": "maximum", "max_length": "maximum"}
+
+
+def validation_error(error: Mapping[str, Any]) -> FieldError:
+    """One pydantic request validation error as a field error with its code. A length of at least one is the
+    domain's ``required`` (an empty title, an order without lines), as the domain rules say it."""
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    code = _PYDANTIC_CODES.get(kind, ErrorCode.INVALID)
+    if code is ErrorCode.TOO_SHORT and ctx.get("min_length") == 1:
+        code = ErrorCode.REQUIRED
+    amounts = tuple(
+        (name, value)
+        for key, name in _PYDANTIC_AMOUNTS.items()
+        if isinstance(value := ctx.get(key), int) and not isinstance(value, bool)
+    )
+    if code is ErrorCode.TOO_SHORT and isinstance(ctx.get("min_length"), int):
+        amounts += (("minimum", ctx["min_length"]),)
+    return FieldError(
+        _field_from_loc(tuple(error.get("loc", ()))), str(error.get("msg", "invalid")), amounts, code=code
+    )
 
 
 def status_for(exc: BoxofficeError) -> int:
@@ -103,10 +168,7 @@ def status_for(exc: BoxofficeError) -> int:
 
 def boxoffice_problem(exc: BoxofficeError) -> JSONResponse:
     status = status_for(exc)
-    errors = exc.errors if isinstance(exc, InvalidInput) else None
-    field = getattr(exc, "field", None)
-    if field and not errors:
-        errors = [FieldError(field, exc.detail)]
+    errors = exc.field_errors() or None
     headers = {"Retry-After": "5"} if status == 503 else None
     if isinstance(exc, RetryLater):
         headers = {"Retry-After": str(exc.retry_after)}
@@ -141,13 +203,11 @@ def install(app: FastAPI) -> None:
                 "malformed",
                 "Malformed request",
                 f"The request body {message}",
-                errors=[FieldError("body", message)],
+                errors=[FieldError("body", message, code=ErrorCode.INVALID_JSON)],
                 line=line,
                 column=column,
             )
-        errors = [
-            FieldError(_field_from_loc(tuple(e.get("loc", ()))), str(e.get("msg", "invalid"))) for e in exc.errors()
-        ]
+        errors = [validation_error(e) for e in exc.errors()]
         return problem(
             422, "invalid-input", "Invalid input", "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
         )

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from boxoffice.accounts.service import create_api_key, revoke_api_key
+from boxoffice.errors import ErrorCode
 from boxoffice.notifications.codes import verify_ticket_code
 from tests.helpers import database_state, eventually, unique_email
 from tests.web.api.conftest import Api
@@ -48,11 +49,17 @@ def problem(r: httpx.Response, status: int) -> dict[str, Any]:
     assert r.headers["content-type"].startswith("application/problem+json")
     body: dict[str, Any] = r.json()
     assert body["status"] == status and body["type"].startswith("https://")
+    for error in body.get("errors", []):  # every field error says which kind of rule, from the closed set
+        assert error["code"] in set(ErrorCode), error
     return body
 
 
 def fields(body: dict[str, Any]) -> set[str]:
     return {e["field"] for e in body.get("errors", [])}
+
+
+def codes(body: dict[str, Any]) -> dict[str, str]:
+    return {e["field"]: e["code"] for e in body.get("errors", [])}
 
 
 async def test_auth_failures(api: Api) -> None:
@@ -103,13 +110,14 @@ async def test_event_and_ticket_crud_and_validation(api: Api) -> None:
         422,
     )
     assert {"starts_at", "title"} <= fields(bad)
+    assert codes(bad)["starts_at"] == "no_timezone" and codes(bad)["title"] == "required"
     bad = problem(
         await c.post(
             "/api/v1/events", json=event_body(ends_at=(START - timedelta(hours=1)).isoformat()), headers=api.auth()
         ),
         422,
     )
-    assert fields(bad) == {"ends_at"}
+    assert codes(bad) == {"ends_at": "not_ordered"}
     bad = problem(
         await c.post(
             f"/api/v1/events/{event_id}/tickets",
@@ -118,7 +126,7 @@ async def test_event_and_ticket_crud_and_validation(api: Api) -> None:
         ),
         422,
     )
-    assert fields(bad) == {"base_price_cents"}
+    assert codes(bad) == {"base_price_cents": "not_integer"}
     bad = problem(
         await c.post(
             f"/api/v1/events/{event_id}/tickets",
@@ -133,7 +141,8 @@ async def test_event_and_ticket_crud_and_validation(api: Api) -> None:
         ),
         422,
     )
-    assert fields(bad) == {"suggested_price_cents"}
+    assert codes(bad) == {"suggested_price_cents": "below_minimum"}
+    assert bad["errors"][0]["minimum_cents"] == 900
     bad = problem(
         await c.post(
             f"/api/v1/events/{event_id}/tickets",
@@ -142,7 +151,7 @@ async def test_event_and_ticket_crud_and_validation(api: Api) -> None:
         ),
         422,
     )
-    assert fields(bad) == {"currency"}
+    assert codes(bad) == {"currency": "invalid_choice"}
     problem(
         await c.post(
             f"/api/v1/events/{event_id}/tickets", json={"title": "x", "quantity": 5, "colour": 1}, headers=api.auth()
@@ -276,7 +285,8 @@ async def test_free_order_cancel_and_sold_out(api: Api) -> None:
         ),
         409,
     )
-    assert sold_out["ticket_type_id"] == paid["id"] and fields(sold_out) == {"lines[0].quantity"}
+    assert sold_out["ticket_type_id"] == paid["id"] and codes(sold_out) == {"lines[0].quantity": "sold_out"}
+    assert sold_out["type"].endswith("/sold-out") and sold_out["errors"][0]["available"] == 0
     assert await database_state(api.srv.box.db) == before
     r = await c.post(f"/api/v1/orders/{order['id']}/cancel", headers={"Authorization": f"Bearer {order['token']}"})
     assert r.status_code == 200 and r.json()["status"] == "canceled"
@@ -287,29 +297,38 @@ async def test_invalid_orders_change_nothing(api: Api) -> None:
     c = api.srv.client
     event_id = await new_event(api)
     flex = await new_ticket(api, event_id, base_price_cents=None, pricing_model="flexible", minimum_price_cents=500)
-    cases: list[tuple[dict[str, Any], set[str]]] = [
-        ({"email": "bad", "lines": [{"ticket_id": flex["id"], "quantity": 1}]}, {"email"}),
-        ({"email": "a@example.com", "lines": []}, {"lines"}),
-        ({"email": "a@example.com", "lines": [{"ticket_id": flex["id"], "quantity": 0}]}, {"lines[0].quantity"}),
+    cases: list[tuple[dict[str, Any], dict[str, str]]] = [
+        ({"email": "bad", "lines": [{"ticket_id": flex["id"], "quantity": 1}]}, {"email": "invalid_format"}),
+        ({"email": "a@example.com", "lines": []}, {"lines": "required"}),
+        (
+            {"email": "a@example.com", "lines": [{"ticket_id": flex["id"], "quantity": 0}]},
+            {"lines[0].quantity": "below_minimum"},
+        ),
         (
             {"email": "a@example.com", "lines": [{"ticket_id": flex["id"], "quantity": 1, "price_cents": 100}]},
-            {"lines[0].price_cents"},
+            {"lines[0].price_cents": "below_minimum"},
         ),
         (
             {"email": "a@example.com", "lines": [{"ticket_id": flex["id"], "quantity": 1}], "tip_cents": 100},
-            {"tip_cents"},
+            {"tip_cents": "not_tippable"},
         ),
         (
             {"email": "a@example.com", "lines": [{"ticket_id": flex["id"], "quantity": 1, "price_cents": -5}]},
-            {"lines[0].price_cents"},
+            {"lines[0].price_cents": "below_minimum"},
         ),
-        ({"email": "a@example.com", "lines": [{"ticket_id": "tt_nope", "quantity": 1}]}, {"lines[0].ticket_id"}),
-        ({"email": "a@example.com", "name": "x" * 201, "lines": [{"ticket_id": flex["id"], "quantity": 1}]}, {"name"}),
+        (
+            {"email": "a@example.com", "lines": [{"ticket_id": "tt_nope", "quantity": 1}]},
+            {"lines[0].ticket_id": "not_found"},
+        ),
+        (
+            {"email": "a@example.com", "name": "x" * 201, "lines": [{"ticket_id": flex["id"], "quantity": 1}]},
+            {"name": "too_long"},
+        ),
     ]
     for body, expected in cases:
         before = await database_state(api.srv.box.db)
         bad = problem(await c.post(f"/api/v1/events/{event_id}/orders", json=body), 422)
-        assert fields(bad) == expected, (body, bad)
+        assert codes(bad) == expected, (body, bad)
         assert await database_state(api.srv.box.db) == before
     problem(await c.post("/api/v1/events/ev_nope/orders", json=cases[0][0] | {"email": "a@example.com"}), 404)
     big = {"email": "a@example.com", "name": "x" * 70_000, "lines": []}
@@ -336,7 +355,7 @@ async def test_idempotency_key_replays_the_first_answer(api: Api) -> None:
     other = problem(
         await c.post(f"/api/v1/events/{event_id}/orders", json=body | {"name": "changed"}, headers=headers), 422
     )
-    assert fields(other) == {"Idempotency-Key"}
+    assert codes(other) == {"Idempotency-Key": "key_reused"}
     results = await asyncio.gather(
         *(
             c.post(f"/api/v1/events/{event_id}/orders", json=body, headers={"Idempotency-Key": "burst"})
@@ -403,4 +422,8 @@ async def test_health_and_openapi(api: Api) -> None:
     assert ready.status_code == 200 and ready.json()["checks"]["stripe"] == "ok (sandbox mode)"
     spec = (await c.get("/openapi.json")).json()
     assert "/api/v1/events/{event_id}/orders" in spec["paths"]
+    # errors[].code is documented as the closed set of codes, exactly
+    field_problem = spec["components"]["schemas"]["FieldProblem"]
+    assert "code" in field_problem["required"]
+    assert spec["components"]["schemas"]["ErrorCode"]["enum"] == [code.value for code in ErrorCode]
     assert (await c.get("/docs")).status_code == 200

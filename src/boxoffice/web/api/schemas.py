@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from boxoffice.errors import ErrorCode
 from boxoffice.money import MAXIMUM_AMOUNT
 
 Amount = Annotated[StrictInt, Field(ge=0, le=MAXIMUM_AMOUNT)]
@@ -211,8 +212,13 @@ class EmailOut(BaseModel):
 
 
 class FieldProblem(BaseModel):
+    """One field at fault. ``code`` is the stable key to map to words (``detail`` is English for people and may
+    change); the amounts a rule quotes are given beside it as integers (``minimum_cents``, ``maximum``,
+    ``expected_cents``, ``remaining_cents``, ``available``...)."""
+
     field: str
     pointer: str
+    code: ErrorCode = Field(description="What kind of rule the field broke: a stable, machine-readable key.")
     detail: str
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from boxoffice import money
 from boxoffice.clock import utcnow
 from boxoffice.container import Boxoffice
-from boxoffice.errors import InvalidInput, NotFound, SalesClosed, SoldOut, TooManyRequests
+from boxoffice.errors import ErrorCode, FieldError, InvalidInput, NotFound, SalesClosed, SoldOut, TooManyRequests
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.payments.gateway import StripeFailure
@@ -27,10 +27,8 @@ from boxoffice.web.pages.forms import (
     MAX_FORM_VALUE,
     CheckoutForm,
     _check_buyer,
-    _line_index,
     _read_lines,
     _service_problems,
-    _sold_out_message,
     major_units,
 )
 from boxoffice.web.pages.order import _remember_order, order_path
@@ -184,6 +182,15 @@ async def event_page(request: Request, event_id: str) -> Response:
     return await _render_event(request, event)
 
 
+def _no_field(exc: SoldOut | SalesClosed, chosen: list[TicketType]) -> FieldError:
+    """The field error of a refusal that names no field: a sold out ticket type's line, else the whole order."""
+    if isinstance(exc, SalesClosed):
+        return FieldError("lines", exc.detail, code=exc.reason)
+    index = next((i for i, tt in enumerate(chosen) if tt.id == exc.ticket_type_id), None)
+    field = "lines" if index is None else f"lines[{index}].quantity"
+    return FieldError(field, exc.detail, (("available", exc.available),), code=ErrorCode.SOLD_OUT)
+
+
 async def _too_many(request: Request, event: Event, form: CheckoutForm, exc: TooManyRequests) -> Response:
     minutes = max(round(exc.retry_after / 60), 1)
     wait = f"Please try again in {minutes} minute{'s' if minutes != 1 else ''}."
@@ -206,8 +213,7 @@ async def checkout(request: Request, event_id: str) -> Response:
     except TooManyRequests as exc:
         return await _too_many(request, event, form, exc)
     types = await list_ticket_types(box.db, event.id)
-    max_line = box.settings.max_quantity_per_line
-    lines, chosen, tip = _read_lines(form, types, max_line)
+    lines, chosen, tip = _read_lines(form, types)
     _check_buyer(form)
     if not lines and not form.problems:
         form.add("Please choose at least one ticket", next((f"qty-{t.id}" for t in types), None))
@@ -221,19 +227,13 @@ async def checkout(request: Request, event_id: str) -> Response:
         tip_cents=tip or None,
         client_key=client_key,
     )
-    titles = {tt.id: tt.title for tt in types}
     try:
         placed = await box.payments.place_order(order_request)
-    except SoldOut as exc:
-        form.add(_sold_out_message(exc, titles.get(exc.ticket_type_id, "these tickets")), f"qty-{exc.ticket_type_id}")
-        return await _render_event(request, event, form, 409)
-    except SalesClosed as exc:
-        index = _line_index(exc.field or "")
-        target = f"qty-{chosen[index].id}" if index is not None and index < len(chosen) else None
-        form.add(exc.detail[:1].upper() + exc.detail[1:], target)
+    except (SoldOut, SalesClosed) as exc:
+        _service_problems(form, exc.field_errors() or [_no_field(exc, chosen)], chosen)
         return await _render_event(request, event, form, 409)
     except InvalidInput as exc:
-        _service_problems(form, exc, chosen, max_line)
+        _service_problems(form, exc.errors, chosen)
         return await _render_event(request, event, form, 422)
     except TooManyRequests as exc:
         return await _too_many(request, event, form, exc)

@@ -1,6 +1,8 @@
 """The checkout form: amounts and numbers typed by buyers, the lines read from the form, problems in words.
 
-Errors are shown on the page in words a buyer understands, never as a problem document or a stack trace.
+Errors are shown on the page in words a buyer understands, never as a problem document or a stack trace. The words
+come from ``words.WORDS`` by each error's code; the rules themselves (limits per order, minimum prices, currencies)
+are checked by ticketing alone: the page reads its form fields and asks the service.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from boxoffice import money
-from boxoffice.errors import FieldError, InvalidInput, SoldOut
+from boxoffice.errors import ErrorCode, FieldError, InvalidInput
 from boxoffice.events import service as events
 from boxoffice.ticketing.models import TicketType
 from boxoffice.ticketing.plan import LineRequest
+from boxoffice.web.pages.words import say
 
 MAX_FORM_VALUE = 500  # longer values are cut before they are echoed back into the page
 
@@ -28,7 +31,13 @@ def major_units(minor: int | None, currency: str) -> str:
 
 
 class AmountError(ValueError):
-    pass
+    """A typed amount that is not one: ``code`` says why (``invalid_format``, ``below_minimum``, ``not_integer``
+    for decimals in a currency without, ``above_maximum``), ``amounts`` the bound it quotes."""
+
+    def __init__(self, code: ErrorCode, amounts: tuple[tuple[str, int], ...] = ()) -> None:
+        super().__init__(code.value)
+        self.code = code
+        self.amounts = amounts
 
 
 _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
@@ -55,30 +64,24 @@ def parse_amount(text: str, currency: str) -> int | None:
         value = f"{head}.{tail}" if exp and len(tail) <= exp and "," not in head else value.replace(",", "")
     negative = value.startswith("-")
     if not _PLAIN_NUMBER.fullmatch(value.removeprefix("-")):
-        raise AmountError("not a number")  # ASCII digits only: no full-width digits, "²", "1e3", "1_000", "NaN"
+        # ASCII digits only: no full-width digits, "²", "1e3", "1_000", "NaN"
+        raise AmountError(ErrorCode.INVALID_FORMAT)
     if negative:
-        raise AmountError("negative")
+        raise AmountError(ErrorCode.BELOW_MINIMUM, (("minimum_cents", 0),))
     try:
         amount = Decimal(value)
     except InvalidOperation:
-        raise AmountError("not a number") from None
+        raise AmountError(ErrorCode.INVALID_FORMAT) from None
     minor = amount * (10**exp)
-    if minor != minor.to_integral_value():
-        raise AmountError("too many decimals")
+    if minor != minor.to_integral_value():  # too many decimals: whole units only where the currency has none
+        raise AmountError(ErrorCode.INVALID_FORMAT if exp else ErrorCode.NOT_INTEGER)
     if minor > money.MAXIMUM_AMOUNT:
-        raise AmountError("too large")
+        raise AmountError(ErrorCode.ABOVE_MAXIMUM, (("maximum_cents", money.MAXIMUM_AMOUNT),))
     return int(minor)
 
 
-def _amount_problem(kind: str, what: str, currency: str) -> str:
-    example = "1500" if money.exponent(currency) == 0 else "12.50"
-    if kind == "negative":
-        return f"Please enter an amount of zero or more for {what}"
-    if kind == "too large":
-        return f"Please enter a smaller amount for {what}"
-    if kind == "too many decimals" and money.exponent(currency) == 0:
-        return f"Please enter {what} in whole {currency.upper()}, without decimals"
-    return f"Please enter {what} as an amount such as {example}"
+def _amount_problem(exc: AmountError, field_name: str, tt: TicketType) -> str:
+    return say(exc.code, field_name, title=tt.title, currency=tt.currency, amounts=exc.amounts)
 
 
 @dataclass
@@ -104,45 +107,29 @@ class CheckoutForm:
         return out
 
 
-def _tickets_word(n: int) -> str:
-    return "ticket" if n == 1 else "tickets"
-
-
-def _read_lines(
-    form: CheckoutForm, types: Sequence[TicketType], max_line: int
-) -> tuple[list[LineRequest], list[TicketType], int]:
-    """The order lines and the tip the buyer asked for; problems are added to ``form``. The tip belongs to the
-    order (one field near the total), not to a ticket."""
+def _read_lines(form: CheckoutForm, types: Sequence[TicketType]) -> tuple[list[LineRequest], list[TicketType], int]:
+    """The order lines and the tip the buyer asked for, as typed; problems reading the fields are added to ``form``.
+    Whether the order keeps the rules (limits per order, minimum prices) is the service's to say. The tip belongs to
+    the order (one field near the total), not to a ticket."""
     lines: list[LineRequest] = []
     chosen: list[TicketType] = []
     for tt in types:
         raw_qty = form.values.get(f"qty_{tt.id}", "").strip() or "0"
         qty = whole_number(raw_qty)
         if qty is None:
-            form.add(f"Please enter a whole number of tickets for {tt.title}", f"qty-{tt.id}")
+            form.add(say(ErrorCode.NOT_INTEGER, "quantity", title=tt.title), f"qty-{tt.id}")
             continue
         if qty == 0:
-            continue
-        limit = min(max_line, tt.max_per_order or max_line)
-        if qty > limit:
-            form.add(f"You can buy at most {limit} {tt.title} {_tickets_word(limit)} per order", f"qty-{tt.id}")
             continue
         price: int | None = None
         if tt.pricing_model == "flexible":
             try:
                 price = parse_amount(form.values.get(f"price_{tt.id}", ""), tt.currency)
             except AmountError as exc:
-                form.add(_amount_problem(str(exc), f"your price for {tt.title}", tt.currency), f"price-{tt.id}")
+                form.add(_amount_problem(exc, "price_cents", tt), f"price-{tt.id}")
                 continue
-            if price is None:
-                form.add(f"Please enter your price for {tt.title}", f"price-{tt.id}")
-                continue
-            minimum = tt.minimum_price_cents or 0
-            if price < minimum:
-                form.add(
-                    f"Please enter at least {money.format_money(minimum, tt.currency)} for {tt.title}",
-                    f"price-{tt.id}",
-                )
+            if price is None:  # the field comes filled in with the suggested price: emptied, it is asked again
+                form.add(say(ErrorCode.REQUIRED, "price_cents", title=tt.title), f"price-{tt.id}")
                 continue
         lines.append(LineRequest(tt.id, qty, price))
         chosen.append(tt)
@@ -158,11 +145,10 @@ def _read_tip(form: CheckoutForm, types: Sequence[TicketType], chosen: Sequence[
     try:
         tip = parse_amount(form.values.get("tip", ""), currency) or 0
     except AmountError as exc:
-        form.add(_amount_problem(str(exc), "your tip", currency), "tip")
+        form.add(say(exc.code, "tip_cents", currency=currency, amounts=exc.amounts), "tip")
         return 0
     if tip and not any(tt.tippable for tt in chosen) and chosen:
-        names = " or ".join(tt.title for tt in tippable)
-        form.add(f"A tip goes with a ticket that accepts tips: choose {names}, or leave the tip empty", "tip")
+        form.add(say(ErrorCode.REQUIRED, "tip_cents", title=" or ".join(tt.title for tt in tippable)), "tip")
     return tip
 
 
@@ -170,27 +156,11 @@ def _check_buyer(form: CheckoutForm) -> None:
     try:
         events.normalize_email(form.values.get("email", ""))
     except InvalidInput as exc:
-        for error in exc.errors:
-            form.add(_buyer_message(error), "email")
+        _service_problems(form, exc.errors, [])
     try:
         events.clean_name(form.values.get("name", ""))
     except InvalidInput as exc:
-        for error in exc.errors:
-            form.add(_buyer_message(error), "name")
-
-
-def _buyer_message(error: FieldError) -> str:
-    if error.field == "email":
-        if "required" in error.message:
-            return "Please enter your email address: your tickets are sent there"
-        if "at most" in error.message:
-            return "Please enter a shorter email address"
-        return "Please enter a valid email address, such as name@example.com"
-    if error.field == "name":
-        if "at most" in error.message:
-            return f"Please shorten your name to {events.MAX_NAME} characters"
-        return "Please remove special characters from your name"
-    return error.message[:1].upper() + error.message[1:]
+        _service_problems(form, exc.errors, [])
 
 
 def _line_index(field_name: str) -> int | None:
@@ -200,36 +170,26 @@ def _line_index(field_name: str) -> int | None:
     return None
 
 
-def _service_problems(form: CheckoutForm, exc: InvalidInput, chosen: Sequence[TicketType], max_line: int) -> None:
-    """Reserve's field errors, in words, pointed at the field of the page they are about."""
-    for error in exc.errors:
+def _service_problems(form: CheckoutForm, errors: Sequence[FieldError], chosen: Sequence[TicketType]) -> None:
+    """The service's field errors, in words by their codes, pointed at the field of the page they are about
+    (``lines[i]`` is the ``i``-th of the ``chosen`` ticket types, the order the page sent its lines in)."""
+    for error in errors:
         index = _line_index(error.field)
         tt = chosen[index] if index is not None and index < len(chosen) else None
-        if tt is not None and error.field.endswith(".price_cents"):
-            if "minimum" in error.message:
-                minimum = money.format_money(tt.minimum_price_cents or 0, tt.currency)
-                form.add(f"Please enter at least {minimum} for {tt.title}", f"price-{tt.id}")
-            else:
-                form.add(f"Please check your price for {tt.title}", f"price-{tt.id}")
-        elif tt is not None and error.field.endswith(".quantity"):
-            limit = min(max_line, tt.max_per_order or max_line)
-            form.add(f"You can buy at most {limit} {tt.title} {_tickets_word(limit)} per order", f"qty-{tt.id}")
-        elif tt is not None:
-            form.add(f"{tt.title} is not on sale", f"qty-{tt.id}")
-        elif error.field in ("email", "name"):
-            form.add(_buyer_message(error), error.field)
-        elif error.field == "tip_cents":
-            form.add("Tips can only be added to tickets that accept them", "tip")
-        elif "same currency" in error.message:
-            form.add("Tickets in different currencies must be bought in separate orders")
-        else:
-            form.add(_buyer_message(error).rstrip(".") + ".")
+        currency = tt.currency if tt is not None else (chosen[0].currency if chosen else "usd")
+        words = say(error.code, error.field, title=tt.title if tt else "", currency=currency, amounts=error.amounts)
+        form.add(words, _target(error.field, tt, chosen))
 
 
-def _sold_out_message(exc: SoldOut, title: str) -> str:
-    if exc.available > 0:
-        return f"Only {exc.available} {_tickets_word(exc.available)} left for {title}"
-    return f"{title} is sold out"
+def _target(field_name: str, tt: TicketType | None, chosen: Sequence[TicketType]) -> str | None:
+    """The id of the page's input an error is about."""
+    if tt is not None:
+        return f"price-{tt.id}" if field_name.endswith(".price_cents") else f"qty-{tt.id}"
+    if field_name in ("email", "name"):
+        return field_name
+    if field_name == "tip_cents":
+        return "tip"  # the order's one tip field
+    return None
 
 
 _TOO_MANY = {
