@@ -18,6 +18,7 @@ from boxoffice.sandbox import create_sandbox_app
 from boxoffice.sandbox import page as sandbox_page
 from boxoffice.settings import Settings, get_settings
 from boxoffice.web import problems, system
+from boxoffice.web.api import openapi as api_openapi
 from boxoffice.web.headers import DOCS_POLICY, NO_REFERRER_PREFIXES, SecurityHeaders, page_policy
 from boxoffice.web.limits import BodyLimit
 
@@ -65,6 +66,7 @@ def create_app(
     from boxoffice.web import register
 
     register(app)
+    api_openapi.install(app)  # links between operations, the body limit
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if box.sandbox is not None and box.settings.env != "production":  # never in production, whatever is set
         app.mount(SANDBOX_PATH, create_sandbox_app(box.sandbox))
