@@ -275,12 +275,12 @@ _CREATE_RULES: list[dict[str, Any]] = [
     {
         "if": {"anyOf": [{"not": {"required": ["pricing_model"]}}, _model_is("fixed")]},
         "then": {
+            "properties": {"price_tiers": _NULL},
             "anyOf": [
                 {"required": ["base_price_cents"], "properties": {"base_price_cents": {"type": "integer"}}},
                 {"required": ["price_cents"], "properties": {"price_cents": {"type": "integer"}}},
-            ]
+            ],
         },
-        "else": {"properties": {"price_tiers": _NULL}},
     },
     # a dynamic ticket has its tiers
     {
