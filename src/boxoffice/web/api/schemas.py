@@ -31,6 +31,7 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+from pydantic.config import JsonDict, JsonValue
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -257,19 +258,19 @@ class TierIn(Strict):
 _NOT_NULL_TICKET = ("title", "quantity", "pricing_model", "currency", "tippable", "position")
 
 
-def _model_is(*models: str) -> dict[str, Any]:
+def _model_is(*models: str) -> JsonDict:
     return {"required": ["pricing_model"], "properties": {"pricing_model": {"enum": list(models)}}}
 
 
-_NULL: dict[str, Any] = {"type": "null"}
+_NULL: JsonDict = {"type": "null"}
 # What the pricing model asks of the other fields, as far as one request shows it.
-_PRICING_RULES: list[dict[str, Any]] = [
+_PRICING_RULES: list[JsonValue] = [
     # the legacy price_cents is a fixed price
     {"if": _model_is("flexible", "dynamic"), "then": {"properties": {"price_cents": _NULL}}},
     # price tiers are for dynamic tickets only
     {"if": _model_is("fixed", "flexible"), "then": {"properties": {"price_tiers": _NULL}}},
 ]
-_CREATE_RULES: list[dict[str, Any]] = [
+_CREATE_RULES: list[JsonValue] = [
     *_PRICING_RULES,
     # no pricing_model is a fixed price: base_price_cents (or the legacy price_cents) is required
     {
