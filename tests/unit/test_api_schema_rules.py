@@ -73,10 +73,11 @@ def test_international_addresses_stay_accepted(address: str) -> None:
 
 
 @FAST
-@given(st.text(max_size=12))
-def test_the_title_pattern_is_the_servers_not_blank(title: str) -> None:
-    assert bool(s.python_pattern(s.TEXT_PATTERN).search(title)) == bool(title.strip())
-    assert schema_says({"type": "string", "pattern": s.TEXT_PATTERN}, title) == bool(title.strip())
+@given(st.text(max_size=12) | st.text(alphabet=st.sampled_from(" \t\x00\x1ca\u3000"), max_size=5))
+def test_the_title_pattern_is_the_servers_not_blank_and_no_nul(title: str) -> None:
+    accepted = bool(title.strip()) and "\x00" not in title
+    assert bool(s.python_pattern(s.TEXT_PATTERN).search(title)) == accepted
+    assert schema_says({"type": "string", "pattern": s.TEXT_PATTERN}, title) == accepted
 
 
 @FAST

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from boxoffice.web.api.schemas import BODY_LIMIT
+from boxoffice.web.api.schemas import BODY_LIMIT, NO_NUL_PATTERN
 
 API = "/api/v1"
 EVENT = f"{API}/events/{{event_id}}"
@@ -98,9 +98,20 @@ def add_links(document: dict[str, Any]) -> dict[str, Any]:
             out[name] = link
     for operations in paths.values():
         for operation in operations.values():
-            if isinstance(operation, dict) and "requestBody" in operation:
+            if not isinstance(operation, dict):
+                continue
+            if "requestBody" in operation:
                 operation["requestBody"].setdefault("description", BODY_LIMIT)
+            for parameter in operation.get("parameters", []):
+                _no_nul(parameter.get("schema", {}))
     return document
+
+
+def _no_nul(schema: dict[str, Any]) -> None:
+    """A string parameter holds no U+0000 (web/nul.py refuses it)."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string" and "pattern" not in branch and "enum" not in branch:
+            branch["pattern"] = NO_NUL_PATTERN
 
 
 def add_order_limits(document: dict[str, Any], max_lines: int, max_quantity: int) -> dict[str, Any]:

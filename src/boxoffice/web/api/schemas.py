@@ -42,7 +42,9 @@ from boxoffice.web.limits import API_LIMIT
 
 # What Python's str.strip() strips (str.isspace()): a title of only these is empty, and a name is stripped of them.
 WHITESPACE = r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-TEXT_PATTERN = f"^[{WHITESPACE}]*[^{WHITESPACE}]"  # something besides white space
+# No U+0000 anywhere: PostgreSQL cannot store it in text (nor compare it with an id), so no request string has one.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+TEXT_PATTERN = rf"^[{WHITESPACE}]*[^{WHITESPACE}\u0000][^\u0000]*$"  # something besides white space, no U+0000
 # Trimmed of white space, no control characters (U+0000 to U+001F) are left.
 _NAME_END = rf"[^{WHITESPACE}\u0000-\u001f]"  # neither white space nor a control character
 NAME_PATTERN = rf"^[{WHITESPACE}]*(?:{_NAME_END}(?:[^\u0000-\u001f]*{_NAME_END})?)?[{WHITESPACE}]*$"
@@ -166,8 +168,11 @@ DateTime = Annotated[
     BeforeValidator(_date_time),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN}),
 ]
-Title = Annotated[str, Field(min_length=1, max_length=200), Matches(TEXT_PATTERN, "must not be blank")]
-Description = Annotated[str, Field(max_length=20_000)]
+NoNul = Matches(NO_NUL_PATTERN, "must not contain U+0000")
+Title = Annotated[
+    str, Field(min_length=1, max_length=200), Matches(TEXT_PATTERN, "must not be blank nor contain U+0000")
+]
+Description = Annotated[str, Field(max_length=20_000), NoNul]
 TIME_ZONES = tuple(sorted(available_timezones()))  # what ZoneInfo finds on this server
 TimeZone = Annotated[
     str,
@@ -306,7 +311,7 @@ class TicketFields(Strict):
     NOT_NULL = _NOT_NULL_TICKET
 
     title: Title | None = None
-    description: Annotated[str, Field(max_length=5000)] | None = None
+    description: Annotated[str, Field(max_length=5000), NoNul] | None = None
     pricing_model: Literal["fixed", "flexible", "dynamic"] | None = None
     base_price_cents: Amount | None = None
     minimum_price_cents: Amount | None = None
@@ -359,7 +364,7 @@ class TicketOut(BaseModel):
 
 
 class LineIn(Strict):
-    ticket_id: Annotated[str, Field(min_length=1, max_length=64)]
+    ticket_id: Annotated[str, Field(min_length=1, max_length=64), NoNul]
     quantity: PerOrder
     price_cents: Amount | None = Field(
         default=None, description="Flexible tickets only: the buyer's price, at least the ticket's minimum."
