@@ -49,7 +49,7 @@ parameters = {{ "path.event_id" = "{event.id}", "body.lines.0.ticket_id" = "{tic
         "--checks",
         "all",
         "--max-examples",
-        os.environ.get("BOXOFFICE_SCHEMATHESIS_EXAMPLES", "15"),
+        os.environ.get("BOXOFFICE_SCHEMATHESIS_EXAMPLES", "25"),
         "--generation-deterministic",
         "--exclude-path-regex",
         "/stream$",
