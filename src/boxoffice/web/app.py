@@ -18,8 +18,10 @@ from boxoffice.sandbox import create_sandbox_app
 from boxoffice.sandbox import page as sandbox_page
 from boxoffice.settings import Settings, get_settings
 from boxoffice.web import problems, system
+from boxoffice.web.api import openapi as api_openapi
 from boxoffice.web.headers import DOCS_POLICY, NO_REFERRER_PREFIXES, SecurityHeaders, page_policy
 from boxoffice.web.limits import BodyLimit
+from boxoffice.web.nul import RefuseNul
 
 
 def create_app(
@@ -49,6 +51,7 @@ def create_app(
     app.state.box = box
     app.state.sse_slots = StreamSlots(settings.sse_max_per_address, settings.sse_max_streams)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RefuseNul)  # no U+0000 in a path or query (PostgreSQL cannot compare it)
     app.add_middleware(
         SecurityHeaders,  # outermost of ours: the body limit's 413 carries the headers too
         page=page_policy(settings.public_url),
@@ -65,6 +68,7 @@ def create_app(
     from boxoffice.web import register
 
     register(app)
+    api_openapi.install(app)  # links between operations, the body limit
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if box.sandbox is not None and box.settings.env != "production":  # never in production, whatever is set
         app.mount(SANDBOX_PATH, create_sandbox_app(box.sandbox))

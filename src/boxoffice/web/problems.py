@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from boxoffice.errors import (
     BoxofficeError,
@@ -121,6 +122,9 @@ _PYDANTIC_CODES: dict[str, ErrorCode] = {
     "model_attributes_type": ErrorCode.INVALID_TYPE,
     "datetime_type": ErrorCode.INVALID_TYPE,
     "json_invalid": ErrorCode.INVALID_JSON,
+    # the rules of web/api/schemas.py
+    "datetime_format": ErrorCode.INVALID_FORMAT,
+    "not_null": ErrorCode.INVALID_TYPE,
 }
 # the bound a pydantic error quotes, given beside its code as our rules give theirs
 _PYDANTIC_AMOUNTS = {"ge": "minimum", "le": "maximum", "max_length": "maximum"}
@@ -184,6 +188,22 @@ def boxoffice_problem(exc: BoxofficeError) -> JSONResponse:
     return problem(status, exc.code, exc.title, exc.detail, errors=errors, headers=headers, **extra)
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at this request's path. Starlette's 405 names the methods of the
+    first route that matched the path only; a path served by several routes (``GET`` and ``PATCH`` of one resource)
+    needs them all in ``Allow`` (RFC 9110, section 15.5.6). Mounted applications (static files, the sandbox) answer
+    their own 405s."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(BoxofficeError)
     async def _domain(_: Request, exc: BoxofficeError) -> JSONResponse:
@@ -213,7 +233,7 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {
             400: "malformed",
             401: "unauthorized",
@@ -224,6 +244,9 @@ def install(app: FastAPI) -> None:
         }
         code = codes.get(exc.status_code, "http-error")
         headers = dict(exc.headers) if exc.headers else None
+        methods = allowed_methods(request) if exc.status_code == 405 else []
+        if methods:
+            headers = {k: v for k, v in (headers or {}).items() if k.lower() != "allow"} | {"Allow": ", ".join(methods)}
         return problem(exc.status_code, code, code.replace("-", " ").capitalize(), str(exc.detail), headers=headers)
 
     @app.exception_handler(OperationalError)

@@ -77,9 +77,14 @@ async def buyer_order(
 async def order_for_token(box: Boxoffice, order_id: str, token: str | None) -> Order:
     if not token:
         raise HTTPException(401, "the order's token is required (Authorization: Bearer <token>)", headers=CHALLENGE)
-    if len(token) > 200:
-        raise NotFound(f"order {order_id} not found")
-    return await get_order_with_token(box.db, order_id, token, box.settings.signing_keys)
+    try:
+        if len(token) > 200:
+            raise NotFound(f"order {order_id} not found")
+        return await get_order_with_token(box.db, order_id, token, box.settings.signing_keys)
+    except NotFound:
+        # A token that opens no order of this id, whether or not the order exists: invalid credentials (401), the
+        # same answer either way, so it tells nothing about which orders exist.
+        raise HTTPException(401, "this token does not open an order with this id", headers=CHALLENGE) from None
 
 
 BuyerOrder = Annotated[Order, Depends(buyer_order)]

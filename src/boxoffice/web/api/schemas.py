@@ -1,52 +1,262 @@
-"""Request and response bodies of the REST API. Requests are strict: unknown fields, floats for amounts, naive
-datetimes and oversized strings are refused with 422 naming the field."""
+"""Request and response bodies of the REST API, and every rule a request body must follow, stated in the OpenAPI
+schema as the server enforces it.
+
+Requests are strict: unknown fields, fractional numbers for integers, numbers or naive values for date-times and
+oversized strings are refused with 422 naming the field. JSON has one number type, so an integral number written
+``3.0`` is the integer 3 (as JSON Schema's ``integer`` says); every integer field is bounded far below 2**53, where
+a JSON number is exact. Each string rule is a ``pattern`` of the schema (ECMA-262 syntax, read as "the value
+contains a match", every pattern here anchored), checked by the server with the same expression.
+
+Rules no JSON Schema can state (one field against another, or against stored state) are in the descriptions; the
+server answers 422 for them too (see ``schemathesis.toml``)."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import available_timezones
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic.config import JsonDict, JsonValue
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from boxoffice.errors import ErrorCode
-from boxoffice.money import MAXIMUM_AMOUNT
+from boxoffice.money import MAXIMUM_AMOUNT, SUPPORTED_CURRENCIES
+from boxoffice.web.limits import API_LIMIT
 
-Amount = Annotated[StrictInt, Field(ge=0, le=MAXIMUM_AMOUNT)]
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=20_000)]
+# -- string rules --------------------------------------------------------------------------------------------------
+
+# What Python's str.strip() strips (str.isspace()): a title of only these is empty, and a name is stripped of them.
+WHITESPACE = r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# No U+0000 anywhere: PostgreSQL cannot store it in text (nor compare it with an id), so no request string has one.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+TEXT_PATTERN = rf"^[{WHITESPACE}]*[^{WHITESPACE}\u0000][^\u0000]*$"  # something besides white space, no U+0000
+# Trimmed of white space, no control characters (U+0000 to U+001F) are left.
+_NAME_END = rf"[^{WHITESPACE}\u0000-\u001f]"  # neither white space nor a control character
+NAME_PATTERN = rf"^[{WHITESPACE}]*(?:{_NAME_END}(?:[^\u0000-\u001f]*{_NAME_END})?)?[{WHITESPACE}]*$"
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{ch.upper()}{ch}]" for ch in word)
+
+
+# The domains the email-validator library refuses as special-use (RFC 6761 and others).
+_SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
+# Letters beside ASCII in the part before the @ (Latin, Greek, Cyrillic: two bytes each in UTF-8).
+_LETTERS = r"\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u0410-\u044f"
+_ATOM = rf"[A-Za-z0-9!#\$%&'*+/=?^_`{{|}}~\-{_LETTERS}]+"
+_LABEL = "(?![A-Za-z0-9-]{2}--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_NOT_SPECIAL = f"(?!(?:{'|'.join(_any_case(d) for d in _SPECIAL_USE)})$)"
+_TOP_LEVEL = _NOT_SPECIAL + "(?![A-Za-z0-9-]{2}--)[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z])?"
+# A dot-atom of at most 64 characters before the @ and a domain name of ASCII labels (63 characters at most, no
+# hyphen at either end, no "--" after the first two characters, a last label ending with a letter and not a
+# special-use name) after it; with at most 190 characters in all, the address fits the 254 bytes of RFC 5321.
+EMAIL_PATTERN = rf"^(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+{_TOP_LEVEL}$"
+EMAIL_MAX = 190
+# RFC 3339 with an offset, years 0002 to 9998 (the UTC instant of any offset stays within years 1 to 9999).
+_YEAR = "(?:000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+DATE_TIME_PATTERN = (
+    f"^{_YEAR}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+def python_pattern(pattern: str) -> re.Pattern[str]:
+    """The compiled ECMA-262 ``pattern``: searched, as JSON Schema does, with ``$`` at the very end of the text
+    only (Python's ``$`` also matches before a final newline)."""
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
+
+
+@dataclass(frozen=True)
+class Matches:
+    """A string rule: the value contains a match of ``pattern`` (stated in the schema, checked by the server)."""
+
+    pattern: str
+    message: str
+    format: str | None = None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        regex = python_pattern(self.pattern)
+        message = self.message
+
+        def check(value: str) -> str:
+            if not regex.search(value):
+                raise PydanticCustomError("string_pattern_mismatch", message)
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out = handler(schema)
+        out["pattern"] = self.pattern
+        if self.format:
+            out["format"] = self.format
+        return out
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A string rule: one of ``values`` (an ``enum`` in the schema)."""
+
+    values: tuple[str, ...]
+    message: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        allowed = frozenset(self.values)
+        message = self.message
+
+        def check(value: str) -> str:
+            if value not in allowed:
+                raise PydanticCustomError("enum", message)
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out = handler(schema)
+        out["enum"] = list(self.values)
+        return out
+
+
+def _integral(value: object) -> object:
+    """An integral float (``3.0``) is the integer it equals, exactly, below 2**53; a fractional one stays a float
+    and is refused."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+_DATE_TIME = python_pattern(DATE_TIME_PATTERN)
+
+
+def _date_time(value: object) -> object:
+    """Only an RFC 3339 string with an offset is a date-time (not a number of seconds, not a naive value)."""
+    if isinstance(value, datetime):  # built in Python, not read from JSON
+        return value
+    if isinstance(value, str) and not _DATE_TIME.search(value) and _DATE_TIME.search(value + "Z"):
+        # a date-time without its offset: said so (code no_timezone), not merely "not a date-time"
+        raise PydanticCustomError("timezone_aware", "must include a UTC offset, such as 2027-03-01T19:00:00Z")
+    if not isinstance(value, str) or not _DATE_TIME.search(value):
+        raise PydanticCustomError(
+            "datetime_format", "must be an RFC 3339 date-time with an offset, such as 2027-03-01T19:00:00Z"
+        )
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("datetime_format", "is not a date-time that exists") from None
+
+
+# The bounds go before the float-to-integer step, so that the schema says minimum and maximum.
+Amount = Annotated[StrictInt, Field(ge=0, le=MAXIMUM_AMOUNT), BeforeValidator(_integral)]
+PositiveAmount = Annotated[StrictInt, Field(ge=1, le=MAXIMUM_AMOUNT), BeforeValidator(_integral)]
+Quantity = Annotated[StrictInt, Field(ge=1, le=1_000_000), BeforeValidator(_integral)]
+PerOrder = Annotated[StrictInt, Field(ge=1, le=1000), BeforeValidator(_integral)]
+Position = Annotated[StrictInt, Field(ge=-1000, le=1000), BeforeValidator(_integral)]
+DateTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_date_time),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN}),
+]
+NoNul = Matches(NO_NUL_PATTERN, "must not contain U+0000")
+Title = Annotated[
+    str, Field(min_length=1, max_length=200), Matches(TEXT_PATTERN, "must not be blank nor contain U+0000")
+]
+Description = Annotated[str, Field(max_length=20_000), NoNul]
+TIME_ZONES = tuple(sorted(available_timezones()))  # what ZoneInfo finds on this server
+TimeZone = Annotated[
+    str,
+    OneOf(TIME_ZONES, "must be an IANA time zone such as Europe/Berlin"),
+    Field(description="An IANA time zone name (the server's time zone database)."),
+]
+CURRENCIES = tuple(sorted(SUPPORTED_CURRENCIES)) + tuple(sorted(c.upper() for c in SUPPORTED_CURRENCIES))
+Currency = Annotated[
+    str,
+    OneOf(CURRENCIES, f"unsupported currency; use one of {', '.join(sorted(SUPPORTED_CURRENCIES))}"),
+    Field(description="ISO 4217, lower or upper case; stored and answered in lower case."),
+]
+Email = Annotated[
+    str,
+    Field(max_length=EMAIL_MAX),
+    Matches(EMAIL_PATTERN, "is not a valid email address", format="idn-email"),
+]
+Name = Annotated[str, Field(max_length=200), Matches(NAME_PATTERN, "must not contain control characters")]
+BODY_LIMIT = f"The request body is at most {API_LIMIT} bytes (413 past that)."
 
 
 EventCurrency = Annotated[
     str,
+    OneOf(CURRENCIES, f"unsupported currency; use one of {', '.join(sorted(SUPPORTED_CURRENCIES))}"),
     Field(
-        min_length=3,
-        max_length=3,
-        description="The event's one currency (ISO 4217): its ticket types are priced in it. Unset: the first "
-        "ticket type's currency. Changeable only while the event has no ticket types.",
+        description="The event's one currency (ISO 4217, lower or upper case): its ticket types are priced in it. "
+        "Unset: the first ticket type's currency. Changeable only while the event has no ticket types (a rule "
+        "against stored state, answered with 422).",
         examples=["eur"],
     ),
 ]
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields refused. ``NOT_NULL`` fields may be left out but not sent as null (the schema
+    says so: their type has no null)."""
+
     model_config = ConfigDict(extra="forbid")
+    NOT_NULL: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out = handler(schema)
+        target = handler.resolve_ref_schema(out)
+        for name in cls.NOT_NULL:
+            field = target["properties"][name]
+            branches = [b for b in field.pop("anyOf", []) if b != {"type": "null"}]
+            if branches:
+                field.update(branches[0])
+            if field.get("default", 0) is None:
+                del field["default"]
+        return out
+
+
+def _not_null(value: object) -> object:
+    if value is None:
+        raise PydanticCustomError("not_null", "may be left out but not null")
+    return value
 
 
 class EventCreate(Strict):
+    """An event: ``ends_at`` must be after ``starts_at`` (a rule between two fields, answered with 422)."""
+
     title: Title
     description: Description = ""
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    starts_at: DateTime
+    ends_at: DateTime
+    timezone: TimeZone = "UTC"
     currency: EventCurrency | None = None
 
 
 class EventPatch(Strict):
+    """The fields to change; after the change ``ends_at`` must be after ``starts_at`` (the stored value of the one
+    not sent counts: a rule no schema states, answered with 422). A null is the same as leaving the field out."""
+
     title: Title | None = None
     description: Description | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    starts_at: DateTime | None = None
+    ends_at: DateTime | None = None
+    timezone: TimeZone | None = None
     status: Literal["draft", "published", "canceled"] | None = None
     currency: EventCurrency | None = None
 
@@ -65,31 +275,88 @@ class EventOut(BaseModel):
 
 class TierIn(Strict):
     price_cents: Amount
-    up_to: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
-    until: AwareDatetime | None = None
+    up_to: Quantity | None = None
+    until: DateTime | None = None
+
+
+_NOT_NULL_TICKET = ("title", "quantity", "pricing_model", "currency", "tippable", "position")
+
+
+def _model_is(*models: str) -> JsonDict:
+    return {"required": ["pricing_model"], "properties": {"pricing_model": {"enum": list(models)}}}
+
+
+_NULL: JsonDict = {"type": "null"}
+# What the pricing model asks of the other fields, as far as one request shows it.
+_PRICING_RULES: list[JsonValue] = [
+    # the legacy price_cents is a fixed price
+    {"if": _model_is("flexible", "dynamic"), "then": {"properties": {"price_cents": _NULL}}},
+    # price tiers are for dynamic tickets only
+    {"if": _model_is("fixed", "flexible"), "then": {"properties": {"price_tiers": _NULL}}},
+]
+_CREATE_RULES: list[JsonValue] = [
+    *_PRICING_RULES,
+    # no pricing_model is a fixed price: base_price_cents (or the legacy price_cents) is required
+    {
+        "if": {"anyOf": [{"not": {"required": ["pricing_model"]}}, _model_is("fixed")]},
+        "then": {
+            "properties": {"price_tiers": _NULL},
+            "anyOf": [
+                {"required": ["base_price_cents"], "properties": {"base_price_cents": {"type": "integer"}}},
+                {"required": ["price_cents"], "properties": {"price_cents": {"type": "integer"}}},
+            ],
+        },
+    },
+    # a dynamic ticket has its tiers
+    {
+        "if": _model_is("dynamic"),
+        "then": {"required": ["price_tiers"], "properties": {"price_tiers": {"type": "array"}}},
+    },
+]
+_TICKET_RULES_TEXT = (
+    "Rules between fields, answered with 422 and not in the schema: `ends_at` after `starts_at`; for `flexible`, "
+    "`suggested_price_cents` >= `minimum_price_cents`; `price_cents` (legacy) equal to `base_price_cents` when both "
+    "are sent; price tiers ordered (`up_to` and `until` increasing), every tier but the last with `up_to` or "
+    "`until`, the last with neither."
+)
 
 
 class TicketFields(Strict):
+    __doc__ = (
+        "The fields to change. The pricing model's rules apply to the ticket type as it will be (its stored fields "
+        "count), so a change the stored fields contradict is answered with 422. " + _TICKET_RULES_TEXT
+    )
+    model_config = ConfigDict(json_schema_extra={"allOf": _PRICING_RULES})
+    NOT_NULL = _NOT_NULL_TICKET
+
     title: Title | None = None
-    description: Annotated[str, Field(max_length=5000)] | None = None
+    description: Annotated[str, Field(max_length=5000), NoNul] | None = None
     pricing_model: Literal["fixed", "flexible", "dynamic"] | None = None
     base_price_cents: Amount | None = None
     minimum_price_cents: Amount | None = None
     suggested_price_cents: Amount | None = None
-    price_tiers: Annotated[list[TierIn], Field(max_length=20)] | None = None
-    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
-    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    price_tiers: Annotated[list[TierIn], Field(min_length=1, max_length=20)] | None = None
+    currency: Currency | None = None
+    quantity: Quantity | None = None
+    starts_at: DateTime | None = None
+    ends_at: DateTime | None = None
     tippable: StrictBool | None = None
-    max_per_order: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
-    position: Annotated[StrictInt, Field(ge=-1000, le=1000)] | None = None
+    max_per_order: PerOrder | None = None
+    position: Position | None = None
     price_cents: Amount | None = Field(default=None, description="Legacy: a fixed price (same as base_price_cents).")
+
+    _not_null = field_validator(*_NOT_NULL_TICKET, mode="before")(_not_null)
 
 
 class TicketCreate(TicketFields):
+    __doc__ = (
+        "A ticket type: `fixed` (the default) needs `base_price_cents` (or the legacy `price_cents`), `dynamic` "
+        "needs `price_tiers`, and only `dynamic` has tiers. " + _TICKET_RULES_TEXT
+    )
+    model_config = ConfigDict(json_schema_extra={"allOf": _CREATE_RULES})
+
     title: Title
-    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+    quantity: Quantity
 
 
 class TicketOut(BaseModel):
@@ -116,14 +383,21 @@ class TicketOut(BaseModel):
 
 
 class LineIn(Strict):
-    ticket_id: Annotated[str, Field(min_length=1, max_length=64)]
-    quantity: Annotated[StrictInt, Field(ge=1, le=1000)]
-    price_cents: Amount | None = None
+    ticket_id: Annotated[str, Field(min_length=1, max_length=64), NoNul]
+    quantity: PerOrder
+    price_cents: Amount | None = Field(
+        default=None, description="Flexible tickets only: the buyer's price, at least the ticket's minimum."
+    )
 
 
 class OrderCreate(Strict):
-    email: Annotated[str, Field(min_length=3, max_length=320)]
-    name: Annotated[str, Field(max_length=200)] = ""
+    """An order. Rules that depend on the tickets, answered with 422 and not in the schema: every line's ticket is
+    one of this event's; `price_cents` only for a flexible ticket (or equal to a fixed ticket's price), at least its
+    minimum; `tip_cents` only when a ticket is tippable; one currency; a total of zero or at least the currency's
+    minimum charge and at most 99999999; no more than a ticket's `max_per_order`."""
+
+    email: Email
+    name: Name = ""
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=100)]
     tip_cents: Amount | None = None
 
@@ -178,7 +452,9 @@ class CheckoutOut(BaseModel):
 
 
 class RefundIn(Strict):
-    amount_cents: Annotated[StrictInt, Field(ge=1, le=MAXIMUM_AMOUNT)] | None = None
+    """Without ``amount_cents``, a full refund; with it, at most what is left to refund (422 past that)."""
+
+    amount_cents: PositiveAmount | None = None
 
 
 class RefundOut(BaseModel):

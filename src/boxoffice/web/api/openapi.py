@@ -1,0 +1,144 @@
+"""What the OpenAPI document says beyond the routes' own declarations: how the operations link to each other (what
+a created event, ticket type or order lets a client call next, so that a tester can follow them), the body limit
+of every request body and the configured caps of an order. Operations are named by path and method, so this does
+not depend on where a route lives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from boxoffice.web.api.schemas import BODY_LIMIT, NO_NUL_PATTERN
+
+API = "/api/v1"
+EVENT = f"{API}/events/{{event_id}}"
+ORDER = f"{API}/orders/{{order_id}}"
+TICKET = f"{API}/tickets/{{ticket_id}}"
+
+# (name, method, path, parameters, request body) of the operations one event id opens
+_BY_EVENT: list[tuple[str, str, str, dict[str, str], Any]] = [
+    ("GetEvent", "get", EVENT, {}, None),
+    ("ChangeEvent", "patch", EVENT, {}, None),
+    ("PublishEvent", "patch", EVENT, {}, {"status": "published"}),
+    ("AddTicketType", "post", f"{EVENT}/tickets", {}, None),
+    ("TicketTypesOnSale", "get", f"{EVENT}/tickets", {}, None),
+    ("PlaceOrder", "post", f"{EVENT}/orders", {}, None),
+    ("ListOrders", "get", f"{EVENT}/orders", {}, None),
+    ("ListParticipants", "get", f"{EVENT}/participants", {}, None),
+    ("ListEmails", "get", f"{EVENT}/emails", {}, None),
+    ("Availability", "get", f"{EVENT}/stream", {}, None),
+]
+_BY_ORDER: list[tuple[str, str, str, dict[str, str], Any]] = [
+    ("GetOrder", "get", ORDER, {"query.token": "$response.body#/token"}, None),
+    ("CancelOrder", "post", f"{ORDER}/cancel", {"query.token": "$response.body#/token"}, None),
+    ("ResumeCheckout", "post", f"{ORDER}/checkout", {"query.token": "$response.body#/token"}, None),
+    ("OrderStatus", "get", f"{ORDER}/stream", {"query.token": "$response.body#/token"}, None),
+    ("RefundOrder", "post", f"{ORDER}/refunds", {}, None),
+]
+_BY_TICKET: list[tuple[str, str, str, dict[str, str], Any]] = [
+    ("GetTicketType", "get", TICKET, {}, None),
+    ("ChangeTicketType", "patch", TICKET, {}, None),
+    ("DeleteTicketType", "delete", TICKET, {}, None),
+]
+
+
+def _event_links(pointer: str) -> list[tuple[str, str, str, dict[str, str], Any]]:
+    return [(n, m, p, {"path.event_id": pointer, **extra}, body) for n, m, p, extra, body in _BY_EVENT]
+
+
+def _order_links(pointer: str, with_token: bool) -> list[tuple[str, str, str, dict[str, str], Any]]:
+    return [
+        (n, m, p, {"path.order_id": pointer, **(extra if with_token else {})}, body)
+        for n, m, p, extra, body in _BY_ORDER
+        if with_token or not extra  # a listed order carries no token: its buyer's operations need one
+    ]
+
+
+def _ticket_links(pointer: str) -> list[tuple[str, str, str, dict[str, str], Any]]:
+    return [(n, m, p, {"path.ticket_id": pointer}, body) for n, m, p, _, body in _BY_TICKET]
+
+
+# (method, path, status) of a response -> the links it carries
+LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str], Any]]] = {
+    ("post", f"{API}/events", "201"): _event_links("$response.body#/id"),
+    ("patch", EVENT, "200"): _event_links("$response.body#/id"),
+    ("post", f"{EVENT}/tickets", "201"): [
+        *_ticket_links("$response.body#/id"),
+        (
+            "OrderThisTicketType",
+            "post",
+            f"{EVENT}/orders",
+            {"path.event_id": "$response.body#/event_id"},
+            {"email": "buyer@example.com", "lines": [{"ticket_id": "$response.body#/id", "quantity": 1}]},
+        ),
+    ],
+    ("get", f"{EVENT}/tickets", "200"): _ticket_links("$response.body#/0/id"),
+    ("post", f"{EVENT}/orders", "201"): _order_links("$response.body#/id", with_token=True),
+    ("get", f"{EVENT}/orders", "200"): _order_links("$response.body#/0/id", with_token=False),
+}
+
+
+def add_links(document: dict[str, Any]) -> dict[str, Any]:
+    """Adds the links (by operationId, to the operations the document has) and the body limit, in place."""
+    paths: dict[str, dict[str, Any]] = document.get("paths", {})
+    for (method, path, status), links in LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        out = response.setdefault("links", {})
+        for name, to_method, to_path, parameters, body in links:
+            target = paths.get(to_path, {}).get(to_method)
+            if target is None or "operationId" not in target:
+                continue
+            link: dict[str, Any] = {"operationId": target["operationId"], "parameters": dict(parameters)}
+            if body is not None:
+                link["requestBody"] = body
+            out[name] = link
+    for operations in paths.values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            if "requestBody" in operation:
+                operation["requestBody"].setdefault("description", BODY_LIMIT)
+            for parameter in operation.get("parameters", []):
+                _no_nul(parameter.get("schema", {}))
+    return document
+
+
+def _no_nul(schema: dict[str, Any]) -> None:
+    """A string parameter holds no U+0000 (web/nul.py refuses it)."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string" and "pattern" not in branch and "enum" not in branch:
+            branch["pattern"] = NO_NUL_PATTERN
+
+
+def add_order_limits(document: dict[str, Any], max_lines: int, max_quantity: int) -> dict[str, Any]:
+    """The configured caps of an order (``BOXOFFICE_MAX_LINES_PER_ORDER``, ``BOXOFFICE_MAX_QUANTITY_PER_LINE``), in
+    place of the hard ceilings the request models carry."""
+    schemas = document.get("components", {}).get("schemas", {})
+    if "OrderCreate" in schemas:
+        schemas["OrderCreate"]["properties"]["lines"]["maxItems"] = max_lines
+    if "LineIn" in schemas:
+        quantity = schemas["LineIn"]["properties"]["quantity"]
+        quantity["maximum"] = max_quantity
+        quantity["description"] = (
+            f"At most {max_quantity}, and at most {max_quantity} in all for the lines of one ticket type (a rule "
+            "between lines, answered with 422)."
+        )
+    return document
+
+
+def install(app: FastAPI) -> None:
+    build: Callable[[], dict[str, Any]] = app.openapi
+    settings = app.state.box.settings
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            # FastAPI keeps the document it built: this completes it once
+            add_order_limits(add_links(build()), settings.max_lines_per_order, settings.max_quantity_per_line)
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
