@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from boxoffice.errors import InvalidInput
 from boxoffice.events.service import clean_name, normalize_email
+from boxoffice.web.api import fields as f
 from boxoffice.web.api import schemas as s
 
 FAST = settings(
@@ -28,11 +29,11 @@ def schema_says(schema: Mapping[str, object], value: object) -> bool:
 
 # Hypothesis draws from a regular expression without its lookaheads; the full pattern then filters the draws.
 _RELAXED = (
-    s.EMAIL_PATTERN.replace("(?=[^@]{1,64}@)", "").replace(s._NOT_SPECIAL, "").replace("(?![A-Za-z0-9-]{2}--)", "")
+    f.EMAIL_PATTERN.replace("(?=[^@]{1,64}@)", "").replace(f._NOT_SPECIAL, "").replace("(?![A-Za-z0-9-]{2}--)", "")
 )
-_EMAIL = s.python_pattern(s.EMAIL_PATTERN)
-ADDRESSES = st.one_of(st.from_regex(s.python_pattern(_RELAXED)), st.emails()).filter(
-    lambda v: len(v) <= s.EMAIL_MAX and bool(_EMAIL.search(v))
+_EMAIL = f.python_pattern(f.EMAIL_PATTERN)
+ADDRESSES = st.one_of(st.from_regex(f.python_pattern(_RELAXED)), st.emails()).filter(
+    lambda v: len(v) <= f.EMAIL_MAX and bool(_EMAIL.search(v))
 )
 
 
@@ -41,7 +42,7 @@ ADDRESSES = st.one_of(st.from_regex(s.python_pattern(_RELAXED)), st.emails()).fi
 def test_every_address_the_pattern_admits_is_one_email_validator_accepts(address: str) -> None:
     validate_email(address, check_deliverability=False)
     normalize_email(address)
-    assert schema_says({"type": "string", "pattern": s.EMAIL_PATTERN}, address)
+    assert schema_says({"type": "string", "pattern": f.EMAIL_PATTERN}, address)
     s.OrderCreate.model_validate({"email": address, "lines": [{"ticket_id": "tt_1", "quantity": 1}]})
 
 
@@ -61,7 +62,7 @@ def test_every_address_the_pattern_admits_is_one_email_validator_accepts(address
     ],
 )
 def test_addresses_the_server_refuses_are_outside_the_pattern(address: str) -> None:
-    assert not schema_says({"type": "string", "pattern": s.EMAIL_PATTERN}, address)
+    assert not schema_says({"type": "string", "pattern": f.EMAIL_PATTERN}, address)
     with pytest.raises(ValidationError):
         s.OrderCreate.model_validate({"email": address, "lines": [{"ticket_id": "tt_1", "quantity": 1}]})
 
@@ -69,15 +70,15 @@ def test_addresses_the_server_refuses_are_outside_the_pattern(address: str) -> N
 @pytest.mark.parametrize("address", ["Zoë@example.com", "Ünal.O'Neil+tickets@mail.example.org", "Жанна@example.com"])
 def test_international_addresses_stay_accepted(address: str) -> None:
     s.OrderCreate.model_validate({"email": address, "lines": [{"ticket_id": "tt_1", "quantity": 1}]})
-    assert schema_says({"type": "string", "format": "idn-email", "pattern": s.EMAIL_PATTERN}, address)
+    assert schema_says({"type": "string", "format": "idn-email", "pattern": f.EMAIL_PATTERN}, address)
 
 
 @FAST
 @given(st.text(max_size=12) | st.text(alphabet=st.sampled_from(" \t\x00\x1ca\u3000"), max_size=5))
 def test_the_title_pattern_is_the_servers_not_blank_and_no_nul(title: str) -> None:
     accepted = bool(title.strip()) and "\x00" not in title
-    assert bool(s.python_pattern(s.TEXT_PATTERN).search(title)) == accepted
-    assert schema_says({"type": "string", "pattern": s.TEXT_PATTERN}, title) == accepted
+    assert bool(f.python_pattern(f.TEXT_PATTERN).search(title)) == accepted
+    assert schema_says({"type": "string", "pattern": f.TEXT_PATTERN}, title) == accepted
 
 
 @FAST
@@ -88,13 +89,13 @@ def test_the_name_pattern_is_the_servers_name_check(name: str) -> None:
         accepted = True
     except InvalidInput:
         accepted = False
-    assert bool(s.python_pattern(s.NAME_PATTERN).search(name)) == accepted
-    assert schema_says({"type": "string", "pattern": s.NAME_PATTERN}, name) == accepted
+    assert bool(f.python_pattern(f.NAME_PATTERN).search(name)) == accepted
+    assert schema_says({"type": "string", "pattern": f.NAME_PATTERN}, name) == accepted
 
 
 def test_white_space_is_what_str_strip_strips() -> None:
     spaces = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
-    blank = s.python_pattern(f"^[{s.WHITESPACE}]*$")
+    blank = f.python_pattern(f"^[{f.WHITESPACE}]*$")
     assert blank.search(spaces)
     assert not any(blank.search(chr(c)) for c in range(0x3001) if not chr(c).isspace())
 
@@ -118,7 +119,7 @@ def test_white_space_is_what_str_strip_strips() -> None:
 )
 def test_date_times_are_rfc_3339_strings_with_an_offset(value: object, ok: bool) -> None:
     body = {"title": "Gala", "starts_at": value, "ends_at": "9999-01-01T00:00:00Z"}
-    schema = {"type": "string", "format": "date-time", "pattern": s.DATE_TIME_PATTERN}
+    schema = {"type": "string", "format": "date-time", "pattern": f.DATE_TIME_PATTERN}
     assert schema_says(schema, value) == ok
     if ok:
         assert s.EventCreate.model_validate({**body, "ends_at": "9998-12-31T23:59:59Z"}).starts_at.tzinfo

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from boxoffice.web.api.schemas import BODY_LIMIT, NO_NUL_PATTERN
+from boxoffice.web.api.fields import BODY_LIMIT, NO_NUL_PATTERN
 
 API = "/api/v1"
 EVENT = f"{API}/events/{{event_id}}"
