@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -20,20 +18,9 @@ from boxoffice.models import load_all_models
 from boxoffice.ticketing.orders import confirm_order, get_order, get_order_with_token, list_tickets, record_refund
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.ticketing.ticket_types import get_ticket_type
-from tests import pg
 from tests.helpers import counters, order_request
 
 load_all_models()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def empty_url(request: pytest.FixtureRequest, tmp_path: Path, pg_admin_url: str) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-        return
-    url, name = await pg.create_database(pg_admin_url)
-    yield pg.to_sqlalchemy_url(url)
-    await pg.drop_database(pg_admin_url, name)
 
 
 def normalized_check(sqltext: str) -> str:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,22 +21,11 @@ from boxoffice.db import Database
 from boxoffice.ticketing import orders as lifecycle
 from boxoffice.ticketing import refunds, ticket_types, tokens
 from boxoffice.ticketing import reserve as reservations
-from tests import pg
 from tests.helpers import counters, order_request
 from tests.platform.test_migrations import database_checks, model_checks, revisions
 
 KEY = "bo_an-api-key-made-before-the-upgrade"
 SECRET = b"the signing key of the upgraded deployment"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def empty_url(request: pytest.FixtureRequest, tmp_path: Path, pg_admin_url: str) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-        return
-    url, name = await pg.create_database(pg_admin_url)
-    yield pg.to_sqlalchemy_url(url)
-    await pg.drop_database(pg_admin_url, name)
 
 
 def rows_of_the_past(now: datetime) -> dict[str, list[dict[str, Any]]]:
