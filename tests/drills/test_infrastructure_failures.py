@@ -11,6 +11,8 @@ import signal
 import socket
 import subprocess
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +68,35 @@ async def frames(stream: httpx.Response) -> AsyncIterator[dict[str, Any]]:
             yield json.loads(line[6:])
 
 
-async def test_redis_down_and_back_during_a_sale(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
+@dataclass
+class RedisSale:
+    """A Boxoffice server on its own Redis, a sale of 100 tickets, and a client watching its live availability."""
+
+    redis: subprocess.Popen[bytes]
+    redis_port: int
+    url: str
+    client: httpx.AsyncClient
+    updates: AsyncIterator[dict[str, Any]]
+    ticket_id: str
+    event_id: str
+
+    async def buy(self, email: str) -> int:
+        r = await self.client.post(
+            f"{self.url}/api/v1/events/{self.event_id}/orders",
+            json={"email": email, "lines": [{"ticket_id": self.ticket_id, "quantity": 1}]},
+        )
+        return r.status_code
+
+    async def until_available(self, available: int, timeout: float) -> None:
+        """Read the live stream until it shows ``available`` tickets left (it catches up after Redis is back)."""
+        while True:
+            update = await asyncio.wait_for(anext(self.updates), timeout)
+            if update.get("type") == "availability" and update["ticket_types"][0]["available"] == available:
+                return
+
+
+@asynccontextmanager
+async def redis_sale(fresh_pg: tuple[str, Database], tmp_path: Path) -> AsyncIterator[RedisSale]:
     pg_url, pg_db = fresh_pg
     if REDIS_SERVER is None:
         if os.environ.get("CI"):
@@ -80,94 +110,50 @@ async def test_redis_down_and_back_during_a_sale(fresh_pg: tuple[str, Database],
     event = await make_event(pg_db)
     tt = await make_ticket(pg_db, event.id, quantity=100)
     url = f"http://127.0.0.1:{port}"
+    sale: RedisSale | None = None
     try:
         await wait_up(f"{url}/healthz")
         async with (
             httpx.AsyncClient(timeout=30) as client,
             client.stream("GET", f"{url}/api/v1/events/{event.id}/stream") as sse,
         ):
-            updates = frames(sse)
-            assert (await asyncio.wait_for(anext(updates), 15))["ticket_types"][0]["available"] == 100
-
-            async def buy(n: int) -> int:
-                r = await client.post(
-                    f"{url}/api/v1/events/{event.id}/orders",
-                    json={"email": f"redis{n}@example.com", "lines": [{"ticket_id": tt.id, "quantity": 1}]},
-                )
-                return r.status_code
-
-            assert await buy(0) == 201
-            redis.terminate()
-            redis.wait(10)
-            during = await asyncio.gather(*(buy(n) for n in range(1, 11)))
-            assert during == [201] * 10  # pub/sub degrades, sales go on
-            ready = (await client.get(f"{url}/readyz")).json()
-            assert ready["checks"]["pubsub"].startswith("degraded")
-            redis = redis_process(redis_port, tmp_path)
-            await wait_port(redis_port)
-            # The stream catches up with the current availability after the broker reconnects.
-            while True:
-                update = await asyncio.wait_for(anext(updates), 30)
-                if update.get("type") == "availability" and update["ticket_types"][0]["available"] == 89:
-                    break
-            assert await buy(11) == 201
+            sale = RedisSale(redis, redis_port, url, client, frames(sse), tt.id, event.id)
+            assert (await asyncio.wait_for(anext(sale.updates), 15))["ticket_types"][0]["available"] == 100
+            yield sale
     finally:
         server.stop()
+        redis = sale.redis if sale is not None else redis
+        redis.send_signal(signal.SIGCONT)  # a hung one must wake to end
         redis.terminate()
         redis.wait(10)
+
+
+async def test_redis_down_and_back_during_a_sale(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
+    async with redis_sale(fresh_pg, tmp_path) as sale:
+        assert await sale.buy("redis0@example.com") == 201
+        sale.redis.terminate()
+        sale.redis.wait(10)
+        during = await asyncio.gather(*(sale.buy(f"redis{n}@example.com") for n in range(1, 11)))
+        assert during == [201] * 10  # pub/sub degrades, sales go on
+        ready = (await sale.client.get(f"{sale.url}/readyz")).json()
+        assert ready["checks"]["pubsub"].startswith("degraded")
+        sale.redis = redis_process(sale.redis_port, tmp_path)
+        await wait_port(sale.redis_port)
+        await sale.until_available(89, timeout=30)  # the stream catches up once the broker reconnects
+        assert await sale.buy("redis11@example.com") == 201
 
 
 async def test_redis_hung_during_a_sale_then_resumed(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
     """A Redis that stops answering (SIGSTOP: its connections stay open, nothing comes back) must not stop sales."""
-    pg_url, pg_db = fresh_pg
-    if REDIS_SERVER is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is required for this drill under CI")
-        pytest.skip("no redis-server binary")
-    redis_port, port = free_port(), free_port()
-    redis = redis_process(redis_port, tmp_path)
-    await wait_port(redis_port)
-    env = server_env(pg_url, port, tmp_path, BOXOFFICE_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
-    server = boxoffice(port, env, tmp_path / "server.log").start()
-    event = await make_event(pg_db)
-    tt = await make_ticket(pg_db, event.id, quantity=100)
-    url = f"http://127.0.0.1:{port}"
-    stopped = False
-    try:
-        await wait_up(f"{url}/healthz")
-        async with (
-            httpx.AsyncClient(timeout=30) as client,
-            client.stream("GET", f"{url}/api/v1/events/{event.id}/stream") as sse,
-        ):
-            updates = frames(sse)
-            assert (await asyncio.wait_for(anext(updates), 15))["ticket_types"][0]["available"] == 100
-
-            async def buy(n: int) -> int:
-                r = await client.post(
-                    f"{url}/api/v1/events/{event.id}/orders",
-                    json={"email": f"hung{n}@example.com", "lines": [{"ticket_id": tt.id, "quantity": 1}]},
-                )
-                return r.status_code
-
-            assert await buy(0) == 201
-            redis.send_signal(signal.SIGSTOP)
-            stopped = True
-            during = await asyncio.gather(*(buy(n) for n in range(1, 11)))
-            assert during == [201] * 10  # nothing on the order path waits for Redis
-            assert (await client.get(f"{url}/healthz")).status_code == 200
-            redis.send_signal(signal.SIGCONT)
-            stopped = False
-            while True:  # the stream reaches the current availability once Redis answers again
-                update = await asyncio.wait_for(anext(updates), 60)
-                if update.get("type") == "availability" and update["ticket_types"][0]["available"] == 89:
-                    break
-            assert await buy(11) == 201
-    finally:
-        if stopped:
-            redis.send_signal(signal.SIGCONT)
-        server.stop()
-        redis.terminate()
-        redis.wait(10)
+    async with redis_sale(fresh_pg, tmp_path) as sale:
+        assert await sale.buy("hung0@example.com") == 201
+        sale.redis.send_signal(signal.SIGSTOP)
+        during = await asyncio.gather(*(sale.buy(f"hung{n}@example.com") for n in range(1, 11)))
+        assert during == [201] * 10  # nothing on the order path waits for Redis
+        assert (await sale.client.get(f"{sale.url}/healthz")).status_code == 200
+        sale.redis.send_signal(signal.SIGCONT)
+        await sale.until_available(89, timeout=60)  # the stream reaches the current availability once Redis answers
+        assert await sale.buy("hung11@example.com") == 201
 
 
 async def test_postgres_connections_dropped_during_a_sale(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
