@@ -115,6 +115,7 @@ class Boxoffice:
             await self.mailer.start()
             self._tasks = [
                 asyncio.create_task(self._sweep_forever(), name="hold-sweeper"),
+                asyncio.create_task(self._resend_refunds_forever(), name="refund-resender"),
                 asyncio.create_task(self._housekeep_forever(), name="housekeeping"),
             ]
 
@@ -138,10 +139,8 @@ class Boxoffice:
         await self.db.dispose()
 
     async def sweep_once(self) -> int:
-        """Release expired holds, and send again the refunds Stripe never answered."""
-        expired = await release_expired_holds(self.db)
-        await self.payments.resend_unanswered_refunds()
-        return expired
+        """Release expired holds."""
+        return await release_expired_holds(self.db)
 
     async def housekeep_once(self) -> dict[str, int]:
         """Delete what is no longer needed: outbox messages published longer ago than the retention, in batches of
@@ -161,6 +160,18 @@ class Boxoffice:
             except Exception:
                 log.exception("housekeeping failed; retrying at the next interval")
             await asyncio.sleep(self.settings.housekeeping_interval_seconds)
+
+    async def _resend_refunds_forever(self) -> None:
+        """Refunds Stripe never answered are sent again (same idempotency key), in a loop of their own: a Stripe
+        that hangs holds up this loop, never the hold sweeper."""
+        while True:
+            try:
+                answered = await self.payments.resend_unanswered_refunds()
+                if answered:
+                    log.info("unanswered refunds sent again", extra={"count": answered})
+            except Exception:
+                log.exception("refund resender failed; retrying")
+            await asyncio.sleep(self.settings.sweep_interval_seconds)
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -268,3 +268,23 @@ async def test_a_key_whose_checkout_could_not_start_may_order_again(shop: LiveSe
     assert failed.status == "failed" and failed.idempotency_key is None
     retry = await post_order(shop, event.id, body, "key-stripe-down-1")
     assert retry.status_code == 201 and retry.json()["id"] != failed.id and "idempotent-replayed" not in retry.headers
+
+
+async def test_the_running_worker_sends_an_unanswered_refund_again(
+    shop: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order_id, intent, auth = await paid_order(shop)
+    assert shop.box.sandbox is not None
+    shop.box.sandbox.faults.fail_next = 10  # Stripe down for every retry of the SDK
+    try:
+        assert (await refund(shop, order_id, auth, {"amount_cents": 900})).status_code == 503
+    finally:
+        shop.box.sandbox.faults.fail_next = 0
+    assert refunded_at_stripe(shop, intent) == 0
+    monkeypatch.setattr(payments_service, "REFUND_RESEND_AFTER", timedelta(0))  # at once rather than after a minute
+
+    async def sent() -> bool:
+        return [r.status for r in await refunds.list_refunds(shop.box.db, order_id)] == ["succeeded"]
+
+    assert await eventually(sent)  # by the worker's own loop, nobody calling it
+    assert refunded_at_stripe(shop, intent) == 900

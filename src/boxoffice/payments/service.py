@@ -308,10 +308,11 @@ class Payments:
         )
         return RefundRequested(refund.order_id, str(answer.id), refund.amount_cents, str(answer.status))
 
-    async def resend_unanswered_refunds(self, *, older_than: timedelta = REFUND_RESEND_AFTER) -> int:
+    async def resend_unanswered_refunds(self, *, older_than: timedelta | None = None) -> int:
         """Send again the refunds Stripe never answered (the worker's loop); returns how many Stripe answered."""
         answered = 0
-        for pending in await refunds.unanswered_refunds(self.db, older_than=older_than):
+        wait = REFUND_RESEND_AFTER if older_than is None else older_than
+        for pending in await refunds.unanswered_refunds(self.db, older_than=wait):
             try:
                 await self._send_refund(pending)
             except StripeRequestRejected:
