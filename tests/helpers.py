@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import text
 
 from boxoffice.db import Database
@@ -137,3 +141,34 @@ async def waiting_on_locks(db: Database) -> int:
             )
         )
     return int(waiting or 0)
+
+
+async def until_answered(send: Callable[[], Awaitable[httpx.Response]], *, tries: int = 100) -> httpx.Response:
+    """What a client retrying the same request gets at last: it tries again after a network error (the server is
+    down) and after a 409 with ``Retry-After`` (the first request may still be running), as a buyer's retry does."""
+    for _ in range(tries):
+        try:
+            response = await send()
+        except httpx.HTTPError:
+            await asyncio.sleep(0.2)
+            continue
+        if response.status_code == 409 and "retry-after" in response.headers:
+            await asyncio.sleep(float(response.headers["retry-after"]))
+            continue
+        return response
+    raise AssertionError(f"no answer after {tries} tries")
+
+
+class Inbox:
+    """An aiosmtpd handler that accepts every message."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        self.received.append(envelope.content)
+        return "250 OK"
+
+    def message_ids(self) -> list[bytes]:
+        return [m.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0] for m in self.received]

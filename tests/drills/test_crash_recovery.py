@@ -15,6 +15,7 @@ import secrets
 import threading
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from boxoffice.notifications.models import EmailMessage
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.ticketing.orders import get_order, list_orders, list_tickets, release_expired_holds
 from boxoffice.ticketing.ticket_types import get_ticket_type
-from tests.helpers import eventually, make_event, make_ticket, waiting_on_locks
+from tests.helpers import Inbox, eventually, make_event, make_ticket, until_answered, waiting_on_locks
 from tests.processes import boxoffice, free_port, paid_server, server_env, wait_up
 
 BUYERS = int(os.environ.get("BOXOFFICE_DRILL_BUYERS", "24"))
@@ -147,14 +148,9 @@ async def test_sigkill_during_webhooks_and_checkout(fresh_pg: tuple[str, Databas
             # Their buyers retry with the same key: each gets their order back, its checkout resumed.
             resumed = []
             for key, body in late:
-                while True:
-                    r = await order_late(key, body)
-                    if r.status_code == 409 and "retry-after" in r.headers:
-                        await asyncio.sleep(float(r.headers["retry-after"]))
-                        continue
-                    assert r.status_code == 201 and r.json()["checkout_url"], r.text
-                    resumed.append(r.json()["id"])
-                    break
+                r = await until_answered(partial(order_late, key, body))
+                assert r.status_code == 201 and r.json()["checkout_url"], r.text
+                resumed.append(r.json()["id"])
             assert len(set(resumed)) == len(late)
 
             async def all_paid_confirmed() -> bool:
@@ -213,14 +209,14 @@ async def test_sigkill_during_webhooks_and_checkout(fresh_pg: tuple[str, Databas
     assert violations == []
 
 
-class BlockingInbox:
+class BlockingInbox(Inbox):
     """An SMTP server whose first DATA waits (in its own thread's loop) until released: the drill kills the sender
     while it is there, inside the send."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.entered = threading.Event()
         self.release = threading.Event()
-        self.received: list[bytes] = []
         self._first = True
 
     async def handle_DATA(self, server: object, session: Session, envelope: Envelope) -> str:
@@ -229,9 +225,7 @@ class BlockingInbox:
             self.entered.set()
             await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
             return "451 try again later"  # the sender is dead by now: nothing was accepted
-        assert isinstance(envelope.content, bytes)
-        self.received.append(envelope.content)
-        return "250 OK"
+        return await super().handle_DATA(server, session, envelope)
 
 
 async def test_sigkill_while_an_email_is_being_sent(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
@@ -295,5 +289,5 @@ async def test_sigkill_while_an_email_is_being_sent(fresh_pg: tuple[str, Databas
         controller.stop(no_assert=True)
     assert sorted(e.order_id for e in sent) == sorted(orders)
     assert max(e.attempts for e in sent) >= 2  # the interrupted one was sent again after its claim ran out
-    ids = [m.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0] for m in inbox.received]
+    ids = inbox.message_ids()
     assert len(ids) == 3 and len(set(ids)) == 3  # each order's email accepted once

@@ -19,13 +19,12 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import func, select, text
 
 from boxoffice.db import Database
 from boxoffice.notifications.models import EmailMessage
 from boxoffice.ticketing.models import Order, OrderLine
-from tests.helpers import eventually, make_event, make_ticket
+from tests.helpers import Inbox, eventually, make_event, make_ticket
 from tests.processes import boxoffice, free_port, server_env, wait_up
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -256,16 +255,6 @@ async def test_postgres_connections_dropped_during_a_sale(fresh_pg: tuple[str, D
     assert orders is not None and orders >= statuses.count(201)
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server: object, session: Session, envelope: Envelope) -> str:
-        assert isinstance(envelope.content, bytes)
-        self.received.append(envelope.content)
-        return "250 OK"
-
-
 async def test_smtp_down_for_the_whole_sale_then_up(fresh_pg: tuple[str, Database], tmp_path: Path) -> None:
     pg_url, pg_db = fresh_pg
     smtp_port, port = free_port(), free_port()
@@ -313,5 +302,5 @@ async def test_smtp_down_for_the_whole_sale_then_up(fresh_pg: tuple[str, Databas
     finally:
         server.stop()
         controller.stop(no_assert=True)
-    ids = [m.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0] for m in inbox.received]
+    ids = inbox.message_ids()
     assert len(ids) == 8 and len(set(ids)) == 8

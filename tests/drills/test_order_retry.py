@@ -26,7 +26,7 @@ from sqlalchemy import text
 from boxoffice.db import Database
 from boxoffice.ticketing.orders import list_orders
 from boxoffice.ticketing.ticket_types import get_ticket_type
-from tests.helpers import eventually, make_event, make_ticket, waiting_on_locks
+from tests.helpers import eventually, make_event, make_ticket, until_answered, waiting_on_locks
 from tests.processes import paid_server, wait_up
 
 PER_STEP = 6  # buyers killed in each step (below the server's pool of 10 connections)
@@ -107,19 +107,10 @@ async def test_every_buyer_gets_their_one_order_back_after_kills_in_each_step(
 
             # 3. Every buyer retries with the same key and body until answered.
             async def retry(buyer: dict[str, Any]) -> dict[str, Any]:
-                for _ in range(100):
-                    try:
-                        r = await post(client, buyer)
-                    except httpx.HTTPError:
-                        await asyncio.sleep(0.2)
-                        continue
-                    if r.status_code == 409 and "retry-after" in r.headers:
-                        await asyncio.sleep(float(r.headers["retry-after"]))
-                        continue
-                    assert r.status_code == 201, r.text
-                    answer: dict[str, Any] = r.json()
-                    return answer
-                raise AssertionError(f"no answer for {buyer['body']['email']}")
+                r = await until_answered(lambda: post(client, buyer))
+                assert r.status_code == 201, r.text
+                answer: dict[str, Any] = r.json()
+                return answer
 
             answers = await asyncio.gather(*(retry(b) for b in buyers))
             sessions = (await client.get(f"{sb_url}/_sandbox/sessions")).json()["data"]
