@@ -36,10 +36,6 @@ class OpenedRefund:
     replayed: bool  # an earlier request with the same Idempotency-Key made this refund
 
 
-def _not_found(order_id: str) -> NotFound:
-    return NotFound("order not found")  # the same answer for an unknown order and one of another organizer
-
-
 async def open_refund(
     db: Database,
     order_id: str,
@@ -68,7 +64,7 @@ async def open_refund(
         stmt = select(Order, Event.organizer_id).join(Event, Event.id == Order.event_id).where(Order.id == order_id)
         row = (await session.execute(stmt.with_for_update(of=Order))).one_or_none()
         if row is None or (organizer_id is not None and row[1] != organizer_id):
-            raise _not_found(order_id)
+            raise NotFound("order not found")  # the same answer for an unknown order and another organizer's
         order: Order = row[0]
         if idempotency_key is not None:
             earlier = (
