@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from boxoffice.notifications.codes import InvalidTicketCode, sign_ticket_code, verify_ticket_code
+from boxoffice.notifications.codes import (
+    InvalidTicketCode,
+    read_ticket_code,
+    sign_ticket_code,
+    ticket_code,
+    verify_ticket_code,
+)
 
 SECRET = b"codes-test-secret"
 TICKET = "tkt_0123456789abcdef0123"
@@ -104,3 +110,28 @@ def test_any_single_insertion_or_deletion_is_detected(position: int, inserted: s
             continue
         with pytest.raises(InvalidTicketCode):
             verify_ticket_code(altered, SECRET)
+
+
+def test_code_versions() -> None:
+    """Version 0 is the code issued before versions existed; a later version is another code, and reads back with its
+    version so that the caller can refuse a replaced one."""
+    assert ticket_code(TICKET, 0, SECRET) == sign_ticket_code(TICKET, SECRET)
+    assert read_ticket_code(sign_ticket_code(TICKET, SECRET), SECRET) == (TICKET, 0)
+    second = ticket_code(TICKET, 2, SECRET)
+    assert second != ticket_code(TICKET, 1, SECRET) != sign_ticket_code(TICKET, SECRET)
+    assert read_ticket_code(second, SECRET) == (TICKET, 2)
+    assert read_ticket_code(second, b"new key", [SECRET]) == (TICKET, 2)
+    with pytest.raises(ValueError):
+        ticket_code(TICKET, -1, SECRET)
+
+
+@pytest.mark.parametrize("signed", [f"{TICKET}~", f"{TICKET}~01", f"{TICKET}~x", "~3", f"{TICKET}~1234567890"])
+def test_malformed_versions_are_rejected(signed: str) -> None:
+    with pytest.raises(InvalidTicketCode):
+        read_ticket_code(sign_ticket_code(signed, SECRET), SECRET)
+
+
+def test_a_version_cannot_be_moved_to_another_code() -> None:
+    _, mac = ticket_code(TICKET, 1, SECRET).rsplit(".", 1)
+    with pytest.raises(InvalidTicketCode):
+        read_ticket_code(f"{TICKET}~2.{mac}", SECRET)

@@ -4,7 +4,13 @@ This package exports the pure and adapter parts: signed ticket codes, email rend
 email transports. Delivery through the outbox lives in ``boxoffice.notifications.delivery``.
 """
 
-from boxoffice.notifications.codes import InvalidTicketCode, sign_ticket_code, verify_ticket_code
+from boxoffice.notifications.codes import (
+    InvalidTicketCode,
+    read_ticket_code,
+    sign_ticket_code,
+    ticket_code,
+    verify_ticket_code,
+)
 from boxoffice.notifications.ics import build_ics
 from boxoffice.notifications.render import (
     LineView,
@@ -37,9 +43,11 @@ __all__ = [
     "format_money",
     "make_transport",
     "message_id",
+    "read_ticket_code",
     "render_confirmation",
     "render_payment_failed",
     "render_refund",
     "sign_ticket_code",
+    "ticket_code",
     "verify_ticket_code",
 ]

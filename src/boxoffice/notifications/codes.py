@@ -13,7 +13,7 @@ import hmac
 import re
 from collections.abc import Sequence
 
-__all__ = ["InvalidTicketCode", "sign_ticket_code", "verify_ticket_code"]
+__all__ = ["InvalidTicketCode", "read_ticket_code", "sign_ticket_code", "ticket_code", "verify_ticket_code"]
 
 _MAC_BYTES = 20  # 160 bits; base32 without padding is exactly 32 characters
 _MAC_CHARS = 32
@@ -65,3 +65,30 @@ def verify_ticket_code(code: str, secret: bytes, previous: Sequence[bytes] = ())
     if not matched:
         raise InvalidTicketCode("ticket code signature does not match")
     return ticket_id
+
+
+_VERSION_MARK = "~"
+
+
+def ticket_code(ticket_id: str, version: int, secret: bytes) -> str:
+    """The code of a ticket at its code version (``tickets.code_version``).
+
+    Version 0 is the ticket's first code (exactly ``sign_ticket_code(ticket_id)``, so every code issued before
+    versions existed stays valid); a ticket given a new code (handed to someone else) gets ``<id>~<version>`` signed,
+    and only the code of its current version admits it at the door.
+    """
+    if version < 0:
+        raise ValueError("a code version is 0 or more")
+    return sign_ticket_code(ticket_id if version == 0 else f"{ticket_id}{_VERSION_MARK}{version}", secret)
+
+
+def read_ticket_code(code: str, secret: bytes, previous: Sequence[bytes] = ()) -> tuple[str, int]:
+    """``(ticket id, code version)`` of a genuine code; ``InvalidTicketCode`` otherwise. The caller compares the
+    version with the ticket's current ``code_version``: an older one is a code that was replaced."""
+    signed = verify_ticket_code(code, secret, previous)
+    ticket_id, mark, version = signed.partition(_VERSION_MARK)
+    if not mark:
+        return ticket_id, 0
+    if not ticket_id or not version.isdigit() or version.startswith("0") or len(version) > 9:
+        raise InvalidTicketCode("malformed ticket code")
+    return ticket_id, int(version)

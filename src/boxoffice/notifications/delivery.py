@@ -20,7 +20,7 @@ from boxoffice.clock import utcnow
 from boxoffice.db import Database, insert_for
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
-from boxoffice.notifications.codes import sign_ticket_code
+from boxoffice.notifications.codes import ticket_code
 from boxoffice.notifications.models import EmailMessage
 from boxoffice.notifications.render import (
     LineView,
@@ -258,7 +258,7 @@ class Mailer:
                 TicketView(
                     ticket_id=t.id,
                     title=titles.get(t.order_line_id, ""),
-                    code=sign_ticket_code(t.id, self.secret),
+                    code=ticket_code(t.id, t.code_version, self.secret),
                     unit_price_cents=t.unit_price_cents,
                 )
                 for t in tickets

@@ -180,4 +180,7 @@ class Ticket(Base):
     ticket_type_id: Mapped[str] = mapped_column(ForeignKey("ticket_types.id"))
     unit_price_cents: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="valid")
+    # Raised when the ticket gets a new code (handed to someone else): only the code of the current version admits
+    # (notifications.codes.ticket_code / read_ticket_code).
+    code_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

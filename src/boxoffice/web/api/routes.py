@@ -12,7 +12,7 @@ from boxoffice.accounts import service as accounts
 from boxoffice.errors import Conflict, Unauthorized
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
-from boxoffice.notifications.codes import sign_ticket_code
+from boxoffice.notifications.codes import ticket_code
 from boxoffice.notifications.delivery import list_emails
 from boxoffice.payments.gateway import StripeKeyRejected, StripeUnavailable
 from boxoffice.ticketing import orders as lifecycle
@@ -119,7 +119,7 @@ async def order_fields(box: Box, order: Order) -> dict[str, Any]:
             s.IssuedTicket(
                 id=t.id,
                 ticket_id=t.ticket_type_id,
-                code=sign_ticket_code(t.id, box.settings.secret_bytes),
+                code=ticket_code(t.id, t.code_version, box.settings.secret_bytes),
                 status=t.status,
             )
             for t in tickets

@@ -15,7 +15,7 @@ from boxoffice.clock import utcnow
 from boxoffice.errors import Conflict, NotFound
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
-from boxoffice.notifications.codes import sign_ticket_code
+from boxoffice.notifications.codes import ticket_code
 from boxoffice.payments.gateway import StripeFailure
 from boxoffice.ticketing.models import SOLD_STATUSES, Order, OrderStatus
 from boxoffice.ticketing.orders import get_order_with_token, list_tickets
@@ -134,7 +134,7 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
         for i, t in enumerate(await list_tickets(box.db, order.id), start=1):
             if t.status != "valid":
                 continue
-            code = sign_ticket_code(t.id, box.settings.secret_bytes)
+            code = ticket_code(t.id, t.code_version, box.settings.secret_bytes)
             tickets.append(
                 {
                     "number": str(i),
