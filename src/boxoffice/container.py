@@ -7,6 +7,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from boxoffice.accounts.housekeeping import prune_accounts
 from boxoffice.db import Database
 from boxoffice.notifications.delivery import Mailer, queue_emails
 from boxoffice.notifications.transport import make_transport
@@ -149,6 +150,7 @@ class Boxoffice:
             "outbox_messages": await prune_published(
                 self.db, older_than=timedelta(hours=self.settings.outbox_retention_hours)
             ),
+            **await prune_accounts(self.db, sign_in_window=timedelta(seconds=self.settings.sign_in_window_seconds)),
         }
 
     async def _housekeep_forever(self) -> None:

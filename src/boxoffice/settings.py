@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     email_claim_seconds: float = Field(default=120.0, gt=0)
     outbox_claim_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
+    # Organizer console (README, "Organizer console"): how long a sign-in lasts, and failed sign-ins allowed per
+    # account and per client address in a window before 429 (0 turns one off).
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    sign_in_failures_per_account: int = Field(default=5, ge=0, le=1000)
+    sign_in_failures_per_address: int = Field(default=20, ge=0, le=100_000)
+    sign_in_window_seconds: int = Field(default=900, ge=1, le=86_400)
 
     stripe_secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("STRIPE_SECRET_KEY", "BOXOFFICE_STRIPE_SECRET_KEY")

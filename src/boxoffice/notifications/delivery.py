@@ -16,10 +16,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.accounts.users import TokenPurpose, link_secret, password_link, token_details
 from boxoffice.clock import utcnow
 from boxoffice.db import Database, insert_for
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
+from boxoffice.notifications.account_emails import AccountEmailContext, render_account_email
 from boxoffice.notifications.codes import ticket_code
 from boxoffice.notifications.models import EmailMessage
 from boxoffice.notifications.render import (
@@ -43,10 +45,17 @@ EMAIL_KINDS = {
     "order.partially_refunded": "refund",
     "order.failed": "payment_failed",
 }
+# Account emails: about a one-time link (``token_id``), not an order.
+ACCOUNT_EMAIL_KINDS = {
+    "account.password_reset": "password_reset",
+    "account.invited": "invitation",
+}
 CLAIM_SECONDS = 120
 
 
 def dedupe_key(message: Message) -> str:
+    if message.kind in ACCOUNT_EMAIL_KINDS:
+        return f"{message.kind}:{message.payload['token_id']}"
     order_id = message.payload["order_id"]
     if message.kind == "order.partially_refunded":
         return f"{message.kind}:{order_id}:{message.payload.get('refunded_cents')}"
@@ -55,18 +64,20 @@ def dedupe_key(message: Message) -> str:
 
 async def queue_emails(session: AsyncSession, message: Message) -> None:
     """Outbox handler: queue the email an order event calls for (idempotent per dedupe key)."""
-    kind = EMAIL_KINDS.get(message.kind)
+    kind = EMAIL_KINDS.get(message.kind) or ACCOUNT_EMAIL_KINDS.get(message.kind)
     if kind is None or not message.payload.get("email"):
         return
     amount = message.payload.get("refunded_cents") if kind == "refund" else None
+    token_id = message.payload.get("token_id") if message.kind in ACCOUNT_EMAIL_KINDS else None
     await session.execute(
         insert_for(session, EmailMessage)
         .values(
             id=new_id("em"),
             dedupe_key=dedupe_key(message),
             kind=kind,
-            order_id=message.payload["order_id"],
-            event_id=message.payload["event_id"],
+            order_id=message.payload.get("order_id", "") if token_id is None else "",
+            event_id=message.payload.get("event_id", "") if token_id is None else "",
+            token_id=token_id,
             to_email=message.payload["email"],
             amount_cents=amount,
             status="pending",
@@ -267,7 +278,29 @@ class Mailer:
             failure_reason=order.failure_reason,
         )
 
+    async def account_context(self, row: EmailMessage) -> AccountEmailContext:
+        assert row.token_id is not None
+        details = await token_details(self.db, row.token_id)
+        sign_in = f"{self.public_url}/manage/sign-in"
+        needs_password = details.purpose != TokenPurpose.INVITATION or not details.has_password
+        return AccountEmailContext(
+            kind=row.kind,
+            to_email=details.email,
+            link=password_link(self.public_url, link_secret(self.secret, details.token_id))
+            if needs_password
+            else sign_in,
+            sign_in_url=sign_in,
+            expires_at=details.expires_at,
+            needs_password=needs_password,
+            organizer_name=details.organizer_name,
+            role_label=details.role.value if details.role else "",
+            invited_by=details.invited_by,
+        )
+
     async def render(self, row: EmailMessage):  # type: ignore[no-untyped-def]
+        if row.token_id is not None:
+            account = await self.account_context(row)
+            return render_account_email(account, sender=self.sender, dedupe_key=row.dedupe_key)
         ctx = await self.context(row.order_id)
         if row.kind == "confirmation":
             return render_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)

@@ -1,4 +1,5 @@
-"""Notifications tables: one row per email to send, unique per order event, so it is never sent twice."""
+"""Notifications tables: one row per email to send, unique per order event (or one-time link), so it is never sent
+twice."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ class EmailMessage(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # An account email (a password reset, an invitation) is about no order and no event: both are "" and
+    # ``token_id`` names its one-time link (accounts.models.AccountToken).
     order_id: Mapped[str] = mapped_column(String(32), index=True)
     event_id: Mapped[str] = mapped_column(String(32), index=True)
+    token_id: Mapped[str | None] = mapped_column(String(32))
     to_email: Mapped[str] = mapped_column(String(320))
     amount_cents: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed

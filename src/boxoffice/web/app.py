@@ -61,7 +61,8 @@ def create_app(
             "/docs": DOCS_POLICY,
             "/redoc": DOCS_POLICY,
         },
-        no_referrer=(*NO_REFERRER_PREFIXES, SANDBOX_PATH + "/"),
+        # the console: its one-time links carry a secret in the path, its pages name orders and buyers
+        no_referrer=(*NO_REFERRER_PREFIXES, SANDBOX_PATH + "/", "/manage"),
     )
     problems.install(app)
     app.include_router(system.router)
