@@ -1,4 +1,4 @@
-"""The ``boxoffice`` command: serve, migrate, worker, apikey, demo, secret."""
+"""The ``boxoffice`` command: serve, migrate, worker, apikey, user, demo, secret."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Annotated
 import typer
 
 from boxoffice import migrate as migrations
+from boxoffice.cli_accounts import apikey_app, user_app
 from boxoffice.settings import Settings, get_settings
 
 app = typer.Typer(help="Boxoffice: event ticketing.", no_args_is_help=True, add_completion=False)
-apikey_app = typer.Typer(help="Organizer API keys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(user_app, name="user")
 
 DEMO_ORGANIZER = "demo-organizer@example.com"
 DEMO_TITLE = "Boxoffice Demo Night"
@@ -163,13 +164,16 @@ def apikey_create(
 
 @app.command()
 def demo() -> None:
-    """Create a demo organizer and event (fixed, pay-what-you-want and dynamic tickets); print URLs and a key."""
+    """Create a demo organizer and event (fixed, pay-what-you-want and dynamic tickets) and its owner user; print
+    URLs, the owner's link to set a password and sign in, and an API key (on the last line)."""
     settings = _settings()
 
     async def run() -> None:
         from sqlalchemy import select
 
+        from boxoffice.accounts.roles import Role
         from boxoffice.accounts.service import create_api_key
+        from boxoffice.accounts.users import password_link, user_with_membership
         from boxoffice.db import Database
         from boxoffice.events import service as events
         from boxoffice.events.models import Event
@@ -248,10 +252,15 @@ def demo() -> None:
             else:
                 event = existing
             _, raw = await create_api_key(db, DEMO_ORGANIZER, name="demo")
+            _, _, link = await user_with_membership(
+                db, DEMO_ORGANIZER, DEMO_ORGANIZER, Role.OWNER, settings.secret_bytes
+            )
         finally:
             await db.dispose()
         base = settings.public_url.rstrip("/")
         typer.echo(f"Demo event:     {base}/e/{event.id}")
+        typer.echo(f"Console:        {base}/manage (sign in as {DEMO_ORGANIZER}, an owner)")
+        typer.echo(f"Set a password: {password_link(base, link)} (once, within 24 hours; then sign in)")
         typer.echo(f"API docs:       {base}/docs")
         typer.echo(f"Organizer API:  curl -H 'Authorization: Bearer <key>' {base}/api/v1/events/{event.id}/orders")
         typer.echo(f"Organizer:      {DEMO_ORGANIZER}")

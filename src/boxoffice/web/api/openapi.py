@@ -77,6 +77,9 @@ LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str], Any]
     ("get", f"{EVENT}/tickets", "200"): _ticket_links("$response.body#/0/id"),
     ("post", f"{EVENT}/orders", "201"): _order_links("$response.body#/id", with_token=True),
     ("get", f"{EVENT}/orders", "200"): _order_links("$response.body#/0/id", with_token=False),
+    ("post", f"{API}/api-keys", "201"): [
+        ("RevokeThisKey", "delete", f"{API}/api-keys/{{key_id}}", {"path.key_id": "$response.body#/id"}, None)
+    ],
 }
 
 
