@@ -41,7 +41,7 @@ class ApiKeyOut(BaseModel):
     id: str = Field(description="The key's id (for `DELETE /api/v1/api-keys/{id}`); not the key itself.")
     name: str = Field(description="The label given when the key was created.")
     prefix: str = Field(description="The key's first 10 characters, to recognize it; the rest is never shown again.")
-    created_at: datetime
+    created_at: datetime = Field(description="When the key was created.")
     last_used_at: datetime | None = Field(
         description="When a request last used the key (recorded to the minute), or null if never."
     )
