@@ -64,6 +64,11 @@ async def test_sign_in_create_use_and_revoke_a_key_and_csrf_refused(
         await expect(nav.get_by_role("link", name="Events")).to_have_attribute("aria-current", "page")
         await no_sideways_scroll(page)
 
+        await nav.get_by_role("link", name="Team").click()
+        await expect(page.get_by_role("heading", name="Team")).to_be_visible()
+        await expect(page.get_by_label(f"Role of {owner.email}")).to_have_value("owner")
+        await no_sideways_scroll(page)
+
         await nav.get_by_role("link", name="API keys").click()
         await page.get_by_label("Name").fill("Website shop")
         await page.get_by_role("button", name="Create key").click()

@@ -50,9 +50,14 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.DOOR: frozenset({Action.VIEW_EVENTS, Action.CHECK_IN}),
 }
 LABELS: dict[Role, str] = {
-    Role.OWNER: "Owner: everything, including the team and API keys",
-    Role.MANAGER: "Manager: events, tickets, orders, refunds and exports",
-    Role.DOOR: "Door: check-in only",
+    Role.OWNER: "Owner (everything)",
+    Role.MANAGER: "Manager (events, orders, refunds)",
+    Role.DOOR: "Door (check-in only)",
+}
+DESCRIPTIONS: dict[Role, str] = {
+    Role.OWNER: "everything, including the team and the API keys",
+    Role.MANAGER: "events, ticket types, orders, refunds and exports",
+    Role.DOOR: "checking tickets in at the door",
 }
 
 

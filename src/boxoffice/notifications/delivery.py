@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.accounts.roles import DESCRIPTIONS
 from boxoffice.accounts.users import TokenPurpose, link_secret, password_link, token_details
 from boxoffice.clock import utcnow
 from boxoffice.db import Database, insert_for
@@ -293,7 +294,7 @@ class Mailer:
             expires_at=details.expires_at,
             needs_password=needs_password,
             organizer_name=details.organizer_name,
-            role_label=details.role.value if details.role else "",
+            role_label=f"{details.role.value} ({DESCRIPTIONS[details.role]})" if details.role else "",
             invited_by=details.invited_by,
         )
 

@@ -178,6 +178,7 @@ async def set_password(request: Request, token: str) -> Response:
         user = await users.set_password_with_link(box.db, token, password)
     except InvalidLink:
         return _link_expired(request)
+    await sessions.end_session(box.db, request.cookies.get(SESSION_COOKIE))  # whoever was signed in here before
     _, raw = await sessions.start_session(box.db, user.id, lifetime=timedelta(hours=box.settings.session_hours))
     response = RedirectResponse("/manage?done=password-set", status_code=303)
     set_session_cookie(request, response, raw)

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from boxoffice.accounts import team
 from boxoffice.accounts.errors import AlreadyMember, LastOwner
-from boxoffice.accounts.roles import LABELS, Role, parse_role
+from boxoffice.accounts.roles import DESCRIPTIONS, LABELS, Role, parse_role
 from boxoffice.errors import ErrorCode, FieldError, InvalidInput
 from boxoffice.events.service import normalize_email
 from boxoffice.web.console.access import ConsoleRoute, Member, Owner, _box
@@ -20,6 +20,7 @@ from boxoffice.web.console.render import render
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
 ROLE_OPTIONS = [(role.value, LABELS[role]) for role in Role]
+ROLE_HINT = " ".join(f"{role.value.capitalize()}: {DESCRIPTIONS[role]}." for role in Role)
 NOTICES = {
     "invited": "Invitation sent: the new member gets an email with a link to sign in.",
     "role-changed": "Role changed.",
@@ -43,6 +44,7 @@ async def _page(
         "owners": sum(1 for m in members if m.role == Role.OWNER),
         "invite": invite or ConsoleForm(values={"role": Role.MANAGER.value}, prefix="invite-"),
         "role_options": ROLE_OPTIONS,
+        "role_hint": ROLE_HINT,
         "problem": problem,
         "notice": notice,
     }
