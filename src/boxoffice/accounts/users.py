@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice import outbox
@@ -27,6 +27,7 @@ from boxoffice.accounts.models import AccountToken, Membership, User, UserSessio
 from boxoffice.accounts.roles import Role
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
+from boxoffice.errors import InvalidInput
 from boxoffice.events import service as events
 from boxoffice.events.models import Person
 from boxoffice.ids import new_id
@@ -71,7 +72,7 @@ async def get_or_create_user(session: AsyncSession, db: Database, email: str) ->
 async def find_user(db: Database, email: str) -> User | None:
     try:
         normalized = events.normalize_email(email)
-    except Exception:
+    except InvalidInput:
         return None
     async with db.read() as session:
         return (await session.scalars(select(User).where(User.email_normalized == normalized))).one_or_none()
@@ -207,7 +208,7 @@ async def sign_in(
     (counted against both). A wrong password and an unknown email take the same time and get the same answer."""
     try:
         normalized = events.normalize_email(email)
-    except Exception:
+    except InvalidInput:  # no account has it; still counted, under what was typed
         normalized = email.strip().lower()[:320]
     keys = [
         throttle.Key(throttle.account_key(secret, normalized), rules.account),
@@ -300,11 +301,6 @@ async def token_details(db: Database, token_id: str) -> TokenDetails:
         invited_by=token.invited_by,
         expires_at=token.expires_at,
     )
-
-
-async def count_users(db: Database) -> int:
-    async with db.read() as session:
-        return int((await session.scalar(select(func.count()).select_from(User))) or 0)
 
 
 async def memberships_of(db: Database, user_id: str) -> list[tuple[Membership, Person]]:
