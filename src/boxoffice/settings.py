@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     email_claim_seconds: float = Field(default=120.0, gt=0)
     outbox_claim_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
+    metrics_token: SecretStr | None = None  # GET /metrics answers with `Authorization: Bearer <it>`; unset: no /metrics
 
     stripe_secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("STRIPE_SECRET_KEY", "BOXOFFICE_STRIPE_SECRET_KEY")
@@ -78,7 +79,13 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     @field_validator(
-        "redis_url", "smtp_url", "stripe_secret_key", "stripe_webhook_secrets", "previous_secret_keys", mode="before"
+        "redis_url",
+        "smtp_url",
+        "stripe_secret_key",
+        "stripe_webhook_secrets",
+        "previous_secret_keys",
+        "metrics_token",
+        mode="before",
     )
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:

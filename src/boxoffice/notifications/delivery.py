@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice import metrics
 from boxoffice.clock import utcnow
 from boxoffice.db import Database, insert_for
 from boxoffice.events import service as events
@@ -205,6 +206,7 @@ class Mailer:
 
     async def _failed_attempt(self, row: EmailMessage, error: str) -> None:
         final = row.attempts >= self.max_attempts
+        metrics.email_failed(final=final)
         values: dict[str, object] = {"locked_until": None, "last_error": error[:2000]}
         if final:
             values["status"] = "failed"
