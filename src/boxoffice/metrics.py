@@ -119,13 +119,18 @@ def operation(action: str) -> str:
     return "_".join(word for word in action.lower().split() if word not in ("a", "an", "the"))
 
 
+@functools.cache
+def _stripe_seconds(action: str) -> Histogram:
+    return STRIPE_REQUEST_SECONDS.labels(operation=operation(action))
+
+
 async def stripe_call(action: str, call: Awaitable[R]) -> R:
     """Await one Stripe call, observing its duration under its operation (whether it succeeds or fails)."""
     start = time.perf_counter()
     try:
         return await call
     finally:
-        STRIPE_REQUEST_SECONDS.labels(operation=operation(action)).observe(time.perf_counter() - start)
+        _stripe_seconds(action).observe(time.perf_counter() - start)
 
 
 def stripe_failed(action: str, error: E) -> E:
