@@ -5,18 +5,23 @@ live stream opened and closed. The database's figures are read at most once per 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 
-from boxoffice.container import Boxoffice
+from boxoffice import outbox
+from boxoffice.clock import utcnow
+from boxoffice.db import Database
 from boxoffice.notifications.delivery import list_emails
+from boxoffice.outbox.models import OutboxMessage
 from boxoffice.web import metrics as web_metrics
 from tests.helpers import eventually, make_event, make_ticket, order_status, unique_email
-from tests.server import LiveServer, live_server, settings_for
+from tests.server import LiveServer, live_server
 from tests.web.test_stream_caps import opened
 
 TOKEN = "metrics-token-for-tests-0123456789"
@@ -281,7 +286,7 @@ async def test_the_database_is_read_at_most_once_per_cache_period(shop: LiveServ
     event = await make_event(shop.box.db)
     tt = await make_ticket(shop.box.db, event.id, quantity=5)
     now = [1000.0]
-    gauges = web_metrics.DatabaseGauges(shop.box, ttl=10)
+    gauges = web_metrics.DatabaseGauges(shop.box.db, ttl=10)
     gauges.clock = lambda: now[0]
 
     def held() -> float:
@@ -299,16 +304,41 @@ async def test_the_database_is_read_at_most_once_per_cache_period(shop: LiveServ
     assert held() == first + 3
 
 
+async def test_the_outbox_backlog_and_its_age(db: Database) -> None:
+    gauges = web_metrics.DatabaseGauges(db, ttl=0)
+
+    def figures() -> Figures:
+        return parse(generate_latest(web_metrics.exposition(gauges)).decode())
+
+    await gauges.refresh()
+    before = value(figures(), "boxoffice_outbox_unpublished")
+    async with db.transaction() as session:
+        outbox.record(session, "test.waiting", [], {})
+        await session.flush()
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.kind == "test.waiting", OutboxMessage.published_at.is_(None))
+            # claimed for an hour, as by a worker sending it: no dispatcher running on this database takes it
+            .values(created_at=utcnow() - timedelta(hours=1), locked_until=utcnow() + timedelta(hours=1))
+        )
+    await gauges.refresh()
+    after = figures()
+    assert value(after, "boxoffice_outbox_unpublished") >= before + 1
+    assert value(after, "boxoffice_outbox_oldest_unpublished_age_seconds") >= 3600
+    async with db.transaction() as session:  # published: off the backlog (for the tests after this one)
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.kind == "test.waiting").values(published_at=utcnow())
+        )
+
+
 async def test_without_the_database_the_process_figures_still_answer(tmp_path: Path) -> None:
-    # a database that cannot be opened (its folder does not exist)
-    box = Boxoffice(settings_for(f"sqlite+aiosqlite:///{tmp_path}/missing/db.sqlite", metrics_token=TOKEN))
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/missing/db.sqlite")  # its folder does not exist
     try:
-        gauges = web_metrics.DatabaseGauges(box)
+        gauges = web_metrics.DatabaseGauges(db)
         await gauges.refresh()
         text = generate_latest(web_metrics.exposition(gauges)).decode()
     finally:
-        await box.stop()
-        await box.db.dispose()
+        await db.dispose()
     figures = parse(text)
     assert value(figures, "boxoffice_metrics_database_up") == 0
     assert not any(name == "boxoffice_orders" for name, _ in figures)

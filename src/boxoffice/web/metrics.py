@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from boxoffice import metrics
 from boxoffice.clock import utcnow
-from boxoffice.container import Boxoffice
+from boxoffice.db import Database
 from boxoffice.notifications.models import EmailMessage
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.ticketing.models import ORDER_STATUSES, Order, TicketType
@@ -49,12 +49,12 @@ class DatabaseFigures:
     events_held: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-async def read_figures(box: Boxoffice) -> DatabaseFigures:
+async def read_figures(db: Database) -> DatabaseFigures:
     """The database's figures, one aggregate statement each, in one read (autocommit on PostgreSQL).
 
     Orders by status is an index-only scan of ``ix_orders_status_expires`` on PostgreSQL; the outbox and email
     counts use their partial ranges of ``ix_outbox_messages_unpublished`` and ``ix_email_messages_due``."""
-    async with box.db.read() as session:
+    async with db.read() as session:
         orders = dict.fromkeys(ORDER_STATUSES, 0)
         for status, count in await session.execute(select(Order.status, func.count()).group_by(Order.status)):
             orders[str(status)] = int(count)
@@ -98,8 +98,8 @@ class DatabaseGauges:
     share one read). ``refresh`` is awaited before a scrape; ``collect`` (synchronous, as prometheus_client calls it)
     gives the figures read."""
 
-    def __init__(self, box: Boxoffice, *, ttl: float | None = None) -> None:
-        self.box = box
+    def __init__(self, db: Database, *, ttl: float | None = None) -> None:
+        self.db = db
         self.ttl = CACHE_SECONDS if ttl is None else ttl
         self.clock: Callable[[], float] = time.monotonic
         self._figures: DatabaseFigures | None = None
@@ -113,7 +113,7 @@ class DatabaseGauges:
             if self._fresh():  # another scrape read them while this one waited
                 return
             try:
-                self._figures = await read_figures(self.box)
+                self._figures = await read_figures(self.db)
             except Exception as exc:  # the process's own metrics are still worth a scrape while the database is away
                 log.warning("metrics: could not read the database's figures (%s)", type(exc).__name__)
                 self._figures = None
@@ -188,7 +188,7 @@ def exposition(database: DatabaseGauges) -> CollectorRegistry:
 def exposition_of(app: FastAPI) -> tuple[DatabaseGauges, CollectorRegistry]:
     """The app's one set of collectors (made on first use)."""
     if getattr(app.state, "metrics", None) is None:
-        database = DatabaseGauges(app.state.box)
+        database = DatabaseGauges(app.state.box.db)
         app.state.metrics = (database, exposition(database))
     found: tuple[DatabaseGauges, CollectorRegistry] = app.state.metrics
     return found
