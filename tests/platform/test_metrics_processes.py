@@ -15,7 +15,7 @@ from prometheus_client import multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from boxoffice.db import Database
-from tests.helpers import make_event, make_ticket
+from tests.helpers import eventually, make_event, make_ticket
 from tests.processes import ROOT, paid_server, wait_up
 
 TOKEN = "metrics-token-for-tests-0123456789"
@@ -81,13 +81,18 @@ async def test_serve_with_two_workers_answers_for_both(fresh_pg: tuple[str, Data
     try:
         await wait_up(paid.sb_url + "/v1/checkout/sessions")
         await wait_up(paid.box_url + "/healthz")
+        (folder,) = temp.glob("boxoffice-metrics-*")
+
+        async def both_workers_started() -> bool:  # each writes its files to the run's folder from its start
+            return len(list(folder.glob("gauge_livesum_*.db"))) == 2
+
+        await eventually(both_workers_started, timeout=60)
         # a new connection per request: whichever worker accepts it answers
         async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0), timeout=30) as client:
             for i in range(orders):
                 body = {"email": f"buyer{i}@example.com", "name": "Ada", "lines": [{"ticket_id": tt.id, "quantity": 1}]}
                 placed = await client.post(f"{paid.box_url}/api/v1/events/{event.id}/orders", json=body)
                 assert placed.status_code == 201, placed.text
-            (folder,) = temp.glob("boxoffice-metrics-*")
             per_worker = [
                 sample.value
                 for path in sorted(folder.glob("histogram_*.db"))
@@ -95,7 +100,6 @@ async def test_serve_with_two_workers_answers_for_both(fresh_pg: tuple[str, Data
                 for sample in metric.samples
                 if sample.name == "boxoffice_reservation_seconds_count" and sample.labels == {"outcome": "ok"}
             ]
-            assert len(list(folder.glob("gauge_livesum_*.db"))) == 2  # both workers write to the run's folder
             assert sum(per_worker) == orders
             for _ in range(6):
                 response = await client.get(f"{paid.box_url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
