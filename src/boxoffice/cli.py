@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -62,6 +65,7 @@ def serve(
         raise typer.Exit(2)
     if not settings.is_sqlite:
         asyncio.run(migrations.upgrade(settings.database_dsn))
+    _share_metrics(workers, settings)
     uvicorn.run(
         "boxoffice.web.app:create_app",
         factory=True,
@@ -77,6 +81,17 @@ def serve(
         # Live streams (SSE) never end by themselves: on shutdown, give requests this long, then close what is left.
         timeout_graceful_shutdown=10,
     )
+
+
+def _share_metrics(workers: int, settings: Settings) -> None:
+    """Several workers answer /metrics with every worker's figures: prometheus_client's multiprocess mode, in a
+    folder made for this run (removed at exit) unless PROMETHEUS_MULTIPROC_DIR names one. The workers are processes
+    spawned after this, so they see the variable from their start (README, "Metrics and alerts")."""
+    if workers < 2 or settings.metrics_token is None or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="boxoffice-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 def _check_stripe(settings: Settings) -> bool:

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     sign_in_failures_per_account: int = Field(default=5, ge=0, le=1000)
     sign_in_failures_per_address: int = Field(default=20, ge=0, le=100_000)
     sign_in_window_seconds: int = Field(default=900, ge=1, le=86_400)
+    metrics_token: SecretStr | None = None  # GET /metrics answers with `Authorization: Bearer <it>`; unset: no /metrics
 
     stripe_secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("STRIPE_SECRET_KEY", "BOXOFFICE_STRIPE_SECRET_KEY")
@@ -84,7 +85,13 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     @field_validator(
-        "redis_url", "smtp_url", "stripe_secret_key", "stripe_webhook_secrets", "previous_secret_keys", mode="before"
+        "redis_url",
+        "smtp_url",
+        "stripe_secret_key",
+        "stripe_webhook_secrets",
+        "previous_secret_keys",
+        "metrics_token",
+        mode="before",
     )
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:

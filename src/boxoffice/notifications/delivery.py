@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice import metrics
 from boxoffice.accounts.roles import DESCRIPTIONS
 from boxoffice.accounts.users import TokenPurpose, link_secret, password_link, token_details
 from boxoffice.clock import utcnow
@@ -217,6 +218,7 @@ class Mailer:
 
     async def _failed_attempt(self, row: EmailMessage, error: str) -> None:
         final = row.attempts >= self.max_attempts
+        metrics.email_failed(final=final)
         values: dict[str, object] = {"locked_until": None, "last_error": error[:2000]}
         if final:
             values["status"] = "failed"

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import stripe
 
+from boxoffice import metrics
 from boxoffice.errors import BoxofficeError
 from boxoffice.payments.keys import StripeConfig
 
@@ -153,9 +154,9 @@ class StripeGateway:
         """One SDK call within the concurrency cap, its errors translated (``action`` names it in messages)."""
         try:
             async with self._slots:
-                result = await call()
+                result = await metrics.stripe_call(action, call())
         except stripe.StripeError as exc:
-            raise self._translate(exc, action) from None
+            raise metrics.stripe_failed(action, self._translate(exc, action)) from None
         self._ok()
         return result
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import set_committed_value
 
+from boxoffice import metrics
 from boxoffice.clock import utcnow
 from boxoffice.db import Database, GroupWriter
 from boxoffice.errors import Conflict, ErrorCode, InvalidInput, RetryLater
@@ -117,6 +118,7 @@ class Payments:
 
     # -- checkout ---------------------------------------------------------------------------------------------
 
+    @metrics.timed(metrics.RESERVATION_SECONDS)
     async def reserve(self, request: OrderRequest) -> Order:
         """Hold the tickets for the checkout's lifetime (a free order is confirmed at once)."""
         return await reservations.reserve(
@@ -198,6 +200,7 @@ class Payments:
         types = await list_ticket_types(self.db, order.event_id, include_deleted=True)
         return event.title, {tt.id: tt.description for tt in types}
 
+    @metrics.timed(metrics.CHECKOUT_SECONDS)
     async def start_checkout(self, order_or_id: Order | str) -> str:
         """The Checkout URL of a pending order, creating the session when there is none yet.
 

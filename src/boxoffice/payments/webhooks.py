@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from boxoffice import metrics
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import NotFound
@@ -166,6 +167,7 @@ class WebhookProcessor:
                 .where(StripeEvent.id == event_id)
                 .values(processed_at=utcnow(), outcome=outcome[:64], detail=outcome, order_id=order_id)
             )
+        metrics.webhook_processed(event.get("created"))
         log.info(
             "webhook processed",
             extra={"stripe_event_id": event_id, "type": kind, "order_id": order_id, "outcome": outcome},

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from boxoffice import metrics
+
 
 class StreamSlots:
     def __init__(self, per_address: int, total: int) -> None:
@@ -22,11 +24,13 @@ class StreamSlots:
             return None
         self.open += 1
         self.by_address[address] += 1
+        metrics.SSE_SUBSCRIBERS.inc()
         return Slot(self, address)
 
     def _release(self, address: str) -> None:
         self.open -= 1
         self.by_address[address] -= 1
+        metrics.SSE_SUBSCRIBERS.dec()
         if self.by_address[address] <= 0:
             del self.by_address[address]
 

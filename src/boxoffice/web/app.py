@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from boxoffice import migrate
+from boxoffice import metrics, migrate
 from boxoffice.container import Boxoffice
 from boxoffice.logs import configure_logging
 from boxoffice.payments.keys import SANDBOX_PATH
@@ -17,6 +17,7 @@ from boxoffice.realtime.slots import StreamSlots
 from boxoffice.sandbox import create_sandbox_app
 from boxoffice.sandbox import page as sandbox_page
 from boxoffice.settings import Settings, get_settings
+from boxoffice.web import metrics as metrics_endpoint
 from boxoffice.web import problems, system
 from boxoffice.web.api import openapi as api_openapi
 from boxoffice.web.headers import DOCS_POLICY, NO_REFERRER_PREFIXES, SecurityHeaders, page_policy
@@ -41,6 +42,7 @@ def create_app(
             yield
         finally:
             await box.stop()
+            metrics.process_stopped()
 
     app = FastAPI(
         title="Boxoffice",
@@ -66,6 +68,7 @@ def create_app(
     )
     problems.install(app)
     app.include_router(system.router)
+    metrics_endpoint.install(app, settings.metrics_token)
     from boxoffice.web import register
 
     register(app)
