@@ -30,6 +30,7 @@ from boxoffice.notifications.render import (
     render_payment_failed,
     render_refund,
 )
+from boxoffice.notifications.transfers import TRANSFER_KINDS, render_transfer_email
 from boxoffice.notifications.transport import EmailTransport, TransportError
 from boxoffice.outbox.dispatcher import Message
 from boxoffice.ticketing.orders import get_order, list_tickets
@@ -268,6 +269,10 @@ class Mailer:
         )
 
     async def render(self, row: EmailMessage):  # type: ignore[no-untyped-def]
+        if row.kind in TRANSFER_KINDS:
+            return await render_transfer_email(
+                self.db, row, secret=self.secret, sender=self.sender, public_url=self.public_url
+            )
         ctx = await self.context(row.order_id)
         if row.kind == "confirmation":
             return render_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
