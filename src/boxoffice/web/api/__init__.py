@@ -1,11 +1,13 @@
-"""The REST API under /api/v1: ``routes`` (organizers, the public and buyers) and ``streams`` (live SSE)."""
+"""The REST API under /api/v1: ``routes`` (organizers, the public and buyers), ``attendees`` (questions, attendee
+settings, self-service changes and transfers) and ``streams`` (live SSE)."""
 
 from fastapi import APIRouter
 
-from boxoffice.web.api import routes, streams
+from boxoffice.web.api import attendees, routes, streams
 
 router = APIRouter()
 router.include_router(routes.router)
+router.include_router(attendees.router)
 router.include_router(streams.router)
 
 __all__ = ["router"]
