@@ -672,5 +672,10 @@ def check_details(asked: Asked, answers: object, lines: Sequence[LineInput]) -> 
 
 
 def carries_details(answers: object, lines: Sequence[object]) -> bool:
-    """Whether a request gives any answer or attendee (then the event's questions must be read to check them)."""
-    return bool(answers) or any(getattr(line, "attendees", None) for line in lines)
+    """Whether a request gives any answer or attendee (then the event's questions must be read to check them); an
+    empty attendee gives nothing."""
+    return bool(answers) or any(
+        not isinstance(given, AttendeeInput) or given != AttendeeInput()
+        for line in lines
+        for given in (getattr(line, "attendees", None) or ())
+    )

@@ -23,7 +23,7 @@ from boxoffice.ticketing.plan import OrderRequest
 
 
 def carries_details(request: OrderRequest) -> bool:
-    return rules.carries_details(request.answers, [line for line in request.lines if line.attendees])
+    return rules.carries_details(request.answers, request.lines)
 
 
 def asks_anything(event: Event) -> bool:
