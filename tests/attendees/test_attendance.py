@@ -5,6 +5,7 @@ stop being ones when the order is canceled, the attendee list in pages, question
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,8 @@ from boxoffice.db import Database
 from boxoffice.errors import ChangesClosed, Conflict, InvalidInput
 from boxoffice.events import service as events
 from boxoffice.events.attendee_settings import update_attendee_settings
+from boxoffice.notifications import FileTransport, render_confirmation
+from boxoffice.notifications.delivery import Mailer
 from boxoffice.ticketing import attendance, roster, self_service
 from boxoffice.ticketing.caps import NO_CAPS, BuyerCaps
 from boxoffice.ticketing.orders import cancel_order, list_tickets
@@ -153,3 +156,16 @@ async def test_a_question_asked_on_another_cannot_pull_the_rug(db: Database) -> 
     await questions_service.delete_question(db, size)
     event = await events.get_event(db, event_id)
     assert event.question_count == 0 and [q.id for q in await questions_service.list_questions(db, event_id)] == []
+
+
+async def test_the_confirmation_names_each_ticket_s_attendee(sqlite_db: Database, tmp_path: Path) -> None:
+    event_id, tt_id, size = await asking(sqlite_db)
+    order = await reserve(
+        sqlite_db,
+        request(event_id, tt_id, [AttendeeInput("Ada", None, {size: "S"}), AttendeeInput(answers={size: "M"})]),
+    )
+    mailer = Mailer(sqlite_db, FileTransport(tmp_path), secret=b"k", sender="s@example.com", public_url="http://x")
+    context = await mailer.context(order.id)
+    assert sorted(t.holder for t in context.tickets) == ["", "Ada"]
+    message = render_confirmation(context, sender="s@example.com", dedupe_key="k")
+    assert "(for Ada)" in message.as_string()

@@ -33,6 +33,7 @@ from boxoffice.notifications.render import (
 from boxoffice.notifications.transfers import TRANSFER_KINDS, render_transfer_email
 from boxoffice.notifications.transport import EmailTransport, TransportError
 from boxoffice.outbox.dispatcher import Message
+from boxoffice.ticketing.attendance import order_details
 from boxoffice.ticketing.orders import get_order, list_tickets
 from boxoffice.ticketing.tokens import order_token
 
@@ -224,6 +225,7 @@ class Mailer:
         event = await events.get_event(self.db, order.event_id)
         organizer = await events.get_person(self.db, event.organizer_id)
         tickets = await list_tickets(self.db, order.id)
+        holders = (await order_details(self.db, order.id)).by_ticket()
         titles = {line.id: line.title for line in order.lines}
         return OrderEmailContext(
             order_id=order.id,
@@ -261,6 +263,7 @@ class Mailer:
                     title=titles.get(t.order_line_id, ""),
                     code=ticket_code(t.id, t.code_version, self.secret),
                     unit_price_cents=t.unit_price_cents,
+                    holder=(holders[t.id].name or holders[t.id].email) if t.id in holders else "",
                 )
                 for t in tickets
                 if t.status == "valid"
