@@ -249,8 +249,11 @@ async def checkout(request: Request, event_id: str) -> Response:
             asked,
             [(line.ticket_type_id, tt.title, line.quantity) for line, tt in zip(lines, chosen, strict=True)],
         )
-        if raw.get("details_step") != "1":
+        if not (details.order_questions or details.tickets):
+            details = None  # nothing is asked about these tickets: sold in one step
+        elif raw.get("details_step") != "1":
             return await _render_event(request, event, form, 200, details)
+    if details is not None:
         lines = [replace(line, attendees=given) for line, given in zip(lines, details.attendees, strict=True)]
         answers = details.answers
     order_request = OrderRequest(
