@@ -113,6 +113,8 @@ def _text_errors(value: object, name: str, maximum: int, *, required: bool) -> l
         return [FieldError(name, "must be text", code=ErrorCode.INVALID_TYPE)]
     if required and not value.strip():
         return [FieldError(name, "is required", code=ErrorCode.REQUIRED)]
+    if "\x00" in value:
+        return [FieldError(name, "must not contain U+0000", code=ErrorCode.INVALID_FORMAT)]
     if len(value.strip()) > maximum:
         return [
             FieldError(name, f"must be at most {maximum} characters", (("maximum", maximum),), code=ErrorCode.TOO_LONG)

@@ -15,7 +15,9 @@ from boxoffice.web.api.answer_fields import Answers, PersonName, QuestionId
 from boxoffice.web.api.fields import DateTime, Email, Name, NoNul, Position, Title
 from boxoffice.web.api.schemas import Strict, _not_null
 
-_OPTIONS = Annotated[list[Annotated[str, Field(min_length=1, max_length=rules.MAX_OPTION)]], Field(max_length=50)]
+_OPTIONS = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=rules.MAX_OPTION), NoNul]], Field(max_length=rules.MAX_OPTIONS)
+]
 _CHOICES: list[str] = list(rules.OPTION_KINDS)
 _KIND = Literal["text", "long_text", "number", "choice", "multiple_choice", "yes_no", "date", "country", "phone"]
 _NOT_NULL_QUESTION = ("label", "help_text", "kind", "required", "scope", "options", "ticket_ids", "position")
