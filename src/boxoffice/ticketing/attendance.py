@@ -16,6 +16,7 @@ from boxoffice.attendees import details as stored
 from boxoffice.attendees import questions, rules
 from boxoffice.attendees.models import Attendee
 from boxoffice.db import Database
+from boxoffice.events import attendee_holders
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ticketing.models import Order
@@ -61,7 +62,7 @@ async def hold(session: AsyncSession, attendee: Attendee, ticket_id: str) -> Non
         return
     person = await events.get_or_create_person(session, attendee.email, attendee.name)
     attendee.person_id = person.id
-    await events.add_attendee_holder(session, attendee.event_id, person.id, ticket_id=ticket_id)
+    await attendee_holders.add_attendee_holder(session, attendee.event_id, person.id, ticket_id=ticket_id)
 
 
 async def issue_to_attendees(
@@ -77,7 +78,7 @@ async def release_attendees(session: AsyncSession, order: Order) -> None:
     """The order's tickets are void (canceled, refunded): their attendees hold them no longer."""
     for attendee in (await stored.read_order_details(session, order.id)).attendees.values():
         if attendee.person_id is not None and attendee.ticket_id is not None:
-            await events.remove_attendee_holder(
+            await attendee_holders.remove_attendee_holder(
                 session, order.event_id, attendee.person_id, ticket_id=attendee.ticket_id
             )
 

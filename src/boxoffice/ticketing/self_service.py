@@ -25,6 +25,7 @@ from boxoffice.attendees.models import Attendee, TicketTransfer
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import ChangesClosed, Conflict, ErrorCode, FieldError, InvalidInput, NotFound
+from boxoffice.events import attendee_holders
 from boxoffice.events import service as events
 from boxoffice.events.attendee_settings import changes_close_at
 from boxoffice.events.models import Event
@@ -235,7 +236,9 @@ async def transfer_ticket(
         if version is None:  # cannot happen while the order's row is locked; never hand on a changed ticket
             raise Conflict(f"ticket {ticket.id} changed meanwhile; try again")
         if attendee.person_id is not None:
-            await events.remove_attendee_holder(session, order.event_id, attendee.person_id, ticket_id=ticket.id)
+            await attendee_holders.remove_attendee_holder(
+                session, order.event_id, attendee.person_id, ticket_id=ticket.id
+            )
         attendee.name, attendee.email, attendee.answers, attendee.person_id = new_name, new_email, cleaned, None
         attendee.updated_at = now
         await hold(session, attendee, ticket.id)

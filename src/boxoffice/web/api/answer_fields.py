@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from boxoffice.attendees import rules
+from boxoffice.attendees.details import OrderDetails
+from boxoffice.ticketing.models import Order
 from boxoffice.web.api.fields import NAME_PATTERN, Email, Matches, Name, NoNul
 
 QuestionId = Annotated[str, Field(min_length=1, max_length=64), NoNul]
@@ -54,3 +56,22 @@ class AttendeeOut(BaseModel):
     name: str
     email: str
     answers: dict[str, Any]
+
+
+def details_fields(order: Order, details: OrderDetails) -> dict[str, Any]:
+    line_index = {line.id: i for i, line in enumerate(order.lines)}
+    attendees = sorted(details.attendees.values(), key=lambda a: (line_index.get(a.order_line_id, 0), a.unit))
+    return {
+        "answers": details.answers,
+        "attendees": [
+            AttendeeOut(
+                line=line_index.get(a.order_line_id, 0),
+                unit=a.unit,
+                ticket_id=a.ticket_id,
+                name=a.name,
+                email=a.email,
+                answers=a.answers or {},
+            )
+            for a in attendees
+        ],
+    }

@@ -31,7 +31,7 @@ from boxoffice.ticketing.ticket_types import (
     update_ticket_type,
 )
 from boxoffice.web.api import schemas as s
-from boxoffice.web.api.answer_fields import AttendeeOut
+from boxoffice.web.api.answer_fields import details_fields
 from boxoffice.web.api.deps import Box, BuyerOrder, Credentials, Organizer, order_for_token, order_token_of
 from boxoffice.web.problems import boxoffice_problem
 from boxoffice.web.ratelimit import admit_order
@@ -135,25 +135,6 @@ async def order_fields(box: Box, order: Order, details: OrderDetails | None = No
         "confirmed_at": order.confirmed_at,
         "checkout_url": order.checkout_url if order.status == OrderStatus.PENDING else None,
         **details_fields(order, details),
-    }
-
-
-def details_fields(order: Order, details: OrderDetails) -> dict[str, Any]:
-    line_index = {line.id: i for i, line in enumerate(order.lines)}
-    attendees = sorted(details.attendees.values(), key=lambda a: (line_index.get(a.order_line_id, 0), a.unit))
-    return {
-        "answers": details.answers,
-        "attendees": [
-            AttendeeOut(
-                line=line_index.get(a.order_line_id, 0),
-                unit=a.unit,
-                ticket_id=a.ticket_id,
-                name=a.name,
-                email=a.email,
-                answers=a.answers or {},
-            )
-            for a in attendees
-        ],
     }
 
 
