@@ -27,7 +27,7 @@ MAX_TEXT = 200
 MAX_LONG_TEXT = 5000
 MAX_NAME = 200
 MAX_EMAIL = 320
-MAX_ANSWERS = 200  # keys of one answers object
+MAX_ANSWERS = 100  # keys of one answers object (an event asks at most 100 questions)
 NUMBER_DIGITS = (12, 6)  # before and after the point
 
 COUNTRIES: dict[str, str] = {c.alpha_2: c.name for c in sorted(pycountry.countries, key=lambda c: c.name)}
