@@ -34,6 +34,8 @@ TABLES = (
     "order_lines",
     "tickets",
     "outbox_messages",
+    "attendees",
+    "order_answers",
 )
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from boxoffice.accounts.housekeeping import prune_accounts
 from boxoffice.db import Database
 from boxoffice.notifications.delivery import Mailer, queue_emails
+from boxoffice.notifications.transfers import queue_transfer_emails
 from boxoffice.notifications.transport import make_transport
 from boxoffice.outbox.dispatcher import DbHandler, OutboxDispatcher, prune_published
 from boxoffice.payments.gateway import StripeGateway
@@ -87,7 +88,7 @@ class Boxoffice:
         self.dispatcher = OutboxDispatcher(
             self.db,
             publish=self.broker.publish_many,
-            handlers=[queue_emails],
+            handlers=[queue_emails, queue_transfer_emails],
             on_batch=self.mailer.kick,
             claim_seconds=settings.outbox_claim_seconds,
         )

@@ -153,6 +153,18 @@ class SalesClosed(Conflict):
         return [FieldError(self.field, self.detail, code=self.reason)] if self.field else []
 
 
+class ChangesClosed(Conflict):
+    """Self-service changes of an order's attendees and answers ended (``closed_at``: the organizer's cut-off or the
+    event's start)."""
+
+    code = "changes-closed"
+    title = "Changes closed"
+
+    def __init__(self, detail: str, *, closed_at: str) -> None:
+        super().__init__(detail, closed_at=closed_at)
+        self.closed_at = closed_at
+
+
 class InvalidTransition(Conflict):
     code = "invalid-state"
     title = "Invalid state"

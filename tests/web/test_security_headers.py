@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from boxoffice.accounts.service import create_api_key
+from boxoffice.attendees.questions import create_question
 from boxoffice.payments.keys import SANDBOX_PATH
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.web.app import create_app
@@ -66,10 +67,12 @@ async def test_every_route_answers_with_the_headers(site: LiveServer) -> None:
     tt = await make_ticket(site.box.db, event.id, pricing_model="flexible", minimum_price_cents=100, tippable=True)
     spare = await make_ticket(site.box.db, event.id, title="Spare")
     order = await reserve(site.box.db, order_request(event.id, (tt.id, 1, 500)))
+    question = await create_question(site.box.db, event.id, {"label": "Diet", "kind": "text"})
     ids = {
         "event_id": event.id,
         "order_id": order.id,
         "ticket_id": spare.id,
+        "question_id": question.id,
         "key_id": "key_nope",  # the console's and the API keys' routes
         "membership_id": "mem_nope",
         "token": "nope",

@@ -12,6 +12,7 @@ from boxoffice.clock import utcnow
 from boxoffice.db import Base
 
 EVENT_STATUSES = ("draft", "published", "canceled")
+ATTENDEE_DETAILS = ("off", "optional", "required")
 PARTICIPANT_ROLES = ("invitee", "poll_voter", "ticket_holder", "organizer")
 PARTICIPANT_STATUSES = ("pending", "accepted", "declined", "cancelled", "interested", "confirmed_with_order")
 
@@ -45,6 +46,12 @@ class Event(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     # Raised by every edit: a reservation made from a kept copy of the event checks it (see ticketing.reserve_pg).
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Attendees (attendees/): whether each ticket needs its own attendee name and email (ATTENDEE_DETAILS), until when
+    # buyers may change their answers and hand tickets on (None: until the event starts), and how many questions it
+    # asks. Changing any raises the revision, so a kept copy never sells without asking what the event asks.
+    attendee_details: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
+    changes_until: Mapped[datetime | None]
+    question_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

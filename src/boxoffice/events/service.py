@@ -323,7 +323,7 @@ async def remove_ticket_holder_order(session: AsyncSession, order: OrderLike) ->
     order_ids = [oid for oid in meta.get("order_ids", []) if oid != order.id]
     meta["order_ids"] = order_ids
     participant.meta = meta
-    if not order_ids and participant.role == "ticket_holder":
+    if not order_ids and not meta.get("ticket_ids") and participant.role == "ticket_holder":
         participant.status = "cancelled"
     participant.updated_at = utcnow()
 

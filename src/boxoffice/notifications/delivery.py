@@ -34,8 +34,10 @@ from boxoffice.notifications.render import (
     render_payment_failed,
     render_refund,
 )
+from boxoffice.notifications.transfers import TRANSFER_KINDS, render_transfer_email
 from boxoffice.notifications.transport import EmailTransport, TransportError
 from boxoffice.outbox.dispatcher import Message
+from boxoffice.ticketing.attendance import order_details
 from boxoffice.ticketing.orders import get_order, list_tickets
 from boxoffice.ticketing.tokens import order_token
 
@@ -237,6 +239,7 @@ class Mailer:
         event = await events.get_event(self.db, order.event_id)
         organizer = await events.get_person(self.db, event.organizer_id)
         tickets = await list_tickets(self.db, order.id)
+        holders = (await order_details(self.db, order.id)).by_ticket()
         titles = {line.id: line.title for line in order.lines}
         return OrderEmailContext(
             order_id=order.id,
@@ -274,6 +277,7 @@ class Mailer:
                     title=titles.get(t.order_line_id, ""),
                     code=ticket_code(t.id, t.code_version, self.secret),
                     unit_price_cents=t.unit_price_cents,
+                    holder=(holders[t.id].name or holders[t.id].email) if t.id in holders else "",
                 )
                 for t in tickets
                 if t.status == "valid"
@@ -304,6 +308,10 @@ class Mailer:
         if row.token_id is not None:
             account = await self.account_context(row)
             return render_account_email(account, sender=self.sender, dedupe_key=row.dedupe_key)
+        if row.kind in TRANSFER_KINDS:
+            return await render_transfer_email(
+                self.db, row, secret=self.secret, sender=self.sender, public_url=self.public_url
+            )
         ctx = await self.context(row.order_id)
         if row.kind == "confirmation":
             return render_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)

@@ -60,6 +60,7 @@ class TicketView:
     title: str
     code: str
     unit_price_cents: int
+    holder: str = ""  # the attendee's name (or email), when the ticket has one
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,13 @@ from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice import outbox
+from boxoffice.attendees.models import Attendee
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import ErrorCode, InvalidInput, NotFound, SoldOut
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
-from boxoffice.ticketing import tokens
+from boxoffice.ticketing import attendance, tokens
 from boxoffice.ticketing.inventory import _quantities, _record_availability, _record_order_availability, _shift
 from boxoffice.ticketing.models import SOLD_STATUSES, TRANSITIONS, Order, OrderLine, OrderStatus, Ticket, TicketType
 from boxoffice.topics import order_topic
@@ -63,6 +64,7 @@ async def _apply(
             .execution_options(synchronize_session=False)
         )
         await events.remove_ticket_holder_order(session, order)
+        await attendance.release_attendees(session, order)
         return await _shift(session, order, held=0, sold=-1, now=now)
     return {}
 
@@ -74,22 +76,32 @@ def _mark(order: Order, target: str, now: datetime, values: Mapping[str, Any]) -
 
 
 async def _issue_tickets(session: AsyncSession, order: Order) -> None:
-    existing = await session.scalar(select(exists().where(Ticket.order_id == order.id)))
+    """One ticket per unit of each line; a unit with an attendee is issued to them (``attendance``). One query
+    tells both whether the tickets exist already and whether the order has attendees."""
+    existing, has_attendees = (
+        await session.execute(
+            select(exists().where(Ticket.order_id == order.id), exists().where(Attendee.order_id == order.id))
+        )
+    ).one()
     if existing:
         return
+    issued: dict[tuple[str, int], str] = {}
     for line in order.lines:
         prices = line.unit_prices or [line.unit_price_cents] * line.quantity
-        for price in prices:
-            session.add(
-                Ticket(
-                    id=new_id("tkt"),
-                    order_id=order.id,
-                    order_line_id=line.id,
-                    ticket_type_id=line.ticket_type_id,
-                    unit_price_cents=int(price),
-                    status="valid",
-                )
+        for unit, price in enumerate(prices):
+            ticket = Ticket(
+                id=new_id("tkt"),
+                order_id=order.id,
+                order_line_id=line.id,
+                ticket_type_id=line.ticket_type_id,
+                unit_price_cents=int(price),
+                status="valid",
             )
+            session.add(ticket)
+            issued[(line.id, unit)] = ticket.id
+    if has_attendees:
+        await session.flush()
+        await attendance.issue_to_attendees(session, order, issued, utcnow())
 
 
 _TIMESTAMP: dict[str, str] = {

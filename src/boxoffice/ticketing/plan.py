@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
+from boxoffice.attendees.rules import AttendeeInput
 from boxoffice.db import Database
 from boxoffice.errors import ErrorCode, FieldError, InvalidInput, NotFound, SalesClosed
 from boxoffice.events import service as events
@@ -35,6 +36,7 @@ class LineRequest:
     ticket_type_id: str
     quantity: int
     price_cents: int | None = None
+    attendees: Sequence[AttendeeInput] = ()  # at most one per ticket (attendees.rules)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class OrderRequest:
     idempotency_key: str | None = None
     fingerprint: str | None = None
     client_key: str | None = None  # a keyed hash of the client's address (web.clients.address_key), for the caps
+    answers: Mapping[str, object] | None = None  # to the event's per-order questions, by question id
 
 
 def _check_request(request: OrderRequest, max_lines: int, max_quantity: int) -> None:

@@ -17,6 +17,7 @@ from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import SoldOut
 from boxoffice.events import service as events
+from boxoffice.ticketing import attendance
 from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing.inventory import _counters, _record_availability, _take
 from boxoffice.ticketing.models import Order, OrderStatus
@@ -97,6 +98,7 @@ async def _reserve_once(
         if fused is not None:
             return fused
     plan = await _load_plan(db, request, now)
+    details = await attendance.check_details(db, request, plan.event)
     async with db.transaction() as session:
         # The conditional UPDATE locks the ticket type's row until COMMIT, so every other buyer of that ticket
         # waits for it: when prices are known up front (fixed and flexible), everything else is written first and
@@ -123,6 +125,8 @@ async def _reserve_once(
         session.add(order)
         outbox.record(session, "order.created", [order_topic(order.id)], _created_payload(order))
         await session.flush()
+        if details is not None:
+            attendance.store_details(session, order, details, now)
         if not plan.positional:
             await _take(session, plan.takings, now, counters)
         if order.total_cents == 0:

@@ -21,6 +21,7 @@ from boxoffice.errors import BoxofficeError
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
+from boxoffice.ticketing import attendance
 from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing import pricing as pricing_rules
 from boxoffice.ticketing.inventory import _sold_out
@@ -82,8 +83,11 @@ async def _reserve_in_one_statement(
     db: Database, request: OrderRequest, now: datetime, hold: timedelta, caps: buyer_caps.BuyerCaps
 ) -> Order | None:
     """The one-statement reservation, from the kept sale when there is one (and again from a fresh read when the
-    kept one is outdated). None: this order takes the general path (a dynamic price, a free order, or definitions
+    kept one is outdated). None: this order takes the general path (a dynamic price, a free order, attendees or
+    answers given or asked for, or definitions
     that changed under it twice)."""
+    if attendance.carries_details(request):
+        return None  # attendees and answers are checked and written on the general path
     ids = sorted({line.ticket_type_id for line in request.lines})
     kept = KEPT_SALES.get(db, request.event_id, ids)
     for sale in (kept, None) if kept is not None else (None,):
@@ -95,7 +99,7 @@ async def _reserve_in_one_statement(
             if fresh:
                 raise
             continue  # judged against the current definitions, not a kept copy
-        if plan.positional:
+        if plan.positional or attendance.asks_anything(event):
             return None
         priced, totals = _price_lines(request, plan, dict.fromkeys(plan.takings, 0), now)
         if totals.total_cents == 0:

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from boxoffice.accounts.service import authenticate
 from tests.helpers import make_event, make_ticket
 from tests.web.api.conftest import Api
@@ -20,6 +22,7 @@ ST = Path(sys.executable).with_name("st")
 CONFIG = Path(__file__).parents[3] / "schemathesis.toml"
 
 
+@pytest.mark.timeout(900)  # every operation (30 of them) through every phase: longer than the suite's default
 async def test_schemathesis_all_checks_find_nothing(api: Api, tmp_path: Path) -> None:
     db = api.srv.box.db
     organizer = await authenticate(db, api.key)

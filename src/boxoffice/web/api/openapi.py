@@ -130,6 +130,10 @@ def add_order_limits(document: dict[str, Any], max_lines: int, max_quantity: int
             f"At most {max_quantity}, and at most {max_quantity} in all for the lines of one ticket type (a rule "
             "between lines, answered with 422)."
         )
+        attendees = schemas["LineIn"]["properties"].get("attendees", {})
+        for branch in attendees.get("anyOf", [attendees]):
+            if branch.get("type") == "array":  # at most one per ticket, so never more than a line's quantity
+                branch["maxItems"] = max_quantity
     return document
 
 

@@ -9,14 +9,16 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from boxoffice.accounts import service as accounts
+from boxoffice.attendees.details import OrderDetails
+from boxoffice.attendees.rules import AttendeeInput
 from boxoffice.errors import Conflict, Unauthorized
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.notifications.codes import ticket_code
 from boxoffice.notifications.delivery import list_emails
 from boxoffice.payments.gateway import StripeKeyRejected, StripeUnavailable
+from boxoffice.ticketing import attendance, tokens
 from boxoffice.ticketing import orders as lifecycle
-from boxoffice.ticketing import tokens
 from boxoffice.ticketing.models import SOLD_STATUSES, Order, OrderStatus, TicketType
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 from boxoffice.ticketing.ticket_types import (
@@ -29,6 +31,7 @@ from boxoffice.ticketing.ticket_types import (
     update_ticket_type,
 )
 from boxoffice.web.api import schemas as s
+from boxoffice.web.api.answer_fields import details_fields
 from boxoffice.web.api.deps import Box, BuyerOrder, Credentials, Organizer, order_for_token, order_token_of
 from boxoffice.web.problems import boxoffice_problem
 from boxoffice.web.ratelimit import admit_order
@@ -91,8 +94,11 @@ def ticket_out(tt: TicketType, a: Availability) -> s.TicketOut:
     )
 
 
-async def order_fields(box: Box, order: Order) -> dict[str, Any]:
+async def order_fields(box: Box, order: Order, details: OrderDetails | None = None) -> dict[str, Any]:
+    """The order as the API answers it; ``details`` when known (an order that gave none has none), else read."""
     tickets = await lifecycle.list_tickets(box.db, order.id) if order.status in SOLD_STATUSES else []
+    if details is None:
+        details = await attendance.order_details(box.db, order.id)
     return {
         "id": order.id,
         "event_id": order.event_id,
@@ -128,12 +134,13 @@ async def order_fields(box: Box, order: Order) -> dict[str, Any]:
         "created_at": order.created_at,
         "confirmed_at": order.confirmed_at,
         "checkout_url": order.checkout_url if order.status == OrderStatus.PENDING else None,
+        **details_fields(order, details),
     }
 
 
-async def organizer_order(box: Box, order: Order) -> s.OrganizerOrderOut:
+async def organizer_order(box: Box, order: Order, details: OrderDetails | None = None) -> s.OrganizerOrderOut:
     return s.OrganizerOrderOut(
-        **await order_fields(box, order),
+        **await order_fields(box, order, details),
         failure_reason=order.failure_reason,
         stripe_payment_intent_id=order.stripe_payment_intent_id,
         pricing_snapshot=order.pricing_snapshot,
@@ -179,7 +186,8 @@ async def event_orders(
 ) -> list[s.OrganizerOrderOut]:
     await own_event(box, organizer, event_id)
     orders = await lifecycle.list_orders(box.db, event_id, status=status, limit=limit, offset=offset)
-    return [await organizer_order(box, order) for order in orders]
+    details = await attendance.details_of_orders(box.db, [order.id for order in orders])
+    return [await organizer_order(box, order, details[order.id]) for order in orders]
 
 
 @router.get(
@@ -324,7 +332,16 @@ async def create_order(
         email=body.email,
         name=body.name,
         tip_cents=body.tip_cents,
-        lines=[LineRequest(line.ticket_id, line.quantity, line.price_cents) for line in body.lines],
+        lines=[
+            LineRequest(
+                line.ticket_id,
+                line.quantity,
+                line.price_cents,
+                [AttendeeInput(a.name, a.email, a.answers) for a in line.attendees or ()],
+            )
+            for line in body.lines
+        ],
+        answers=body.answers,
         idempotency_key=tokens.idempotency_ref(f"orders:{event_id}", idempotency_key) if idempotency_key else None,
         fingerprint=fingerprint,
         client_key=client_key,
@@ -353,7 +370,9 @@ async def create_order(
             return JSONResponse(
                 payload, status_code=503, media_type=problem.media_type, headers={**(headers or {}), **retry}
             )
-    created = s.OrderCreated(**await order_fields(box, order), token=box.payments.order_token(order))
+    # an order that gave no attendee nor answer has none stored: nothing to read back (the flash-sale path)
+    given = None if attendance.carries_details(order_request) else OrderDetails()
+    created = s.OrderCreated(**await order_fields(box, order, given), token=box.payments.order_token(order))
     return JSONResponse(created.model_dump(mode="json"), status_code=201, headers=headers)
 
 

@@ -28,6 +28,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
 from boxoffice.errors import ErrorCode
+from boxoffice.web.api.answer_fields import Answers, AttendeeIn, AttendeeOut
 from boxoffice.web.api.fields import (
     Amount,
     Currency,
@@ -224,18 +225,24 @@ class LineIn(Strict):
     price_cents: Amount | None = Field(
         default=None, description="Flexible tickets only: the buyer's price, at least the ticket's minimum."
     )
+    attendees: Annotated[list[AttendeeIn], Field(max_length=1000)] | None = Field(
+        default=None, description="At most one per ticket, in the line's order: who each ticket is for."
+    )
 
 
 class OrderCreate(Strict):
     """An order. Rules that depend on the tickets, answered with 422 and not in the schema: every line's ticket is
     one of this event's; `price_cents` only for a flexible ticket (or equal to a fixed ticket's price), at least its
     minimum; `tip_cents` only when a ticket is tippable; one currency; a total of zero or at least the currency's
-    minimum charge and at most 99999999; no more than a ticket's `max_per_order`."""
+    minimum charge and at most 99999999; no more than a ticket's `max_per_order`; attendees and answers as the
+    event asks them (GET /api/v1/events/{event_id}/questions: at most one attendee per ticket, names and emails as
+    `attendee_details` says, each answer of its question's kind, required ones given)."""
 
     email: Email
     name: Name = ""
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=100)]
     tip_cents: Amount | None = None
+    answers: Answers | None = Field(default=None, description="Answers to the event's per-order questions.")
 
 
 class LineOut(BaseModel):
@@ -271,6 +278,10 @@ class OrderOut(BaseModel):
     created_at: datetime
     confirmed_at: datetime | None
     checkout_url: str | None
+    answers: dict[str, Any] = Field(default_factory=dict, description="Answers to the event's per-order questions.")
+    attendees: list[AttendeeOut] = Field(
+        default_factory=list, description="The tickets given an attendee or answers (by line and place)."
+    )
 
 
 class OrderCreated(OrderOut):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,12 +11,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from boxoffice import money
+from boxoffice.attendees.models import Question
+from boxoffice.attendees.questions import list_questions
+from boxoffice.attendees.rules import COUNTRIES
 from boxoffice.clock import utcnow
 from boxoffice.container import Boxoffice
 from boxoffice.errors import ErrorCode, FieldError, InvalidInput, NotFound, SalesClosed, SoldOut, TooManyRequests
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.payments.gateway import StripeFailure
+from boxoffice.ticketing import attendance
 from boxoffice.ticketing.models import TicketType
 from boxoffice.ticketing.plan import OrderRequest
 from boxoffice.ticketing.pricing import price_step
@@ -32,6 +36,7 @@ from boxoffice.web.pages.forms import (
     major_units,
 )
 from boxoffice.web.pages.order import _remember_order, order_path
+from boxoffice.web.pages.questions import DetailsForm, details_form, is_details_error
 from boxoffice.web.pages.render import PageRoute, _box, _event_not_found, _moment, _render, _when
 from boxoffice.web.ratelimit import admit_order
 
@@ -159,11 +164,23 @@ def _tickets(n: int) -> str:
 
 
 async def _render_event(
-    request: Request, event: Event, form: CheckoutForm | None = None, status: int = 200
+    request: Request,
+    event: Event,
+    form: CheckoutForm | None = None,
+    status: int = 200,
+    details: DetailsForm | None = None,
 ) -> Response:
     form = form or CheckoutForm()
     context = await _event_context(_box(request), event)
-    context.update({"form": form.values, "problems": form.problems, "field_errors": form.field_errors()})
+    context.update(
+        {
+            "form": form.values,
+            "problems": form.problems,
+            "field_errors": form.field_errors(),
+            "details": details,
+            "countries": COUNTRIES,
+        }
+    )
     return _render(request, "event.html", context, status=status)
 
 
@@ -219,6 +236,26 @@ async def checkout(request: Request, event_id: str) -> Response:
         form.add("Please choose at least one ticket", next((f"qty-{t.id}" for t in types), None))
     if form.problems:
         return await _render_event(request, event, form, 422)
+    details: DetailsForm | None = None
+    asked: list[Question] = []
+    answers = None
+    if attendance.asks_anything(event):
+        # Who each ticket is for and the event's questions: asked on the page once the tickets are chosen
+        # (the inputs depend on the quantities), then sent with the order.
+        asked = await list_questions(box.db, event.id)
+        details = details_form(
+            raw,
+            event.attendee_details,
+            asked,
+            [(line.ticket_type_id, tt.title, line.quantity) for line, tt in zip(lines, chosen, strict=True)],
+        )
+        if not (details.order_questions or details.tickets):
+            details = None  # nothing is asked about these tickets: sold in one step
+        elif raw.get("details_step") != "1":
+            return await _render_event(request, event, form, 200, details)
+    if details is not None:
+        lines = [replace(line, attendees=given) for line, given in zip(lines, details.attendees, strict=True)]
+        answers = details.answers
     order_request = OrderRequest(
         event_id=event.id,
         email=form.values.get("email", "").strip(),
@@ -226,15 +263,19 @@ async def checkout(request: Request, event_id: str) -> Response:
         lines=lines,
         tip_cents=tip or None,
         client_key=client_key,
+        answers=answers,
     )
     try:
         placed = await box.payments.place_order(order_request)
     except (SoldOut, SalesClosed) as exc:
         _service_problems(form, exc.field_errors() or [_no_field(exc, chosen)], chosen)
-        return await _render_event(request, event, form, 409)
+        return await _render_event(request, event, form, 409, details)
     except InvalidInput as exc:
-        _service_problems(form, exc.errors, chosen)
-        return await _render_event(request, event, form, 422)
+        _service_problems(form, [e for e in exc.errors if not is_details_error(e)], chosen)
+        if details is not None:
+            for words, target in details.problems([e for e in exc.errors if is_details_error(e)], asked):
+                form.add(words, target)
+        return await _render_event(request, event, form, 422, details)
     except TooManyRequests as exc:
         return await _too_many(request, event, form, exc)
     except StripeFailure:

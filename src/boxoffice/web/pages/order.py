@@ -4,6 +4,7 @@ order's token (a cookie once the page was opened with it)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import quote
 
 import segno
@@ -20,6 +21,8 @@ from boxoffice.payments.gateway import StripeFailure
 from boxoffice.ticketing.models import SOLD_STATUSES, Order, OrderStatus
 from boxoffice.ticketing.orders import get_order_with_token, list_tickets
 from boxoffice.web.api.deps import order_cookie
+from boxoffice.web.pages.forms import CheckoutForm
+from boxoffice.web.pages.questions import attendee_context
 from boxoffice.web.pages.render import PRIVATE_HEADERS, PageRoute, _box, _moment, _order_not_found, _render, _when
 
 log = logging.getLogger("boxoffice.pages")
@@ -119,16 +122,23 @@ def _status_message(
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 async def order_page(request: Request, order_id: str, token: str = "") -> Response:
-    box = _box(request)
     order = await _order_for(request, order_id, token or request.cookies.get(order_cookie(order_id)))
     if order is None:
         return _order_not_found(request)
     if token:  # keep it in the cookie, out of the address bar
         rest = {k: v for k, v in request.query_params.items() if k != "token"}
         return _remember_order(request, RedirectResponse(order_path(order, **rest), status_code=303), order, token)
+    return await render_order(request, order)
+
+
+async def render_order(
+    request: Request, order: Order, *, form: CheckoutForm | None = None, status: int = 200
+) -> Response:
+    """The order page; ``form``: a self-service form sent with problems (shown with the values typed)."""
+    box = _box(request)
     event = await events.get_event(box.db, order.event_id)
     query = request.query_params
-    tickets: list[dict[str, str]] = []
+    tickets: list[dict[str, Any]] = []
     if order.status in SOLD_STATUSES:
         titles = {line.id: line.title for line in order.lines}
         for i, t in enumerate(await list_tickets(box.db, order.id), start=1):
@@ -137,6 +147,8 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
             code = ticket_code(t.id, t.code_version, box.settings.secret_bytes)
             tickets.append(
                 {
+                    "id": t.id,
+                    "ticket_type_id": t.ticket_type_id,
                     "number": str(i),
                     "title": titles.get(t.order_line_id, "Ticket"),
                     "price": money.format_money(t.unit_price_cents, order.currency),
@@ -166,8 +178,9 @@ async def order_page(request: Request, order_id: str, token: str = "") -> Respon
         ),
         "canceled_checkout": query.get("checkout") == "canceled" and order.status == OrderStatus.PENDING and not paid,
         "tickets": tickets,
+        **await attendee_context(box, order, event, tickets, form, query),
     }
-    return _render(request, "order.html", context, headers=PRIVATE_HEADERS)
+    return _render(request, "order.html", context, status=status, headers=PRIVATE_HEADERS)
 
 
 async def _posted_token(request: Request, order_id: str) -> str | None:

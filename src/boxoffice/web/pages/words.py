@@ -29,6 +29,10 @@ WORDS: dict[ErrorCode, dict[str, str]] = {
         "lines": "Please choose at least one ticket",
         "ticket_id": "Please choose at least one ticket",
         "tip_cents": "A tip goes with a ticket that accepts tips: choose {title}, or leave the tip empty",
+        "choice": "Please choose an answer for {what}",
+        "multiple_choice": "Please choose at least one option for {what}",
+        "yes_no": "Please answer {what} with yes or no",
+        "country": "Please choose a country for {what}",
     },
     ErrorCode.TOO_LONG: {
         "": "Please shorten {what} to {maximum} characters",
@@ -48,9 +52,16 @@ WORDS: dict[ErrorCode, dict[str, str]] = {
         "name": "Please remove special characters from your name",
         "price_cents": _AMOUNT_WORDS,
         "tip_cents": _AMOUNT_WORDS,
+        "phone": "Please enter {what} as an international number, such as +49 30 1234567",
+        "date": "Please enter {what} as a date, such as 2027-03-14",
+        "number": "Please enter {what} as a number, such as 12 or 12.5",
+        "attendee_email": "Please enter a valid email address as {what}",
     },
     ErrorCode.NO_TIMEZONE: {"": "Please give {what} with its time zone"},
-    ErrorCode.INVALID_CHOICE: {"": "Please choose one of the options offered for {what}"},
+    ErrorCode.INVALID_CHOICE: {
+        "": "Please choose one of the options offered for {what}",
+        "country": "Please choose a country from the list for {what}",
+    },
     ErrorCode.BELOW_MINIMUM: {
         "": "Please enter at least {minimum} for {what}",
         "/none": "Please enter an amount of zero or more for {what}",
@@ -69,7 +80,10 @@ WORDS: dict[ErrorCode, dict[str, str]] = {
         "lines": "An order may have at most {maximum} kinds of tickets: please split it into several orders",
     },
     ErrorCode.UNKNOWN_FIELD: {"": "Please reload the page and try again: {what} is not part of this form"},
-    ErrorCode.CONFLICT_WITH: {"": _CHECK},
+    ErrorCode.CONFLICT_WITH: {
+        "": _CHECK,
+        "transfer_email": "This address already holds the ticket: please enter the new holder's email address",
+    },
     ErrorCode.NOT_APPLICABLE: {"": "Please leave {what} empty: it does not apply to this ticket"},
     ErrorCode.NOT_ORDERED: {"": "Please check {what}: it must come after the one before it"},
     ErrorCode.TIER_BOUNDS: {"": "Please check the price tiers: every tier but the last needs an end"},
@@ -114,9 +128,11 @@ def say(
     title: str = "",
     currency: str = "usd",
     amounts: Mapping[str, int] | tuple[tuple[str, int], ...] = (),
+    what: str | None = None,
 ) -> str:
     """The sentence a buyer reads for ``code`` on ``field`` (a ticket type's ``title`` and ``currency`` when the
-    field is about one), quoting ``amounts`` (``minimum_cents`` -> ``{minimum}`` as money)."""
+    field is about one), quoting ``amounts`` (``minimum_cents`` -> ``{minimum}`` as money). ``what``: the field in
+    words when the caller knows them better (a question's label), instead of ``_WHAT``'s."""
     quoted = dict(amounts)
     kind = field_kind(field)
     table = WORDS[code]
@@ -126,7 +142,7 @@ def say(
     template = template or table.get(kind) or table[""]
     title = title or "this ticket"
     words = _Words(title=title, currency=currency.upper(), example="1500" if money.exponent(currency) == 0 else "12.50")
-    words["what"] = _WHAT.get(kind, kind.replace("_", " ")).format(title=title)
+    words["what"] = what if what is not None else _WHAT.get(kind, kind.replace("_", " ")).format(title=title)
     for name, value in quoted.items():
         if name.endswith("_cents"):
             words[name.removesuffix("_cents")] = money.format_money(value, currency)
