@@ -174,3 +174,12 @@ class Inbox:
 
     def message_ids(self) -> list[bytes]:
         return [m.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0] for m in self.received]
+
+
+class PathIds(dict[str, str]):
+    """Values for a route's path parameters (``path.format_map(PathIds())``): any parameter not given gets an id of
+    the right shape that names nothing (``event_id`` -> ``eve_00000000000000000000``), so that tests walking every
+    route need no list of parameter names kept up to date."""
+
+    def __missing__(self, name: str) -> str:
+        return f"{name[:3]}_00000000000000000000"

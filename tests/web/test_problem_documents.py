@@ -12,9 +12,12 @@ import pytest
 from boxoffice.accounts.service import create_api_key
 from boxoffice.errors import ErrorCode
 from boxoffice.web.app import create_app
-from tests.helpers import make_event, make_ticket, unique_email
+from tests.helpers import PathIds, make_event, make_ticket, unique_email
 from tests.server import LiveServer
 from tests.web.test_security_headers import api_routes
+
+# Operations that name nothing that could be unknown and take an empty body: they succeed with a valid key.
+SUCCEED_WITHOUT_IDS = {("GET", "/api/v1/api-keys"), ("POST", "/api/v1/api-keys")}
 
 
 def is_problem(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -39,12 +42,7 @@ async def test_every_api_error_is_a_problem_document(site: LiveServer) -> None:
     for route in api_routes(create_app(box=site.box).routes):
         if not route.path.startswith(("/api/", "/webhooks/")):
             continue
-        path = route.path.format(
-            **{
-                name: f"{name[:3]}_00000000000000000000"
-                for name in ("event_id", "order_id", "ticket_id", "question_id")
-            }
-        )
+        path = route.path.format_map(PathIds())
         for method in sorted((route.methods or set()) - {"HEAD"}):
             what = f"{method} {route.path}"
             body: dict[str, Any] = {"json": {}} if method in ("POST", "PATCH", "PUT") else {}
@@ -52,7 +50,8 @@ async def test_every_api_error_is_a_problem_document(site: LiveServer) -> None:
             is_problem(
                 await c.request(method, path, headers={"Authorization": "Bearer nope"}, **body), f"{what} bad key"
             )
-            is_problem(await c.request(method, path, headers=auth, **body), f"{what} unknown ids")
+            if (method, route.path) not in SUCCEED_WITHOUT_IDS:
+                is_problem(await c.request(method, path, headers=auth, **body), f"{what} unknown ids")
             if body:
                 malformed = await c.request(
                     method, path, content=b"{oops", headers={**auth, "Content-Type": "application/json"}

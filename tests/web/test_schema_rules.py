@@ -7,15 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from boxoffice.accounts.service import create_api_key
-from tests.helpers import unique_email
+from tests.helpers import PathIds, unique_email
 from tests.server import LiveServer
 
-IDS = {
-    "event_id": "ev_00000000000000000000",
-    "order_id": "ord_00000000000000000000",
-    "ticket_id": "tt_0000000000",
-    "question_id": "q_00000000000000000000",
-}
+IDS = PathIds(
+    event_id="ev_00000000000000000000",
+    order_id="ord_00000000000000000000",
+    ticket_id="tt_0000000000",
+)
 
 
 async def _key(site: LiveServer) -> dict[str, str]:
@@ -29,7 +28,7 @@ async def test_a_405_allows_every_method_of_the_path(site: LiveServer) -> None:
     for path, operations in document["paths"].items():
         declared = {method.upper() for method in operations}
         for wrong in {"OPTIONS", "PUT", "TRACE"} - declared:
-            response = await c.request(wrong, path.format(**IDS))
+            response = await c.request(wrong, path.format_map(IDS))
             assert response.status_code == 405, (wrong, path)
             assert response.headers["content-type"] == "application/problem+json"
             allowed = {m.strip() for m in response.headers["allow"].split(",")}
@@ -41,7 +40,7 @@ async def test_a_405_allows_every_method_of_the_path(site: LiveServer) -> None:
         ("/api/v1/events/{event_id}/tickets", "GET, POST"),
         ("/api/v1/tickets/{ticket_id}", "GET, PATCH, DELETE"),
     ):
-        assert (await c.options(path.format(**IDS))).headers["allow"] == methods
+        assert (await c.options(path.format_map(IDS))).headers["allow"] == methods
 
 
 async def test_a_page_405_allows_its_methods_too(site: LiveServer) -> None:

@@ -112,6 +112,8 @@ async def test_render_not_found_and_errors(site: LiveServer) -> None:
         assert page.headers["cache-control"] == "no-store"
         missing = await client.get("/manage/probe/missing")
         assert missing.status_code == 404 and "Not found" in missing.text
+        mangled = await client.get("/manage", params={"done": "x" * 100})
+        assert mangled.status_code == 400 and "This link is not valid" in mangled.text
         broken = await client.get("/manage/probe/broken")
         assert broken.status_code == 500 and "Something went wrong" in broken.text and "a bug" not in broken.text
     async with httpx.AsyncClient(

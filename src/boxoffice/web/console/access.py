@@ -32,6 +32,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
@@ -276,7 +277,7 @@ class ConsoleRoute(APIRoute):
         before_sign_in = self.before_sign_in
 
         async def guarded(request: Request) -> Response:
-            from boxoffice.web.console.render import not_found_page, refusal_page, trouble_page
+            from boxoffice.web.console.render import bad_link_page, not_found_page, refusal_page, trouble_page
 
             try:
                 await load_session(request)
@@ -288,6 +289,8 @@ class ConsoleRoute(APIRoute):
                 response = refusal_page(request, exc)
             except NotFound:  # another organizer's thing, or none: the same answer
                 response = not_found_page(request)
+            except RequestValidationError:  # a query or path value out of its bounds (a mangled link)
+                response = bad_link_page(request)
             except HTTPException:
                 raise
             except Exception:

@@ -126,6 +126,12 @@ def not_found_page(request: Request) -> HTMLResponse:
     )
 
 
+def bad_link_page(request: Request) -> HTMLResponse:
+    return message_page(
+        request, 400, "This link is not valid", "Part of this address is not valid.", link=("/manage", "Back to events")
+    )
+
+
 def trouble_page(request: Request) -> HTMLResponse:
     return message_page(
         request, 500, "Something went wrong", "Something went wrong on our side. Please try again in a minute."
