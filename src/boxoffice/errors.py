@@ -156,6 +156,16 @@ class SalesClosed(Conflict):
         return [FieldError(self.field, self.detail, code=self.reason)] if self.field else []
 
 
+class SalesPaused(SalesClosed):
+    """The organizer paused the event's sales: its page stays visible, nothing can be reserved until they resume."""
+
+    code = "sales-paused"
+    title = "Sales paused"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail, field=field, reason=ErrorCode.SALES_PAUSED)
+
+
 class InvalidTransition(Conflict):
     code = "invalid-state"
     title = "Invalid state"

@@ -49,7 +49,11 @@ async def test_every_api_error_is_a_problem_document(site: LiveServer) -> None:
             is_problem(
                 await c.request(method, path, headers={"Authorization": "Bearer nope"}, **body), f"{what} bad key"
             )
-            is_problem(await c.request(method, path, headers=auth, **body), f"{what} unknown ids")
+            answer = await c.request(method, path, headers=auth, **body)
+            if "{" in route.path or body:
+                is_problem(answer, f"{what} unknown ids")
+            else:  # a listing names no id: the key's own (empty) list
+                assert answer.status_code == 200, what
             if body:
                 malformed = await c.request(
                     method, path, content=b"{oops", headers={**auth, "Content-Type": "application/json"}

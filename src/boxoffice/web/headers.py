@@ -37,11 +37,12 @@ HSTS = "max-age=63072000; includeSubDomains"
 
 def page_policy(public_url: str) -> str:
     """The buyer pages' policy. Forms post to this origin, which redirects to Stripe's (or the sandbox's)
-    checkout: ``form-action`` covers the redirect's target too, so it names them."""
+    checkout: ``form-action`` covers the redirect's target too, so it names them. Images may come from any https
+    origin: an event's image is a URL its organizer gives (https only, checked when it is set)."""
     parts = urlsplit(public_url)
     origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; "
         "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
         f"form-action 'self' {origin} {STRIPE_CHECKOUT}".replace("  ", " ")
     )
