@@ -17,7 +17,7 @@ from boxoffice.realtime.slots import StreamSlots
 from boxoffice.sandbox import create_sandbox_app
 from boxoffice.sandbox import page as sandbox_page
 from boxoffice.settings import Settings, get_settings
-from boxoffice.web import problems, system
+from boxoffice.web import docs, problems, system
 from boxoffice.web.api import openapi as api_openapi
 from boxoffice.web.headers import DOCS_POLICY, NO_REFERRER_PREFIXES, SecurityHeaders, page_policy
 from boxoffice.web.limits import BodyLimit
@@ -47,6 +47,8 @@ def create_app(
         version="1.0.0",
         summary="Event ticketing: flexible prices, oversell-proof holds, Stripe payments, live availability.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's own pages load from a CDN: web/docs.py serves them from Boxoffice
+        redoc_url=None,
     )
     app.state.box = box
     app.state.sse_slots = StreamSlots(settings.sse_max_per_address, settings.sse_max_streams)
@@ -65,6 +67,7 @@ def create_app(
     )
     problems.install(app)
     app.include_router(system.router)
+    docs.install(app)
     from boxoffice.web import register
 
     register(app)
