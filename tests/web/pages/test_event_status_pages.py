@@ -3,13 +3,15 @@ stays visible, its tickets cannot be chosen, and a checkout posted anyway is ref
 
 from __future__ import annotations
 
+from typing import Any
+
 from boxoffice.events import service as events
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 from tests.helpers import counters, make_event, make_ticket
 from tests.server import LiveServer
 from tests.web.pages.test_pages import Page, assert_accessible
 
-VENUE = {"venue_name": "Rooftop <Hall>", "venue_address": "Alexanderplatz 1\n10178 Berlin"}
+VENUE: dict[str, Any] = {"venue_name": "Rooftop <Hall>", "venue_address": "Alexanderplatz 1\n10178 Berlin"}
 
 
 async def test_the_event_page_says_where_and_shows_its_image(site: LiveServer) -> None:
