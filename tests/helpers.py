@@ -53,7 +53,11 @@ async def make_event(db: Database, *, organizer: str | None = None, days: int = 
         timezone=kw.pop("timezone", "Europe/Berlin"),
         status=kw.pop("status", None),
         currency=kw.pop("currency", None),
+        venue_name=kw.pop("venue_name", None),
+        venue_address=kw.pop("venue_address", None),
+        image_url=kw.pop("image_url", None),
     )
+    assert not kw, f"make_event does not know {sorted(kw)}"
     return await events.create_event(db, organizer or unique_email("organizer"), data)
 
 

@@ -217,6 +217,8 @@ def demo() -> None:
                         starts_at=start,
                         ends_at=start + timedelta(hours=5),
                         timezone="Europe/Berlin",
+                        venue_name="Demo Hall",
+                        venue_address="Am Spreeufer 1\n10178 Berlin",
                     ),
                     organizer_name="Demo Organizer",
                 )

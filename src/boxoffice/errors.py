@@ -24,7 +24,9 @@ class ErrorCode(StrEnum):
     INVALID_TYPE = "invalid_type"  # not the JSON type the field takes (text, true/false, a list, an object)
     NOT_INTEGER = "not_integer"  # a number or amount that is not a whole number
     INVALID_FORMAT = "invalid_format"  # text that does not parse (an email address, a date-time, a time zone, ...)
-    NO_TIMEZONE = "no_timezone"  # a date-time without a UTC offset
+    NO_TIMEZONE = "no_timezone"  # a date-time without a UTC offset (and no time zone to read it in)
+    NONEXISTENT_TIME = "nonexistent_time"  # a wall-clock time the clocks skip in its time zone (DST starts)
+    AMBIGUOUS_TIME = "ambiguous_time"  # a wall-clock time that happens twice in its time zone (DST ends)
     INVALID_CHOICE = "invalid_choice"  # not one of the values the field allows
     BELOW_MINIMUM = "below_minimum"  # under the least value allowed (``minimum``/``minimum_cents`` beside it)
     ABOVE_MAXIMUM = "above_maximum"  # over the most value allowed (``maximum``/``maximum_cents``/``remaining_cents``)
@@ -37,7 +39,8 @@ class ErrorCode(StrEnum):
     MIXED_CURRENCY = "mixed_currency"  # tickets of one order in several currencies
     NOT_TIPPABLE = "not_tippable"  # a tip on tickets that take none
     NOT_FOUND = "not_found"  # names something that does not exist (here)
-    NOT_ON_SALE = "not_on_sale"  # the event is not on sale
+    NOT_ON_SALE = "not_on_sale"  # the event is not on sale (canceled)
+    SALES_PAUSED = "sales_paused"  # the organizer paused the event's sales for now
     NOT_STARTED = "not_started"  # the ticket's sales have not started yet
     SALES_ENDED = "sales_ended"  # the ticket's sales have ended
     SOLD_OUT = "sold_out"  # fewer tickets left than asked (``available`` beside it)
@@ -163,6 +166,16 @@ class ChangesClosed(Conflict):
     def __init__(self, detail: str, *, closed_at: str) -> None:
         super().__init__(detail, closed_at=closed_at)
         self.closed_at = closed_at
+
+
+class SalesPaused(SalesClosed):
+    """The organizer paused the event's sales: its page stays visible, nothing can be reserved until they resume."""
+
+    code = "sales-paused"
+    title = "Sales paused"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail, field=field, reason=ErrorCode.SALES_PAUSED)
 
 
 class InvalidTransition(Conflict):

@@ -11,6 +11,7 @@ import pytest
 
 from boxoffice.accounts.service import authenticate
 from boxoffice.db import Database
+from boxoffice.events.service import get_public_event
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.ticketing.ticket_types import list_ticket_types
 
@@ -52,6 +53,8 @@ async def test_migrate_apikey_and_demo(tmp_path: Path) -> None:
         assert (await authenticate(db, lines[-1])).email_normalized == "demo-organizer@example.com"
         types = await list_ticket_types(db, event_url.rsplit("/", 1)[-1])
         assert sorted(t.pricing_model for t in types) == ["dynamic", "fixed", "flexible"]
+        shown = await get_public_event(db, event_url.rsplit("/", 1)[-1])  # published: buyers see it
+        assert shown.status == "published" and shown.venue_name == "Demo Hall"
     finally:
         await db.dispose()
     again = run("demo", env=env)

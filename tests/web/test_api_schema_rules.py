@@ -118,11 +118,40 @@ def test_white_space_is_what_str_strip_strips() -> None:
     ],
 )
 def test_date_times_are_rfc_3339_strings_with_an_offset(value: object, ok: bool) -> None:
-    body = {"title": "Gala", "starts_at": value, "ends_at": "9999-01-01T00:00:00Z"}
+    """A ticket type's sales window takes instants only (an event's own times also take wall-clock times: below)."""
     schema = {"type": "string", "format": "date-time", "pattern": f.DATE_TIME_PATTERN}
     assert schema_says(schema, value) == ok
     if ok:
-        assert s.EventCreate.model_validate({**body, "ends_at": "9998-12-31T23:59:59Z"}).starts_at.tzinfo
+        starts_at = s.TicketFields.model_validate({"starts_at": value}).starts_at
+        assert starts_at is not None and starts_at.tzinfo
+    else:
+        with pytest.raises(ValidationError) as caught:
+            s.TicketFields.model_validate({"starts_at": value})
+        assert caught.value.errors()[0]["loc"] == ("starts_at",)
+
+
+@pytest.mark.parametrize(
+    ("value", "ok", "aware"),
+    [
+        ("2027-03-01T19:00:00Z", True, True),
+        ("2027-03-01T19:00:00.5+05:30", True, True),
+        ("2027-03-01T19:00:00", True, False),  # a wall-clock time, read in the event's time zone
+        ("2027-03-01T19:00:00.250", True, False),
+        ("2027-03-01T19:00", False, False),
+        ("2027-03-01 19:00:00", False, False),
+        ("2027-02-30T19:00:00", False, False),
+        (1_800_000_000, False, False),
+        ("2027-03-01T19:00:00\n", False, False),
+    ],
+)
+def test_an_events_times_are_rfc_3339_with_or_without_an_offset(value: object, ok: bool, aware: bool) -> None:
+    schema = {"type": "string", "pattern": f.LOCAL_DATE_TIME_PATTERN}
+    body = {"title": "Gala", "starts_at": value, "ends_at": "2027-03-02T19:00:00Z", "timezone": "Europe/Berlin"}
+    if isinstance(value, str) and value != "2027-02-30T19:00:00":
+        assert schema_says(schema, value) == ok
+    if ok:
+        starts_at = s.EventCreate.model_validate(body).starts_at
+        assert (starts_at.tzinfo is not None) == aware
     else:
         with pytest.raises(ValidationError) as caught:
             s.EventCreate.model_validate(body)

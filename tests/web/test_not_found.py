@@ -20,6 +20,7 @@ async def test_a_draft_event_answers_like_an_unknown_one(site: LiveServer) -> No
     order = {"email": "a@example.com", "lines": [{"ticket_id": tt.id, "quantity": 1}]}
     c = site.client
     for method, path, kwargs in (
+        ("GET", "/api/v1/events/{id}", {}),  # without the organizer's key: the public view
         ("GET", "/api/v1/events/{id}/tickets", {}),
         ("GET", "/api/v1/events/{id}/stream", {}),
         ("POST", "/api/v1/events/{id}/orders", {"json": order}),

@@ -11,7 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from boxoffice.clock import utcnow
 from boxoffice.db import Base
 
-EVENT_STATUSES = ("draft", "published", "canceled")
+# draft: only its organizer sees it (to buyers it is as absent as an unknown id); published: on sale; sales_paused:
+# its page is visible but checkout is closed; canceled: its page says so and nothing is sold.
+EVENT_STATUSES = ("draft", "published", "sales_paused", "canceled")
+PUBLIC_STATUSES = ("published", "sales_paused", "canceled")  # the statuses buyers can see
+NEW_EVENT_STATUS = "published"  # what an event gets when its creator names no status (the API's, the demo's)
 ATTENDEE_DETAILS = ("off", "optional", "required")
 PARTICIPANT_ROLES = ("invitee", "poll_voter", "ticket_holder", "organizer")
 PARTICIPANT_STATUSES = ("pending", "accepted", "declined", "cancelled", "interested", "confirmed_with_order")
@@ -32,6 +36,11 @@ class Person(Base):
 
 class Event(Base):
     __tablename__ = "events"
+    __table_args__ = (
+        # an organizer's events, newest first or by their start (GET /api/v1/events)
+        Index("ix_events_organizer_created", "organizer_id", "created_at"),
+        Index("ix_events_organizer_starts", "organizer_id", "starts_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     organizer_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
@@ -40,7 +49,11 @@ class Event(Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    status: Mapped[str] = mapped_column(String(16), default="published")
+    status: Mapped[str] = mapped_column(String(16), default=NEW_EVENT_STATUS)
+    # Where it takes place, as the organizer writes it (both optional; shown on the pages, in the email, the .ics).
+    venue_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    venue_address: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    image_url: Mapped[str | None] = mapped_column(String(2000))  # an https URL, or none
     # The event's one currency (lowercase ISO 4217): every ticket type is priced in it. Set when the event is created
     # or by its first ticket type; changeable only while it has none.
     currency: Mapped[str | None] = mapped_column(String(3))

@@ -253,6 +253,8 @@ class Mailer:
             event_starts_at=event.starts_at,
             event_ends_at=event.ends_at,
             event_timezone=event.timezone,
+            event_venue_name=event.venue_name,
+            event_venue_address=event.venue_address,
             organizer_name=organizer.name or organizer.email,
             organizer_email=organizer.email,
             currency=order.currency,

@@ -67,10 +67,12 @@ def build_ics(
     organizer_name: str,
     organizer_email: str,
     *,
+    location: str = "",
     stamp: datetime | None = None,
 ) -> str:
     """A ``METHOD:PUBLISH`` calendar with one event. Times are written in UTC; ``timezone`` (IANA) is the
-    event's own zone, given to clients as ``X-WR-TIMEZONE`` for display."""
+    event's own zone, given to clients as ``X-WR-TIMEZONE`` for display. ``location`` (where the event takes
+    place, as one line of text) becomes ``LOCATION`` when given."""
     ZoneInfo(timezone)  # an unknown zone is a bug upstream: fail loudly rather than mislead clients
     start, end = _utc(starts_at, "starts_at"), _utc(ends_at, "ends_at")
     if ends_at < starts_at:
@@ -92,6 +94,7 @@ def build_ics(
     lines += [
         f"SUMMARY:{escape_text(title)}",
         f"DESCRIPTION:{escape_text(description)}",
+        *([f"LOCATION:{escape_text(location)}"] if location.strip() else []),
         f"URL:{_uri(url)}",
         f"ORGANIZER;CN={_param(organizer_name)}:mailto:{_uri(organizer_email)}",
         "STATUS:CONFIRMED",

@@ -94,6 +94,15 @@ class OrderEmailContext:
     tickets: tuple[TicketView, ...]
     failure_reason: str | None = None
     event_url: str = ""  # the buyer page of the event, where tickets can be bought again
+    event_venue_name: str = ""  # where the event takes place (both optional)
+    event_venue_address: str = ""  # may span several lines
+
+
+def where(ctx: OrderEmailContext) -> list[str]:
+    """Where the event takes place, line by line: the venue's name, then its address (empty when not given)."""
+    lines = [_one_line(ctx.event_venue_name)] if ctx.event_venue_name.strip() else []
+    lines += [_one_line(line) for line in ctx.event_venue_address.splitlines() if line.strip()]
+    return lines
 
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
@@ -174,6 +183,7 @@ def _common(ctx: OrderEmailContext) -> dict[str, Any]:
         "o": ctx,
         "greeting_name": _one_line(ctx.buyer_name) or ctx.buyer_email,
         "when": when(ctx.event_starts_at, ctx.event_ends_at, ctx.event_timezone),
+        "where": where(ctx),
     }
 
 
@@ -225,6 +235,7 @@ def render_confirmation(
         url=ctx.order_url,
         organizer_name=ctx.organizer_name,
         organizer_email=ctx.organizer_email,
+        location=", ".join(where(ctx)),
         stamp=now,
     )
     message.add_attachment(

@@ -17,7 +17,7 @@ from sqlalchemy import and_, select
 
 from boxoffice.attendees.rules import AttendeeInput
 from boxoffice.db import Database
-from boxoffice.errors import ErrorCode, FieldError, InvalidInput, NotFound, SalesClosed
+from boxoffice.errors import ErrorCode, FieldError, InvalidInput, NotFound, SalesClosed, SalesPaused
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
@@ -161,8 +161,10 @@ async def _load_plan(db: Database, request: OrderRequest, now: datetime) -> _Pla
 
 def _check_plan(request: OrderRequest, event: Event, found: dict[str, TicketType], now: datetime) -> _Plan:
     """Check the request against the event and its ticket types (pure)."""
-    if event.status == "draft":
+    if not events.is_public(event):
         raise NotFound("event not found")  # the public cannot tell a draft from an unknown id
+    if event.status == "sales_paused":
+        raise SalesPaused("ticket sales for this event are paused; try again later", field="event_id")
     if event.status != "published":
         raise SalesClosed("this event is not on sale", field="event_id", reason=ErrorCode.NOT_ON_SALE)
     takings: dict[str, _Taking] = {}

@@ -38,7 +38,7 @@ class Availability:
     held: int
     available: int
     price_cents: int
-    sales_state: str  # on_sale | not_started | ended | sold_out
+    sales_state: str  # on_sale | not_started | ended | sold_out | paused
 
 
 def _row_values(tt: TicketType) -> dict[str, Any]:
@@ -215,8 +215,10 @@ async def list_ticket_types(db: Database, event_id: str, *, include_deleted: boo
 def sales_state(tt: TicketType, event: Event, available: int, now: datetime) -> str:
     if tt.starts_at is not None and now < tt.starts_at:
         return "not_started"
-    if now >= (tt.ends_at or event.ends_at) or event.status != "published":
+    if now >= (tt.ends_at or event.ends_at) or event.status not in ("published", "sales_paused"):
         return "ended"
+    if event.status == "sales_paused":
+        return "paused"  # shown, not sold until the organizer resumes sales
     return "sold_out" if available <= 0 else "on_sale"
 
 

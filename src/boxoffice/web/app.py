@@ -17,8 +17,8 @@ from boxoffice.realtime.slots import StreamSlots
 from boxoffice.sandbox import create_sandbox_app
 from boxoffice.sandbox import page as sandbox_page
 from boxoffice.settings import Settings, get_settings
+from boxoffice.web import docs, problems, system
 from boxoffice.web import metrics as metrics_endpoint
-from boxoffice.web import problems, system
 from boxoffice.web.api import openapi as api_openapi
 from boxoffice.web.headers import DOCS_POLICY, NO_REFERRER_PREFIXES, SecurityHeaders, page_policy
 from boxoffice.web.limits import BodyLimit
@@ -49,6 +49,8 @@ def create_app(
         version="1.0.0",
         summary="Event ticketing: flexible prices, oversell-proof holds, Stripe payments, live availability.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's own pages load from a CDN: web/docs.py serves them from Boxoffice
+        redoc_url=None,
     )
     app.state.box = box
     app.state.sse_slots = StreamSlots(settings.sse_max_per_address, settings.sse_max_streams)
@@ -69,6 +71,7 @@ def create_app(
     problems.install(app)
     app.include_router(system.router)
     metrics_endpoint.install(app, settings.metrics_token)
+    docs.install(app)
     from boxoffice.web import register
 
     register(app)

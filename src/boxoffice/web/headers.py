@@ -24,12 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 STRIPE_CHECKOUT = "https://checkout.stripe.com"
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 DOCS_POLICY = (
-    # FastAPI's /docs and /redoc load their bundles from a CDN and start them with an inline script; they show
-    # nothing but the OpenAPI document, so they get a policy of their own rather than weakening the pages'.
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "worker-src blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    # /docs and /redoc show nothing but the OpenAPI document; their scripts are files of this origin (web/docs.py),
+    # but Swagger UI and ReDoc set styles inline and ReDoc runs its search in a blob: worker, so they get a policy
+    # of their own rather than weakening the pages'. Nothing is loaded from another host.
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
 NO_REFERRER_PREFIXES = ("/orders/", "/api/v1/orders/")
 HSTS = "max-age=63072000; includeSubDomains"
@@ -37,11 +37,12 @@ HSTS = "max-age=63072000; includeSubDomains"
 
 def page_policy(public_url: str) -> str:
     """The buyer pages' policy. Forms post to this origin, which redirects to Stripe's (or the sandbox's)
-    checkout: ``form-action`` covers the redirect's target too, so it names them."""
+    checkout: ``form-action`` covers the redirect's target too, so it names them. Images may come from any https
+    origin: an event's image is a URL its organizer gives (https only, checked when it is set)."""
     parts = urlsplit(public_url)
     origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; "
         "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
         f"form-action 'self' {origin} {STRIPE_CHECKOUT}".replace("  ", " ")
     )

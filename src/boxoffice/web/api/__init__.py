@@ -1,11 +1,13 @@
-"""The REST API under /api/v1: ``routes`` (organizers, the public and buyers), ``keys`` (API keys), ``attendees``
-(questions, attendee settings, self-service changes and transfers) and ``streams`` (live SSE)."""
+"""The REST API under /api/v1: ``events`` (an organizer's events), ``routes`` (ticket types, orders, refunds:
+organizers, the public and buyers), ``keys`` (API keys), ``attendees`` (questions, attendee settings, self-service
+changes and transfers) and ``streams`` (live SSE)."""
 
 from fastapi import APIRouter
 
-from boxoffice.web.api import attendees, keys, routes, streams
+from boxoffice.web.api import attendees, events, keys, routes, streams
 
 router = APIRouter()
+router.include_router(events.router)
 router.include_router(routes.router)
 router.include_router(keys.router)
 router.include_router(attendees.router)

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from boxoffice.events.rules import IMAGE_URL_PATTERN
 from boxoffice.money import MAXIMUM_AMOUNT, SUPPORTED_CURRENCIES
 from boxoffice.web.limits import API_LIMIT
 
@@ -60,6 +61,9 @@ DATE_TIME_PATTERN = (
     f"^{_YEAR}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
     r"(?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
 )
+
+# The same, with the offset optional: a wall-clock time in the event's time zone when it has none.
+LOCAL_DATE_TIME_PATTERN = DATE_TIME_PATTERN.removesuffix(")$") + ")?$"
 
 
 def python_pattern(pattern: str) -> re.Pattern[str]:
@@ -147,6 +151,24 @@ def _date_time(value: object) -> object:
         raise PydanticCustomError("datetime_format", "is not a date-time that exists") from None
 
 
+_LOCAL_DATE_TIME = python_pattern(LOCAL_DATE_TIME_PATTERN)
+
+
+def _event_date_time(value: object) -> object:
+    """An RFC 3339 date-time, with an offset or without one (a wall-clock time, read in the event's time zone)."""
+    if isinstance(value, datetime):  # built in Python, not read from JSON
+        return value
+    if not isinstance(value, str) or not _LOCAL_DATE_TIME.search(value):
+        raise PydanticCustomError(
+            "datetime_format",
+            "must be an RFC 3339 date-time, such as 2027-03-01T19:00:00Z, or a local time such as 2027-03-01T19:00:00",
+        )
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("datetime_format", "is not a date-time that exists") from None
+
+
 # The bounds go before the float-to-integer step, so that the schema says minimum and maximum.
 Amount = Annotated[StrictInt, Field(ge=0, le=MAXIMUM_AMOUNT), BeforeValidator(_integral)]
 PositiveAmount = Annotated[StrictInt, Field(ge=1, le=MAXIMUM_AMOUNT), BeforeValidator(_integral)]
@@ -157,6 +179,11 @@ DateTime = Annotated[
     AwareDatetime,
     BeforeValidator(_date_time),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN}),
+]
+EventDateTime = Annotated[
+    datetime,
+    BeforeValidator(_event_date_time),
+    WithJsonSchema({"type": "string", "pattern": LOCAL_DATE_TIME_PATTERN}),
 ]
 NoNul = Matches(NO_NUL_PATTERN, "must not contain U+0000")
 Title = Annotated[
@@ -181,16 +208,29 @@ Email = Annotated[
     Matches(EMAIL_PATTERN, "is not a valid email address", format="idn-email"),
 ]
 Name = Annotated[str, Field(max_length=200), Matches(NAME_PATTERN, "must not contain control characters")]
+# A venue's name: one line, no control characters (as a person's name). Its address: lines of text, no other control
+# characters (a carriage return is a line break).
+VenueName = Annotated[str, Field(max_length=200), Matches(NAME_PATTERN, "must not contain control characters")]
+ADDRESS_PATTERN = r"^[^\u0000-\u0009\u000b\u000c\u000e-\u001f]*$"
+VenueAddress = Annotated[
+    str, Field(max_length=1000), Matches(ADDRESS_PATTERN, "must not contain control characters but line breaks")
+]
+IMAGE_URL_OR_EMPTY = "^(?:" + IMAGE_URL_PATTERN.removeprefix("^").removesuffix("$") + ")?$"
+ImageUrl = Annotated[
+    str,
+    Field(max_length=2000),
+    Matches(IMAGE_URL_OR_EMPTY, "must be an https URL, such as https://example.com/poster.jpg"),
+]
 BODY_LIMIT = f"The request body is at most {API_LIMIT} bytes (413 past that)."
 
 
+EVENT_CURRENCY = (
+    "The event's one currency (ISO 4217, lower or upper case): its ticket types are priced in it. Unset: the first "
+    "ticket type's currency. Changeable only while the event has no ticket types (a rule against stored state, "
+    "answered with 422)."
+)
 EventCurrency = Annotated[
     str,
     OneOf(CURRENCIES, f"unsupported currency; use one of {', '.join(sorted(SUPPORTED_CURRENCIES))}"),
-    Field(
-        description="The event's one currency (ISO 4217, lower or upper case): its ticket types are priced in it. "
-        "Unset: the first ticket type's currency. Changeable only while the event has no ticket types (a rule "
-        "against stored state, answered with 422).",
-        examples=["eur"],
-    ),
+    Field(description=EVENT_CURRENCY, examples=["eur"]),
 ]

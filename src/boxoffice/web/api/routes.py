@@ -1,10 +1,11 @@
-"""The REST API: organizer endpoints (API key), public and buyer endpoints (order token), SSE streams."""
+"""The REST API: organizer endpoints (API key), public and buyer endpoints (order token). An organizer's events
+themselves are in ``web/api/events.py``, the live streams in ``web/api/streams.py``."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -52,10 +53,6 @@ router = APIRouter(prefix="/api/v1", responses=PROBLEMS)
 
 
 # -- views -------------------------------------------------------------------------------------------------------
-
-
-def event_out(event: Event) -> s.EventOut:
-    return s.EventOut.model_validate(event, from_attributes=True)
 
 
 async def tickets_out(box: Box, event_id: str, only: str | None = None) -> list[s.TicketOut]:
@@ -154,27 +151,6 @@ async def own_event(box: Box, organizer: Organizer, event_id: str) -> Event:
 # -- organizer: events -------------------------------------------------------------------------------------------
 
 
-@router.post("/events", status_code=201, response_model=s.EventOut, tags=["organizer"], summary="Create an event")
-async def create_event(body: s.EventCreate, box: Box, organizer: Organizer) -> s.EventOut:
-    event = await events.create_event(box.db, organizer.email, events.EventInput(**body.model_dump()))
-    return event_out(event)
-
-
-@router.get("/events/{event_id}", response_model=s.EventOut, tags=["organizer"], summary="Get an event")
-async def get_event(event_id: str, box: Box, organizer: Organizer) -> s.EventOut:
-    return event_out(await own_event(box, organizer, event_id))
-
-
-@router.patch("/events/{event_id}", response_model=s.EventOut, tags=["organizer"], summary="Change an event")
-async def patch_event(event_id: str, body: s.EventPatch, box: Box, organizer: Organizer) -> s.EventOut:
-    changes = body.model_dump(exclude_unset=True)
-    for key in ("title", "starts_at", "ends_at", "timezone", "status"):
-        if key in changes and changes[key] is None:
-            changes.pop(key)
-    event = await events.update_event(box.db, event_id, events.EventInput(**changes), organizer_id=organizer.id)
-    return event_out(event)
-
-
 @router.get("/events/{event_id}/orders", response_model=list[s.OrganizerOrderOut], tags=["organizer"], summary="Orders")
 async def event_orders(
     event_id: str,
@@ -233,7 +209,12 @@ async def event_emails(
     tags=["organizer"],
     summary="Add a ticket type",
 )
-async def create_ticket(event_id: str, body: s.TicketCreate, box: Box, organizer: Organizer) -> s.TicketOut:
+async def create_ticket(
+    event_id: str,
+    body: Annotated[s.TicketCreate, Body(openapi_examples=s.TICKET_EXAMPLES)],
+    box: Box,
+    organizer: Organizer,
+) -> s.TicketOut:
     tt = await create_ticket_type(box.db, event_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id)
     return (await tickets_out(box, event_id, only=tt.id))[0]
 
@@ -294,7 +275,7 @@ async def refund_order(
 )
 async def public_tickets(event_id: str, box: Box) -> list[s.TicketOut]:
     await events.get_public_event(box.db, event_id)
-    return [t for t in await tickets_out(box, event_id) if t.sales_state in ("on_sale", "sold_out")]
+    return [t for t in await tickets_out(box, event_id) if t.sales_state in ("on_sale", "sold_out", "paused")]
 
 
 @router.post(

@@ -37,7 +37,7 @@ from boxoffice.web.pages.forms import (
 )
 from boxoffice.web.pages.order import _remember_order, order_path
 from boxoffice.web.pages.questions import DetailsForm, details_form, is_details_error
-from boxoffice.web.pages.render import PageRoute, _box, _event_not_found, _moment, _render, _when
+from boxoffice.web.pages.render import PageRoute, _box, _event_not_found, _moment, _render, _when, _where
 from boxoffice.web.ratelimit import admit_order
 
 log = logging.getLogger("boxoffice.pages")
@@ -129,6 +129,8 @@ async def _event_context(box: Boxoffice, event: Event) -> dict[str, Any]:
     return {
         "event": event,
         "when": _when(event),
+        "where": _where(event),
+        "paused": event.status == "sales_paused",
         "description": [p.strip() for p in (event.description or "").split("\n\n") if p.strip()],
         "tickets": tickets,
         "on_sale": any(t.buyable for t in tickets),

@@ -23,7 +23,16 @@ from boxoffice.ticketing.orders import get_order_with_token, list_tickets
 from boxoffice.web.api.deps import order_cookie
 from boxoffice.web.pages.forms import CheckoutForm
 from boxoffice.web.pages.questions import attendee_context
-from boxoffice.web.pages.render import PRIVATE_HEADERS, PageRoute, _box, _moment, _order_not_found, _render, _when
+from boxoffice.web.pages.render import (
+    PRIVATE_HEADERS,
+    PageRoute,
+    _box,
+    _moment,
+    _order_not_found,
+    _render,
+    _when,
+    _where,
+)
 
 log = logging.getLogger("boxoffice.pages")
 
@@ -163,6 +172,7 @@ async def render_order(
         "order": order,
         "event": event,
         "when": _when(event),
+        "where": _where(event),
         "stream_url": f"/api/v1/orders/{order.id}/stream",
         "status_text": STATUS_TEXT.get(order.status, order.status.replace("_", " ").capitalize()),
         "status_message": _status_message(

@@ -141,6 +141,13 @@ def _when(event: Event) -> str:
     return f"{span} ({zone.key})"
 
 
+def _where(event: Event) -> list[str]:
+    """Where the event takes place, line by line: the venue's name, then its address as the organizer wrote it."""
+    lines = [event.venue_name.strip()] if (event.venue_name or "").strip() else []
+    lines += [line.strip() for line in (event.venue_address or "").splitlines() if line.strip()]
+    return lines
+
+
 def _moment(value: datetime, event: Event) -> str:
     local = value.astimezone(_zone(event))
     return f"{local:%H:%M} {local.tzname()} on {_day(local)}"

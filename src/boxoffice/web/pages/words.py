@@ -58,6 +58,12 @@ WORDS: dict[ErrorCode, dict[str, str]] = {
         "attendee_email": "Please enter a valid email address as {what}",
     },
     ErrorCode.NO_TIMEZONE: {"": "Please give {what} with its time zone"},
+    ErrorCode.NONEXISTENT_TIME: {
+        "": "Please choose another time for {what}: the clocks skip that hour when daylight saving time starts"
+    },
+    ErrorCode.AMBIGUOUS_TIME: {
+        "": "Please give {what} with its UTC offset: that time happens twice when the clocks go back"
+    },
     ErrorCode.INVALID_CHOICE: {
         "": "Please choose one of the options offered for {what}",
         "country": "Please choose a country from the list for {what}",
@@ -91,6 +97,7 @@ WORDS: dict[ErrorCode, dict[str, str]] = {
     ErrorCode.NOT_TIPPABLE: {"": "Tips can only be added to tickets that accept them"},
     ErrorCode.NOT_FOUND: {"": "We could not find {what}", "ticket_id": "{title} is not on sale"},
     ErrorCode.NOT_ON_SALE: {"": "This event is not on sale"},
+    ErrorCode.SALES_PAUSED: {"": "Ticket sales for this event are paused right now, so nothing was reserved"},
     ErrorCode.NOT_STARTED: {"": "Sales for {title} have not started yet"},
     ErrorCode.SALES_ENDED: {"": "Sales for {title} have ended"},
     ErrorCode.SOLD_OUT: {"": "Only {available} {tickets} left for {title}", "/none": "{title} is sold out"},

@@ -1,0 +1,87 @@
+"""People: persons (buyers, organizers, invitees), unique by their email address (case-insensitive)."""
+
+from __future__ import annotations
+
+import functools
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.clock import utcnow
+from boxoffice.db import Database, insert_for
+from boxoffice.errors import ErrorCode, InvalidInput, NotFound
+from boxoffice.events.models import Person
+from boxoffice.ids import new_id
+
+MAX_NAME = 200
+
+
+def normalize_email(email: str, field: str = "email") -> str:
+    """The canonical form used for uniqueness: trimmed, checked, lower-cased."""
+    if not isinstance(email, str) or not email.strip():
+        raise InvalidInput.one(field, "is required", code=ErrorCode.REQUIRED)
+    if len(email) > 320:
+        raise InvalidInput.one(field, "must be at most 320 characters", (("maximum", 320),), code=ErrorCode.TOO_LONG)
+    try:
+        return _normalized(email.strip())
+    except EmailNotValidError as exc:
+        raise InvalidInput.one(field, f"is not a valid email address ({exc})", code=ErrorCode.INVALID_FORMAT) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized(email: str) -> str:
+    # Kept: an order checks its buyer's address, then writes its canonical form (a failure is not kept).
+    return validate_email(email, check_deliverability=False).normalized.lower()
+
+
+def clean_name(name: str | None, field: str = "name") -> str:
+    value = (name or "").strip()
+    if len(value) > MAX_NAME:
+        raise InvalidInput.one(
+            field, f"must be at most {MAX_NAME} characters", (("maximum", MAX_NAME),), code=ErrorCode.TOO_LONG
+        )
+    if any(ord(ch) < 32 for ch in value):
+        raise InvalidInput.one(field, "must not contain control characters", code=ErrorCode.INVALID_FORMAT)
+    return value
+
+
+async def get_or_create_person(
+    session: AsyncSession, email: str, name: str | None = None, *, own_name: bool = False
+) -> Person:
+    """The person with this email (case-insensitive), created when new. ``name`` is the new person's name; an
+    existing person's name changes only with ``own_name`` (the person naming themselves, e.g. an organizer creating
+    an event) and a non-empty name. Anyone else (a buyer typing this address into an order) never renames a person:
+    the buyer's name lives on the order. One statement (insert or update, returning the row), safe under concurrent
+    calls."""
+    normalized = normalize_email(email)
+    display_name = clean_name(name)
+    now = utcnow()
+    stmt = insert_for(session, Person).values(
+        id=new_id("per"),
+        email=email.strip(),
+        email_normalized=normalized,
+        name=display_name,
+        created_at=now,
+        updated_at=now,
+    )
+    # The DO UPDATE keeps the name the person has (unless it is their own request), and makes RETURNING give the
+    # existing row.
+    renamed = stmt.excluded.name if own_name and display_name else Person.name
+    upsert = stmt.on_conflict_do_update(index_elements=["email_normalized"], set_={"name": renamed}).returning(Person)
+    person: Person = (await session.scalars(upsert, execution_options={"populate_existing": True})).one()
+    return person
+
+
+async def find_person(session: AsyncSession, email: str) -> Person | None:
+    return (
+        await session.scalars(select(Person).where(Person.email_normalized == normalize_email(email)))
+    ).one_or_none()
+
+
+async def get_person(db: Database, person_id: str) -> Person:
+    async with db.read() as session:
+        person = await session.get(Person, person_id)
+    if person is None:
+        raise NotFound(f"person {person_id} not found")
+    return person
