@@ -289,3 +289,37 @@ async def test_door_members_strangers_and_forms_without_their_token_are_refused(
         )
         assert no_token.status_code == 403 and await list_refunds(site.box.db, order_id) == []
         assert len(await list_orders(site.box.db, event.id)) == 1
+
+
+async def test_csv_exports_read_back_with_formulas_defused_and_doors_refused(
+    site: LiveServer, browser: httpx.AsyncClient
+) -> None:
+    import csv
+    import io
+
+    owner = await member(site)
+    event = await make_event(site.box.db, organizer=owner.organizer_email)
+    tt = await make_ticket(site.box.db, event.id, title="=HYPERLINK(1)", base_price_cents=1250, quantity=5)
+    order_id = await paid_order(site, event.id, tt.id, 2, email="plus+tag@example.com")
+    await sign_in(browser, owner.email)
+    answer = await browser.get(f"/manage/events/{event.id}/export/orders.csv")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in answer.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))))
+    assert [(r["order_id"], r["status"], r["total"], r["email"]) for r in rows] == [
+        (order_id, "confirmed", "25.00", "plus+tag@example.com")
+    ]
+    holders = list(
+        csv.DictReader(
+            io.StringIO((await browser.get(f"/manage/events/{event.id}/export/attendees.csv")).text.lstrip("\ufeff"))
+        )
+    )
+    assert len(holders) == 2 and {h["ticket_type"] for h in holders} == {"'=HYPERLINK(1)"}
+    assert {h["order_id"] for h in holders} == {order_id}
+
+    door = await member(site, role=Role.DOOR, organizer=owner.organizer_email)
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as door_browser:
+        await sign_in(door_browser, door.email)
+        for kind in ("orders", "attendees"):
+            refused = await door_browser.get(f"/manage/events/{event.id}/export/{kind}.csv")
+            assert refused.status_code == 403 and "text/csv" not in refused.headers["content-type"]
