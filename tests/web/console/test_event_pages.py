@@ -323,3 +323,27 @@ async def test_csv_exports_read_back_with_formulas_defused_and_doors_refused(
         for kind in ("orders", "attendees"):
             refused = await door_browser.get(f"/manage/events/{event.id}/export/{kind}.csv")
             assert refused.status_code == 403 and "text/csv" not in refused.headers["content-type"]
+
+
+async def test_the_dashboard_stream_says_hello_then_passes_on_the_event_s_availability(
+    site: LiveServer, browser: httpx.AsyncClient
+) -> None:
+    owner = await member(site)
+    event = await make_event(site.box.db, organizer=owner.organizer_email)
+    tt = await make_ticket(site.box.db, event.id, base_price_cents=1000, quantity=5)
+    await sign_in(browser, owner.email)
+    async with browser.stream("GET", f"/manage/events/{event.id}/stream") as answer:
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+        lines = answer.aiter_lines()
+        seen: list[str] = []
+        async for line in lines:
+            seen.append(line)
+            if '"hello"' in line:
+                break
+        await site.box.payments.place_order(
+            OrderRequest(event_id=event.id, email=unique_email(), lines=[LineRequest(tt.id, 1)])
+        )
+        async for line in lines:
+            if '"availability"' in line:
+                assert tt.id in line
+                break
