@@ -99,32 +99,3 @@ async def list_events(
         found = list((await session.scalars(stmt.order_by(*ordered).limit(limit + 1))).all())
     page = found[:limit]
     return EventPage(page, encode_cursor(sort, page[-1]) if len(found) > limit else None)
-
-
-@dataclass(frozen=True)
-class OrganizerEvents:
-    upcoming: list[Event]
-    past: list[Event]
-
-
-async def organizer_events(db: Database, organizer_id: str, *, limit: int = 200) -> OrganizerEvents:
-    """For the console's first page: upcoming first (soonest first), then past (latest first)."""
-    now = utcnow()
-    async with db.read() as session:
-        upcoming = (
-            await session.scalars(
-                select(Event)
-                .where(Event.organizer_id == organizer_id, Event.ends_at >= now)
-                .order_by(Event.starts_at, Event.id)
-                .limit(limit)
-            )
-        ).all()
-        past = (
-            await session.scalars(
-                select(Event)
-                .where(Event.organizer_id == organizer_id, Event.ends_at < now)
-                .order_by(Event.starts_at.desc(), Event.id)
-                .limit(limit)
-            )
-        ).all()
-    return OrganizerEvents(list(upcoming), list(past))

@@ -26,7 +26,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from boxoffice.web.console import auth, home, keys, landing, team
+from boxoffice.web.console import (
+    auth,
+    dashboard,
+    events,
+    exports,
+    home,
+    keys,
+    landing,
+    orders,
+    team,
+    ticket_types,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(landing.router)
@@ -34,5 +45,10 @@ router.include_router(auth.router)
 router.include_router(home.router)
 router.include_router(team.router)
 router.include_router(keys.router)
+router.include_router(events.router)
+router.include_router(ticket_types.router)
+router.include_router(dashboard.router)
+router.include_router(orders.router)
+router.include_router(exports.router)
 
 __all__ = ["router"]

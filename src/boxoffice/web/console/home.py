@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from boxoffice import money
 from boxoffice.accounts import sessions
 from boxoffice.accounts.users import memberships_of
-from boxoffice.events.listing import organizer_events
+from boxoffice.ticketing.reports import organizer_event_figures
 from boxoffice.web.console.access import (
     SESSION_COOKIE,
     ConsoleMember,
@@ -27,6 +28,7 @@ router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
 NOTICES = {
     "password-set": "Your password is set and you are signed in.",
+    "created": "Event created.",
     "switched": "You are now working for this organizer.",
 }
 
@@ -35,10 +37,19 @@ NOTICES = {
 async def home(
     request: Request, member: ConsoleMember, done: Annotated[str | None, Query(max_length=32)] = None
 ) -> Response:
-    found = await organizer_events(_box(request).db, member.organizer_id)
+    found = await organizer_event_figures(_box(request).db, member.organizer_id)
     rows = {
-        "upcoming": [{"event": e, "when": _when(e)} for e in found.upcoming],
-        "past": [{"event": e, "when": _when(e)} for e in found.past],
+        section: [
+            {
+                "event": f.event,
+                "when": _when(f.event),
+                "sold": f.sold,
+                "capacity": f.capacity,
+                "gross": money.format_money(f.gross_cents, f.event.currency or "usd"),
+            }
+            for f in figures
+        ]
+        for section, figures in (("upcoming", found.upcoming), ("past", found.past))
     }
     return render(request, "console/home.html", {"events": rows, "notice": NOTICES.get(done or "")})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from boxoffice import money
 from boxoffice.errors import ErrorCode
 from boxoffice.web.pages.words import field_kind, say
 
@@ -25,14 +26,82 @@ WORDS: dict[tuple[ErrorCode, str], str] = {
 }
 
 
+# The console's fields in words (events, ticket types, refunds): any code's sentence for them names them so.
+WHAT: dict[str, str] = {
+    "title": "a title",
+    "description": "the description",
+    "starts_at": "the start",
+    "ends_at": "the end",
+    "timezone": "the time zone",
+    "currency": "the currency",
+    "quantity": "the number of tickets for sale",
+    "max_per_order": "the most tickets per order",
+    "position": "the position",
+    "pricing_model": "the pricing",
+    "base_price_cents": "the price",
+    "minimum_price_cents": "the minimum price",
+    "suggested_price_cents": "the suggested price",
+    "price_cents": "the tier's price",
+    "up_to": "the tier's last ticket number",
+    "until": "the tier's end date",
+    "price_tiers": "the price tiers",
+    "amount_cents": "the amount to refund",
+}
+CONSOLE_WORDS: dict[tuple[ErrorCode, str], str] = {
+    (ErrorCode.NOT_ORDERED, "ends_at"): "The end must be after the start",
+    (ErrorCode.NOT_ORDERED, "up_to"): "Each tier's last ticket number must be higher than the tier's before it",
+    (ErrorCode.NOT_ORDERED, "until"): "Each tier's end date must be later than the tier's before it",
+    (ErrorCode.INVALID_FORMAT, "timezone"): "Please choose a time zone from the list, such as Europe/Berlin",
+    (ErrorCode.INVALID_CHOICE, "currency"): "Please enter a supported three-letter currency code, such as USD",
+    (ErrorCode.MIXED_CURRENCY, "currency"): "An event sells in one currency: ticket types use the event's",
+    (ErrorCode.CONFLICT_WITH, "currency"): "The currency cannot change once the event has ticket types",
+    (ErrorCode.TIER_BOUNDS, "price_tiers"): "Every tier but the last needs a last ticket number or an end date, "
+    "and the last tier needs neither",
+    (ErrorCode.REQUIRED, "price_tiers"): "Please enter at least one price tier",
+    (ErrorCode.NOT_APPLICABLE, "price_tiers"): "Only tiered pricing has price tiers",
+    (ErrorCode.BELOW_MINIMUM, "suggested_price_cents"): "The suggested price must be at least the minimum price",
+    (ErrorCode.BELOW_MINIMUM, "quantity"): "Please enter at least {minimum} tickets: that many are sold or held",
+    (ErrorCode.ABOVE_MAXIMUM, "amount_cents"): "Please enter at most {remaining}: that much is not refunded yet",
+}
+_CONSOLE_GENERIC: dict[ErrorCode, str] = {
+    ErrorCode.REQUIRED: "Please enter {what}",
+    ErrorCode.TOO_LONG: "Please shorten {what} to {maximum} characters",
+    ErrorCode.NOT_INTEGER: "Please enter {what} as a whole number",
+    ErrorCode.INVALID_FORMAT: "Please check {what}: it could not be read",
+    ErrorCode.INVALID_TYPE: "Please check {what}",
+    ErrorCode.NO_TIMEZONE: "Please check {what}",
+    ErrorCode.INVALID_CHOICE: "Please choose one of the options offered for {what}",
+    ErrorCode.BELOW_MINIMUM: "Please enter at least {minimum} for {what}",
+    ErrorCode.ABOVE_MAXIMUM: "Please enter at most {maximum} for {what}",
+    ErrorCode.NOT_APPLICABLE: "Please leave {what} empty: it does not apply to this pricing",
+    ErrorCode.NOT_ORDERED: "Please check {what}: it must come after the one before it",
+    ErrorCode.TIER_BOUNDS: "Please check {what}: every tier but the last needs an end",
+}
+
+
 class _Quoted(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
 
 
-def say_field(code: ErrorCode, field: str, amounts: Mapping[str, int] | tuple[tuple[str, int], ...] = ()) -> str:
-    """The sentence for ``code`` on a console field."""
-    template = WORDS.get((code, field_kind(field)))
+def say_field(
+    code: ErrorCode,
+    field: str,
+    amounts: Mapping[str, int] | tuple[tuple[str, int], ...] = (),
+    *,
+    currency: str = "usd",
+) -> str:
+    """The sentence for ``code`` on a console field (amounts ``*_cents`` quoted as money in ``currency``)."""
+    kind = field_kind(field)
+    template = WORDS.get((code, kind)) or CONSOLE_WORDS.get((code, kind))
+    if template is None and kind in WHAT:
+        template = _CONSOLE_GENERIC.get(code)
     if template is None:
-        return say(code, field, amounts=amounts)
-    return template.format_map(_Quoted({name: str(value) for name, value in dict(amounts).items()}))
+        return say(code, field, amounts=amounts, currency=currency)
+    quoted = _Quoted(what=WHAT.get(kind, kind.replace("_", " ")))
+    for name, value in dict(amounts).items():
+        if name.endswith("_cents"):
+            quoted[name.removesuffix("_cents")] = money.format_money(value, currency)
+        else:
+            quoted[name] = str(value)
+    return template.format_map(quoted)

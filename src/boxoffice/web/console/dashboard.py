@@ -1,0 +1,80 @@
+"""An event's live dashboard (owners and managers): per ticket type sold, held, available and revenue; gross, tips,
+refunds and net; sales over time (server-drawn SVG); the latest orders. ``console-live.js`` listens to the event's
+SSE topic (``/manage/events/{id}/stream``, the same topic as the public availability stream) and swaps in
+``/manage/events/{id}/live`` (the figures alone) on each message."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from boxoffice import money
+from boxoffice.events import service as events
+from boxoffice.events.models import Event
+from boxoffice.ticketing.reports import dashboard
+from boxoffice.topics import event_topic
+from boxoffice.web.api.streams import _stream
+from boxoffice.web.console.access import ConsoleRoute, Member, OwnerOrManager, _box
+from boxoffice.web.console.chart import sales_chart
+from boxoffice.web.console.render import render
+from boxoffice.web.pages.render import _when
+
+router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
+
+NOTICES = {
+    "created": "Event created. Add its ticket types below.",
+    "saved": "Event saved.",
+    "ticket-created": "Ticket type created.",
+    "ticket-saved": "Ticket type saved.",
+}
+
+
+async def owned_event(request: Request, member: Member, event_id: str) -> Event:
+    """The member's organizer's event; another organizer's, or none, is NotFound (the route class's 404 page)."""
+    return await events.get_event(_box(request).db, event_id[:64], organizer_id=member.organizer_id)
+
+
+async def _figures(request: Request, event: Event) -> dict[str, Any]:
+    board = await dashboard(_box(request).db, event)
+    currency = event.currency or "usd"
+
+    def fmt(cents: int) -> str:
+        return money.format_money(cents, currency)
+
+    return {
+        "event": event,
+        "when": _when(event),
+        "board": board,
+        "fmt": fmt,
+        "chart": sales_chart(board.chart, currency),
+    }
+
+
+@router.get("/manage/events/{event_id}")
+async def dashboard_page(
+    request: Request,
+    event_id: str,
+    member: OwnerOrManager,
+    done: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    event = await owned_event(request, member, event_id)
+    context = await _figures(request, event)
+    return render(request, "console/dashboard.html", {**context, "notice": NOTICES.get(done or "")})
+
+
+@router.get("/manage/events/{event_id}/live")
+async def dashboard_figures(request: Request, event_id: str, member: OwnerOrManager) -> Response:
+    event = await owned_event(request, member, event_id)
+    return render(request, "console/_dashboard_figures.html", await _figures(request, event))
+
+
+@router.get("/manage/events/{event_id}/stream")
+async def dashboard_stream(request: Request, event_id: str, member: OwnerOrManager) -> Response:
+    event = await owned_event(request, member, event_id)
+
+    async def snapshot() -> list[dict[str, Any]]:
+        return [{"type": "hello", "event_id": event.id}]
+
+    return _stream(request, _box(request), event_topic(event.id), snapshot)

@@ -1,0 +1,89 @@
+"""The event form of the console: what the organizer types (title, description, start and end in the event's own
+time zone, the time zone, the currency) to ``events.service.EventInput``, and an event back to the form's values.
+
+Kept in one module so that the event fields added later (venue, status, image) are wired in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from boxoffice.errors import ErrorCode, FieldError, InvalidInput
+from boxoffice.events.models import Event
+from boxoffice.events.service import EventInput
+from boxoffice.web.console.forms import ConsoleForm
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
+FIELDS = ("title", "description", "starts_at", "ends_at", "timezone", "currency")
+
+
+def zone_names() -> list[str]:
+    return sorted(available_timezones())
+
+
+def zone_of(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def parse_local(text: str, zone: ZoneInfo | None, name: str, errors: list[FieldError]) -> datetime | None:
+    """``2026-03-14T19:00`` in ``zone`` -> an aware datetime; empty -> None; else an error on ``name``."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        errors.append(FieldError(name, "must be a date and time", code=ErrorCode.INVALID_FORMAT))
+        return None
+    if naive.tzinfo is not None:
+        return naive
+    if zone is None:
+        return None  # the time zone's own error says what is wrong
+    return naive.replace(tzinfo=zone)
+
+
+def local_text(value: datetime | None, zone_name: str) -> str:
+    if value is None:
+        return ""
+    zone = zone_of(zone_name) or ZoneInfo("UTC")
+    return value.astimezone(zone).strftime(LOCAL_FORMAT)
+
+
+def event_input(form: ConsoleForm, *, creating: bool) -> EventInput:
+    """The form as an ``EventInput``; ``InvalidInput`` for what the service cannot be asked (a bad date)."""
+    errors: list[FieldError] = []
+    zone_name = form.get("timezone") or "UTC"
+    zone = zone_of(zone_name)
+    if zone is None:
+        errors.append(FieldError("timezone", "unknown time zone", code=ErrorCode.INVALID_FORMAT))
+    starts = parse_local(form.get("starts_at"), zone, "starts_at", errors)
+    ends = parse_local(form.get("ends_at"), zone, "ends_at", errors)
+    if creating:
+        for name, value in (("starts_at", starts), ("ends_at", ends)):
+            if value is None and not form.get(name):
+                errors.append(FieldError(name, "is required", code=ErrorCode.REQUIRED))
+    if errors:
+        raise InvalidInput(errors)
+    return EventInput(
+        title=form.get("title"),
+        description=form.raw("description").strip(),
+        starts_at=starts,
+        ends_at=ends,
+        timezone=zone_name,
+        currency=form.get("currency") or None,
+    )
+
+
+def event_values(event: Event) -> dict[str, str]:
+    return {
+        "title": event.title,
+        "description": event.description,
+        "starts_at": local_text(event.starts_at, event.timezone),
+        "ends_at": local_text(event.ends_at, event.timezone),
+        "timezone": event.timezone,
+        "currency": (event.currency or "usd").upper(),
+    }
