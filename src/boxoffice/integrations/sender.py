@@ -86,6 +86,13 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300 and self.error is None
 
 
+def retry_delay(attempt: int, base: float, cap: float) -> timedelta:
+    """The wait after failed attempt number ``attempt``: doubling from ``base`` up to ``cap``, with jitter (between
+    half and all of it), so the retries of a receiver that was down do not all come back at once."""
+    delay = min(base * 2 ** min(max(attempt - 1, 0), 60), cap)
+    return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))
+
+
 class WebhookSender:
     def __init__(
         self,
@@ -315,10 +322,7 @@ class WebhookSender:
         return b"".join(chunks)[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
 
     def backoff(self, attempt: int) -> timedelta:
-        """The wait after failed attempt number ``attempt``: doubling from ``retry_base``, capped, with jitter
-        (between half and all of it), so a receiver coming back is not hit by every retry at once."""
-        delay = min(self.config.retry_base * 2 ** max(attempt - 1, 0), self.config.max_retry_delay)
-        return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))
+        return retry_delay(attempt, self.config.retry_base, self.config.max_retry_delay)
 
     async def record(self, delivery: Claimed, outcome: Outcome) -> None:
         now = self.clock()
