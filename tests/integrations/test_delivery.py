@@ -135,7 +135,7 @@ async def test_redelivery_sends_the_same_event_again(hooks: Hooks, receiver: Rec
     (delivery,) = await hooks.deliveries(endpoint["id"])
 
     async def delivered() -> bool:
-        return (await hooks.deliveries(endpoint["id"]))[0]["status"] == "delivered"
+        return bool((await hooks.deliveries(endpoint["id"]))[0]["status"] == "delivered")
 
     await eventually(delivered)
     url = f"/api/v1/webhook-endpoints/{endpoint['id']}/deliveries/{delivery['id']}"
