@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from boxoffice.accounts.service import create_api_key
+from boxoffice.db import Database
 from boxoffice.integrations import endpoints
-from tests.helpers import unique_email
+from tests.helpers import make_event, unique_email
 from tests.integrations.receiver import Receiver
 from tests.server import LiveServer, live_server
 
@@ -97,4 +98,43 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def hooks_on_both(database_url: str, tmp_path: Path) -> AsyncIterator[Hooks]:
     async with running_hooks(database_url, tmp_path) as running:
+        yield running
+
+
+@dataclass
+class Org:
+    """An organizer with an event, on a database of the test's choice; its endpoints are deleted at the end."""
+
+    db: Database
+    organizer_id: str
+    event_id: str
+
+
+@asynccontextmanager
+async def organizer_on(db: Database) -> AsyncIterator[Org]:
+    event = await make_event(db)
+    org = Org(db, event.organizer_id, event.id)
+    try:
+        yield org
+    finally:
+        for endpoint in await endpoints.list_endpoints(db, org.organizer_id):
+            await endpoints.delete_endpoint(db, endpoint.id, org.organizer_id)
+
+
+@pytest.fixture
+async def org(pg_db: Database) -> AsyncIterator[Org]:
+    async with organizer_on(pg_db) as made:
+        yield made
+
+
+@pytest.fixture
+async def org_on_both(db: Database) -> AsyncIterator[Org]:
+    async with organizer_on(db) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+async def strict_hooks(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hooks]:
+    """A server as production checks addresses (no loopback), http allowed (env test)."""
+    async with running_hooks(pg_url, tmp_path_factory.mktemp("strict"), webhook_allow_loopback=False) as running:
         yield running
