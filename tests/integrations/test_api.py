@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from boxoffice.accounts.service import create_api_key
+from boxoffice.integrations import catalog
 from boxoffice.integrations.endpoints import MAX_ENDPOINTS
 from boxoffice.ticketing.reserve import reserve
 from tests.helpers import eventually, make_event, make_ticket, order_request, unique_email
@@ -127,3 +128,18 @@ async def test_the_delivery_log_is_filtered_paged_and_goes_with_its_endpoint(hoo
     assert (await hooks.srv.client.delete(f"{BASE}/{endpoint['id']}", headers=hooks.auth)).status_code == 204
     r = await hooks.srv.client.get(f"{BASE}/{endpoint['id']}/deliveries/{retried['id']}", headers=hooks.auth)
     assert r.status_code == 404
+
+
+async def test_the_openapi_document_states_the_rules_and_links(hooks: Hooks) -> None:
+    spec = (await hooks.srv.client.get("/openapi.json")).json()
+    create = spec["paths"][BASE]["post"]
+    links = create["responses"]["201"]["links"]
+    assert {"GetWebhookEndpoint", "ChangeWebhookEndpoint", "RollWebhookSecret", "ListDeliveries"} <= set(links)
+    assert links["ListDeliveries"]["parameters"] == {"path.endpoint_id": "$response.body#/id"}
+    schemas = spec["components"]["schemas"]
+    url = schemas["EndpointCreate"]["properties"]["url"]
+    assert url["maxLength"] == 2048 and url["pattern"].startswith("^[Hh][Tt][Tt][Pp]")
+    types = schemas["EndpointCreate"]["properties"]["event_types"]["items"]["enum"]
+    assert types == [*catalog.EVENT_TYPES, "*"]
+    deliveries = spec["paths"][f"{BASE}/{{endpoint_id}}/deliveries"]["get"]["responses"]["200"]["links"]
+    assert deliveries["Redeliver"]["parameters"]["path.delivery_id"] == "$response.body#/0/id"

@@ -13,13 +13,14 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from boxoffice.clock import utcnow
 from boxoffice.events import service as events
 from boxoffice.integrations import endpoints
+from boxoffice.integrations.deliveries import prune_deliveries
 from boxoffice.integrations.fanout import DeliveryQueue
-from boxoffice.integrations.models import WebhookDelivery, WebhookEvent
+from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from boxoffice.integrations.sender import retry_delay
 from boxoffice.notifications.transport import FileTransport
 from boxoffice.outbox.dispatcher import Message
@@ -244,3 +245,35 @@ async def test_the_handler_writes_each_event_and_delivery_once_for_subscribers_o
     by_type = {json.loads(b)["type"]: json.loads(b) for b in bodies}
     assert by_type["ticket.transferred"]["data"]["object"] == {k: v for k, v in transferred.items() if k != "topics"}
     assert by_type["order.confirmed"]["data"]["object"]["status"] == "confirmed"
+
+
+async def test_housekeeping_deletes_old_history_and_never_a_pending_delivery(org: Org) -> None:
+    created = await add_endpoint(org.db, org.organizer_id, "http://127.0.0.1:9/history")
+    for i in range(4):
+        await fan_out(org.db, "order.created", order_event(org, f"ord_hist_{i}"))
+    old_delivered, old_failed, old_pending, recent = await deliveries_of(org.db, created.endpoint.id)
+    long_ago = utcnow() - timedelta(days=31)
+    async with org.db.transaction() as session:
+        for delivery, status, when in (
+            (old_delivered, "delivered", long_ago),
+            (old_failed, "failed", long_ago),
+            (old_pending, "pending", long_ago),
+            (recent, "delivered", utcnow()),
+        ):
+            await session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(status=status, created_at=when)
+            )
+            await session.execute(
+                update(WebhookEvent).where(WebhookEvent.id == delivery.event_id).values(created_at=when)
+            )
+        session.add(
+            WebhookAttempt(delivery_id=old_failed.id, attempt=1, started_at=long_ago, duration_ms=3, status_code=500)
+        )
+    assert await prune_deliveries(org.db, older_than=timedelta(days=30)) >= 2
+    assert [d.id for d in await deliveries_of(org.db, created.endpoint.id)] == [old_pending.id, recent.id]
+    assert await attempts_of(org.db, old_failed.id) == []
+    async with org.db.read() as session:
+        kept = set(
+            (await session.scalars(select(WebhookEvent.id).where(WebhookEvent.organizer_id == org.organizer_id))).all()
+        )
+    assert kept == {old_pending.event_id, recent.event_id}

@@ -304,7 +304,7 @@ class WebhookSender:
             return outcome(error=f"refused: {exc}")
         except httpx.HTTPError as exc:
             return outcome(error=f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__)
-        except OSError as exc:
+        except Exception as exc:  # a URL httpx cannot build (an invalid name), a name the resolver cannot encode...
             return outcome(error=f"{type(exc).__name__}: {exc}"[:500])
         return outcome(status_code=status, excerpt=excerpt)
 
