@@ -12,14 +12,17 @@ import time
 import types
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from boxoffice.errors import ErrorCode
 from boxoffice.integrations import catalog
 from boxoffice.integrations.addresses import URL_PATTERN, UrlPolicy, refusal, url_errors
 from boxoffice.integrations.signing import new_secret, signature_header
 from boxoffice.integrations.verify import WebhookSignatureError, verify_webhook
+from boxoffice.settings import Settings
 from boxoffice.web.api.fields import python_pattern
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,3 +184,18 @@ def test_an_event_body_is_versioned_json() -> None:
     assert catalog.order_key({"ticket_id": "tkt_1"}, "evt_x") == "tkt_1"
     assert catalog.order_key({"order_id": "ord_1", "ticket_id": "tkt_1"}, "evt_x") == "ord_1"
     assert catalog.order_key({}, "evt_x") == "evt_x"
+
+
+def test_production_refuses_loopback_webhooks_and_a_claim_shorter_than_an_attempt() -> None:
+    production: dict[str, Any] = {
+        "env": "production",
+        "secret_key": "a-production-secret-of-at-least-32-bytes-0123456789",
+        "stripe_secret_key": "sk_test_51WebhookSettings",
+        "stripe_webhook_secrets": "whsec_webhook_settings",
+    }
+    assert not Settings(_env_file=None, **production).webhook_allow_loopback  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="BOXOFFICE_WEBHOOK_ALLOW_LOOPBACK"):
+        Settings(_env_file=None, webhook_allow_loopback=True, **production)  # type: ignore[call-arg]
+    assert Settings(_env_file=None, env="test", webhook_allow_loopback=True).webhook_allow_loopback  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="BOXOFFICE_WEBHOOK_CLAIM_SECONDS"):
+        Settings(_env_file=None, webhook_timeout_seconds=30, webhook_claim_seconds=20)  # type: ignore[call-arg]
