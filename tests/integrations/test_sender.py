@@ -21,7 +21,7 @@ from boxoffice.integrations import endpoints
 from boxoffice.integrations.deliveries import prune_deliveries
 from boxoffice.integrations.fanout import DeliveryQueue
 from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEvent
-from boxoffice.integrations.sender import retry_delay
+from boxoffice.integrations.sender import Claimed, Outcome, retry_delay
 from boxoffice.notifications.transport import FileTransport
 from boxoffice.outbox.dispatcher import Message
 from tests.helpers import eventually, make_event
@@ -277,3 +277,28 @@ async def test_housekeeping_deletes_old_history_and_never_a_pending_delivery(org
             (await session.scalars(select(WebhookEvent.id).where(WebhookEvent.organizer_id == org.organizer_id))).all()
         )
     assert kept == {old_pending.event_id, recent.event_id}
+
+
+async def test_an_attempt_the_database_could_not_take_at_once_is_recorded_on_a_retry(
+    org: Org, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await add_endpoint(org.db, org.organizer_id, receiver.url)
+    await fan_out(org.db, "order.created", order_event(org, "ord_busy_db"))
+    sender = make_sender(org.db)
+    real = sender.record
+    failures: list[str] = []
+
+    async def busy_once(delivery: Claimed, outcome: Outcome) -> None:
+        if not failures:
+            failures.append(delivery.id)
+            raise ConnectionError("sorry, too many clients already")
+        await real(delivery, outcome)
+
+    monkeypatch.setattr(sender, "record", busy_once)
+    try:
+        assert await sender.deliver_due() == 1
+    finally:
+        await sender.stop()
+    (delivery,) = await deliveries_of(org.db, created.endpoint.id)
+    assert failures == [delivery.id] and delivery.status == "delivered" and delivery.attempts == 1
+    assert len(receiver.hits) == 1  # recorded on the retry: not sent a second time

@@ -45,6 +45,9 @@ log = logging.getLogger("boxoffice.integrations")
 
 EXCERPT_CHARS = 500
 NOTICE_INTERVAL = 30.0  # seconds between looks for disabled-endpoint emails still to send
+# waits before recording an attempt again (the database out of connections a moment): an attempt that cannot be
+# recorded at all is sent again once its claim runs out, so each retry here spares the receiver a duplicate
+RECORD_RETRIES = (0.2, 1.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -269,11 +272,19 @@ class WebhookSender:
         ]
 
     async def _deliver_logged(self, delivery: Claimed) -> None:
+        outcome = await self.attempt(delivery)
+        for wait in RECORD_RETRIES:
+            try:
+                await self.record(delivery, outcome)
+                return
+            except Exception:
+                log.warning("webhook attempt not recorded yet; trying again", extra={"delivery_id": delivery.id})
+                await asyncio.sleep(wait)
         try:
-            await self.record(delivery, await self.attempt(delivery))
+            await self.record(delivery, outcome)
         except Exception:
-            # The claim runs out and the delivery is attempted again: nothing is lost.
-            log.exception("webhook delivery could not be recorded", extra={"delivery_id": delivery.id})
+            # Its claim runs out and the delivery is attempted again (at least once): nothing is lost.
+            log.exception("webhook attempt could not be recorded", extra={"delivery_id": delivery.id})
 
     async def attempt(self, delivery: Claimed) -> Outcome:
         started_at = self.clock()
