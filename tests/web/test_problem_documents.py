@@ -40,7 +40,10 @@ async def test_every_api_error_is_a_problem_document(site: LiveServer) -> None:
         if not route.path.startswith(("/api/", "/webhooks/")):
             continue
         path = route.path.format(
-            **{name: f"{name[:3]}_00000000000000000000" for name in ("event_id", "order_id", "ticket_id")}
+            **{
+                name: f"{name[:3]}_00000000000000000000"
+                for name in ("event_id", "order_id", "ticket_id", "endpoint_id", "delivery_id")
+            }
         )
         for method in sorted((route.methods or set()) - {"HEAD"}):
             what = f"{method} {route.path}"
@@ -49,7 +52,8 @@ async def test_every_api_error_is_a_problem_document(site: LiveServer) -> None:
             is_problem(
                 await c.request(method, path, headers={"Authorization": "Bearer nope"}, **body), f"{what} bad key"
             )
-            is_problem(await c.request(method, path, headers=auth, **body), f"{what} unknown ids")
+            if "{" in route.path or body:  # a list of the organizer's own (GET without ids) answers 200
+                is_problem(await c.request(method, path, headers=auth, **body), f"{what} unknown ids")
             if body:
                 malformed = await c.request(
                     method, path, content=b"{oops", headers={**auth, "Content-Type": "application/json"}

@@ -66,7 +66,13 @@ async def test_every_route_answers_with_the_headers(site: LiveServer) -> None:
     tt = await make_ticket(site.box.db, event.id, pricing_model="flexible", minimum_price_cents=100, tippable=True)
     spare = await make_ticket(site.box.db, event.id, title="Spare")
     order = await reserve(site.box.db, order_request(event.id, (tt.id, 1, 500)))
-    ids = {"event_id": event.id, "order_id": order.id, "ticket_id": spare.id}
+    ids = {
+        "event_id": event.id,
+        "order_id": order.id,
+        "ticket_id": spare.id,
+        "endpoint_id": "we_00000000000000000000",
+        "delivery_id": "whd_00000000000000000000",
+    }
     c = site.client
     walked: set[tuple[str, str]] = set()
     for route in api_routes(create_app(box=site.box).routes):
