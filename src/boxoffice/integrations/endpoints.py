@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
@@ -187,7 +188,7 @@ async def update_endpoint(
     return endpoint
 
 
-async def end_pending(session: Any, endpoint_id: str, reason: str) -> None:
+async def end_pending(session: AsyncSession, endpoint_id: str, reason: str) -> None:
     """The endpoint's pending deliveries end as failed (within the caller's transaction)."""
     await session.execute(
         update(WebhookDelivery)

@@ -6,9 +6,9 @@ records the attempt.
 - **Sequence**: a delivery is claimed only when no earlier delivery of the same order to the same endpoint is
   pending, so an order's events reach an endpoint in the order they happened, the next waiting while an earlier one
   is being retried. Deliveries of different orders go out side by side (``max_concurrency`` in flight).
-- **Attempt**: one ``timeout`` for all of it (resolution, connection, answer), at most ``max_response_bytes`` of the
-  answer read. A 2xx answer delivers; anything else (3xx included: redirects are not followed), a timeout, a
-  refused address or a network error fails the attempt.
+- **Attempt** (``attempts.py``): one ``timeout`` for all of it (resolution, connection, answer), at most
+  ``max_response_bytes`` of the answer read. A 2xx answer delivers; anything else (3xx included: redirects are not
+  followed), a timeout, a refused address or a network error fails the attempt.
 - **Retries**: exponential backoff with jitter from ``retry_base`` up to ``max_retry_delay``, until the delivery's
   ``retry_until`` (``BOXOFFICE_WEBHOOK_RETRY_HOURS`` after it was queued), then it is failed.
 - **Disabling**: an endpoint whose attempts have all failed for ``disable_after`` (the first failure since its
@@ -21,29 +21,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
-from boxoffice.integrations.addresses import UrlPolicy, url_errors
-from boxoffice.integrations.endpoints import DISABLED_FAILING, end_pending, signing_secrets
-from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from boxoffice.integrations.network import AddressRefused, Resolver, make_client, system_resolver
+from boxoffice.integrations.addresses import UrlPolicy
+from boxoffice.integrations.attempts import Claimed, Outcome, post, retry_delay
+from boxoffice.integrations.attempts import record as record_attempt
+from boxoffice.integrations.endpoints import signing_secrets
+from boxoffice.integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from boxoffice.integrations.network import Resolver, make_client, system_resolver
 from boxoffice.integrations.notices import send_notices
-from boxoffice.integrations.signing import SIGNATURE_HEADER, signature_header
 from boxoffice.notifications.transport import EmailTransport
 
 log = logging.getLogger("boxoffice.integrations")
 
-EXCERPT_CHARS = 500
 NOTICE_INTERVAL = 30.0  # seconds between looks for disabled-endpoint emails still to send
 # waits before recording an attempt again (the database out of connections a moment): an attempt that cannot be
 # recorded at all is sent again once its claim runs out, so each retry here spares the receiver a duplicate
@@ -60,40 +58,6 @@ class SenderConfig:
     claim_seconds: float = 60.0
     max_concurrency: int = 32
     policy: UrlPolicy = field(default_factory=UrlPolicy)
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A delivery this sender holds for one attempt (``attempt`` is its number)."""
-
-    id: str
-    attempt: int
-    endpoint_id: str
-    url: str
-    secrets: tuple[str, ...]
-    event_id: str
-    body: str
-    retry_until: datetime
-
-
-@dataclass(frozen=True)
-class Outcome:
-    started_at: datetime
-    duration_ms: int
-    status_code: int | None = None
-    error: str | None = None
-    excerpt: str | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300 and self.error is None
-
-
-def retry_delay(attempt: int, base: float, cap: float) -> timedelta:
-    """The wait after failed attempt number ``attempt``: doubling from ``base`` up to ``cap``, with jitter (between
-    half and all of it), so the retries of a receiver that was down do not all come back at once."""
-    delay = min(base * 2 ** min(max(attempt - 1, 0), 60), cap)
-    return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))
 
 
 class WebhookSender:
@@ -287,121 +251,27 @@ class WebhookSender:
             log.exception("webhook attempt could not be recorded", extra={"delivery_id": delivery.id})
 
     async def attempt(self, delivery: Claimed) -> Outcome:
-        started_at = self.clock()
-        started = time.monotonic()
-
-        def outcome(**kw: object) -> Outcome:
-            return Outcome(started_at, int((time.monotonic() - started) * 1000), **kw)  # type: ignore[arg-type]
-
-        problems = url_errors(delivery.url, self.config.policy)
-        if problems:
-            return outcome(error=f"refused: the URL {problems[0].message}")
-        body = delivery.body.encode()
-        headers = {
-            "Content-Type": "application/json",
-            # the wall clock, whatever clock schedules the retries: the receiver compares it with its own
-            SIGNATURE_HEADER: signature_header(body, delivery.secrets, int(time.time())),
-            "Boxoffice-Event-Id": delivery.event_id,
-            "Boxoffice-Delivery-Attempt": str(delivery.attempt),
-        }
-        try:
-            async with asyncio.timeout(self.config.timeout):
-                async with self.client.stream("POST", delivery.url, content=body, headers=headers) as response:
-                    excerpt = await self._read_capped(response)
-                    status = response.status_code
-        except TimeoutError:
-            return outcome(error=f"timeout: no complete answer within {self.config.timeout:g} s")
-        except AddressRefused as exc:
-            return outcome(error=f"refused: {exc}")
-        except httpx.HTTPError as exc:
-            return outcome(error=f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__)
-        except Exception as exc:  # a URL httpx cannot build (an invalid name), a name the resolver cannot encode...
-            return outcome(error=f"{type(exc).__name__}: {exc}"[:500])
-        return outcome(status_code=status, excerpt=excerpt)
-
-    async def _read_capped(self, response: httpx.Response) -> str:
-        """At most ``max_response_bytes`` of the answer; the rest is never read (the connection is then closed)."""
-        cap = self.config.max_response_bytes
-        chunks: list[bytes] = []
-        size = 0
-        if cap > 0:
-            async for chunk in response.aiter_raw():
-                chunks.append(chunk[: cap - size])
-                size += len(chunks[-1])
-                if size >= cap:
-                    break
-        return b"".join(chunks)[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
+        return await post(
+            self.client,
+            delivery,
+            policy=self.config.policy,
+            timeout=self.config.timeout,
+            max_response_bytes=self.config.max_response_bytes,
+            clock=self.clock,
+        )
 
     def backoff(self, attempt: int) -> timedelta:
         return retry_delay(attempt, self.config.retry_base, self.config.max_retry_delay)
 
     async def record(self, delivery: Claimed, outcome: Outcome) -> None:
-        now = self.clock()
-        last = {
-            "last_attempt_at": outcome.started_at,
-            "last_status_code": outcome.status_code,
-            "last_error": outcome.error,
-            "locked_until": None,
-        }
-        mine = (WebhookDelivery.id == delivery.id, WebhookDelivery.attempts == delivery.attempt)
-        disabled = False
-        async with self.db.transaction() as session:
-            session.add(
-                WebhookAttempt(
-                    delivery_id=delivery.id,
-                    attempt=delivery.attempt,
-                    started_at=outcome.started_at,
-                    duration_ms=outcome.duration_ms,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    response_excerpt=outcome.excerpt or None,
-                )
-            )
-            endpoint = WebhookEndpoint.id == delivery.endpoint_id
-            if outcome.delivered:
-                await session.execute(
-                    update(WebhookDelivery).where(*mine).values(status="delivered", delivered_at=now, **last)
-                )
-                await session.execute(
-                    update(WebhookEndpoint)
-                    .where(endpoint, WebhookEndpoint.failing_since.is_not(None))
-                    .values(failing_since=None)
-                )
-            else:
-                retry_at = now + self.backoff(delivery.attempt)
-                final = retry_at > delivery.retry_until
-                await session.execute(
-                    update(WebhookDelivery)
-                    .where(*mine, WebhookDelivery.status == "pending")
-                    .values(status="failed" if final else "pending", next_attempt_at=retry_at, **last)
-                )
-                await session.execute(
-                    update(WebhookEndpoint)
-                    .where(endpoint, WebhookEndpoint.failing_since.is_(None))
-                    .values(failing_since=outcome.started_at)
-                )
-                disabled = (
-                    await session.execute(
-                        update(WebhookEndpoint)
-                        .where(
-                            endpoint,
-                            WebhookEndpoint.enabled.is_(True),
-                            WebhookEndpoint.failing_since <= now - self.config.disable_after,
-                        )
-                        .values(
-                            enabled=False,
-                            disabled_reason=DISABLED_FAILING,
-                            disabled_at=now,
-                            notice_pending=True,
-                            updated_at=now,
-                        )
-                        .returning(WebhookEndpoint.id)
-                    )
-                ).first() is not None
-                if disabled:
-                    await end_pending(
-                        session, delivery.endpoint_id, "the endpoint was disabled after a day of failures"
-                    )
+        disabled = await record_attempt(
+            self.db,
+            delivery,
+            outcome,
+            now=self.clock(),
+            retry_wait=self.backoff(delivery.attempt),
+            disable_after=self.config.disable_after,
+        )
         extra = {
             "delivery_id": delivery.id,
             "endpoint_id": delivery.endpoint_id,
