@@ -143,3 +143,17 @@ async def test_a_refusing_server_still_accepts_public_urls(strict_hooks: Hooks) 
             f"/api/v1/webhook-endpoints/{created['id']}", headers=strict_hooks.auth
         )
         assert r.status_code == 204
+
+
+async def test_the_systems_resolver_is_checked_too(org: Org, receiver: Receiver) -> None:
+    """A loopback address spelled as a number: not an address to the URL rules, a name to resolve, and the system's
+    resolver turns it into 127.0.0.1, which the check refuses."""
+    created = await add_endpoint(org.db, org.organizer_id, f"http://2130706433:{receiver.port}/hooks")
+    await fan_out(org.db, "order.created", {"order_id": "ord_num", "event_id": org.event_id, "status": "pending"})
+    sender = make_sender(org.db, policy=STRICT)  # the system's resolver
+    try:
+        assert await sender.deliver_due() >= 1
+    finally:
+        await sender.stop()
+    (delivery,) = await deliveries_of(org.db, created.endpoint.id)
+    assert "loopback address (127.0.0.1)" in (delivery.last_error or "") and receiver.hits == []
