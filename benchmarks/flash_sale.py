@@ -395,6 +395,103 @@ def pgbench_run(dsn_url: str, *, clients: int, seconds: int, ticket_id: str) -> 
     return {"clients": clients, "seconds": seconds, "tps": tps, "stderr": out.stderr[-500:] if out.returncode else ""}
 
 
+class OutgoingReceiver:
+    """The local receiver of Boxoffice's outgoing webhooks: one endpoint registered to it (``order.confirmed``),
+    counting what arrives and when, checking the first signature with the integrators' function."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.ids: set[str] = set()
+        self.first_at: float | None = None
+        self.last_at: float | None = None
+        self.secret = ""
+        self.verified: bool | None = None
+        self._runner: Any = None
+        self.port = free_port()
+
+    async def _handle(self, request: Any) -> Any:
+        from aiohttp import web
+
+        from boxoffice.integrations.verify import WebhookSignatureError, verify_webhook
+
+        body = await request.read()
+        now = time.perf_counter()
+        self.hits += 1
+        self.first_at = self.first_at or now
+        self.last_at = now
+        if self.verified is None:
+            try:
+                verify_webhook(body, request.headers.get("Boxoffice-Signature"), self.secret)
+                self.verified = True
+            except WebhookSignatureError:
+                self.verified = False
+        self.ids.add(json.loads(body)["id"])
+        return web.Response(text="ok")
+
+    async def start(self) -> None:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_post("/hooks", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def register(self, db: Database, event_id: str) -> str:
+        from boxoffice.integrations import endpoints
+        from boxoffice.integrations.addresses import UrlPolicy
+
+        organizer = (await events.get_event(db, event_id)).organizer_id
+        created = await endpoints.create_endpoint(
+            db,
+            organizer,
+            url=f"http://127.0.0.1:{self.port}/hooks",
+            event_types=["order.confirmed"],
+            policy=UrlPolicy(https_only=False, allow_loopback=True),
+        )
+        self.secret = created.secret
+        return created.endpoint.id
+
+
+async def outgoing_deliveries(
+    dsn: str, endpoint_id: str, expected: int, receiver: OutgoingReceiver, started: float, confirmed_at: float
+) -> dict[str, Any]:
+    """Waits (at most a minute past the confirmations) for every delivery of the endpoint to be delivered, then
+    reports how fast they went out."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.perf_counter() + 60
+        while True:
+            counts = dict(
+                await conn.fetch(
+                    "SELECT status, count(*) FROM webhook_deliveries WHERE endpoint_id = $1 GROUP BY status",
+                    endpoint_id,
+                )
+            )
+            delivered = int(counts.get("delivered", 0))
+            if delivered >= expected or time.perf_counter() > deadline:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+    last = receiver.last_at or started
+    return {
+        "endpoint": "order.confirmed to a local receiver",
+        "deliveries": sum(int(v) for v in counts.values()),
+        "delivered": delivered,
+        "received": receiver.hits,
+        "unique_events": len(receiver.ids),
+        "signature_verified": bool(receiver.verified),
+        "deliveries_per_s": round(len(receiver.ids) / (last - started), 1) if last > started else 0.0,
+        "lag_after_confirmations_s": round(max(last - confirmed_at, 0.0), 2),
+        "all_delivered": delivered == expected and len(receiver.ids) == expected and bool(receiver.verified),
+    }
+
+
 async def webhook_run(
     base: str,
     db: Database,
@@ -405,10 +502,14 @@ async def webhook_run(
     dup_ratio: float,
     server_pids: tuple[int, ...],
 ) -> dict[str, Any]:
-    """Confirmations per second for a backlog of signed checkout.session.completed events with duplicates."""
+    """Confirmations per second for a backlog of signed checkout.session.completed events with duplicates, and the
+    outgoing webhooks they cause (one endpoint, ``order.confirmed``, at a local receiver) per second."""
     from boxoffice.payments.webhooks import sign_payload
 
     event_id, ids = await make_sale(db, types=1, per_type=orders)
+    receiver = OutgoingReceiver()
+    await receiver.start()
+    endpoint_id = await receiver.register(db, event_id)
     order_ids: list[tuple[str, int]] = []
     sem = asyncio.Semaphore(16)
 
@@ -478,6 +579,10 @@ async def webhook_run(
         started = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(senders)))
         elapsed = time.perf_counter() - started
+    try:
+        outgoing = await outgoing_deliveries(dsn, endpoint_id, orders, receiver, started, started + elapsed)
+    finally:
+        await receiver.stop()
     conn = await asyncpg.connect(dsn)
     try:
         confirmed = await conn.fetchval(
@@ -503,6 +608,7 @@ async def webhook_run(
         "confirmed_events_recorded": confirmations,
         "sold_count": sold,
         "exactly_once": confirmed == orders and confirmations == orders and sold == orders,
+        "outgoing": outgoing,
     }
 
 
@@ -626,7 +732,9 @@ async def main(args: argparse.Namespace) -> int:
                 ) as server,
                 process(
                     [PY, "-m", "boxoffice.cli", "worker"],
-                    box_env,
+                    # Outgoing webhooks go to a receiver on 127.0.0.1 over http, which production refuses (public
+                    # https addresses only): the worker alone runs as "test" with loopback allowed.
+                    {**box_env, "BOXOFFICE_ENV": "test", "BOXOFFICE_WEBHOOK_ALLOW_LOOPBACK": "true"},
                     logs / f"worker-{latency}.log",
                 ) as worker,
                 process(
@@ -686,7 +794,7 @@ async def main(args: argparse.Namespace) -> int:
                     )
                     print("webhooks", wh, flush=True)
                     report["webhooks"] = wh
-                    failed |= not wh["exactly_once"]
+                    failed |= not wh["exactly_once"] or not wh["outgoing"]["all_delivered"]
         await db.dispose()
     # Time the host gave these virtual CPUs to others during the run: a large figure means a noisy machine.
     report["machine"]["steal_s"] = round(getattr(psutil.cpu_times(), "steal", 0.0) - stolen, 1)

@@ -177,6 +177,18 @@ def render(report: dict[str, Any]) -> str:
             f"`sold_count` {wh['sold_count']:,}: "
             + ("**exactly once**." if wh["exactly_once"] else "**NOT exactly once**."),
         ]
+        outgoing = wh.get("outgoing")
+        if outgoing:
+            out += [
+                "",
+                f"Outgoing webhooks ({outgoing['endpoint']}): **{outgoing['deliveries_per_s']} deliveries/s** "
+                f"alongside the confirmations, {outgoing['unique_events']:,} events received "
+                f"({outgoing['received']:,} requests), {outgoing['delivered']:,} of {outgoing['deliveries']:,} "
+                f"deliveries delivered, the last {outgoing['lag_after_confirmations_s']} s after the last "
+                "confirmation; signature "
+                + ("verified" if outgoing["signature_verified"] else "**NOT verified**")
+                + ("." if outgoing["all_delivered"] else "; **NOT all delivered**."),
+            ]
         if "cpu_ms_per_confirmation" in wh:
             cpu = wh["cpu_ms_per_confirmation"]
             out += ["", "CPU ms per confirmation: " + ", ".join(f"{role} {ms:.2f}" for role, ms in cpu.items()) + "."]

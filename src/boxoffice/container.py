@@ -9,6 +9,10 @@ from datetime import timedelta
 
 from boxoffice.accounts.housekeeping import prune_accounts
 from boxoffice.db import Database
+from boxoffice.integrations.addresses import UrlPolicy
+from boxoffice.integrations.deliveries import prune_deliveries
+from boxoffice.integrations.fanout import DeliveryQueue
+from boxoffice.integrations.sender import SenderConfig, WebhookSender
 from boxoffice.notifications.delivery import Mailer, queue_emails
 from boxoffice.notifications.transfers import queue_transfer_emails
 from boxoffice.notifications.transport import make_transport
@@ -85,16 +89,41 @@ class Boxoffice:
             base_delay=settings.email_retry_seconds,
             claim_seconds=settings.email_claim_seconds,
         )
+        # Outgoing webhooks: https only in production; loopback only where a setting (refused in production) says.
+        self.webhook_policy = UrlPolicy(
+            https_only=settings.env == "production", allow_loopback=settings.webhook_allow_loopback
+        )
+        self.webhook_retry_for = timedelta(hours=settings.webhook_retry_hours)
+        self.webhook_sender = WebhookSender(
+            self.db,
+            SenderConfig(
+                timeout=settings.webhook_timeout_seconds,
+                max_response_bytes=settings.webhook_max_response_bytes,
+                retry_base=settings.webhook_retry_seconds,
+                max_retry_delay=settings.webhook_max_retry_delay_seconds,
+                disable_after=timedelta(hours=settings.webhook_disable_after_hours),
+                claim_seconds=settings.webhook_claim_seconds,
+                max_concurrency=settings.webhook_max_concurrency,
+                policy=self.webhook_policy,
+            ),
+            mail=self.mailer.transport,
+            mail_from=settings.mail_from,
+            public_url=self.public_url,
+        )
         self.dispatcher = OutboxDispatcher(
             self.db,
             publish=self.broker.publish_many,
-            handlers=[queue_emails, queue_transfer_emails],
-            on_batch=self.mailer.kick,
+            handlers=[queue_emails, queue_transfer_emails, DeliveryQueue(retry_for=self.webhook_retry_for)],
+            on_batch=self._outbox_batch_done,
             claim_seconds=settings.outbox_claim_seconds,
         )
         self.db.on_commit(self.dispatcher.kick)
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+
+    def _outbox_batch_done(self) -> None:
+        self.mailer.kick()
+        self.webhook_sender.kick()
 
     def add_outbox_handler(self, handler: DbHandler) -> None:
         self.dispatcher.add_handler(handler)
@@ -115,6 +144,7 @@ class Boxoffice:
         if worker:
             await self.dispatcher.start()
             await self.mailer.start()
+            await self.webhook_sender.start()
             self._tasks = [
                 asyncio.create_task(self._sweep_forever(), name="hold-sweeper"),
                 asyncio.create_task(self._resend_refunds_forever(), name="refund-resender"),
@@ -132,6 +162,7 @@ class Boxoffice:
         self._tasks = []
         await self.dispatcher.stop()
         await self.mailer.stop()
+        await self.webhook_sender.stop()
         if self.sandbox is not None:
             await self.sandbox.stop()
         await self.broker.stop()
@@ -152,6 +183,9 @@ class Boxoffice:
                 self.db, older_than=timedelta(hours=self.settings.outbox_retention_hours)
             ),
             **await prune_accounts(self.db, sign_in_window=timedelta(seconds=self.settings.sign_in_window_seconds)),
+            "webhook_deliveries": await prune_deliveries(
+                self.db, older_than=timedelta(days=self.settings.webhook_log_retention_days)
+            ),
         }
 
     async def _housekeep_forever(self) -> None:

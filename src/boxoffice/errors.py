@@ -46,6 +46,8 @@ class ErrorCode(StrEnum):
     SOLD_OUT = "sold_out"  # fewer tickets left than asked (``available`` beside it)
     KEY_REUSED = "key_reused"  # an Idempotency-Key already used with another request
     INVALID_JSON = "invalid_json"  # the body is not JSON
+    HTTPS_REQUIRED = "https_required"  # a URL that must be https:// (a webhook endpoint in production)
+    FORBIDDEN_ADDRESS = "forbidden_address"  # a URL to an address nothing is sent to (private, loopback, ...)
     INVALID = "invalid"  # any other refusal of the request's validation
 
 

@@ -7,6 +7,7 @@ def load_all_models() -> None:
     import boxoffice.accounts.models
     import boxoffice.attendees.models
     import boxoffice.events.models
+    import boxoffice.integrations.models
     import boxoffice.notifications.models
     import boxoffice.outbox.models
     import boxoffice.payments.models

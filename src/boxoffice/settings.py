@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     # this long before another worker sends it again. Longer than any one send; drills shorten them.
     email_claim_seconds: float = Field(default=120.0, gt=0)
     outbox_claim_seconds: float = Field(default=60.0, gt=0)
+    # Outgoing webhooks (boxoffice.integrations; README "Outgoing webhooks").
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)  # one attempt, connect to last byte
+    webhook_max_response_bytes: int = Field(default=16384, ge=0, le=1_048_576)  # read of an answer, then closed
+    webhook_retry_seconds: float = Field(default=60.0, gt=0)  # first retry delay; doubles (with jitter)
+    webhook_max_retry_delay_seconds: float = Field(default=6 * 3600.0, gt=0)
+    webhook_retry_hours: float = Field(default=72.0, gt=0)  # a delivery is retried this long, then failed
+    webhook_disable_after_hours: float = Field(default=24.0, gt=0)  # an endpoint failing this long is disabled
+    webhook_claim_seconds: float = Field(default=60.0, gt=0)  # a killed sender's deliveries go out after this
+    webhook_max_concurrency: int = Field(default=32, ge=1, le=1000)  # requests in flight per worker process
+    webhook_allow_loopback: bool = False  # tests and development only: refused in production
+    webhook_log_retention_days: int = Field(default=30, ge=1)
     log_level: str = "INFO"
     # Organizer console (README, "Organizer console"): how long a sign-in lasts, and failed sign-ins allowed per
     # account and per client address in a window before 429 (0 turns one off).
@@ -98,6 +109,16 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     @model_validator(mode="after")
+    def _webhook_claim_outlasts_an_attempt(self) -> Settings:
+        """A claim shorter than an attempt would let a second worker send a delivery that is still in flight."""
+        if self.webhook_claim_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "BOXOFFICE_WEBHOOK_CLAIM_SECONDS must be longer than BOXOFFICE_WEBHOOK_TIMEOUT_SECONDS (a claim must "
+                "outlast the attempt it covers)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_secret_key(self) -> Settings:
         """Production refuses the development secret (public: anyone could mint ticket codes) and short keys."""
         if self.env != "production":
@@ -111,6 +132,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"BOXOFFICE_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes: use a long random key in "
                 "production (`boxoffice secret` prints a new one)"
+            )
+        if self.webhook_allow_loopback:
+            raise ValueError(
+                "BOXOFFICE_WEBHOOK_ALLOW_LOOPBACK is for tests and development: in production no webhook is ever sent "
+                "to a loopback address"
             )
         if DEV_SECRET_KEY.encode() in self.previous_secret_bytes:
             raise ValueError(

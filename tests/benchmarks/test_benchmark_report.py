@@ -127,3 +127,38 @@ def test_boxoffice_is_also_compared_with_the_baseline_that_makes_the_checkout_ca
     text = render(data)
     assert table_rows(text, "### Against baseline (c)") == ["| 0 ms | 32 | 250.0 / 1000.0 | 0.25 |"]
     assert "| (c) (a) + Checkout Session, 0 ms | 32 | 2000 | 1000.0 |" in text
+
+
+def test_the_webhook_run_reports_outgoing_deliveries_beside_confirmations() -> None:
+    out = report()
+    out["webhooks"] = {
+        "events_sent": 1100,
+        "orders": 1000,
+        "senders": 16,
+        "seconds": 20.0,
+        "confirmations_per_s": 50.0,
+        "deliveries_per_s": 55.0,
+        "http_statuses": {"200": 1100},
+        "confirmed": 1000,
+        "confirmed_events_recorded": 1000,
+        "sold_count": 1000,
+        "exactly_once": True,
+        "outgoing": {
+            "endpoint": "order.confirmed to a local receiver",
+            "deliveries": 1000,
+            "delivered": 1000,
+            "received": 1003,
+            "unique_events": 1000,
+            "signature_verified": True,
+            "deliveries_per_s": 48.7,
+            "lag_after_confirmations_s": 0.4,
+            "all_delivered": True,
+        },
+    }
+    section = render(out).split("### Webhooks", 1)[1].split("###", 1)[0]
+    assert "**50.0 confirmations/s**" in section
+    assert "Outgoing webhooks (order.confirmed to a local receiver): **48.7 deliveries/s**" in section
+    assert "1,000 events received (1,003 requests), 1,000 of 1,000 deliveries delivered" in section
+    assert "NOT" not in section
+    out["webhooks"]["outgoing"].update(all_delivered=False, delivered=990)
+    assert "**NOT all delivered**" in render(out)

@@ -76,6 +76,8 @@ async def test_every_route_answers_with_the_headers(site: LiveServer) -> None:
         "key_id": "key_nope",  # the console's and the API keys' routes
         "membership_id": "mem_nope",
         "token": "nope",
+        "endpoint_id": "we_00000000000000000000",
+        "delivery_id": "whd_00000000000000000000",
     }
     c = site.client
     walked: set[tuple[str, str]] = set()

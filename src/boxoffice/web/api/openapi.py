@@ -1,7 +1,7 @@
 """What the OpenAPI document says beyond the routes' own declarations: how the operations link to each other (what
-a created event, ticket type or order lets a client call next, so that a tester can follow them), the body limit
-of every request body and the configured caps of an order. Operations are named by path and method, so this does
-not depend on where a route lives."""
+a created event, ticket type, order or webhook endpoint lets a client call next, so that a tester can follow them),
+the body limit of every request body and the configured caps of an order. Operations are named by path and method,
+so this does not depend on where a route lives."""
 
 from __future__ import annotations
 
@@ -44,6 +44,20 @@ _BY_TICKET: list[tuple[str, str, str, dict[str, str], Any]] = [
 ]
 
 
+HOOK = f"{API}/webhook-endpoints/{{endpoint_id}}"
+_BY_ENDPOINT: list[tuple[str, str, str, dict[str, str], Any]] = [
+    ("GetWebhookEndpoint", "get", HOOK, {}, None),
+    ("ChangeWebhookEndpoint", "patch", HOOK, {}, None),
+    ("DeleteWebhookEndpoint", "delete", HOOK, {}, None),
+    ("RollWebhookSecret", "post", f"{HOOK}/roll-secret", {}, None),
+    ("ListDeliveries", "get", f"{HOOK}/deliveries", {}, None),
+]
+
+
+def _endpoint_links(pointer: str) -> list[tuple[str, str, str, dict[str, str], Any]]:
+    return [(n, m, p, {"path.endpoint_id": pointer}, body) for n, m, p, _, body in _BY_ENDPOINT]
+
+
 def _event_links(pointer: str) -> list[tuple[str, str, str, dict[str, str], Any]]:
     return [(n, m, p, {"path.event_id": pointer, **extra}, body) for n, m, p, extra, body in _BY_EVENT]
 
@@ -79,6 +93,21 @@ LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str], Any]
     ("get", f"{EVENT}/orders", "200"): _order_links("$response.body#/0/id", with_token=False),
     ("post", f"{API}/api-keys", "201"): [
         ("RevokeThisKey", "delete", f"{API}/api-keys/{{key_id}}", {"path.key_id": "$response.body#/id"}, None)
+    ],
+    ("post", f"{API}/webhook-endpoints", "201"): _endpoint_links("$response.body#/id"),
+    ("get", f"{API}/webhook-endpoints", "200"): _endpoint_links("$response.body#/0/id"),
+    ("get", f"{HOOK}/deliveries", "200"): [
+        (
+            name,
+            method,
+            path,
+            {"path.endpoint_id": "$request.path.endpoint_id", "path.delivery_id": "$response.body#/0/id"},
+            None,
+        )
+        for name, method, path in (
+            ("GetDelivery", "get", f"{HOOK}/deliveries/{{delivery_id}}"),
+            ("Redeliver", "post", f"{HOOK}/deliveries/{{delivery_id}}/redeliver"),
+        )
     ],
 }
 

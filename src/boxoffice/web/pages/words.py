@@ -103,6 +103,8 @@ WORDS: dict[ErrorCode, dict[str, str]] = {
     ErrorCode.SOLD_OUT: {"": "Only {available} {tickets} left for {title}", "/none": "{title} is sold out"},
     ErrorCode.KEY_REUSED: {"": "This order was already sent with other details: please reload the page and try again"},
     ErrorCode.INVALID_JSON: {"": "The form could not be read: please reload the page and try again"},
+    ErrorCode.HTTPS_REQUIRED: {"": "Please give {what} as an https:// address"},
+    ErrorCode.FORBIDDEN_ADDRESS: {"": "Please give {what} on the public internet: private addresses are not allowed"},
     ErrorCode.INVALID: {"": _CHECK},
 }
 

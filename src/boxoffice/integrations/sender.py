@@ -1,0 +1,289 @@
+"""The webhook sender: a worker loop that claims due deliveries, POSTs each signed event to its endpoint and
+records the attempt.
+
+- **Claims** last ``claim_seconds`` (a lease, as the outbox's): a sender killed mid-request leaves its deliveries
+  to the next claim after that, so none is lost (at least once; receivers dedupe on the event id).
+- **Sequence**: a delivery is claimed only when no earlier delivery of the same order to the same endpoint is
+  pending, so an order's events reach an endpoint in the order they happened, the next waiting while an earlier one
+  is being retried. Deliveries of different orders go out side by side (``max_concurrency`` in flight).
+- **Attempt** (``attempts.py``): one ``timeout`` for all of it (resolution, connection, answer), at most
+  ``max_response_bytes`` of the answer read. A 2xx answer delivers; anything else (3xx included: redirects are not
+  followed), a timeout, a refused address or a network error fails the attempt.
+- **Retries**: exponential backoff with jitter from ``retry_base`` up to ``max_retry_delay``, until the delivery's
+  ``retry_until`` (``BOXOFFICE_WEBHOOK_RETRY_HOURS`` after it was queued), then it is failed.
+- **Disabling**: an endpoint whose attempts have all failed for ``disable_after`` (the first failure since its
+  last success is ``failing_since``) is disabled, its pending deliveries end as failed, and its owners are emailed
+  (``notices.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from boxoffice.clock import utcnow
+from boxoffice.db import Database
+from boxoffice.integrations.addresses import UrlPolicy
+from boxoffice.integrations.attempts import Claimed, Outcome, post, retry_delay
+from boxoffice.integrations.attempts import record as record_attempt
+from boxoffice.integrations.endpoints import signing_secrets
+from boxoffice.integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from boxoffice.integrations.network import Resolver, make_client, system_resolver
+from boxoffice.integrations.notices import send_notices
+from boxoffice.notifications.transport import EmailTransport
+
+log = logging.getLogger("boxoffice.integrations")
+
+NOTICE_INTERVAL = 30.0  # seconds between looks for disabled-endpoint emails still to send
+# waits before recording an attempt again (the database out of connections a moment): an attempt that cannot be
+# recorded at all is sent again once its claim runs out, so each retry here spares the receiver a duplicate
+RECORD_RETRIES = (0.2, 1.0, 3.0)
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    timeout: float = 10.0
+    max_response_bytes: int = 16384
+    retry_base: float = 60.0
+    max_retry_delay: float = 6 * 3600.0
+    disable_after: timedelta = timedelta(hours=24)
+    claim_seconds: float = 60.0
+    max_concurrency: int = 32
+    policy: UrlPolicy = field(default_factory=UrlPolicy)
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        db: Database,
+        config: SenderConfig,
+        *,
+        mail: EmailTransport | None = None,
+        mail_from: str = "",
+        public_url: str = "",
+        resolve: Resolver = system_resolver,
+        clock: Callable[[], datetime] = utcnow,
+        idle_interval: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.mail = mail
+        self.mail_from = mail_from
+        self.public_url = public_url
+        self.clock = clock
+        self.idle_interval = idle_interval
+        self.client = make_client(
+            timeout=config.timeout,
+            max_connections=config.max_concurrency,
+            allow_loopback=config.policy.allow_loopback,
+            resolve=resolve,
+        )
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._notices_due = True
+        self._last_notice_look = 0.0
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="webhook-sender")
+
+    async def stop(self) -> None:
+        """Stop claiming; let the attempts in flight finish (each is bounded by the timeout)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=self.config.timeout + 5)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        await self.client.aclose()
+
+    async def _run(self) -> None:
+        inflight: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                free = self.config.max_concurrency - len(inflight)
+                claimed: list[Claimed] = []
+                if free > 0:
+                    try:
+                        claimed = await self.claim(limit=free)
+                    except Exception:
+                        log.exception("webhook claim failed; retrying shortly")
+                for delivery in claimed:
+                    inflight.add(asyncio.create_task(self._deliver_logged(delivery)))
+                await self._maybe_send_notices()
+                if claimed and len(inflight) < self.config.max_concurrency:
+                    continue  # more may be due
+                waker = asyncio.create_task(self._wake.wait())
+                done, _ = await asyncio.wait(
+                    {*inflight, waker}, timeout=self.idle_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                waker.cancel()
+                inflight -= done
+        finally:
+            if inflight:
+                await asyncio.gather(*inflight, return_exceptions=True)
+
+    async def _maybe_send_notices(self) -> None:
+        if self.mail is None:
+            return
+        if not self._notices_due and time.monotonic() - self._last_notice_look < NOTICE_INTERVAL:
+            return
+        self._notices_due = False
+        self._last_notice_look = time.monotonic()
+        try:
+            await self.send_notices()
+        except Exception:
+            log.exception("disabled-endpoint emails failed; retrying later")
+
+    async def send_notices(self) -> int:
+        if self.mail is None:
+            return 0
+        return await send_notices(self.db, self.mail, sender=self.mail_from, public_url=self.public_url)
+
+    async def deliver_due(self, *, limit: int | None = None) -> int:
+        """One round: claim what is due (up to ``limit``), attempt it all, record it. Returns how many."""
+        claimed = await self.claim(limit=limit or self.config.max_concurrency)
+        await asyncio.gather(*(self._deliver_logged(d) for d in claimed))
+        return len(claimed)
+
+    # -- claim, attempt, record ----------------------------------------------------------------------------------
+
+    async def claim(self, *, limit: int) -> list[Claimed]:
+        now = self.clock()
+        earlier = aliased(WebhookDelivery)
+        waiting = exists().where(
+            earlier.endpoint_id == WebhookDelivery.endpoint_id,
+            earlier.order_key == WebhookDelivery.order_key,
+            earlier.status == "pending",
+            earlier.seq < WebhookDelivery.seq,
+        )
+        unclaimed = or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now)
+        async with self.db.transaction() as session:
+            due = (
+                await session.scalars(
+                    select(WebhookDelivery.id)
+                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                    .where(
+                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.next_attempt_at <= now,
+                        unclaimed,
+                        WebhookEndpoint.enabled.is_(True),
+                        ~waiting,
+                    )
+                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.seq)
+                    .limit(limit)
+                )
+            ).all()
+            if not due:
+                return []
+            claimed = dict(
+                (
+                    await session.execute(
+                        update(WebhookDelivery)
+                        .where(WebhookDelivery.id.in_(due), WebhookDelivery.status == "pending", unclaimed)
+                        .values(
+                            locked_until=now + timedelta(seconds=self.config.claim_seconds),
+                            attempts=WebhookDelivery.attempts + 1,
+                        )
+                        .returning(WebhookDelivery.id, WebhookDelivery.attempts)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            if not claimed:
+                return []
+            rows = (
+                await session.execute(
+                    select(WebhookDelivery, WebhookEndpoint, WebhookEvent.body)
+                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                    .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+                    .where(WebhookDelivery.id.in_(list(claimed)))
+                )
+            ).all()
+        return [
+            Claimed(
+                id=delivery.id,
+                attempt=claimed[delivery.id],
+                endpoint_id=endpoint.id,
+                url=endpoint.url,
+                secrets=tuple(signing_secrets(endpoint, now)),
+                event_id=delivery.event_id,
+                body=body,
+                retry_until=delivery.retry_until,
+            )
+            for delivery, endpoint, body in rows
+        ]
+
+    async def _deliver_logged(self, delivery: Claimed) -> None:
+        outcome = await self.attempt(delivery)
+        for wait in RECORD_RETRIES:
+            try:
+                await self.record(delivery, outcome)
+                return
+            except Exception:
+                log.warning("webhook attempt not recorded yet; trying again", extra={"delivery_id": delivery.id})
+                await asyncio.sleep(wait)
+        try:
+            await self.record(delivery, outcome)
+        except Exception:
+            # Its claim runs out and the delivery is attempted again (at least once): nothing is lost.
+            log.exception("webhook attempt could not be recorded", extra={"delivery_id": delivery.id})
+
+    async def attempt(self, delivery: Claimed) -> Outcome:
+        return await post(
+            self.client,
+            delivery,
+            policy=self.config.policy,
+            timeout=self.config.timeout,
+            max_response_bytes=self.config.max_response_bytes,
+            clock=self.clock,
+        )
+
+    def backoff(self, attempt: int) -> timedelta:
+        return retry_delay(attempt, self.config.retry_base, self.config.max_retry_delay)
+
+    async def record(self, delivery: Claimed, outcome: Outcome) -> None:
+        disabled = await record_attempt(
+            self.db,
+            delivery,
+            outcome,
+            now=self.clock(),
+            retry_wait=self.backoff(delivery.attempt),
+            disable_after=self.config.disable_after,
+        )
+        extra = {
+            "delivery_id": delivery.id,
+            "endpoint_id": delivery.endpoint_id,
+            "event_id": delivery.event_id,
+            "attempt": delivery.attempt,
+            "status_code": outcome.status_code,
+        }
+        if outcome.delivered:
+            log.info("webhook delivered", extra=extra)
+        else:
+            log.warning("webhook attempt failed", extra={**extra, "error": outcome.error})
+        if disabled:
+            log.error("webhook endpoint disabled after a day of failures", extra={"endpoint_id": delivery.endpoint_id})
+            self._notices_due = True
+            self._wake.set()

@@ -1,0 +1,306 @@
+"""The sender and the outbox handler, driven directly (a fake clock where days pass): an endpoint failing for a day
+is disabled and its owner emailed once; a delivery is retried with growing waits and failed after its retry window;
+an attempt is bounded in time and in how much of the answer it reads; two senders never send one delivery twice
+and keep each order's sequence; the handler writes each event and delivery once, to the subscribed endpoints only."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import timedelta
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from boxoffice.clock import utcnow
+from boxoffice.events import service as events
+from boxoffice.integrations import endpoints
+from boxoffice.integrations.attempts import Claimed, Outcome, retry_delay
+from boxoffice.integrations.deliveries import prune_deliveries
+from boxoffice.integrations.fanout import DeliveryQueue
+from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from boxoffice.notifications.transport import FileTransport
+from boxoffice.outbox.dispatcher import Message
+from tests.helpers import eventually, make_event
+from tests.integrations.conftest import Org
+from tests.integrations.receiver import Receiver
+from tests.integrations.support import (
+    LOOPBACK_OK,
+    FakeClock,
+    add_endpoint,
+    attempts_of,
+    deliveries_of,
+    endpoint_row,
+    fan_out,
+    make_sender,
+)
+
+
+def order_event(org: Org, order_id: str, status: str = "pending") -> dict[str, str]:
+    return {"order_id": order_id, "event_id": org.event_id, "status": status, "email": "buyer@example.com"}
+
+
+async def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_emailed(
+    org: Org, receiver: Receiver, tmp_path: Path
+) -> None:
+    receiver.status = 500
+    created = await add_endpoint(org.db, org.organizer_id, receiver.url)
+    await fan_out(org.db, "order.created", order_event(org, "ord_day"))
+    clock = FakeClock()
+    mail = FileTransport(tmp_path / "mail")
+    sender = make_sender(
+        org.db, clock=clock, retry_base=600, max_retry_delay=3 * 3600, disable_after=timedelta(hours=24)
+    )
+    sender.mail, sender.mail_from, sender.public_url = mail, "Boxoffice <hooks@example.com>", "https://box.example"
+    try:
+        hours = 0.0
+        while (await endpoint_row(org.db, created.endpoint.id)).enabled:
+            assert await sender.deliver_due() >= 1
+            (delivery,) = await deliveries_of(org.db, created.endpoint.id)
+            waited = (delivery.next_attempt_at - clock.now).total_seconds()
+            clock.now = delivery.next_attempt_at  # the next attempt is due: let that time pass
+            hours += waited / 3600
+            assert hours < 30, "not disabled after a day of failures"
+        endpoint = await endpoint_row(org.db, created.endpoint.id)
+        assert endpoint.disabled_reason == "failing" and endpoint.notice_pending
+        assert endpoint.disabled_at is not None and endpoint.failing_since is not None
+        assert endpoint.disabled_at - endpoint.failing_since >= timedelta(hours=24)
+        (delivery,) = await deliveries_of(org.db, created.endpoint.id)
+        assert delivery.status == "failed" and "disabled" in (delivery.last_error or "")
+        attempts = await attempts_of(org.db, delivery.id)
+        assert len(attempts) == delivery.attempts == len(receiver.hits) and len(attempts) > 5
+        assert {a.status_code for a in attempts} == {500}
+
+        assert await sender.send_notices() == 1
+        assert await sender.send_notices() == 0  # once
+        (eml,) = list((tmp_path / "mail").glob("*.eml"))
+        notice = message_from_bytes(eml.read_bytes(), policy=default)
+        organizer = await events.get_person(org.db, org.organizer_id)
+        assert notice["To"] == organizer.email and "disabled" in notice["Subject"]
+        text = notice.get_content()
+        assert receiver.url in text and "answered with status 500" in text and created.endpoint.id in text
+
+        # disabled: new events queue nothing; nothing more is attempted
+        await fan_out(org.db, "order.created", order_event(org, "ord_after"))
+        assert len(await deliveries_of(org.db, created.endpoint.id)) == 1
+        clock.advance(hours=1)
+        before = len(receiver.hits)
+        await sender.deliver_due()
+        assert len(receiver.hits) == before
+
+        # enabled again, it starts afresh and the log's delivery can be sent again
+        again = await endpoints.update_endpoint(
+            org.db, created.endpoint.id, org.organizer_id, {"enabled": True}, policy=LOOPBACK_OK
+        )
+        assert again.enabled and again.failing_since is None and again.disabled_reason is None
+    finally:
+        await sender.stop()
+
+
+async def test_a_delivery_is_retried_with_growing_waits_then_failed_after_its_window(
+    org: Org, receiver: Receiver
+) -> None:
+    receiver.status = 503
+    created = await add_endpoint(org.db, org.organizer_id, receiver.url)
+    await fan_out(org.db, "order.created", order_event(org, "ord_window"), retry_for=timedelta(hours=72))
+    clock = FakeClock()
+    # never disabled here: only the delivery's own window ends it
+    sender = make_sender(org.db, clock=clock, retry_base=60, max_retry_delay=6 * 3600, disable_after=timedelta(days=30))
+    waits: list[float] = []
+    try:
+        while True:
+            assert await sender.deliver_due() >= 1
+            (delivery,) = await deliveries_of(org.db, created.endpoint.id)
+            if delivery.status == "failed":
+                break
+            waits.append((delivery.next_attempt_at - clock.now).total_seconds())
+            clock.now = delivery.next_attempt_at
+        assert delivery.next_attempt_at > delivery.retry_until  # the next wait would have ended past the window
+        assert sum(waits) <= 72 * 3600 and sum(waits) > 60 * 3600
+        assert all(30 <= w <= 6 * 3600 for w in waits)
+        assert waits[3] > waits[0] * 2  # 60 s doubling: 30-60, 60-120, 120-240, 240-480
+        assert (await endpoint_row(org.db, created.endpoint.id)).enabled
+    finally:
+        await sender.stop()
+
+
+def test_retry_delays_double_up_to_the_cap_with_jitter() -> None:
+    for attempt in range(1, 40):
+        full = min(60 * 2 ** (attempt - 1), 21600)
+        for _ in range(20):
+            assert full / 2 <= retry_delay(attempt, 60, 21600).total_seconds() <= full
+    assert len({retry_delay(5, 60, 21600) for _ in range(20)}) > 1  # jitter: not every retry at the same moment
+
+
+async def test_an_attempt_is_bounded_in_time_and_in_answer_read(org: Org, receiver: Receiver) -> None:
+    receiver.body = b"x" * 2_000_000
+    created = await add_endpoint(org.db, org.organizer_id, receiver.url)
+    await fan_out(org.db, "order.created", order_event(org, "ord_big"))
+    sender = make_sender(org.db, max_response_bytes=1024, timeout=0.5, claim_seconds=5)
+    try:
+        assert await sender.deliver_due() >= 1
+        (delivery,) = await deliveries_of(org.db, created.endpoint.id)
+        (attempt,) = await attempts_of(org.db, delivery.id)
+        assert delivery.status == "delivered" and attempt.status_code == 200
+        assert attempt.response_excerpt == "x" * 500  # read up to the cap, kept up to 500 characters
+
+        receiver.hold = True  # the next receiver never answers
+        await fan_out(org.db, "order.created", order_event(org, "ord_slow"))
+        assert await sender.deliver_due() >= 1
+        slow = (await deliveries_of(org.db, created.endpoint.id))[1]
+        (timed_out,) = await attempts_of(org.db, slow.id)
+        assert slow.status == "pending" and timed_out.status_code is None
+        assert (timed_out.error or "").startswith("timeout")
+    finally:
+        receiver.release.set()
+        await sender.stop()
+
+
+@pytest.mark.postgres
+async def test_two_senders_send_each_delivery_once_and_each_order_in_sequence(org: Org, receiver: Receiver) -> None:
+    created = await add_endpoint(org.db, org.organizer_id, receiver.url)
+    orders = [f"ord_two_{i}" for i in range(12)]
+    expected = {o: ["order.created", "order.confirmed", "order.refunded"] for o in orders}
+    for step, status in (
+        ("order.created", "pending"),
+        ("order.confirmed", "confirmed"),
+        ("order.refunded", "refunded"),
+    ):
+        for order_id in orders:
+            await fan_out(org.db, step, order_event(org, order_id, status))
+    first, second = make_sender(org.db, max_concurrency=4), make_sender(org.db, max_concurrency=4)
+    await first.start()
+    await second.start()
+    try:
+
+        async def done() -> bool:
+            return all(d.status == "delivered" for d in await deliveries_of(org.db, created.endpoint.id))
+
+        await eventually(done, timeout=60)
+    finally:
+        await first.stop()
+        await second.stop()
+    events = receiver.events()
+    assert len(events) == len({e["id"] for e in events}) == 36  # each sent once: no delivery claimed twice
+    seen: dict[str, list[str]] = defaultdict(list)
+    for sent in events:
+        seen[sent["data"]["object"]["id"]].append(sent["type"])
+    assert seen == expected
+    assert all(d.attempts == 1 for d in await deliveries_of(org.db, created.endpoint.id))
+
+
+async def test_the_handler_writes_each_event_and_delivery_once_for_subscribers_only(org_on_both: Org) -> None:
+    org = org_on_both
+    everything = await add_endpoint(org.db, org.organizer_id, "http://127.0.0.1:9/all")
+    orders_only = await add_endpoint(org.db, org.organizer_id, "http://127.0.0.1:9/orders", ["order.confirmed"])
+    transfers = await add_endpoint(org.db, org.organizer_id, "http://127.0.0.1:9/transfers", ["ticket.transferred"])
+    off = await add_endpoint(org.db, org.organizer_id, "http://127.0.0.1:9/off")
+    await endpoints.update_endpoint(org.db, off.endpoint.id, org.organizer_id, {"enabled": False}, policy=LOOPBACK_OK)
+    other = await make_event(org.db)  # another organizer's event: none of these endpoints hears it
+    stranger = await add_endpoint(org.db, other.organizer_id, "http://127.0.0.1:9/stranger")
+
+    confirmed = order_event(org, "ord_once", "confirmed")
+    message = await fan_out(org.db, "order.confirmed", confirmed)
+    # the dispatcher ran the handler again for the same message (a claim that ran out): nothing more is written
+    again = Message(message, "order.confirmed", (), confirmed, utcnow())
+    async with org.db.transaction() as session:
+        await DeliveryQueue(retry_for=timedelta(hours=1))(session, again)
+    transferred = {
+        "event_id": org.event_id,
+        "ticket_id": "tkt_moved",
+        "from_email": "a@example.com",
+        "to_email": "b@example.com",
+        "topics": ["internal"],
+    }
+    await fan_out(org.db, "ticket.transferred", transferred)
+    await fan_out(org.db, "availability", {"event_id": org.event_id, "ticket_types": []})  # not a webhook type
+    await fan_out(org.db, "order.confirmed", order_event(Org(org.db, other.organizer_id, other.id), "ord_other"))
+
+    assert [d.event_type for d in await deliveries_of(org.db, everything.endpoint.id)] == [
+        "order.confirmed",
+        "ticket.transferred",
+    ]
+    assert [d.event_type for d in await deliveries_of(org.db, orders_only.endpoint.id)] == ["order.confirmed"]
+    (moved,) = await deliveries_of(org.db, transfers.endpoint.id)
+    assert moved.order_key == "tkt_moved"
+    assert await deliveries_of(org.db, off.endpoint.id) == []
+    assert [d.event_type for d in await deliveries_of(org.db, stranger.endpoint.id)] == ["order.confirmed"]
+    async with org.db.read() as session:
+        bodies = (
+            await session.scalars(
+                select(WebhookEvent.body).where(
+                    WebhookEvent.id.in_(
+                        select(WebhookDelivery.event_id).where(WebhookDelivery.endpoint_id == everything.endpoint.id)
+                    )
+                )
+            )
+        ).all()
+        same_message = await session.scalar(
+            select(func.count()).select_from(WebhookEvent).where(WebhookEvent.outbox_id == message)
+        )
+    assert same_message == 1
+    by_type = {json.loads(b)["type"]: json.loads(b) for b in bodies}
+    assert by_type["ticket.transferred"]["data"]["object"] == {k: v for k, v in transferred.items() if k != "topics"}
+    assert by_type["order.confirmed"]["data"]["object"]["status"] == "confirmed"
+    await endpoints.delete_endpoint(org.db, stranger.endpoint.id, other.organizer_id)  # not the fixture's organizer
+
+
+async def test_housekeeping_deletes_old_history_and_never_a_pending_delivery(org: Org) -> None:
+    created = await add_endpoint(org.db, org.organizer_id, "http://127.0.0.1:9/history")
+    for i in range(4):
+        await fan_out(org.db, "order.created", order_event(org, f"ord_hist_{i}"))
+    old_delivered, old_failed, old_pending, recent = await deliveries_of(org.db, created.endpoint.id)
+    long_ago = utcnow() - timedelta(days=31)
+    async with org.db.transaction() as session:
+        for delivery, status, when in (
+            (old_delivered, "delivered", long_ago),
+            (old_failed, "failed", long_ago),
+            (old_pending, "pending", long_ago),
+            (recent, "delivered", utcnow()),
+        ):
+            await session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(status=status, created_at=when)
+            )
+            await session.execute(
+                update(WebhookEvent).where(WebhookEvent.id == delivery.event_id).values(created_at=when)
+            )
+        session.add(
+            WebhookAttempt(delivery_id=old_failed.id, attempt=1, started_at=long_ago, duration_ms=3, status_code=500)
+        )
+    assert await prune_deliveries(org.db, older_than=timedelta(days=30)) >= 2
+    assert [d.id for d in await deliveries_of(org.db, created.endpoint.id)] == [old_pending.id, recent.id]
+    assert await attempts_of(org.db, old_failed.id) == []
+    async with org.db.read() as session:
+        kept = set(
+            (await session.scalars(select(WebhookEvent.id).where(WebhookEvent.organizer_id == org.organizer_id))).all()
+        )
+    assert kept == {old_pending.event_id, recent.event_id}
+
+
+async def test_an_attempt_the_database_could_not_take_at_once_is_recorded_on_a_retry(
+    org: Org, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await add_endpoint(org.db, org.organizer_id, receiver.url)
+    await fan_out(org.db, "order.created", order_event(org, "ord_busy_db"))
+    (queued,) = await deliveries_of(org.db, created.endpoint.id)
+    sender = make_sender(org.db)
+    real = sender.record
+    failures: list[str] = []
+
+    async def busy_once(delivery: Claimed, outcome: Outcome) -> None:
+        if delivery.id == queued.id and not failures:
+            failures.append(delivery.id)
+            raise ConnectionError("sorry, too many clients already")
+        await real(delivery, outcome)
+
+    monkeypatch.setattr(sender, "record", busy_once)
+    try:
+        assert await sender.deliver_due() >= 1
+    finally:
+        await sender.stop()
+    (delivery,) = await deliveries_of(org.db, created.endpoint.id)
+    assert failures == [delivery.id] and delivery.status == "delivered" and delivery.attempts == 1
+    assert len(receiver.hits) == 1  # recorded on the retry: not sent a second time
