@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def load_all_models() -> None:
     import boxoffice.accounts.models
+    import boxoffice.checkin.models
     import boxoffice.events.models
     import boxoffice.notifications.models
     import boxoffice.outbox.models
