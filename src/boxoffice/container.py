@@ -7,6 +7,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from boxoffice.checkin.devices import DeviceTokens
 from boxoffice.db import Database
 from boxoffice.notifications.delivery import Mailer, queue_emails
 from boxoffice.notifications.transport import make_transport
@@ -73,6 +74,7 @@ class Boxoffice:
             livemode=self.stripe.livemode,
         )
         self.broker = broker or make_broker(settings.redis_dsn, prefix=settings.redis_prefix)
+        self.devices = DeviceTokens(self.db)  # door devices' tokens (check-in)
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
         self.mailer = Mailer(
             self.db,

@@ -98,8 +98,10 @@ def _scan_time(scanned_at: datetime | None, now: datetime) -> datetime:
 
 def _ticket_of(request: ScanRequest, keys: Sequence[bytes]) -> tuple[str | None, int | None]:
     """The ticket id and code version the request names (``(None, None)``: a code this server did not sign)."""
-    if (request.code is None) == (request.ticket_id is None):
-        raise InvalidInput.one("code", "send either a ticket code or a ticket_id", code=ErrorCode.REQUIRED)
+    if request.code is None and request.ticket_id is None:
+        raise InvalidInput.one("code", "send a ticket code (or a ticket_id)", code=ErrorCode.REQUIRED)
+    if request.code is not None and request.ticket_id is not None:
+        raise InvalidInput.one("ticket_id", "send a ticket code or a ticket_id, not both", code=ErrorCode.CONFLICT_WITH)
     if request.ticket_id is not None:
         return request.ticket_id, None
     code = (request.code or "").strip()

@@ -62,8 +62,9 @@ async def list_status(db: Database, list_id: str, scanner: Scanner) -> ListStatu
                 .order_by(TicketType.position, TicketType.created_at, TicketType.id)
             )
         ).all()
-        totals = dict(
-            (
+        totals: dict[str, int] = {
+            tt_id: int(n)
+            for tt_id, n in (
                 await session.execute(
                     select(Ticket.ticket_type_id, func.count())
                     .join(Order, Order.id == Ticket.order_id)
@@ -71,7 +72,7 @@ async def list_status(db: Database, list_id: str, scanner: Scanner) -> ListStatu
                     .group_by(Ticket.ticket_type_id)
                 )
             ).tuples()
-        )
+        }
         counts: dict[tuple[str, bool], int] = {
             (tt_id, bool(duplicate)): int(n)
             for tt_id, duplicate, n in (
@@ -85,7 +86,7 @@ async def list_status(db: Database, list_id: str, scanner: Scanner) -> ListStatu
     out = []
     for tt_id, title, deleted_at in types:
         admitted, doubled = counts.get((tt_id, False), 0), counts.get((tt_id, True), 0)
-        total = int(totals.get(tt_id, 0)) if rules.admits_type(tt_id) else 0
+        total = totals.get(tt_id, 0) if rules.admits_type(tt_id) else 0
         if not rules.admits_type(tt_id) and not admitted and not doubled:
             continue
         if deleted_at is not None and not (total or admitted or doubled):

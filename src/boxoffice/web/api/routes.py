@@ -9,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from boxoffice.accounts import service as accounts
+from boxoffice.checkin.lists import ensure_default_list
 from boxoffice.errors import Conflict, Unauthorized
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -150,6 +151,7 @@ async def own_event(box: Box, organizer: Organizer, event_id: str) -> Event:
 @router.post("/events", status_code=201, response_model=s.EventOut, tags=["organizer"], summary="Create an event")
 async def create_event(body: s.EventCreate, box: Box, organizer: Organizer) -> s.EventOut:
     event = await events.create_event(box.db, organizer.email, events.EventInput(**body.model_dump()))
+    await ensure_default_list(box.db, event.id)  # every event has a check-in list from the start
     return event_out(event)
 
 
