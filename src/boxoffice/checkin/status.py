@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, false, func, select
+from sqlalchemy import and_, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -199,7 +199,8 @@ async def _version(session: AsyncSession, lst: CheckinList) -> str:
         .subquery(),
         select(func.count(), func.max(TicketType.updated_at)).where(TicketType.event_id == lst.event_id).subquery(),
     )
-    row = (await session.execute(select(*(column for part in parts for column in part.c)))).one()
+    joined = parts[0].join(parts[1], true()).join(parts[2], true()).join(parts[3], true())  # one row each
+    row = (await session.execute(select(*(column for part in parts for column in part.c)).select_from(joined))).one()
     material = "|".join([lst.id, str(lst.revision), *(str(value) for value in row)])
     return hashlib.sha256(material.encode()).hexdigest()[:20]
 
