@@ -170,6 +170,9 @@ def demo() -> None:
         from sqlalchemy import select
 
         from boxoffice.accounts.service import create_api_key
+        from boxoffice.checkin.devices import create_device
+        from boxoffice.checkin.lists import ensure_default_list
+        from boxoffice.checkin.rules import Scanner
         from boxoffice.db import Database
         from boxoffice.events import service as events
         from boxoffice.events.models import Event
@@ -247,6 +250,10 @@ def demo() -> None:
                 )
             else:
                 event = existing
+            await ensure_default_list(db, event.id)
+            door = await create_device(
+                db, event.id, "Demo door", Scanner(organizer_id=event.organizer_id, can_undo=True, can_manage=True)
+            )
             _, raw = await create_api_key(db, DEMO_ORGANIZER, name="demo")
         finally:
             await db.dispose()
@@ -254,6 +261,7 @@ def demo() -> None:
         typer.echo(f"Demo event:     {base}/e/{event.id}")
         typer.echo(f"API docs:       {base}/docs")
         typer.echo(f"Organizer API:  curl -H 'Authorization: Bearer <key>' {base}/api/v1/events/{event.id}/orders")
+        typer.echo(f"Door scanner:   {base}/door/#list={door.device.list_id}&token={door.token}")
         typer.echo(f"Organizer:      {DEMO_ORGANIZER}")
         typer.echo("Organizer API key (shown once):")
         typer.echo(raw)
