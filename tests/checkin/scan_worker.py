@@ -20,7 +20,7 @@ from boxoffice.db import Database
 
 async def main(job_file: str) -> None:
     job: dict[str, Any] = json.loads(Path(job_file).read_text())
-    db = Database(job["db"], pool_size=10)
+    db = Database(job["db"], pool_size=4)  # scanners share a few connections: the server is shared too
     async with db.read() as session:  # connected before the start signal
         await session.connection()
     scanner = Scanner(organizer_id=job["organizer_id"], can_undo=True, can_manage=True)

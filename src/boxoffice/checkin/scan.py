@@ -1,17 +1,19 @@
 """Scanning a ticket at a check-in list, and undoing a check-in.
 
-A scan reads the list, the ticket, its order and the ticket's current admission at that list in one query, decides
-the refusals that depend on state (``rules.refusal``), and then writes its check-in with ``INSERT … ON CONFLICT DO
-NOTHING``: the unique index on admitted rows lets exactly one scan of a ticket insert, however many scanners and
-processes race, and every other one finds the row that won (``already_checked_in``). The row and its outbox message
-(live counts) are written in one short transaction.
+A scan reads the list, the ticket, its order, the ticket's current admission at that list and the check-in with the
+scan's nonce in one query, decides the refusals that depend on state (``rules.refusal``), and then writes its check-in
+with ``INSERT … ON CONFLICT DO NOTHING``: the unique index on admitted rows lets exactly one scan of a ticket insert,
+however many scanners and processes race, and every other one then finds the row that won (``already_checked_in``).
+The row and its outbox message (live counts) are written together: one statement on PostgreSQL
+(``Database.one_statement_checkins``), one short transaction on SQLite. An admission is two round trips, a refusal one.
 
 - ``nonce``: a scanner's id for one scan. The same nonce again (a retry over a bad network) answers what the first
   scan answered and writes nothing; a nonce reused for another ticket is refused (``key_reused``).
 - ``scanned_at``: an upload of a scan a device made offline. The device has let the person in, so the scan is
   recorded even when the ticket was admitted meanwhile, as a flagged ``duplicate`` (counted apart): the answer is
-  ``already_checked_in`` with the duplicate's record. The refusals that are about the ticket itself (refunded,
-  canceled, ...) are answered and nothing is written. Window rules use ``scanned_at``.
+  ``already_checked_in`` with the duplicate's record. The duplicate is the one that reached the server second (its
+  ``scanned_at`` may be earlier). The refusals about the ticket itself (refunded, canceled, ...) are answered and
+  nothing is written. The list's window is judged at ``scanned_at``.
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ async def _attempt(
     now: datetime,
 ) -> ScanOutcome | None:
     """One decision and one write; ``None`` when the state changed between them (decide again)."""
-    row = await _read(db, list_id, ticket_id)
+    row = await _read(db, list_id, ticket_id, request.nonce)
     if row is None or not scanner.reaches(organizer_id=row.organizer_id, event_id=row.event_id, list_id=list_id):
         raise NotFound("check-in list not found")
     if row.ticket_id is None or row.order_event_id != row.event_id:
@@ -159,15 +161,14 @@ async def _attempt(
         current_version=row.code_version,
         at=at,
     )
+    replay = _replay(row, ticket)
+    if replay is not None:
+        return replay
     if refused is not None:
-        return await _replay(db, list_id, request, ticket) or ScanOutcome(refused, ticket)
+        return ScanOutcome(refused, ticket)
     admitted: Entry | None = row.admitted
-    if admitted is not None:
-        replay = await _replay(db, list_id, request, ticket)
-        if replay is not None:
-            return replay
-        if request.scanned_at is None:
-            return ScanOutcome(Result.ALREADY_CHECKED_IN, ticket, first=admitted)
+    if admitted is not None and request.scanned_at is None:  # online: refused; offline upload: a duplicate entry
+        return ScanOutcome(Result.ALREADY_CHECKED_IN, ticket, first=admitted)
     device_label = scanner.label if scanner.device_id is not None else request.device
     values: dict[str, Any] = {
         "id": new_id("ci"),
@@ -189,7 +190,7 @@ async def _attempt(
         return ScanOutcome(Result.OK, ticket, checkin=entry)
     # Not written: this nonce's row exists (a retry that raced its first try), or another scan admitted the ticket
     # first. Either way the next read says which.
-    return await _replay(db, list_id, request, ticket)
+    return None
 
 
 @dataclass(frozen=True)
@@ -208,12 +209,15 @@ class _Row:
     email: str
     title: str
     admitted: Entry | None
+    earlier: Checkin | None  # the list's check-in with the request's nonce, if any
 
 
 @functools.cache
 def _read_statement() -> Select[Any]:
-    """The list, the ticket, its order and type, and its admission at the list, in one query (built once)."""
+    """The list, the ticket, its order and type, its admission at the list and the check-in with the request's
+    nonce, in one query (built once)."""
     admitted = aliased(Checkin)
+    earlier = aliased(Checkin)
     return (
         select(
             CheckinList.event_id,
@@ -235,6 +239,7 @@ def _read_statement() -> Select[Any]:
             admitted.id,
             admitted.scanned_at,
             admitted.device_label,
+            earlier,
         )
         .select_from(CheckinList)
         .join(Event, Event.id == CheckinList.event_id)
@@ -250,14 +255,15 @@ def _read_statement() -> Select[Any]:
                 admitted.duplicate == false(),
             ),
         )
+        .outerjoin(earlier, and_(earlier.list_id == CheckinList.id, earlier.nonce == bindparam("nonce")))
         .where(CheckinList.id == bindparam("list_id"), CheckinList.deleted_at.is_(None))
     )
 
 
-async def _read(db: Database, list_id: str, ticket_id: str | None) -> _Row | None:
+async def _read(db: Database, list_id: str, ticket_id: str | None, nonce: str | None) -> _Row | None:
     async with db.read() as session:
         found = (
-            await session.execute(_read_statement(), {"list_id": list_id, "ticket_id": ticket_id or ""})
+            await session.execute(_read_statement(), {"list_id": list_id, "ticket_id": ticket_id or "", "nonce": nonce})
         ).one_or_none()
     if found is None:
         return None
@@ -281,6 +287,7 @@ async def _read(db: Database, list_id: str, ticket_id: str | None) -> _Row | Non
         first_id,
         first_at,
         first_device,
+        earlier,
     ) = found
     return _Row(
         ListRules.of(all_types, type_ids or [], starts_at, ends_at),
@@ -297,6 +304,7 @@ async def _read(db: Database, list_id: str, ticket_id: str | None) -> _Row | Non
         email or "",
         title or "",
         Entry(first_id, first_at, first_device) if first_id is not None else None,
+        earlier,
     )
 
 
@@ -354,42 +362,18 @@ async def _write(db: Database, values: dict[str, Any], event_id: str) -> bool:
     return True
 
 
-async def _replay(db: Database, list_id: str, request: ScanRequest, ticket: TicketInfo) -> ScanOutcome | None:
+def _replay(row: _Row, ticket: TicketInfo) -> ScanOutcome | None:
     """The answer to the earlier scan with this request's nonce, if there was one (``None`` otherwise)."""
-    if request.nonce is None:
+    earlier = row.earlier
+    if earlier is None:
         return None
-    async with db.read() as session:
-        earlier = (
-            await session.scalars(select(Checkin).where(Checkin.list_id == list_id, Checkin.nonce == request.nonce))
-        ).one_or_none()
-        if earlier is None:
-            return None
-        if earlier.ticket_id != ticket.id:
-            raise InvalidInput.one(
-                "nonce", "was already used for a scan of another ticket at this list", code=ErrorCode.KEY_REUSED
-            )
-        if not earlier.duplicate:
-            return ScanOutcome(Result.OK, ticket, checkin=_entry(earlier), replayed=True)
-        first = (
-            await session.scalars(
-                select(Checkin)
-                .where(
-                    Checkin.list_id == list_id,
-                    Checkin.ticket_id == ticket.id,
-                    Checkin.duplicate == false(),
-                    Checkin.undone_at.is_(None),
-                )
-                .order_by(Checkin.received_at, Checkin.id)
-                .limit(1)
-            )
-        ).one_or_none()
-    return ScanOutcome(
-        Result.ALREADY_CHECKED_IN,
-        ticket,
-        checkin=_entry(earlier),
-        first=_entry(first) if first is not None else None,
-        replayed=True,
-    )
+    if earlier.ticket_id != ticket.id:
+        raise InvalidInput.one(
+            "nonce", "was already used for a scan of another ticket at this list", code=ErrorCode.KEY_REUSED
+        )
+    if not earlier.duplicate:
+        return ScanOutcome(Result.OK, ticket, checkin=_entry(earlier), replayed=True)
+    return ScanOutcome(Result.ALREADY_CHECKED_IN, ticket, checkin=_entry(earlier), first=row.admitted, replayed=True)
 
 
 @dataclass(frozen=True)
