@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from boxoffice.checkin import lists
 from boxoffice.checkin.models import Checkin
 from boxoffice.checkin.rules import Result, Scanner
-from boxoffice.checkin.scan import undo_checkin
 from boxoffice.checkin.status import list_checkins, list_status
+from boxoffice.checkin.undo import undo_checkin
 from boxoffice.db import Database
 from boxoffice.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
 from boxoffice.notifications.codes import sign_ticket_code, ticket_code

@@ -1,4 +1,4 @@
-"""Scanning a ticket at a check-in list, and undoing a check-in.
+"""Scanning a ticket at a check-in list (undoing one: ``undo``).
 
 A scan reads the list, the ticket, its order, the ticket's current admission at that list and the check-in with the
 scan's nonce in one query, decides the refusals that depend on state (``rules.refusal``), and then writes its check-in
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, false, select, text, update
+from sqlalchemy import Select, and_, bindparam, false, select, text
 from sqlalchemy.orm import aliased
 
 from boxoffice import outbox
@@ -33,7 +33,7 @@ from boxoffice.checkin.models import Checkin, CheckinList
 from boxoffice.checkin.rules import ListRules, Result, Scanner, refusal
 from boxoffice.clock import ensure_utc, utcnow
 from boxoffice.db import Database, JSONType, UTCDateTime, insert_for
-from boxoffice.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
+from boxoffice.errors import ErrorCode, InvalidInput, NotFound
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
 from boxoffice.notifications.codes import InvalidTicketCode, read_ticket_code
@@ -374,56 +374,3 @@ def _replay(row: _Row, ticket: TicketInfo) -> ScanOutcome | None:
     if not earlier.duplicate:
         return ScanOutcome(Result.OK, ticket, checkin=_entry(earlier), replayed=True)
     return ScanOutcome(Result.ALREADY_CHECKED_IN, ticket, checkin=_entry(earlier), first=row.admitted, replayed=True)
-
-
-@dataclass(frozen=True)
-class Undone:
-    id: str
-    list_id: str
-    ticket_id: str
-    undone_at: datetime
-
-
-async def undo_checkin(db: Database, checkin_id: str, scanner: Scanner, *, now: datetime | None = None) -> Undone:
-    """Take a check-in back (the ticket may enter again). ``NotFound`` if the scanner does not reach it,
-    ``Forbidden`` for a scanner without the right, ``Conflict`` if it was undone already."""
-    now = now or utcnow()
-    async with db.transaction() as session:
-        found = (
-            await session.execute(
-                select(Checkin, CheckinList.event_id, Event.organizer_id)
-                .join(CheckinList, CheckinList.id == Checkin.list_id)
-                .join(Event, Event.id == CheckinList.event_id)
-                .where(Checkin.id == checkin_id)
-            )
-        ).one_or_none()
-        if found is None:
-            raise NotFound("check-in not found")
-        row, event_id, organizer_id = found
-        if not scanner.reaches(organizer_id=organizer_id, event_id=event_id, list_id=row.list_id):
-            raise NotFound("check-in not found")
-        if not scanner.can_undo:
-            raise Forbidden("only the organizer (an owner or manager) may undo a check-in")
-        result = await session.execute(
-            update(Checkin)
-            .where(Checkin.id == row.id, Checkin.undone_at.is_(None))
-            .values(undone_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 0) != 1:
-            raise Conflict(f"check-in {row.id} was undone already")
-        outbox.record(
-            session,
-            "checkin.undone",
-            [checkin_list_topic(row.list_id)],
-            {
-                "checkin_id": row.id,
-                "list_id": row.list_id,
-                "event_id": event_id,
-                "ticket_id": row.ticket_id,
-                "ticket_type_id": row.ticket_type_id,
-                "duplicate": row.duplicate,
-                "undone_at": now.isoformat(),
-            },
-        )
-    return Undone(row.id, row.list_id, row.ticket_id, now)

@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from boxoffice.checkin import attendees, devices, lists, status
 from boxoffice.checkin.models import CheckinDevice, CheckinList
 from boxoffice.checkin.rules import Result
-from boxoffice.checkin.scan import ScanOutcome, ScanRequest, scan, undo_checkin
+from boxoffice.checkin.scan import ScanOutcome, ScanRequest, scan
+from boxoffice.checkin.undo import undo_checkin
 from boxoffice.errors import ErrorCode, FieldError
 from boxoffice.topics import checkin_list_topic
 from boxoffice.web.api import checkin_schemas as cs
