@@ -305,9 +305,13 @@ async def test_the_live_stream_sends_counts_then_check_ins(api: Api) -> None:
             d.ticket_type["id"],
             "Gate 9",
         )
+        counts = await asyncio.wait_for(next_data(), 10)  # the counts again, once check-ins have come in
+        assert (counts["type"], counts["checked_in"], counts["total"]) == ("checkin.status", 1, 3)
         await c.delete(f"/api/v1/checkins/{ok['checkin_id']}", headers=api.auth())
         undone = await asyncio.wait_for(next_data(), 10)
         assert (undone["type"], undone["checkin_id"]) == ("checkin.undone", ok["checkin_id"])
+        counts = await asyncio.wait_for(next_data(), 10)
+        assert (counts["type"], counts["checked_in"]) == ("checkin.status", 0)
 
 
 async def test_50_racing_requests_admit_once(api: Api) -> None:

@@ -33,6 +33,7 @@ _403: dict[int | str, dict[str, Any]] = {
 }
 router = APIRouter(prefix="/api/v1", responses={**PROBLEMS, **_403}, tags=["check-in"])
 NO_STORE = {"Cache-Control": "no-store"}
+STATUS_EVERY = 1.0  # seconds: a live stream sends the counts again at most this often while check-ins come in
 
 
 def list_out(lst: CheckinList) -> cs.CheckinListOut:
@@ -356,14 +357,15 @@ async def offline(
 )
 async def checkin_stream(list_id: str, request: Request, box: Box, door: Door) -> Response:
     """First `checkin.status` (the counts), then every `checkin.created` (with `duplicate`) and `checkin.undone`
-    as they happen; the counts again after a reconnect of the broker."""
+    as they happen, and `checkin.status` again at most once a second while they do (and after a reconnect of the
+    broker): show the counts of the latest `checkin.status`, not a sum of the messages."""
     await lists.get_list(box.db, list_id, door)
 
     async def snapshot() -> list[dict[str, Any]]:
         current = await status.list_status(box.db, list_id, door)
         return [{"type": "checkin.status", **status_body(current)}]
 
-    return _stream(request, box, checkin_list_topic(list_id), snapshot)
+    return _stream(request, box, checkin_list_topic(list_id), snapshot, settle=STATUS_EVERY)
 
 
 # -- door devices ----------------------------------------------------------------------------------------------

@@ -87,7 +87,6 @@
   var copy = null;          // {version, list, event, device, types: {id: title}, byDigest: {}, byId: {}}
   var queue = [];           // scans admitted offline, waiting to upload (oldest first)
   var server = { checked_in: 0, total: 0, duplicates: 0 };
-  var seen = {};            // check-in ids the counts have taken in since the last snapshot
   var online = navigator.onLine !== false;
 
   function setOnline(value) {
@@ -364,19 +363,16 @@
   // -- live counts (SSE over fetch) --------------------------------------------------------------------------------
 
   function onMessage(message) {
+    // the counts are the latest checkin.status (the stream sends it again after check-ins); the single check-ins
+    // keep this phone's copy current for deciding offline
     if (message.type === "checkin.status") {
       server = { checked_in: message.checked_in, total: message.total, duplicates: message.duplicates };
-      seen = {};
-    } else if (message.type === "checkin.created" && !seen[message.checkin_id]) {
-      seen[message.checkin_id] = true;
-      if (message.duplicate) { server.duplicates += 1; } else { server.checked_in += 1; }
+    } else if (message.type === "checkin.created" && !message.duplicate) {
       var ticket = copy && copy.byId[message.ticket_id];
-      if (ticket && !message.duplicate && !ticket.checked_in_at) { ticket.checked_in_at = message.scanned_at; }
-    } else if (message.type === "checkin.undone" && !seen["undone:" + message.checkin_id]) {
-      seen["undone:" + message.checkin_id] = true;
-      if (message.duplicate) { server.duplicates -= 1; } else { server.checked_in -= 1; }
+      if (ticket && !ticket.checked_in_at) { ticket.checked_in_at = message.scanned_at; }
+    } else if (message.type === "checkin.undone" && !message.duplicate) {
       var undone = copy && copy.byId[message.ticket_id];
-      if (undone && !message.duplicate) { undone.checked_in_at = null; }
+      if (undone) { undone.checked_in_at = null; }
     }
     renderCounts();
   }
