@@ -150,7 +150,7 @@ def summary(name: str, result: LoadResult, cpu: CpuMeter, scans: int) -> dict[st
 
 async def main(args: argparse.Namespace) -> int:
     tickets = 2000 if args.quick else args.tickets
-    race_tickets = 100 if args.quick else 400
+    race_tickets = 100 if args.quick else 200
     secret = secrets.token_urlsafe(32)
     logs = Path(tempfile.mkdtemp(prefix="boxoffice-checkin-bench-"))
     report: dict[str, Any] = {
@@ -252,6 +252,6 @@ def render(report: dict[str, Any]) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2,000 tickets (a smoke run)")
-    parser.add_argument("--tickets", type=int, default=10_000, help="tickets admitted and rescanned (default 10,000)")
+    parser.add_argument("--tickets", type=int, default=5000, help="tickets admitted and rescanned (default 5,000)")
     parser.add_argument("--workers", type=int, default=2, help="Uvicorn workers (default 2)")
     sys.exit(asyncio.run(main(parser.parse_args())))
