@@ -189,6 +189,9 @@ def demo() -> None:
         from boxoffice.accounts.roles import Role
         from boxoffice.accounts.service import create_api_key
         from boxoffice.accounts.users import password_link, user_with_membership
+        from boxoffice.checkin.devices import create_device
+        from boxoffice.checkin.lists import ensure_default_list
+        from boxoffice.checkin.rules import Scanner
         from boxoffice.db import Database
         from boxoffice.events import service as events
         from boxoffice.events.models import Event
@@ -268,6 +271,10 @@ def demo() -> None:
                 )
             else:
                 event = existing
+            await ensure_default_list(db, event.id)
+            door = await create_device(
+                db, event.id, "Demo door", Scanner(organizer_id=event.organizer_id, can_undo=True, can_manage=True)
+            )
             _, raw = await create_api_key(db, DEMO_ORGANIZER, name="demo")
             _, _, link = await user_with_membership(
                 db, DEMO_ORGANIZER, DEMO_ORGANIZER, Role.OWNER, settings.secret_bytes
@@ -280,6 +287,7 @@ def demo() -> None:
         typer.echo(f"Set a password: {password_link(base, link)} (once, within 24 hours; then sign in)")
         typer.echo(f"API docs:       {base}/docs")
         typer.echo(f"Organizer API:  curl -H 'Authorization: Bearer <key>' {base}/api/v1/events/{event.id}/orders")
+        typer.echo(f"Door scanner:   {base}/door/#list={door.device.list_id}&token={door.token}")
         typer.echo(f"Organizer:      {DEMO_ORGANIZER}")
         typer.echo("Organizer API key (shown once):")
         typer.echo(raw)

@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 from boxoffice.accounts.housekeeping import prune_accounts
+from boxoffice.checkin.devices import DeviceTokens
 from boxoffice.db import Database
 from boxoffice.integrations.addresses import UrlPolicy
 from boxoffice.integrations.deliveries import prune_deliveries
@@ -79,6 +80,7 @@ class Boxoffice:
             livemode=self.stripe.livemode,
         )
         self.broker = broker or make_broker(settings.redis_dsn, prefix=settings.redis_prefix)
+        self.devices = DeviceTokens(self.db)  # door devices' tokens (check-in)
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
         self.mailer = Mailer(
             self.db,

@@ -121,6 +121,8 @@ class Database:
         # The dialect's capabilities, by name (tests may turn one off on their Database to compare the paths).
         # One-statement reservations (ticketing.reserve_pg): PostgreSQL's data-modifying WITH and its jsonb functions.
         self.one_statement_reservations = self.dialect == "postgresql"
+        # One-statement check-ins (checkin.scan): the admission and its outbox message in one data-modifying WITH.
+        self.one_statement_checkins = self.dialect == "postgresql"
 
     @property
     def is_sqlite(self) -> bool:

@@ -48,6 +48,14 @@ class ErrorCode(StrEnum):
     INVALID_JSON = "invalid_json"  # the body is not JSON
     HTTPS_REQUIRED = "https_required"  # a URL that must be https:// (a webhook endpoint in production)
     FORBIDDEN_ADDRESS = "forbidden_address"  # a URL to an address nothing is sent to (private, loopback, ...)
+    # a scan at the door refused (``checkin``): the ticket's code is genuine, its state says no
+    ALREADY_CHECKED_IN = "already_checked_in"  # the ticket is in already (the first check-in's time and device)
+    CANCELED = "canceled"  # the ticket or its order was canceled
+    REFUNDED = "refunded"  # the ticket's order was refunded
+    NOT_PAID = "not_paid"  # the ticket's order is not paid (not confirmed)
+    NOT_ON_LIST = "not_on_list"  # a ticket type the check-in list does not admit
+    OUTSIDE_WINDOW = "outside_window"  # scanned outside the check-in list's time window
+    REPLACED = "replaced"  # a genuine code of a ticket that has a newer code since (it was handed to someone else)
     INVALID = "invalid"  # any other refusal of the request's validation
 
 
@@ -188,6 +196,13 @@ class InvalidTransition(Conflict):
 class Unauthorized(BoxofficeError):
     code = "unauthorized"
     title = "Unauthorized"
+
+
+class Forbidden(BoxofficeError):
+    """Known credentials that do not allow this (a door device undoing a check-in)."""
+
+    code = "forbidden"
+    title = "Forbidden"
 
 
 class ServiceUnavailable(BoxofficeError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 def load_all_models() -> None:
     import boxoffice.accounts.models
     import boxoffice.attendees.models
+    import boxoffice.checkin.models
     import boxoffice.events.models
     import boxoffice.integrations.models
     import boxoffice.notifications.models

@@ -12,3 +12,8 @@ def event_topic(event_id: str) -> str:
 def order_topic(order_id: str) -> str:
     """An order's status changes."""
     return f"order:{order_id}"
+
+
+def checkin_list_topic(list_id: str) -> str:
+    """A check-in list's admissions, duplicates and undos (the scanners' and the console's live counts)."""
+    return f"checkin-list:{list_id}"

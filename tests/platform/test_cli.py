@@ -47,6 +47,8 @@ async def test_migrate_apikey_and_demo(tmp_path: Path) -> None:
     lines = demo.stdout.strip().splitlines()
     event_url = next(line for line in lines if line.startswith("Demo event:")).split()[-1]
     assert event_url.startswith("http://127.0.0.1:8111/e/ev_")
+    pairing = next(line for line in lines if line.startswith("Door scanner:")).split()[-1]
+    assert pairing.startswith("http://127.0.0.1:8111/door/#list=cl_") and "&token=bodev_" in pairing
     db = Database(url)
     try:
         assert (await authenticate(db, key)).email_normalized == "org@example.com"

@@ -124,6 +124,27 @@ async def test_sse_snapshot_live_reconnect_and_heartbeat() -> None:
         await stream.aclose()  # type: ignore[attr-defined]  # an async generator
 
 
+async def test_sse_settle_sends_the_state_again_after_messages_once_per_interval() -> None:
+    broker = InMemoryBroker()
+    state = {"in": 0}
+
+    async def snapshot() -> list[dict[str, object]]:
+        return [{"type": "status", "in": state["in"]}]
+
+    async with broker.subscribe("list:l") as sub:
+        stream = sse_events(sub, snapshot, heartbeat=30, settle=0.05)
+        assert await anext(stream) == "retry: 3000\n\n"
+        assert '"in":0' in await anext(stream)
+        # three check-ins arrive together; the state already holds them when the stream sends it again
+        state["in"] = 3
+        for n in range(3):
+            await broker.publish("list:l", {"type": "checkin.created", "n": n})
+        frames = [await anext(stream) for _ in range(4)]
+        assert ['"n":0' in frames[0], '"n":1' in frames[1], '"n":2' in frames[2]] == [True, True, True]
+        assert '"type":"status","in":3' in frames[3]  # once, after the burst
+        await stream.aclose()  # type: ignore[attr-defined]  # an async generator
+
+
 def test_frame_is_one_data_line() -> None:
     text = frame({"type": "order.confirmed", "note": "line1\nline2"})
     assert text.count("\ndata: ") == 1 and "line1\\nline2" in text

@@ -14,10 +14,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 from starlette.routing import BaseRoute
 
 from boxoffice.accounts.service import create_api_key
 from boxoffice.attendees.questions import create_question
+from boxoffice.checkin.lists import ensure_default_list
+from boxoffice.checkin.models import CheckinList
 from boxoffice.payments.keys import SANDBOX_PATH
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.web.app import create_app
@@ -68,6 +71,9 @@ async def test_every_route_answers_with_the_headers(site: LiveServer) -> None:
     spare = await make_ticket(site.box.db, event.id, title="Spare")
     order = await reserve(site.box.db, order_request(event.id, (tt.id, 1, 500)))
     question = await create_question(site.box.db, event.id, {"label": "Diet", "kind": "text"})
+    await ensure_default_list(site.box.db, event.id)
+    async with site.box.db.read() as session:
+        list_id = await session.scalar(select(CheckinList.id).where(CheckinList.event_id == event.id))
     ids = {
         "event_id": event.id,
         "order_id": order.id,
@@ -78,6 +84,9 @@ async def test_every_route_answers_with_the_headers(site: LiveServer) -> None:
         "token": "nope",
         "endpoint_id": "we_00000000000000000000",
         "delivery_id": "whd_00000000000000000000",
+        "list_id": str(list_id),
+        "checkin_id": "ci_unknown",
+        "device_id": "dev_unknown",
     }
     c = site.client
     walked: set[tuple[str, str]] = set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -25,25 +26,42 @@ async def sse_events(
     *,
     heartbeat: float = 15.0,
     is_disconnected: Callable[[], Awaitable[bool]] | None = None,
+    settle: float | None = None,
 ) -> AsyncIterator[str]:
-    """Formatted SSE frames. The subscription must be open before the snapshot is read, so nothing falls between."""
+    """Formatted SSE frames. The subscription must be open before the snapshot is read, so nothing falls between.
+
+    ``settle``: after live messages, the state (the snapshot) again, at most once every ``settle`` seconds, for
+    clients that show totals: a total rebuilt from the messages would count twice a message whose change the first
+    snapshot already held."""
     yield "retry: 3000\n\n"
     await subscription.wait_active()
     for message in await snapshot():
         yield frame(message)
+    loop = asyncio.get_running_loop()
+    due: float | None = None  # when the state is sent again (settle), if messages came since it was last sent
     while True:
         if is_disconnected is not None and await is_disconnected():
             return
+        if due is not None and loop.time() >= due:
+            due = None
+            for current in await snapshot():
+                yield frame(current)
+            continue
+        wait = heartbeat if due is None else max(due - loop.time(), 0.001)
         try:
-            message = await subscription.get(timeout=heartbeat)
+            message = await subscription.get(timeout=wait)
         except TimeoutError:
-            yield ": ping\n\n"
+            if due is None:
+                yield ": ping\n\n"
             continue
         if message.get("type") == "reconnected":
+            due = None
             for current in await snapshot():
                 yield frame(current)
             continue
         yield frame(message)
+        if settle is not None and due is None:
+            due = loop.time() + settle
 
 
 __all__ = ["frame", "sse_events"]

@@ -9,7 +9,7 @@ def register(app: FastAPI) -> None:
     """Attach the API and page routers (each module adds its own)."""
     from importlib import import_module
 
-    for name in ("boxoffice.web.api", "boxoffice.web.pages", "boxoffice.web.console"):
+    for name in ("boxoffice.web.api", "boxoffice.web.pages", "boxoffice.web.console", "boxoffice.web.door"):
         try:
             module = import_module(name)
         except ModuleNotFoundError as exc:

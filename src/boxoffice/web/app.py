@@ -20,7 +20,14 @@ from boxoffice.settings import Settings, get_settings
 from boxoffice.web import docs, problems, system
 from boxoffice.web import metrics as metrics_endpoint
 from boxoffice.web.api import openapi as api_openapi
-from boxoffice.web.headers import DOCS_POLICY, NO_REFERRER_PREFIXES, SecurityHeaders, page_policy
+from boxoffice.web.headers import (
+    DOCS_POLICY,
+    DOOR_POLICY,
+    DOOR_PREFIX,
+    NO_REFERRER_PREFIXES,
+    SecurityHeaders,
+    page_policy,
+)
 from boxoffice.web.limits import BodyLimit
 from boxoffice.web.nul import RefuseNul
 
@@ -64,6 +71,7 @@ def create_app(
             SANDBOX_PATH + "/": sandbox_page.CONTENT_SECURITY_POLICY,
             "/docs": DOCS_POLICY,
             "/redoc": DOCS_POLICY,
+            DOOR_PREFIX: DOOR_POLICY,
         },
         # the console: its one-time links carry a secret in the path, its pages name orders and buyers
         no_referrer=(*NO_REFERRER_PREFIXES, SANDBOX_PATH + "/", "/manage"),

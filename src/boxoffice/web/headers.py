@@ -31,6 +31,13 @@ DOCS_POLICY = (
     "font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+# The door scanner (/door/): its own files and the API, nothing else. The camera is not a fetch (no directive
+# governs it); the service worker is a file of this origin; the page posts no form anywhere.
+DOOR_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+DOOR_PREFIX = "/door/"
 NO_REFERRER_PREFIXES = ("/orders/", "/api/v1/orders/")
 HSTS = "max-age=63072000; includeSubDomains"
 

@@ -19,6 +19,7 @@ from boxoffice.errors import (
     Conflict,
     ErrorCode,
     FieldError,
+    Forbidden,
     InvalidInput,
     NotFound,
     RetryLater,
@@ -33,11 +34,6 @@ from boxoffice.payments.gateway import StripeFailure, StripeKeyRejected, StripeU
 log = logging.getLogger("boxoffice.http")
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://boxoffice.dev/problems/"
-
-
-class Forbidden(BoxofficeError):
-    code = "forbidden"
-    title = "Forbidden"
 
 
 def pointer(field: str) -> str:

@@ -1,4 +1,5 @@
-"""Shared dependencies: the container, organizer authentication (API keys), order authentication (order token)."""
+"""Shared dependencies: the container, organizer authentication (API keys), the door's scanners (API keys and door
+devices), order authentication (order token)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from boxoffice.accounts import service as accounts
+from boxoffice.checkin.devices import is_device_token
+from boxoffice.checkin.rules import Scanner
 from boxoffice.container import Boxoffice
 from boxoffice.errors import NotFound, Unauthorized
 from boxoffice.events.models import Person
 from boxoffice.ticketing.models import Order
 from boxoffice.ticketing.orders import get_order_with_token
 
-bearer = HTTPBearer(auto_error=False, description="An organizer API key, or an order's access token.")
+bearer = HTTPBearer(
+    auto_error=False, description="An organizer API key, a door device token, or an order's access token."
+)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -38,6 +43,30 @@ async def get_organizer(box: Box, credentials: Credentials) -> Person:
 
 
 Organizer = Annotated[Person, Depends(get_organizer)]
+
+
+def organizer_scanner(organizer: Person) -> Scanner:
+    """An organizer at the door: every list of their events, every right (lists, devices, undo)."""
+    return Scanner(organizer_id=organizer.id, can_undo=True, can_manage=True)
+
+
+async def get_scanner(box: Box, credentials: Credentials) -> Scanner:
+    """Who is at the door, from whatever credentials they hold: the one place that turns credentials into a
+    ``Scanner`` (an organizer's API key, a paired door device; a door team member's session comes here too)."""
+    if credentials is None:
+        raise HTTPException(
+            401, "an API key or a door device token is required (Authorization: Bearer <token>)", headers=CHALLENGE
+        )
+    raw = credentials.credentials
+    try:
+        if is_device_token(raw):
+            return await box.devices.authenticate(raw)
+        return organizer_scanner(await accounts.authenticate(box.db, raw))
+    except Unauthorized as exc:
+        raise HTTPException(401, exc.detail, headers=CHALLENGE) from None
+
+
+Door = Annotated[Scanner, Depends(get_scanner)]
 
 
 ORDER_COOKIE_PREFIX = "bo_order_"

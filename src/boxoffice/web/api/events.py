@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Response
 
+from boxoffice.checkin.lists import ensure_default_list
 from boxoffice.events import listing
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -29,6 +30,7 @@ async def create_event(body: s.EventCreate, box: Box, organizer: Organizer) -> s
     """A new event of the key's organizer; without a `status` it is `published` at once (send `draft` to prepare
     it unseen, then `PATCH` its status to `published`)."""
     event = await events.create_event(box.db, organizer.email, events.EventInput(**body.model_dump(exclude_unset=True)))
+    await ensure_default_list(box.db, event.id)  # every event has a check-in list from the start
     return event_out(event)
 
 

@@ -29,6 +29,10 @@ _BY_EVENT: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("ListParticipants", "get", f"{EVENT}/participants", {}, None),
     ("ListEmails", "get", f"{EVENT}/emails", {}, None),
     ("Availability", "get", f"{EVENT}/stream", {}, None),
+    ("AddCheckinList", "post", f"{EVENT}/checkin-lists", {}, None),
+    ("ListCheckinLists", "get", f"{EVENT}/checkin-lists", {}, None),
+    ("AddDoorDevice", "post", f"{EVENT}/devices", {}, None),
+    ("ListDoorDevices", "get", f"{EVENT}/devices", {}, None),
 ]
 _BY_ORDER: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("GetOrder", "get", ORDER, {"query.token": "$response.body#/token"}, None),
@@ -36,6 +40,17 @@ _BY_ORDER: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("ResumeCheckout", "post", f"{ORDER}/checkout", {"query.token": "$response.body#/token"}, None),
     ("OrderStatus", "get", f"{ORDER}/stream", {"query.token": "$response.body#/token"}, None),
     ("RefundOrder", "post", f"{ORDER}/refunds", {}, None),
+]
+CHECKIN_LIST = f"{API}/checkin-lists/{{list_id}}"
+_BY_CHECKIN_LIST: list[tuple[str, str, str, dict[str, str], Any]] = [
+    ("GetCheckinList", "get", CHECKIN_LIST, {}, None),
+    ("ChangeCheckinList", "patch", CHECKIN_LIST, {}, None),
+    ("DeleteCheckinList", "delete", CHECKIN_LIST, {}, None),
+    ("ScanAtList", "post", f"{CHECKIN_LIST}/scans", {}, None),
+    ("CheckinStatus", "get", f"{CHECKIN_LIST}/status", {}, None),
+    ("FindAttendees", "get", f"{CHECKIN_LIST}/attendees", {}, None),
+    ("CheckinRecords", "get", f"{CHECKIN_LIST}/checkins", {}, None),
+    ("OfflineCopy", "get", f"{CHECKIN_LIST}/offline", {}, None),
 ]
 _BY_TICKET: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("GetTicketType", "get", TICKET, {}, None),
@@ -68,6 +83,10 @@ def _order_links(pointer: str, with_token: bool) -> list[tuple[str, str, str, di
         for n, m, p, extra, body in _BY_ORDER
         if with_token or not extra  # a listed order carries no token: its buyer's operations need one
     ]
+
+
+def _checkin_list_links(pointer: str) -> list[tuple[str, str, str, dict[str, str], Any]]:
+    return [(n, m, p, {"path.list_id": pointer}, body) for n, m, p, _, body in _BY_CHECKIN_LIST]
 
 
 def _ticket_links(pointer: str) -> list[tuple[str, str, str, dict[str, str], Any]]:
@@ -107,6 +126,20 @@ LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str], Any]
         for name, method, path in (
             ("GetDelivery", "get", f"{HOOK}/deliveries/{{delivery_id}}"),
             ("Redeliver", "post", f"{HOOK}/deliveries/{{delivery_id}}/redeliver"),
+        )
+    ],
+    ("post", f"{EVENT}/checkin-lists", "201"): _checkin_list_links("$response.body#/id"),
+    ("get", f"{EVENT}/checkin-lists", "200"): _checkin_list_links("$response.body#/0/id"),
+    ("post", f"{EVENT}/devices", "201"): [
+        ("RevokeDoorDevice", "delete", f"{API}/devices/{{device_id}}", {"path.device_id": "$response.body#/id"}, None)
+    ],
+    ("post", f"{CHECKIN_LIST}/scans", "201"): [
+        (
+            "UndoCheckin",
+            "delete",
+            f"{API}/checkins/{{checkin_id}}",
+            {"path.checkin_id": "$response.body#/checkin_id"},
+            None,
         )
     ],
 }

@@ -69,9 +69,15 @@ def _too_many_streams() -> Response:
 
 
 def _stream(
-    request: Request, box: Box, topic: str, snapshot: Callable[[], Awaitable[list[dict[str, Any]]]]
+    request: Request,
+    box: Box,
+    topic: str,
+    snapshot: Callable[[], Awaitable[list[dict[str, Any]]]],
+    *,
+    settle: float | None = None,
 ) -> Response:
-    """The SSE answer for ``topic``, within the caps on open streams (429 past them)."""
+    """The SSE answer for ``topic``, within the caps on open streams (429 past them); ``settle`` as in
+    ``realtime.sse_events``."""
     slots: StreamSlots = request.app.state.sse_slots
     slot = slots.take(client_address(request))
     if slot is None:
@@ -85,7 +91,9 @@ def _stream(
     async def frames() -> AsyncIterator[str]:
         try:
             async with subscription:
-                async for frame in sse_events(subscription, snapshot, is_disconnected=request.is_disconnected):
+                async for frame in sse_events(
+                    subscription, snapshot, is_disconnected=request.is_disconnected, settle=settle
+                ):
                     yield frame
         finally:
             cleanup()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from boxoffice.checkin.lists import ensure_default_list
 from boxoffice.errors import InvalidInput
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -33,6 +34,7 @@ async def create_event(request: Request, member: OwnerOrManager) -> Response:
         person = await events.get_person(_box(request).db, member.organizer_id)
         data = event_input(form, creating=True)
         event = await events.create_event(_box(request).db, person.email, data)
+        await ensure_default_list(_box(request).db, event.id)  # its door list from the start
     except InvalidInput as exc:
         form.add_errors(exc.errors)
         return _form_page(request, form.shown(), status=422)

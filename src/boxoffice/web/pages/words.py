@@ -105,7 +105,15 @@ WORDS: dict[ErrorCode, dict[str, str]] = {
     ErrorCode.INVALID_JSON: {"": "The form could not be read: please reload the page and try again"},
     ErrorCode.HTTPS_REQUIRED: {"": "Please give {what} as an https:// address"},
     ErrorCode.FORBIDDEN_ADDRESS: {"": "Please give {what} on the public internet: private addresses are not allowed"},
-    ErrorCode.INVALID: {"": _CHECK},
+    ErrorCode.INVALID: {"": _CHECK, "code": "Not a ticket of this event"},
+    # the door's answers (the scanner page shows them in large type)
+    ErrorCode.ALREADY_CHECKED_IN: {"": "Already checked in"},
+    ErrorCode.CANCELED: {"": "Ticket canceled"},
+    ErrorCode.REFUNDED: {"": "Ticket refunded"},
+    ErrorCode.NOT_PAID: {"": "Order not paid"},
+    ErrorCode.NOT_ON_LIST: {"": "This ticket type does not enter here"},
+    ErrorCode.OUTSIDE_WINDOW: {"": "Outside this entrance's opening hours"},
+    ErrorCode.REPLACED: {"": "Old code: this ticket was given a new code"},
 }
 
 # the fields the pages show, in words (``{title}``: the ticket type)

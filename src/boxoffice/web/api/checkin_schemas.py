@@ -1,0 +1,247 @@
+"""Request and response bodies of the check-in API (``web/api/checkin.py``), with the rules the OpenAPI schema states
+and the server enforces (the single fields' rules come from ``web/api/fields.py``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from boxoffice.checkin.rules import Result
+from boxoffice.web.api.fields import NAME_PATTERN, TEXT_PATTERN, DateTime, Matches, NoNul, Title
+from boxoffice.web.api.schemas import Problem, Strict, _not_null
+
+Id = Annotated[str, Field(min_length=1, max_length=64), NoNul]
+TicketTypeIds = Annotated[
+    list[Id],
+    Field(
+        min_length=1,
+        max_length=200,
+        description="The ticket types the list admits, each one of the event's; null (or left out when creating): "
+        "every ticket type of the event, those added later included.",
+    ),
+]
+_LIST_RULES = (
+    "Rules answered with 422 and not in the schema: `ends_at` after `starts_at` (the stored value of one not sent "
+    "counts); every id of `ticket_type_ids` one of the event's ticket types."
+)
+
+
+class CheckinListCreate(Strict):
+    __doc__ = "A check-in list. " + _LIST_RULES
+
+    name: Title
+    ticket_type_ids: TicketTypeIds | None = None
+    starts_at: DateTime | None = Field(default=None, description="The list admits from then on (unset: any time).")
+    ends_at: DateTime | None = Field(default=None, description="The list admits until then (unset: any time).")
+
+
+class CheckinListPatch(Strict):
+    __doc__ = "The fields to change; null for `ticket_type_ids`, `starts_at` or `ends_at` removes that limit. " + (
+        _LIST_RULES
+    )
+    NOT_NULL = ("name",)
+
+    name: Title | None = None
+    ticket_type_ids: TicketTypeIds | None = None
+    starts_at: DateTime | None = None
+    ends_at: DateTime | None = None
+
+    _not_null = field_validator("name", mode="before")(_not_null)
+
+
+class CheckinListOut(BaseModel):
+    id: str
+    event_id: str
+    name: str
+    all_ticket_types: bool
+    ticket_type_ids: list[str] = Field(description="The ticket types admitted when not all_ticket_types.")
+    starts_at: datetime | None
+    ends_at: datetime | None
+    is_default: bool = Field(description="The list the event was created with.")
+    created_at: datetime
+
+
+class ScanIn(Strict):
+    """A scan: either the `code` the scanner read or, for a check-in by hand after a search, the `ticket_id` (one of
+    the two, never both). `nonce`: the scanner's own id for this scan; sending it again answers what the first scan
+    answered and writes nothing. `scanned_at`: set when uploading a scan made offline (the device admitted the
+    person then); at most 5 minutes ahead of the server's clock (a rule against the server's clock, answered with
+    422)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["code"]}, {"required": ["ticket_id"]}]}
+    )
+    NOT_NULL = ("code", "ticket_id", "nonce", "scanned_at")
+
+    code: Annotated[str, Field(min_length=1, max_length=200), NoNul] | None = None
+    ticket_id: Id | None = None
+    nonce: Annotated[str, Field(min_length=1, max_length=100), NoNul] | None = None
+    scanned_at: DateTime | None = None
+    device: Annotated[
+        str,
+        Field(max_length=100, description="A label for the scanner (a paired device's own label wins)."),
+        Matches(NAME_PATTERN, "must not contain control characters"),
+    ] = ""
+
+    _not_null = field_validator("code", "ticket_id", "nonce", "scanned_at", mode="before")(_not_null)
+
+
+class ScanTicket(BaseModel):
+    id: str
+    ticket_type_id: str
+    ticket_type: str = Field(description="The ticket type's title.")
+    holder_name: str
+    order_id: str
+
+
+class CheckinEntry(BaseModel):
+    id: str
+    checked_in_at: datetime
+    device: str
+
+
+class ScanOk(BaseModel):
+    result: Literal["ok"] = "ok"
+    checkin_id: str
+    ticket: ScanTicket
+    checked_in_at: datetime
+    device: str
+    replayed: bool = Field(description="True: the answer to an earlier scan with this nonce (nothing was written).")
+
+
+class ScanRefused(Problem):
+    """A refused scan (409): `result` says why (also `errors[0].code`, on the field `code` or `ticket_id`)."""
+
+    result: Literal[
+        "already_checked_in", "canceled", "refunded", "not_paid", "not_on_list", "outside_window", "replaced"
+    ]
+    ticket: ScanTicket
+    first_checkin: CheckinEntry | None = Field(
+        default=None, description="already_checked_in: the admission that came first."
+    )
+    duplicate: bool = Field(
+        default=False,
+        description="True: this upload of an offline scan was recorded as a flagged duplicate entry (checkin_id).",
+    )
+    checkin_id: str | None = Field(default=None, description="The duplicate entry's record, when one was recorded.")
+    replayed: bool = False
+
+
+class ScanInvalid(Problem):
+    """422: with `result: invalid`, not a ticket of this list's event (malformed, forged, altered, unknown, or of
+    another event); without it, a request that breaks the schema (errors[] names the fields)."""
+
+    result: Literal["invalid"] | None = None
+
+
+class UndoneOut(BaseModel):
+    id: str
+    list_id: str
+    ticket_id: str
+    undone_at: datetime
+
+
+class TypeCountOut(BaseModel):
+    id: str
+    title: str
+    checked_in: int
+    duplicates: int = Field(description="Second admissions of a ticket made offline, counted apart.")
+    total: int = Field(description="Tickets that admit at this list (valid tickets of paid orders).")
+
+
+class StatusOut(BaseModel):
+    list_id: str
+    checked_in: int
+    duplicates: int
+    total: int
+    ticket_types: list[TypeCountOut]
+
+
+class AttendeeOut(BaseModel):
+    ticket_id: str
+    ticket_type_id: str
+    ticket_type: str
+    holder_name: str
+    email: str
+    order_id: str
+    result: Result = Field(description="What a scan of this ticket would answer now (ok, or the refusal).")
+    checked_in_at: datetime | None
+
+
+class CheckinOut(BaseModel):
+    id: str
+    ticket_id: str
+    ticket_type_id: str
+    ticket_type: str
+    holder_name: str
+    order_id: str
+    scanned_at: datetime
+    received_at: datetime
+    device: str
+    manual: bool = Field(description="Checked in from a search rather than from the ticket's code.")
+    duplicate: bool = Field(description="A second admission made by a device while offline, flagged.")
+    undone_at: datetime | None
+
+
+class OfflineEvent(BaseModel):
+    id: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+
+
+class OfflineDevice(BaseModel):
+    id: str
+    label: str
+
+
+class OfflineType(BaseModel):
+    id: str
+    title: str
+
+
+class OfflineTicketOut(BaseModel):
+    id: str
+    ticket_type_id: str
+    digest: str = Field(description="SHA-256 (hex) of the ticket's current code: hash what you scan, look it up.")
+    state: Result = Field(description="ok, or why a scan is refused whatever the time (canceled, refunded, ...).")
+    holder_name: str
+    order_id: str
+    checked_in_at: datetime | None
+
+
+class OfflineOut(BaseModel):
+    version: str = Field(description="Changes whenever the copy does; also the ETag (send If-None-Match).")
+    checkin_list: CheckinListOut = Field(alias="list")
+    event: OfflineEvent
+    device: OfflineDevice | None
+    ticket_types: list[OfflineType]
+    tickets: list[OfflineTicketOut]
+
+
+class DeviceCreate(Strict):
+    """A door device. `checkin_list_id` must be a list of this event (a rule against stored state, answered with
+    422); left out: the event's default list."""
+
+    label: Annotated[str, Field(min_length=1, max_length=100), Matches(TEXT_PATTERN, "must not be blank")]
+    checkin_list_id: Id | None = None
+
+
+class DeviceOut(BaseModel):
+    id: str
+    event_id: str
+    checkin_list_id: str
+    label: str
+    prefix: str = Field(description="The token's first characters, to tell devices apart.")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class DeviceCreated(DeviceOut):
+    token: str = Field(description="The device's token, shown once: the pairing URL carries it.")
+    pairing_url: str = Field(description="Open it on the phone (or scan pairing_qr_svg) to pair it.")
+    pairing_qr_svg: str = Field(description="An SVG QR code of pairing_url, for a screen to show.")
