@@ -1,4 +1,5 @@
-"""Notifications tables: one row per email to send, unique per order event, so it is never sent twice."""
+"""Notifications tables: one row per email to send, unique per order (or waiting-list) event, so it is never sent
+twice."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ class EmailMessage(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
-    order_id: Mapped[str] = mapped_column(String(32), index=True)
+    # what the email is about: an order, or a waiting-list entry (its offer, its confirmation)
+    order_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    waiting_list_entry_id: Mapped[str | None] = mapped_column(String(32), index=True)
     event_id: Mapped[str] = mapped_column(String(32), index=True)
     to_email: Mapped[str] = mapped_column(String(320))
     amount_cents: Mapped[int | None] = mapped_column(Integer)
