@@ -60,7 +60,9 @@ def test_the_models_name_the_checks_the_sale_relies_on() -> None:
             "ck_ticket_types_quantity_positive": "quantity>=1",
             "ck_ticket_types_counters_non_negative": "sold_count>=0andheld_count>=0",
             "ck_ticket_types_no_oversell": "sold_count+held_count+reserved_count<=quantity",
-            "ck_ticket_types_reserved_counters": "reserved_count>=0andwaitlist_count>=0andwaitlist_count<=reserved_count",
+            "ck_ticket_types_reserved_counters": (
+                "reserved_count>=0andwaitlist_count>=0andwaitlist_count<=reserved_count"
+            ),
         },
         "refunds": {"ck_refunds_amount_positive": "amount_cents>0"},
         "vouchers": {

@@ -268,6 +268,8 @@ class Mailer:
         )
 
     async def render(self, row: EmailMessage):  # type: ignore[no-untyped-def]
+        if row.order_id is None:
+            raise ValueError(f"email {row.id} ({row.kind}) names no order")
         ctx = await self.context(row.order_id)
         if row.kind == "confirmation":
             return render_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)

@@ -13,6 +13,8 @@ Create Date: 2026-12-03
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -28,7 +30,7 @@ NEW_NO_OVERSELL = "sold_count + held_count + reserved_count <= quantity"
 RESERVED = "reserved_count >= 0 AND waitlist_count >= 0 AND waitlist_count <= reserved_count"
 
 
-def _recreate() -> str:
+def _recreate() -> Literal["auto", "always"]:
     return "always" if op.get_bind().dialect.name == "sqlite" else "auto"
 
 
