@@ -158,8 +158,10 @@ async def release(session: AsyncSession, order: Order, now: datetime) -> dict[st
         assert voucher is not None  # vouchers with uses are never deleted, only hidden
         group = by_voucher[voucher_id]
         room = voucher.reserve - voucher.reserved_left if reservation_open(voucher, now) else 0
-        back = min(sum(u.reserved for u in group), room)
-        for use, share in zip(group, _allocate(back, [u.reserved for u in group]), strict=True):
+        # only into the reservation's ticket type as it is now (the organizer may have moved it)
+        from_reserve = [u.reserved if u.ticket_type_id == voucher.reserved_ticket_type_id else 0 for u in group]
+        back = min(sum(from_reserve), room)
+        for use, share in zip(group, _allocate(back, from_reserve), strict=True):
             kept[use.ticket_type_id] += share
         await session.execute(
             update(Voucher)
@@ -206,8 +208,9 @@ async def retake(session: AsyncSession, order: Order, now: datetime) -> dict[str
         if voucher.max_uses is not None and voucher.uses_taken + wanted > voucher.max_uses:
             return None
         available = voucher.reserved_left if reservation_open(voucher, now) else 0
-        taken = min(sum(u.reserved for u in group), available)
-        for use, share in zip(group, _allocate(taken, [u.reserved for u in group]), strict=True):
+        from_reserve = [u.reserved if u.ticket_type_id == voucher.reserved_ticket_type_id else 0 for u in group]
+        taken = min(sum(from_reserve), available)
+        for use, share in zip(group, _allocate(taken, from_reserve), strict=True):
             reserved[use.ticket_type_id] += share
             use.reserved = share
             use.released_at = None
