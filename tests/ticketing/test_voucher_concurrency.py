@@ -6,6 +6,8 @@ import asyncio
 import dataclasses
 import random
 from collections import Counter
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -101,10 +103,12 @@ async def test_holds_ending_while_holders_order_keep_the_uses_exact(pg_db: Datab
 
     rng = random.Random(5)
     for _ in range(5):
-        mixed = [*(expire_order(pg_db, order_id, force=True) for order_id in await pending())]
+        mixed: list[Coroutine[Any, Any, object]] = [
+            expire_order(pg_db, order_id, force=True) for order_id in await pending()
+        ]
         mixed += [attempt(pg_db, newcomer()) for _ in range(20)]
         rng.shuffle(mixed)
-        await asyncio.gather(*mixed)  # type: ignore[arg-type]
+        await asyncio.gather(*mixed)
         uses, left, live = await voucher_state(pg_db, voucher.id)
         assert uses == live == len(await pending()) and uses + left == 8
         assert await counters(pg_db, tt.id) == (100, 0, uses)
