@@ -313,7 +313,8 @@ class ParticipantOut(BaseModel):
 
 class EmailOut(BaseModel):
     id: str
-    order_id: str
+    order_id: str | None = Field(description="The order the email is about (none for a waiting-list email).")
+    waiting_list_entry_id: str | None = None
     kind: str
     to_email: str
     status: str
