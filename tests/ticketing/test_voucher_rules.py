@@ -124,6 +124,8 @@ def test_applies_to_named_types_and_unlocked_hidden_ones() -> None:
     assert v.applies_to(named, "tt_a", hidden=False)
     assert not v.applies_to(named, "tt_b", hidden=False)
     assert v.applies_to(named, "tt_h", hidden=True)
+    access = terms(unlocks=frozenset({"tt_h"}))  # an access code: what it unlocks, nothing else
+    assert v.applies_to(access, "tt_h", hidden=True) and not v.applies_to(access, "tt_a", hidden=False)
 
 
 def test_use_checks_say_which_rule_refused() -> None:

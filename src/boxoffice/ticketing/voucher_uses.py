@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from boxoffice.db import Database
 from boxoffice.ids import new_id
 from boxoffice.ticketing import vouchers as rules
 from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.rules import pricing_from_row
 from boxoffice.ticketing.voucher_models import Voucher, VoucherUse, WaitingListEntry
 
 
@@ -76,6 +78,42 @@ async def lock_voucher(session: AsyncSession, voucher_id: str) -> Voucher | None
             select(Voucher).where(Voucher.id == voucher_id).with_for_update().execution_options(populate_existing=True)
         )
     ).one_or_none()
+
+
+async def voucher_for_holder(db: Database, event_id: str, code: str, now: datetime) -> Voucher:
+    """The voucher a buyer typed, to show its prices and unlocked tickets before checkout: unknown (422), not valid
+    now or used up (409) are refused as an order with it would be."""
+    voucher = await read_voucher(db, event_id, code)
+    if voucher is None:
+        raise rules.unknown()
+    terms = rules.terms_from_row(voucher)
+    rules.check_window(terms, now)
+    if terms.remaining == 0:
+        raise rules.used_up(0)
+    return voucher
+
+
+@dataclass(frozen=True)
+class HolderTicket:
+    """A ticket type as the holder of a voucher sees it: whether the code applies, the price of the next unit with
+    it, and what they can buy (what the public can, and the tickets set aside for the code)."""
+
+    applies: bool
+    price_cents: int
+    available: int
+
+
+def holder_ticket(voucher: Voucher, ticket: Any, *, available: int, price_cents: int, now: datetime) -> HolderTicket:
+    """``ticket``: anything with a ticket type's id, ``hidden`` and pricing attributes; ``price_cents``: the next
+    unit's price without the voucher (a flexible one's suggested price)."""
+    terms = rules.terms_from_row(voucher)
+    applies = rules.applies_to(terms, ticket.id, hidden=ticket.hidden)
+    price = rules.unit_price(pricing_from_row(ticket), price_cents, terms.discount) if applies else price_cents
+    if applies and voucher.reserved_ticket_type_id == ticket.id and reservation_open(voucher, now):
+        available += voucher.reserved_left
+    if applies and ticket.hidden and terms.remaining is not None:  # sold only with the code: its uses bound it
+        available = min(available, terms.remaining)
+    return HolderTicket(applies, price, available)
 
 
 def _allocate(total: int, sizes: Sequence[int]) -> list[int]:

@@ -2,8 +2,9 @@
 I/O, no clock (``now`` is an argument), beside ``pricing.py``.
 
 A voucher belongs to one event. Its code is unique in the event whatever its case (``normalize_code``). It applies
-to the ticket types it names (``ticket_type_ids``; None: every ticket type of the event that is not hidden) and to
-the hidden types it unlocks (``unlocks``: they become visible and buyable with the code). Its uses are tickets,
+to the hidden types it unlocks (``unlocks``: they become visible and buyable with the code) and to the ticket types
+it names (``ticket_type_ids``); naming none means every ticket type of the event that is not hidden, unless it
+unlocks some: an access code applies to what it unlocks only. Its uses are tickets,
 counted across orders (``max_uses``; None: no limit); ``max_per_order`` bounds the tickets one order takes with it;
 it works from ``valid_from`` (inclusive) until ``valid_until`` (exclusive).
 
@@ -132,13 +133,15 @@ def check_window(terms: VoucherTerms, now: datetime, field: str = "voucher") -> 
 
 
 def applies_to(terms: VoucherTerms, ticket_type_id: str, *, hidden: bool) -> bool:
-    """Whether the voucher applies to a ticket type: one it unlocks, or one it names (every visible one when it
-    names none). A hidden type is bought only with a voucher that unlocks it."""
+    """Whether the voucher applies to a ticket type: one it unlocks, or one it names (when it names none and unlocks
+    none, every visible one). A hidden type is bought only with a voucher that unlocks it."""
     if ticket_type_id in terms.unlocks:
         return True
     if hidden:
         return False
-    return terms.ticket_type_ids is None or ticket_type_id in terms.ticket_type_ids
+    if terms.ticket_type_ids is None:
+        return not terms.unlocks
+    return ticket_type_id in terms.ticket_type_ids
 
 
 def check_use(terms: VoucherTerms, applicable: int, now: datetime, field: str = "voucher") -> None:

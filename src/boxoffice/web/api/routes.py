@@ -9,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from boxoffice.accounts import service as accounts
+from boxoffice.clock import utcnow
 from boxoffice.errors import Conflict, Unauthorized
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -16,7 +17,7 @@ from boxoffice.notifications.codes import ticket_code
 from boxoffice.notifications.delivery import list_emails
 from boxoffice.payments.gateway import StripeKeyRejected, StripeUnavailable
 from boxoffice.ticketing import orders as lifecycle
-from boxoffice.ticketing import tokens
+from boxoffice.ticketing import tokens, voucher_uses
 from boxoffice.ticketing.models import SOLD_STATUSES, Order, OrderStatus, TicketType
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 from boxoffice.ticketing.ticket_types import (
@@ -30,6 +31,7 @@ from boxoffice.ticketing.ticket_types import (
 )
 from boxoffice.web.api import schemas as s
 from boxoffice.web.api.deps import Box, BuyerOrder, Credentials, Organizer, order_for_token, order_token_of
+from boxoffice.web.api.offer_schemas import with_holder
 from boxoffice.web.problems import boxoffice_problem
 from boxoffice.web.ratelimit import admit_order
 
@@ -88,6 +90,9 @@ def ticket_out(tt: TicketType, a: Availability) -> s.TicketOut:
         held=a.held,
         available=a.available,
         sales_state=a.sales_state,
+        hidden=tt.hidden,
+        waiting_list=tt.waiting_list,
+        reserved=a.reserved,
     )
 
 
@@ -128,6 +133,7 @@ async def order_fields(box: Box, order: Order) -> dict[str, Any]:
         "created_at": order.created_at,
         "confirmed_at": order.confirmed_at,
         "checkout_url": order.checkout_url if order.status == OrderStatus.PENDING else None,
+        "voucher": ((order.pricing_snapshot or {}).get("voucher") or {}).get("code"),
     }
 
 
@@ -161,9 +167,11 @@ async def get_event(event_id: str, box: Box, organizer: Organizer) -> s.EventOut
 @router.patch("/events/{event_id}", response_model=s.EventOut, tags=["organizer"], summary="Change an event")
 async def patch_event(event_id: str, body: s.EventPatch, box: Box, organizer: Organizer) -> s.EventOut:
     changes = body.model_dump(exclude_unset=True)
-    for key in ("title", "starts_at", "ends_at", "timezone", "status"):
+    for key in ("title", "starts_at", "ends_at", "timezone", "status", "waiting_list_offer_minutes"):
         if key in changes and changes[key] is None:
             changes.pop(key)
+    if "hold_minutes" in changes and changes["hold_minutes"] is None:
+        changes["hold_minutes"] = 0  # back to the server's hold
     event = await events.update_event(box.db, event_id, events.EventInput(**changes), organizer_id=organizer.id)
     return event_out(event)
 
@@ -284,9 +292,24 @@ async def refund_order(
 @router.get(
     "/events/{event_id}/tickets", response_model=list[s.TicketOut], tags=["buyers"], summary="Ticket types on sale"
 )
-async def public_tickets(event_id: str, box: Box) -> list[s.TicketOut]:
+async def public_tickets(
+    event_id: str,
+    box: Box,
+    voucher: Annotated[
+        str | None,
+        Query(max_length=64, description="A voucher or access code: its prices and the hidden tickets it unlocks."),
+    ] = None,
+) -> list[s.TicketOut]:
     await events.get_public_event(box.db, event_id)
-    return [t for t in await tickets_out(box, event_id) if t.sales_state in ("on_sale", "sold_out")]
+    holder = await voucher_uses.voucher_for_holder(box.db, event_id, voucher, utcnow()) if voucher else None
+    out = []
+    for t in await tickets_out(box, event_id):
+        if t.hidden and (holder is None or t.id not in (holder.unlocks or [])):
+            continue
+        t = with_holder(t, holder, utcnow()) if holder is not None else t
+        if t.sales_state in ("on_sale", "sold_out"):
+            out.append(t)
+    return out
 
 
 @router.post(
@@ -325,6 +348,7 @@ async def create_order(
         name=body.name,
         tip_cents=body.tip_cents,
         lines=[LineRequest(line.ticket_id, line.quantity, line.price_cents) for line in body.lines],
+        voucher=body.voucher,
         idempotency_key=tokens.idempotency_ref(f"orders:{event_id}", idempotency_key) if idempotency_key else None,
         fingerprint=fingerprint,
         client_key=client_key,

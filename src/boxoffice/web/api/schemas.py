@@ -35,14 +35,17 @@ from boxoffice.web.api.fields import (
     Description,
     Email,
     EventCurrency,
+    HoldMinutes,
     Name,
     NoNul,
+    OfferMinutes,
     PerOrder,
     Position,
     PositiveAmount,
     Quantity,
     TimeZone,
     Title,
+    VoucherCode,
 )
 
 
@@ -82,6 +85,8 @@ class EventCreate(Strict):
     ends_at: DateTime
     timezone: TimeZone = "UTC"
     currency: EventCurrency | None = None
+    hold_minutes: HoldMinutes | None = None
+    waiting_list_offer_minutes: OfferMinutes | None = None
 
 
 class EventPatch(Strict):
@@ -95,6 +100,8 @@ class EventPatch(Strict):
     timezone: TimeZone | None = None
     status: Literal["draft", "published", "canceled"] | None = None
     currency: EventCurrency | None = None
+    hold_minutes: HoldMinutes | None = Field(default=None, description="Null: back to the server's hold.")
+    waiting_list_offer_minutes: OfferMinutes | None = None
 
 
 class EventOut(BaseModel):
@@ -106,6 +113,8 @@ class EventOut(BaseModel):
     timezone: str
     status: str
     currency: str | None
+    hold_minutes: int | None = None
+    waiting_list_offer_minutes: int = 1440
     created_at: datetime
 
 
@@ -115,7 +124,7 @@ class TierIn(Strict):
     until: DateTime | None = None
 
 
-_NOT_NULL_TICKET = ("title", "quantity", "pricing_model", "currency", "tippable", "position")
+_NOT_NULL_TICKET = ("title", "quantity", "pricing_model", "currency", "tippable", "position", "hidden", "waiting_list")
 
 
 def _model_is(*models: str) -> JsonDict:
@@ -180,6 +189,8 @@ class TicketFields(Strict):
     max_per_order: PerOrder | None = None
     position: Position | None = None
     price_cents: Amount | None = Field(default=None, description="Legacy: a fixed price (same as base_price_cents).")
+    hidden: StrictBool | None = Field(default=None, description="Shown and sold only with a code that unlocks it.")
+    waiting_list: StrictBool | None = Field(default=None, description="Buyers may join a waiting list when sold out.")
 
     _not_null = field_validator(*_NOT_NULL_TICKET, mode="before")(_not_null)
 
@@ -216,6 +227,13 @@ class TicketOut(BaseModel):
     held: int
     available: int
     sales_state: str
+    hidden: bool = False
+    waiting_list: bool = True
+    reserved: int = Field(default=0, description="Set aside for vouchers and the waiting list.")
+    undiscounted_price_cents: int | None = Field(
+        default=None, description="With `?voucher=` when the code applies: the price without it (`price_cents` has it)."
+    )
+    voucher_applies: bool | None = Field(default=None, description="With `?voucher=`: whether the code applies.")
 
 
 class LineIn(Strict):
@@ -236,6 +254,11 @@ class OrderCreate(Strict):
     name: Name = ""
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=100)]
     tip_cents: Amount | None = None
+    voucher: VoucherCode | None = Field(
+        default=None,
+        description="A voucher or access code of the event, any case (unknown or not applicable: 422; expired, "
+        "not valid yet or used up: 409).",
+    )
 
 
 class LineOut(BaseModel):
@@ -271,6 +294,7 @@ class OrderOut(BaseModel):
     created_at: datetime
     confirmed_at: datetime | None
     checkout_url: str | None
+    voucher: str | None = Field(default=None, description="The code the order was priced with.")
 
 
 class OrderCreated(OrderOut):
