@@ -40,7 +40,10 @@ async def test_every_api_error_is_a_problem_document(site: LiveServer) -> None:
         if not route.path.startswith(("/api/", "/webhooks/")):
             continue
         path = route.path.format(
-            **{name: f"{name[:3]}_00000000000000000000" for name in ("event_id", "order_id", "ticket_id")}
+            **{
+                name: f"{name[:3]}_00000000000000000000"
+                for name in ("event_id", "order_id", "ticket_id", "voucher_id", "entry_id")
+            }
         )
         for method in sorted((route.methods or set()) - {"HEAD"}):
             what = f"{method} {route.path}"

@@ -10,7 +10,13 @@ from boxoffice.accounts.service import create_api_key
 from tests.helpers import unique_email
 from tests.server import LiveServer
 
-IDS = {"event_id": "ev_00000000000000000000", "order_id": "ord_00000000000000000000", "ticket_id": "tt_0000000000"}
+IDS = {
+    "event_id": "ev_00000000000000000000",
+    "order_id": "ord_00000000000000000000",
+    "ticket_id": "tt_0000000000",
+    "voucher_id": "vch_0000000000",
+    "entry_id": "wle_0000000000",
+}
 
 
 async def _key(site: LiveServer) -> dict[str, str]:

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 
 from boxoffice.accounts.service import create_api_key
 from boxoffice.payments.keys import SANDBOX_PATH
+from boxoffice.ticketing import voucher_codes
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.web.app import create_app
 from boxoffice.web.headers import SecurityHeaders
@@ -66,7 +67,9 @@ async def test_every_route_answers_with_the_headers(site: LiveServer) -> None:
     tt = await make_ticket(site.box.db, event.id, pricing_model="flexible", minimum_price_cents=100, tippable=True)
     spare = await make_ticket(site.box.db, event.id, title="Spare")
     order = await reserve(site.box.db, order_request(event.id, (tt.id, 1, 500)))
-    ids = {"event_id": event.id, "order_id": order.id, "ticket_id": spare.id}
+    voucher = (await voucher_codes.create_vouchers(site.box.db, event.id, {"code": "HEADERS"})).vouchers[0]
+    ids = {"event_id": event.id, "order_id": order.id, "ticket_id": spare.id, "voucher_id": voucher.id}
+    ids["entry_id"] = "wle_00000000000000000000"  # an unknown entry: its answers carry the headers too
     c = site.client
     walked: set[tuple[str, str]] = set()
     for route in api_routes(create_app(box=site.box).routes):

@@ -83,6 +83,14 @@ WORDS: dict[ErrorCode, dict[str, str]] = {
     ErrorCode.KEY_REUSED: {"": "This order was already sent with other details: please reload the page and try again"},
     ErrorCode.INVALID_JSON: {"": "The form could not be read: please reload the page and try again"},
     ErrorCode.INVALID: {"": _CHECK},
+    ErrorCode.VOUCHER_UNKNOWN: {"": "This code is not valid for this event: please check it"},
+    ErrorCode.VOUCHER_EXPIRED: {"": "This code has expired"},
+    ErrorCode.VOUCHER_NOT_YET_VALID: {"": "This code is not valid yet"},
+    ErrorCode.VOUCHER_USED_UP: {
+        "": "This code can be used for {remaining} more {tickets} only",
+        "/none": "This code has been used up",
+    },
+    ErrorCode.VOUCHER_NOT_APPLICABLE: {"": "This code does not apply to the tickets you chose"},
 }
 
 # the fields the pages show, in words (``{title}``: the ticket type)
@@ -94,6 +102,7 @@ _WHAT = {
     "quantity": "the number of {title} tickets",
     "ticket_id": "{title}",
     "lines": "your order",
+    "voucher": "your code",
 }
 
 
@@ -132,7 +141,7 @@ def say(
             words[name.removesuffix("_cents")] = money.format_money(value, currency)
         else:
             words[name] = str(value)
-    count = quoted.get("maximum", quoted.get("available", quoted.get("minimum")))
+    count = quoted.get("maximum", quoted.get("available", quoted.get("minimum", quoted.get("remaining"))))
     words["tickets"] = "ticket" if count == 1 else "tickets"
     sentence = " ".join(template.format_map(words).split())
     return sentence[:1].upper() + sentence[1:]
