@@ -49,7 +49,9 @@ def secured(response: httpx.Response, what: str) -> None:
     assert "frame-ancestors 'none'" in h.get("content-security-policy", ""), what
     assert h.get("x-content-type-options") == "nosniff", what
     assert h.get("x-frame-options") == "DENY", what
-    private = path.startswith(("/orders/", "/api/v1/orders/", SANDBOX_PATH + "/"))
+    private = path.startswith(
+        ("/orders/", "/api/v1/orders/", "/waiting-list/", "/api/v1/waiting-list/", SANDBOX_PATH + "/")
+    )
     assert h.get("referrer-policy") == ("no-referrer" if private else "strict-origin-when-cross-origin"), what
     assert "server" not in h, what
     assert "strict-transport-security" not in h, what  # not production

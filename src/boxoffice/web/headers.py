@@ -31,7 +31,7 @@ DOCS_POLICY = (
     "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
     "worker-src blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
-NO_REFERRER_PREFIXES = ("/orders/", "/api/v1/orders/")
+NO_REFERRER_PREFIXES = ("/orders/", "/api/v1/orders/", "/waiting-list/", "/api/v1/waiting-list/")
 HSTS = "max-age=63072000; includeSubDomains"
 
 
