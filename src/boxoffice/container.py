@@ -19,7 +19,7 @@ from boxoffice.payments.webhooks import WebhookProcessor
 from boxoffice.realtime import Broker, make_broker
 from boxoffice.sandbox import Sandbox, SandboxConfig
 from boxoffice.settings import Settings
-from boxoffice.ticketing import voucher_codes, waitlist
+from boxoffice.ticketing import voucher_codes, waitlist_offers
 from boxoffice.ticketing.caps import BuyerCaps
 from boxoffice.ticketing.orders import release_expired_holds
 from boxoffice.web.ratelimit import RateLimiter, make_rate_limiter
@@ -150,7 +150,7 @@ class Boxoffice:
         """Expire unused waiting-list offers, end the reservations of expired vouchers, and offer the tickets held
         back for waiting lists to their entries, in order."""
         ended = await voucher_codes.end_lapsed_reservations(self.db)
-        return {**await waitlist.run_once(self.db), "reservations_ended": ended}
+        return {**await waitlist_offers.run_once(self.db), "reservations_ended": ended}
 
     async def close_checkouts_once(self) -> int:
         """Close the Checkout Sessions of short holds that have ended (expire the order, then the session)."""

@@ -12,7 +12,7 @@ from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import Conflict, ErrorCode, InvalidInput, SoldOut, VoucherUnavailable
 from boxoffice.ids import new_id
-from boxoffice.ticketing import waitlist
+from boxoffice.ticketing import waitlist, waitlist_offers
 from boxoffice.ticketing.orders import confirm_order, expire_order, record_refund
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.ticketing.ticket_types import availability, get_ticket_type, update_ticket_type
@@ -71,14 +71,14 @@ async def test_returned_tickets_wait_for_the_entries_and_are_offered_strictly_in
     assert await public_left(db, event_id) == 0
     with pytest.raises(SoldOut):
         await reserve(db, order_request(event_id, (tt_id, 1)))
-    assert await waitlist.hand_out(db, tt_id) == 0
+    assert await waitlist_offers.hand_out(db, tt_id) == 0
     assert await statuses(db, event_id) == [("waiting", 1), ("waiting", 2)]
     await expire_order(db, orders[1], force=True)
-    assert await waitlist.hand_out(db, tt_id) == 1
+    assert await waitlist_offers.hand_out(db, tt_id) == 1
     offered = await waitlist.get_entry(db, pair.entry.id)
     assert offered.entry.status == "offered" and offered.code is not None and offered.code.startswith("WAIT-")
     await expire_order(db, orders[2], force=True)
-    assert await waitlist.hand_out(db, tt_id) == 1
+    assert await waitlist_offers.hand_out(db, tt_id) == 1
     assert await statuses(db, event_id) == [("offered", None), ("offered", None)]
     # nobody waits any more: the last one goes on sale
     await expire_order(db, orders[3], force=True)
@@ -100,10 +100,10 @@ async def test_an_unused_offer_passes_to_the_next_entry(db: Database) -> None:
     first = await join(db, event_id, tt_id)
     second = await join(db, event_id, tt_id)
     await expire_order(db, orders[0], force=True)
-    assert (await waitlist.run_once(db))["offers_made"] >= 1  # the worker's round covers every event
+    assert (await waitlist_offers.run_once(db))["offers_made"] >= 1  # the worker's round covers every event
     assert (await waitlist.get_entry(db, first.entry.id)).entry.status == "offered"
     later = utcnow() + timedelta(days=1, minutes=1)
-    await waitlist.run_once(db, now=later)
+    await waitlist_offers.run_once(db, now=later)
     assert (await waitlist.get_entry(db, first.entry.id)).entry.status == "expired"
     passed = await waitlist.get_entry(db, second.entry.id)
     assert passed.entry.status == "offered"
@@ -119,12 +119,12 @@ async def test_leaving_ends_the_offer_and_passes_it_on(db: Database) -> None:
     first = await join(db, event_id, tt_id)
     second = await join(db, event_id, tt_id)
     await expire_order(db, orders[0], force=True)
-    await waitlist.hand_out(db, tt_id)
+    await waitlist_offers.hand_out(db, tt_id)
     left = await waitlist.leave(db, first.entry.id)
     assert left.entry.status == "left" and (await waitlist.leave(db, first.entry.id)).entry.status == "left"
     assert (await waitlist.get_entry(db, second.entry.id)).entry.status == "waiting"  # held back for it meanwhile
     assert await public_left(db, event_id) == 0
-    await waitlist.hand_out(db, tt_id)
+    await waitlist_offers.hand_out(db, tt_id)
     assert (await waitlist.get_entry(db, second.entry.id)).entry.status == "offered"
 
 
@@ -140,7 +140,7 @@ async def test_refunds_and_raised_quantities_come_back_to_the_list_and_what_nobo
     assert (tt.waitlist_count, tt.reserved_count) == (2, 2)  # two for the entry, the third on sale
     assert await public_left(db, event_id) == 1
     await waitlist.leave(db, entry.entry.id)
-    assert await waitlist.hand_out(db, tt_id) == 0  # nobody waits: the tickets held back go on sale
+    assert await waitlist_offers.hand_out(db, tt_id) == 0  # nobody waits: the tickets held back go on sale
     assert await public_left(db, event_id) == 3
 
 
@@ -160,18 +160,18 @@ async def test_an_organizer_offers_by_hand_from_what_is_held_back_then_from_the_
     first = await join(db, event_id, tt_id, 2)
     second = await join(db, event_id, tt_id, 1)
     with pytest.raises(SoldOut):
-        await waitlist.offer_by_hand(db, second.entry.id)
+        await waitlist_offers.offer_by_hand(db, second.entry.id)
     await expire_order(db, orders[0], force=True)
-    sent = await waitlist.offer_by_hand(db, second.entry.id)  # overtakes the first, by the organizer's choice
+    sent = await waitlist_offers.offer_by_hand(db, second.entry.id)  # overtakes the first, by the organizer's choice
     assert sent.entry.status == "offered"
     assert (await waitlist.get_entry(db, first.entry.id)).position == 1
     with pytest.raises(Conflict):
-        await waitlist.offer_by_hand(db, second.entry.id)
+        await waitlist_offers.offer_by_hand(db, second.entry.id)
     await update_ticket_type(db, tt_id, {"waiting_list": False})  # nothing held back from here on
     await expire_order(db, orders[1], force=True)
     await expire_order(db, orders[2], force=True)
     assert await public_left(db, event_id) == 2
-    await waitlist.offer_by_hand(db, first.entry.id)
+    await waitlist_offers.offer_by_hand(db, first.entry.id)
     assert await public_left(db, event_id) == 0
     assert await counters(db, tt_id) == (3, 0, 0)
     tt = await get_ticket_type(db, tt_id)

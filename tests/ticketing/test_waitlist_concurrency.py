@@ -16,7 +16,7 @@ from sqlalchemy import update
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import SoldOut
-from boxoffice.ticketing import waitlist
+from boxoffice.ticketing import waitlist, waitlist_offers
 from boxoffice.ticketing.models import Order
 from boxoffice.ticketing.orders import release_expired_holds
 from boxoffice.ticketing.reserve import reserve
@@ -56,11 +56,11 @@ async def end_the_holds(db: Database, event_id: str) -> None:
 async def run_everything_at_once(db: Database, event_id: str, tt_id: str, buyers: int) -> Counter[str]:
     jobs: list[Coroutine[Any, Any, object]] = [buy(db, event_id, tt_id) for _ in range(buyers)]
     jobs += [release_expired_holds(db, ticket_type_ids=[tt_id], limit=5) for _ in range(10)]
-    jobs += [waitlist.hand_out(db, tt_id) for _ in range(10)]
+    jobs += [waitlist_offers.hand_out(db, tt_id) for _ in range(10)]
     random.Random(buyers).shuffle(jobs)
     results = await asyncio.gather(*jobs)
     await release_expired_holds(db, ticket_type_ids=[tt_id])
-    await waitlist.hand_out(db, tt_id)
+    await waitlist_offers.hand_out(db, tt_id)
     return Counter(r for r in results if isinstance(r, str))
 
 

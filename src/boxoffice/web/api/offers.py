@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from boxoffice.errors import NotFound
-from boxoffice.ticketing import tokens, voucher_codes, waitlist
+from boxoffice.ticketing import tokens, voucher_codes, waitlist, waitlist_offers
 from boxoffice.web.api import offer_schemas as o
 from boxoffice.web.api.deps import Box, Credentials, Organizer
 from boxoffice.web.api.routes import PROBLEMS, own_event
@@ -128,7 +128,7 @@ async def waiting_list(
 async def offer_now(entry_id: str, box: Box, organizer: Organizer) -> o.OrganizerWaitingEntryOut:
     """Whatever its place: the tickets come from those held back for the list first, then from what the public can
     buy (409 when there are not enough, or when the entry is not waiting nor expired)."""
-    return o.organizer_entry_out(await waitlist.offer_by_hand(box.db, entry_id, organizer_id=organizer.id))
+    return o.organizer_entry_out(await waitlist_offers.offer_by_hand(box.db, entry_id, organizer_id=organizer.id))
 
 
 # -- buyers ----------------------------------------------------------------------------------------------------------
