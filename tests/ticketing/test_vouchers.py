@@ -257,3 +257,21 @@ async def test_codes_are_unique_per_event_whatever_their_case(db: Database) -> N
     csv = await voucher_codes.export_csv(db, event.id, batch_id=batch.batch_id)
     assert csv.splitlines()[0].startswith("code,batch,discount")
     assert sorted(line.split(",")[0] for line in csv.splitlines()[1:]) == sorted(codes)
+
+
+async def test_a_changed_voucher_is_never_priced_from_a_kept_copy(db: Database, path: str) -> None:
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=10, base_price_cents=2000)
+    voucher = await make_voucher(db, event.id, code="KEPT", discount={"percent": 10})
+    first = await reserve(db, with_voucher(order_request(event.id, (tt.id, 1)), "kept"))
+    assert first.total_cents == 1800  # the one-statement path now keeps this voucher for a few seconds
+    await voucher_codes.update_voucher(db, voucher.id, {"discount": {"percent": 50}})
+    second = await reserve(db, with_voucher(order_request(event.id, (tt.id, 1)), "kept"))
+    assert second.total_cents == 1000
+    await voucher_codes.update_voucher(db, voucher.id, {"valid_until": utcnow() - timedelta(seconds=1)})
+    with pytest.raises(VoucherUnavailable):
+        await reserve(db, with_voucher(order_request(event.id, (tt.id, 1)), "kept"))
+    await voucher_codes.delete_voucher(db, voucher.id)
+    with pytest.raises(InvalidInput):
+        await reserve(db, with_voucher(order_request(event.id, (tt.id, 1)), "kept"))
+    assert await voucher_state(db, voucher.id) == (2, 0, 2)
