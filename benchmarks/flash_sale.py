@@ -4,10 +4,12 @@ baselines measured side by side in the same run.
     .venv/bin/python -m benchmarks.flash_sale            # full run, results in benchmarks/results/latest.json
     .venv/bin/python -m benchmarks.flash_sale --quick    # smaller quantities, for a smoke run
 
-Scenarios: one ticket type of 1,000 tickets with one-ticket orders, and 20 ticket types (50 each) with multi-line
-orders; 32 and 128 concurrent clients; the Stripe sandbox answering checkout after 0 ms and 300 ms. Baselines: (a) a
-bare ASGI endpoint running the same single-statement conditional reservation with asyncpg (``baseline_app.py``),
-(b) ``pgbench`` running that statement directly. Any oversell fails the run.
+Scenarios: one ticket type of 1,000 tickets with one-ticket orders; the same sale where every order uses one voucher
+code with max_uses 500 (20 % off), measured right after the plain one in the same run; and 20 ticket types (50 each)
+with multi-line orders; 32 and 128 concurrent clients; the Stripe sandbox answering checkout after 0 ms and 300 ms.
+Baselines: (a) a bare ASGI endpoint running the same single-statement conditional reservation with asyncpg
+(``baseline_app.py``), (b) ``pgbench`` running that statement directly. Any oversell (or a code used more often than
+its max_uses) fails the run.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from boxoffice import migrate
 from boxoffice.db import Database
 from boxoffice.events import service as events
 from boxoffice.ticketing import reserve as reservations
+from boxoffice.ticketing import voucher_codes
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 from boxoffice.ticketing.ticket_types import create_ticket_type
 from tests import pg
@@ -231,6 +234,22 @@ def is_sold_out(response: Reply) -> bool:
     return response.status_code == 409 and "sold-out" in response.text
 
 
+def is_used_up(response: Reply) -> bool:
+    """The voucher sale ends when the code is used up (or, as the plain one, when the tickets are gone)."""
+    return is_sold_out(response) or (response.status_code == 409 and "voucher-unavailable" in response.text)
+
+
+VOUCHER_CODE = "FLASH20"
+
+
+async def voucher_uses_taken(dsn: str, voucher_id: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT uses_taken FROM vouchers WHERE id = $1", voucher_id))
+    finally:
+        await conn.close()
+
+
 WARMUP_ORDERS = 300
 
 
@@ -250,9 +269,18 @@ async def boxoffice_run(
     per_type: int,
     server_pids: tuple[int, ...],
     sandbox_pid: int,
+    voucher_max_uses: int | None = None,
 ) -> dict[str, Any]:
+    """One sale; with ``voucher_max_uses``, every order uses one code with that many uses (the run ends when it is
+    used up)."""
     event_id, ids = await make_sale(db, types=types, per_type=per_type)
     quantity = types * per_type
+    voucher = None
+    if voucher_max_uses is not None:
+        created = await voucher_codes.create_vouchers(
+            db, event_id, {"code": VOUCHER_CODE, "discount": {"percent": 20}, "max_uses": voucher_max_uses}
+        )
+        voucher = created.vouchers[0]
     gone: set[str] = set()
     rng = random.Random(clients * 7 + types)
 
@@ -264,7 +292,10 @@ async def boxoffice_run(
             if not left:
                 return None
             lines = [{"ticket_id": t, "quantity": 1} for t in rng.sample(left, min(len(left), rng.randint(1, 3)))]
-        return {"email": f"buyer{i}@example.com", "name": f"Buyer {i}", "lines": lines}
+        order: dict[str, Any] = {"email": f"buyer{i}@example.com", "name": f"Buyer {i}", "lines": lines}
+        if voucher is not None:
+            order["voucher"] = VOUCHER_CODE.lower()  # as buyers type it: codes match whatever their case
+        return order
 
     def observe(response: Reply) -> None:
         if response.status_code == 409:
@@ -274,6 +305,8 @@ async def boxoffice_run(
                     gone.add(tt)
 
     target = quantity if types == 1 else 10**9
+    if voucher_max_uses is not None:
+        target = min(target, voucher_max_uses)
     warm_event, warm_ids = await make_sale(db, types=1, per_type=WARMUP_ORDERS)
     await warm_up(
         f"{base}/api/v1/events/{warm_event}/orders",
@@ -293,7 +326,7 @@ async def boxoffice_run(
             body,
             clients=clients,
             target=target,
-            is_sold_out=is_sold_out,
+            is_sold_out=is_used_up if voucher is not None else is_sold_out,
             on_response=observe,
             sold_out_ends_run=types == 1,
         )
@@ -311,6 +344,11 @@ async def boxoffice_run(
     )
     if types > 1:
         summary["rate_per_s"] = round(result.successes / result.duration_s, 1) if result.duration_s else 0
+    if voucher is not None and voucher_max_uses is not None:
+        used = await voucher_uses_taken(dsn, voucher.id)
+        summary.update(
+            {"voucher_max_uses": voucher_max_uses, "voucher_uses": used, "overused": used > voucher_max_uses}
+        )
     return summary
 
 
@@ -643,6 +681,7 @@ async def main(args: argparse.Namespace) -> int:
         "baseline_asgi": [],
         "baseline_checkout": [],
         "pgbench": [],
+        "voucher": [],
     }
     failed = False
     stolen = getattr(psutil.cpu_times(), "steal", 0.0)
@@ -781,6 +820,25 @@ async def main(args: argparse.Namespace) -> int:
                         print("boxoffice", r, flush=True)
                         report["boxoffice"].append(r)
                         failed |= bool(r["oversold"]) or any(k.startswith("5") for k in r["errors"])
+                        if types == 1 and not args.no_voucher:
+                            # the same sale right after, every order with one code of max_uses half the tickets
+                            v = await boxoffice_run(
+                                box_url,
+                                db,
+                                dsn,
+                                clients=clients,
+                                types=1,
+                                per_type=per_type,
+                                server_pids=(server.pid, worker.pid),
+                                sandbox_pid=sandbox.pid,
+                                voucher_max_uses=per_type // 2,
+                            )
+                            v.update({"stripe_latency_ms": latency, "ticket_types": 1})
+                            print("voucher", v, flush=True)
+                            report["voucher"].append(v)
+                            failed |= bool(v["oversold"] or v["overused"]) or any(
+                                k.startswith("5") for k in v["errors"]
+                            )
                 # Last: its 5,000 confirmations queue 5,000 emails, which the worker would be sending during a sale.
                 if latency == latencies[-1] and not args.no_webhooks:
                     wh = await webhook_run(
@@ -801,12 +859,33 @@ async def main(args: argparse.Namespace) -> int:
     report["ratios"] = ratios(report)
     report["overlap"] = overlap(report)
     report["against_checkout"] = against_checkout(report)
-    partial = args.clients or args.latency or args.single_type or args.no_webhooks
+    report["voucher_vs_plain"] = voucher_vs_plain(report)
+    partial = args.clients or args.latency or args.single_type or args.no_webhooks or args.no_voucher
     out = RESULTS / ("partial.json" if partial else "quick.json" if quick else "latest.json")
     out.write_text(json.dumps(report, indent=2))
     print(render(report))
     print(f"results: {out}  logs: {logs}")
     return 1 if failed else 0
+
+
+def voucher_vs_plain(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The voucher sale's rate against the plain one-type sale measured just before it, per Stripe delay and client
+    count (the issue's target: within 20 %, a ratio of at least 0.8)."""
+    plain = {
+        (r["stripe_latency_ms"], r["clients"]): r["rate_per_s"] for r in report["boxoffice"] if r["ticket_types"] == 1
+    }
+    out = {}
+    for r in report.get("voucher", []):
+        base = plain.get((r["stripe_latency_ms"], r["clients"]))
+        if base:
+            key = f"{r['clients']}_clients_{r['stripe_latency_ms']}ms"
+            out[key] = {
+                "rate": r["rate_per_s"],
+                "plain": base,
+                "ratio": round(r["rate_per_s"] / base, 3),
+                "target": 0.8,
+            }
+    return out
 
 
 def overlap(report: dict[str, Any]) -> dict[str, float]:
@@ -866,4 +945,5 @@ if __name__ == "__main__":
     parser.add_argument("--latency", type=int, action="append", help="Stripe delay in ms (repeatable; default 0, 300)")
     parser.add_argument("--single-type", action="store_true", help="only the one-ticket-type scenario")
     parser.add_argument("--no-webhooks", action="store_true", help="skip the webhook throughput run")
+    parser.add_argument("--no-voucher", action="store_true", help="skip the voucher sale")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -82,6 +82,38 @@ SALE_HEAD = (
 )
 
 
+def _voucher_section(report: dict[str, Any]) -> list[str]:
+    runs = report.get("voucher") or []
+    if not runs:
+        return []
+    uses = runs[0]["voucher_max_uses"]
+    rows = _sale_rows(runs, 1)
+    for row, r in zip(rows, runs, strict=True):
+        row[8] = f"{r['tickets_taken']} / {r['quantity']}, code used {r['voucher_uses']} / {uses}" + (
+            " **OVERUSED**" if r["overused"] else ""
+        )
+    out = [
+        f"### Voucher sale (the same sale, every order with one code of max_uses {uses}, right after the plain one)",
+        "",
+        *_table(SALE_HEAD, rows),
+        "",
+    ]
+    against = report.get("voucher_vs_plain") or {}
+    if against:
+        table = []
+        for key, r in against.items():
+            clients, latency = _clients_latency(key)
+            met = "yes" if r["ratio"] >= r["target"] else "**no**"
+            table.append([f"{latency} ms", clients, f"{r['rate']} / {r['plain']}", f"{r['ratio']:.2f}", met])
+        out += [
+            "### Voucher sale against the plain one-type sale of the same run (target: within 20 %, ratio >= 0.80)",
+            "",
+            *_table(("Stripe delay", "clients", "voucher / plain, orders/s", "ratio", "met"), table),
+            "",
+        ]
+    return out
+
+
 def budget(report: dict[str, Any]) -> list[dict[str, Any]]:
     """For each 0 ms one-type sale: the CPU an order may cost Boxoffice for the rate to reach half of baseline (a).
 
@@ -126,6 +158,7 @@ def render(report: dict[str, Any]) -> str:
         "",
         *_table(SALE_HEAD, _sale_rows(report["boxoffice"], 1)),
         "",
+        *_voucher_section(report),
         "### Multi-line orders (20 ticket types, 1 to 3 lines per order)",
         "",
         *_table(SALE_HEAD, _sale_rows(report["boxoffice"], 20)),

@@ -18,6 +18,7 @@ from boxoffice.notifications.delivery import Mailer, queue_emails
 from boxoffice.notifications.transfers import queue_transfer_emails
 from boxoffice.notifications.transport import make_transport
 from boxoffice.outbox.dispatcher import DbHandler, OutboxDispatcher, prune_published
+from boxoffice.payments import closures
 from boxoffice.payments.gateway import StripeGateway
 from boxoffice.payments.keys import SANDBOX_PATH, StripeConfig, StripeConfigError, load_stripe_config
 from boxoffice.payments.service import Payments
@@ -25,6 +26,7 @@ from boxoffice.payments.webhooks import WebhookProcessor
 from boxoffice.realtime import Broker, make_broker
 from boxoffice.sandbox import Sandbox, SandboxConfig
 from boxoffice.settings import Settings
+from boxoffice.ticketing import voucher_codes, waitlist_offers
 from boxoffice.ticketing.caps import BuyerCaps
 from boxoffice.ticketing.orders import release_expired_holds
 from boxoffice.web.ratelimit import RateLimiter, make_rate_limiter
@@ -151,6 +153,8 @@ class Boxoffice:
                 asyncio.create_task(self._sweep_forever(), name="hold-sweeper"),
                 asyncio.create_task(self._resend_refunds_forever(), name="refund-resender"),
                 asyncio.create_task(self._housekeep_forever(), name="housekeeping"),
+                asyncio.create_task(self._waiting_list_forever(), name="waiting-list"),
+                asyncio.create_task(self._close_checkouts_forever(), name="checkout-closer"),
             ]
 
     async def stop(self) -> None:
@@ -176,6 +180,37 @@ class Boxoffice:
     async def sweep_once(self) -> int:
         """Release expired holds."""
         return await release_expired_holds(self.db)
+
+    async def waiting_list_once(self) -> dict[str, int]:
+        """Expire unused waiting-list offers, end the reservations of expired vouchers, and offer the tickets held
+        back for waiting lists to their entries, in order."""
+        ended = await voucher_codes.end_lapsed_reservations(self.db)
+        return {**await waitlist_offers.run_once(self.db), "reservations_ended": ended}
+
+    async def close_checkouts_once(self) -> int:
+        """Close the Checkout Sessions of short holds that have ended (expire the order, then the session)."""
+        return len(await closures.close_due(self.db, self.gateway))
+
+    async def _waiting_list_forever(self) -> None:
+        while True:
+            try:
+                done = await self.waiting_list_once()
+                if any(done.values()):
+                    log.info("waiting lists served", extra=done)
+            except Exception:
+                log.exception("waiting-list worker failed; retrying at the next interval")
+            await asyncio.sleep(self.settings.sweep_interval_seconds)
+
+    async def _close_checkouts_forever(self) -> None:
+        """In a loop of its own, as the refund resender: a hanging Stripe never holds up the hold sweeper."""
+        while True:
+            try:
+                closed = await self.close_checkouts_once()
+                if closed:
+                    log.info("checkout sessions of short holds closed", extra={"count": closed})
+            except Exception:
+                log.exception("checkout closer failed; retrying")
+            await asyncio.sleep(self.settings.sweep_interval_seconds)
 
     async def housekeep_once(self) -> dict[str, int]:
         """Delete what is no longer needed: outbox messages published longer ago than the retention, in batches of

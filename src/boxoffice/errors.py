@@ -57,6 +57,12 @@ class ErrorCode(StrEnum):
     OUTSIDE_WINDOW = "outside_window"  # scanned outside the check-in list's time window
     REPLACED = "replaced"  # a genuine code of a ticket that has a newer code since (it was handed to someone else)
     INVALID = "invalid"  # any other refusal of the request's validation
+    # vouchers and access codes (the ``voucher`` field of an order, a ticket listing's ``?voucher=``)
+    VOUCHER_UNKNOWN = "voucher_unknown"  # no such code for this event (422)
+    VOUCHER_EXPIRED = "voucher_expired"  # the code's validity has ended (409)
+    VOUCHER_NOT_YET_VALID = "voucher_not_yet_valid"  # the code's validity has not begun (409)
+    VOUCHER_USED_UP = "voucher_used_up"  # fewer uses left than tickets asked (409; ``remaining`` beside it)
+    VOUCHER_NOT_APPLICABLE = "voucher_not_applicable"  # the code applies to none of the order's tickets (422)
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,24 @@ class SalesPaused(SalesClosed):
 
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail, field=field, reason=ErrorCode.SALES_PAUSED)
+
+
+class VoucherUnavailable(Conflict):
+    """A voucher that exists but cannot be used now: ``reason`` is ``voucher_expired``, ``voucher_not_yet_valid``
+    or ``voucher_used_up`` (with ``remaining``, the uses left)."""
+
+    code = "voucher-unavailable"
+    title = "Voucher unavailable"
+
+    def __init__(self, detail: str, *, reason: ErrorCode, remaining: int | None = None, field: str = "voucher") -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.remaining = remaining
+        self.field = field
+
+    def field_errors(self) -> list[FieldError]:
+        amounts = (("remaining", self.remaining),) if self.remaining is not None else ()
+        return [FieldError(self.field, self.detail, amounts, code=self.reason)]
 
 
 class InvalidTransition(Conflict):

@@ -12,4 +12,5 @@ def load_all_models() -> None:
     import boxoffice.notifications.models
     import boxoffice.outbox.models
     import boxoffice.payments.models
-    import boxoffice.ticketing.models  # noqa: F401
+    import boxoffice.ticketing.models
+    import boxoffice.ticketing.voucher_models  # noqa: F401

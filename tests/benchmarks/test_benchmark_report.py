@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.flash_sale import against_checkout, overlap, ratios
+from benchmarks.flash_sale import against_checkout, overlap, ratios, voucher_vs_plain
 from benchmarks.report import budget, render
 
 
@@ -162,3 +162,18 @@ def test_the_webhook_run_reports_outgoing_deliveries_beside_confirmations() -> N
     assert "NOT" not in section
     out["webhooks"]["outgoing"].update(all_delivered=False, delivered=990)
     assert "**NOT all delivered**" in render(out)
+
+
+def test_the_voucher_sale_has_its_table_and_is_compared_with_the_plain_sale_of_the_same_run() -> None:
+    data = report()
+    voucher = sale(1, 0, 32, 220.0, web=4.2)
+    voucher.update(tickets_taken=500, voucher_max_uses=500, voucher_uses=500, overused=False, errors={})
+    data["voucher"] = [voucher]
+    data["voucher_vs_plain"] = voucher_vs_plain(data)
+    assert data["voucher_vs_plain"] == {"32_clients_0ms": {"rate": 220.0, "plain": 250.0, "ratio": 0.88, "target": 0.8}}
+    text = render(data)
+    (row,) = table_rows(text, "### Voucher sale")
+    assert "| 220.0 |" in row and "500 / 1000, code used 500 / 500" in row
+    assert "| 0 ms | 32 | 220.0 / 250.0 | 0.88 | yes |" in text
+    voucher.update(voucher_uses=501, overused=True)
+    assert "**OVERUSED**" in render(data)

@@ -41,7 +41,9 @@ async def test_subscriber_receives_availability_and_order_events(db: Database) -
                 "availability",
             ]
             availability = [m for m in seen if m["type"] == "availability"][-1]
-            assert availability["ticket_types"] == [{"id": tt.id, "quantity": 5, "sold": 0, "held": 2, "available": 3}]
+            assert availability["ticket_types"] == [
+                {"id": tt.id, "quantity": 5, "sold": 0, "held": 2, "reserved": 0, "available": 3}
+            ]
             created, confirmed = await order_sub.get(timeout=5), await order_sub.get(timeout=5)
             assert created["type"] == "order.created"
             assert confirmed["type"] == "order.confirmed" and confirmed["status"] == "confirmed"

@@ -59,9 +59,19 @@ def test_the_models_name_the_checks_the_sale_relies_on() -> None:
         "ticket_types": {
             "ck_ticket_types_quantity_positive": "quantity>=1",
             "ck_ticket_types_counters_non_negative": "sold_count>=0andheld_count>=0",
-            "ck_ticket_types_no_oversell": "sold_count+held_count<=quantity",
+            "ck_ticket_types_no_oversell": "sold_count+held_count+reserved_count<=quantity",
+            "ck_ticket_types_reserved_counters": (
+                "reserved_count>=0andwaitlist_count>=0andwaitlist_count<=reserved_count"
+            ),
         },
         "refunds": {"ck_refunds_amount_positive": "amount_cents>0"},
+        "vouchers": {
+            "ck_vouchers_counters_non_negative": "uses_taken>=0andreserved_left>=0andreserve>=0",
+            "ck_vouchers_within_max_uses": "max_usesisnulloruses_taken<=max_uses",
+            "ck_vouchers_reserved_within_reserve": "reserved_left<=reserve",
+        },
+        "voucher_uses": {"ck_voucher_uses_quantities": "quantity>=1andreserved>=0andreserved<=quantity"},
+        "waiting_list_entries": {"ck_waiting_list_entries_quantity_positive": "quantity>=1"},
     }
 
 

@@ -79,11 +79,11 @@ async def test_fused_and_general_reservations_write_the_same_rows(
     assert fused_row == general_row
     assert fused_avail == {
         "event_id": event.id,
-        "ticket_types": [{"id": tt.id, "quantity": 10, "sold": 0, "held": 2, "available": 8}],
+        "ticket_types": [{"id": tt.id, "quantity": 10, "sold": 0, "held": 2, "reserved": 0, "available": 8}],
     }
     assert general_avail == {
         "event_id": event.id,
-        "ticket_types": [{"id": tt.id, "quantity": 10, "sold": 0, "held": 4, "available": 6}],
+        "ticket_types": [{"id": tt.id, "quantity": 10, "sold": 0, "held": 4, "reserved": 0, "available": 6}],
     }
     assert [kind for kind, *_ in fused_row["messages"]] == ["order.created"]
     assert await counters(db, tt.id) == (10, 0, 4)
@@ -225,11 +225,13 @@ async def test_fused_and_general_multi_line_reservations_write_the_same_rows(
     assert fused_avail == {
         "event_id": event.id,
         "ticket_types": [
-            {"id": i, "quantity": 20, "sold": 0, "held": held[i], "available": 20 - held[i]} for i in by_id
+            {"id": i, "quantity": 20, "sold": 0, "held": held[i], "reserved": 0, "available": 20 - held[i]}
+            for i in by_id
         ],
     }
     assert general_avail["ticket_types"] == [
-        {"id": i, "quantity": 20, "sold": 0, "held": 2 * held[i], "available": 20 - 2 * held[i]} for i in by_id
+        {"id": i, "quantity": 20, "sold": 0, "held": 2 * held[i], "reserved": 0, "available": 20 - 2 * held[i]}
+        for i in by_id
     ]
 
 

@@ -24,7 +24,7 @@ from boxoffice.web.problems import validation_error
 SRC = Path(__file__).resolve().parents[2] / "src" / "boxoffice"
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 # what ``say`` fills in: the ticket, the field in words, the currency, and the amounts rules quote
-PLACEHOLDERS = {"title", "what", "currency", "example", "tickets", "minimum", "maximum", "available"}
+PLACEHOLDERS = {"title", "what", "currency", "example", "tickets", "minimum", "maximum", "available", "remaining"}
 
 
 def _calls(name: str) -> list[tuple[Path, ast.Call]]:
@@ -70,9 +70,9 @@ def test_every_code_the_domain_raises_has_words_on_the_pages() -> None:
             used = {name for _, name, _, _ in string.Formatter().parse(template) if name}
             assert used <= PLACEHOLDERS, (code, key, used - PLACEHOLDERS)
             field = key.removesuffix("/none") or "field"
-            amounts = {"minimum_cents": 500, "maximum": 4, "available": 2}
+            amounts = {"minimum_cents": 500, "maximum": 4, "available": 2, "remaining": 3}
             if key.endswith("/none"):
-                amounts = {"minimum_cents": 0, "available": 0}
+                amounts = {"minimum_cents": 0, "available": 0, "remaining": 0}
             sentence = say(code, f"lines[0].{field}", title="Supporter", amounts=amounts)
             assert sentence[:1].isupper() and "{" not in sentence and "  " not in sentence, (code, key, sentence)
 

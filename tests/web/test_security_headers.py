@@ -22,6 +22,7 @@ from boxoffice.attendees.questions import create_question
 from boxoffice.checkin.lists import ensure_default_list
 from boxoffice.checkin.models import CheckinList
 from boxoffice.payments.keys import SANDBOX_PATH
+from boxoffice.ticketing import voucher_codes
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.web.app import create_app
 from boxoffice.web.headers import SecurityHeaders
@@ -52,7 +53,9 @@ def secured(response: httpx.Response, what: str) -> None:
     assert "frame-ancestors 'none'" in h.get("content-security-policy", ""), what
     assert h.get("x-content-type-options") == "nosniff", what
     assert h.get("x-frame-options") == "DENY", what
-    private = path.startswith(("/orders/", "/api/v1/orders/", SANDBOX_PATH + "/", "/manage"))
+    private = path.startswith(
+        ("/orders/", "/api/v1/orders/", "/waiting-list/", "/api/v1/waiting-list/", SANDBOX_PATH + "/", "/manage")
+    )
     assert h.get("referrer-policy") == ("no-referrer" if private else "strict-origin-when-cross-origin"), what
     assert "server" not in h, what
     assert "strict-transport-security" not in h, what  # not production
@@ -74,6 +77,7 @@ async def test_every_route_answers_with_the_headers(site: LiveServer) -> None:
     await ensure_default_list(site.box.db, event.id)
     async with site.box.db.read() as session:
         list_id = await session.scalar(select(CheckinList.id).where(CheckinList.event_id == event.id))
+    voucher = (await voucher_codes.create_vouchers(site.box.db, event.id, {"code": "HEADERS"})).vouchers[0]
     ids = {
         "event_id": event.id,
         "order_id": order.id,
@@ -87,6 +91,8 @@ async def test_every_route_answers_with_the_headers(site: LiveServer) -> None:
         "list_id": str(list_id),
         "checkin_id": "ci_unknown",
         "device_id": "dev_unknown",
+        "voucher_id": voucher.id,
+        "entry_id": "wle_00000000000000000000",  # an unknown entry: its answers carry the headers too
     }
     c = site.client
     walked: set[tuple[str, str]] = set()

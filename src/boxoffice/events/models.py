@@ -57,6 +57,11 @@ class Event(Base):
     # The event's one currency (lowercase ISO 4217): every ticket type is priced in it. Set when the event is created
     # or by its first ticket type; changeable only while it has none.
     currency: Mapped[str | None] = mapped_column(String(3))
+    # How long an order holds its tickets while the buyer pays (5 to 30 minutes); None: the server's
+    # BOXOFFICE_HOLD_MINUTES. A hold shorter than Stripe's 30-minute Checkout minimum closes the Checkout Session.
+    hold_minutes: Mapped[int | None] = mapped_column(Integer)
+    # How long a waiting-list offer holds its tickets for the person it is sent to.
+    waiting_list_offer_minutes: Mapped[int] = mapped_column(Integer, default=1440, server_default="1440")
     # Raised by every edit: a reservation made from a kept copy of the event checks it (see ticketing.reserve_pg).
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Attendees (attendees/): whether each ticket needs its own attendee name and email (ATTENDEE_DETAILS), until when

@@ -49,6 +49,12 @@ class EventInput:
     venue_name: str | None = None
     venue_address: str | None = None
     image_url: str | None = None
+    hold_minutes: int | None = None  # 5 to 30; 0: back to the server's default (None: unchanged)
+    waiting_list_offer_minutes: int | None = None  # how long a waiting-list offer holds its tickets
+
+
+HOLD_MINUTES = (5, 30)
+OFFER_MINUTES = (10, 7 * 24 * 60)
 
 
 def _too_long(field: str, maximum: int) -> FieldError:
@@ -146,6 +152,21 @@ def event_values(data: EventInput, current: Event | None) -> dict[str, Any]:
         values["status"] = data.status
     elif current is None:
         values["status"] = NEW_EVENT_STATUS
+    for name, (low, high), zero in (
+        ("hold_minutes", HOLD_MINUTES, True),
+        ("waiting_list_offer_minutes", OFFER_MINUTES, False),
+    ):
+        value = getattr(data, name)
+        if value is None:
+            continue
+        if zero and value == 0:
+            values[name] = None  # the server's BOXOFFICE_HOLD_MINUTES
+        elif not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            bound = (("minimum", low),) if isinstance(value, int) and value < low else (("maximum", high),)
+            code = ErrorCode.BELOW_MINIMUM if bound[0][0] == "minimum" else ErrorCode.ABOVE_MAXIMUM
+            errors.append(FieldError(name, f"must be {low} to {high} minutes", bound, code=code))
+        else:
+            values[name] = value
     if errors:
         raise InvalidInput(errors)
     return values

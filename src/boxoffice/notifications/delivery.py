@@ -1,4 +1,5 @@
-"""Email delivery through the outbox: at least once, never twice for the same order event, retried with backoff.
+"""Email delivery through the outbox: at least once, never twice for the same order (or waiting-list) event, retried
+with backoff.
 
 ``queue_emails`` is an outbox handler: in the transaction that marks a domain event handled, it inserts one
 ``email_messages`` row per email the event calls for, unique by its dedupe key. The ``Mailer`` sends due rows,
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,16 +32,20 @@ from boxoffice.notifications.render import (
     LineView,
     OrderEmailContext,
     TicketView,
+    WaitingEmailContext,
     render_confirmation,
     render_payment_failed,
     render_refund,
+    render_waiting_list,
 )
 from boxoffice.notifications.transfers import TRANSFER_KINDS, render_transfer_email
 from boxoffice.notifications.transport import EmailTransport, TransportError
 from boxoffice.outbox.dispatcher import Message
+from boxoffice.ticketing import waitlist
 from boxoffice.ticketing.attendance import order_details
 from boxoffice.ticketing.orders import get_order, list_tickets
-from boxoffice.ticketing.tokens import order_token
+from boxoffice.ticketing.ticket_types import list_ticket_types
+from boxoffice.ticketing.tokens import entry_token, order_token
 
 log = logging.getLogger("boxoffice.notifications")
 
@@ -48,18 +54,25 @@ EMAIL_KINDS = {
     "order.refunded": "refund",
     "order.partially_refunded": "refund",
     "order.failed": "payment_failed",
+    "waitlist.joined": "waitlist_joined",
+    "waitlist.offered": "waitlist_offer",
 }
 # Account emails: about a one-time link (``token_id``), not an order.
 ACCOUNT_EMAIL_KINDS = {
     "account.password_reset": "password_reset",
     "account.invited": "invitation",
 }
+WAITING_KINDS = ("waitlist_joined", "waitlist_offer")
 CLAIM_SECONDS = 120
 
 
 def dedupe_key(message: Message) -> str:
     if message.kind in ACCOUNT_EMAIL_KINDS:
         return f"{message.kind}:{message.payload['token_id']}"
+    if message.kind == "waitlist.offered":  # an entry may get a new offer (by hand) after one expired
+        return f"{message.kind}:{message.payload['entry_id']}:{message.payload.get('voucher_id')}"
+    if message.kind.startswith("waitlist."):
+        return f"{message.kind}:{message.payload['entry_id']}"
     order_id = message.payload["order_id"]
     if message.kind == "order.partially_refunded":
         return f"{message.kind}:{order_id}:{message.payload.get('refunded_cents')}"
@@ -80,6 +93,7 @@ async def queue_emails(session: AsyncSession, message: Message) -> None:
             dedupe_key=dedupe_key(message),
             kind=kind,
             order_id=message.payload.get("order_id", "") if token_id is None else "",
+            waiting_list_entry_id=message.payload.get("entry_id"),
             event_id=message.payload.get("event_id", "") if token_id is None else "",
             token_id=token_id,
             to_email=message.payload["email"],
@@ -287,6 +301,33 @@ class Mailer:
             failure_reason=order.failure_reason,
         )
 
+    async def waiting_context(self, entry_id: str) -> WaitingEmailContext:
+        view = await waitlist.get_entry(self.db, entry_id)
+        entry = view.entry
+        event = await events.get_event(self.db, entry.event_id)
+        organizer = await events.get_person(self.db, event.organizer_id)
+        titles = {tt.id: tt.title for tt in await list_ticket_types(self.db, event.id, include_deleted=True)}
+        event_url = f"{self.public_url}/e/{event.id}"
+        return WaitingEmailContext(
+            entry_id=entry.id,
+            buyer_name=entry.name,
+            buyer_email=entry.email,
+            event_title=event.title,
+            event_starts_at=event.starts_at,
+            event_ends_at=event.ends_at,
+            event_timezone=event.timezone,
+            event_url=event_url,
+            organizer_name=organizer.name or organizer.email,
+            organizer_email=organizer.email,
+            ticket_title=titles.get(entry.ticket_type_id, ""),
+            quantity=entry.quantity,
+            leave_url=f"{self.public_url}/waiting-list/{entry.id}/leave?token={entry_token(entry.id, self.secret)}",
+            position=view.position,
+            offer_code=view.code,
+            offer_url=f"{event_url}?{urlencode({'voucher': view.code})}" if view.code else None,
+            offer_expires_at=entry.offer_expires_at,
+        )
+
     async def account_context(self, row: EmailMessage) -> AccountEmailContext:
         assert row.token_id is not None
         details = await token_details(self.db, row.token_id)
@@ -314,6 +355,11 @@ class Mailer:
             return await render_transfer_email(
                 self.db, row, secret=self.secret, sender=self.sender, public_url=self.public_url
             )
+        if row.kind in WAITING_KINDS and row.waiting_list_entry_id is not None:
+            context = await self.waiting_context(row.waiting_list_entry_id)
+            return render_waiting_list(context, kind=row.kind, sender=self.sender, dedupe_key=row.dedupe_key)
+        if row.order_id is None:
+            raise ValueError(f"email {row.id} ({row.kind}) names no order")
         ctx = await self.context(row.order_id)
         if row.kind == "confirmation":
             return render_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)

@@ -1,5 +1,5 @@
-"""Notifications tables: one row per email to send, unique per order event (or one-time link), so it is never sent
-twice."""
+"""Notifications tables: one row per email to send, unique per order (or waiting-list) event, or per one-time link,
+so it is never sent twice."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ class EmailMessage(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
-    # An account email (a password reset, an invitation) is about no order and no event: both are "" and
-    # ``token_id`` names its one-time link (accounts.models.AccountToken).
-    order_id: Mapped[str] = mapped_column(String(32), index=True)
+    # What the email is about: an order, or a waiting-list entry (its offer, its confirmation). An account email (a
+    # password reset, an invitation) is about none: order_id and event_id are "" and ``token_id`` names its one-time
+    # link (accounts.models.AccountToken).
+    order_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    waiting_list_entry_id: Mapped[str | None] = mapped_column(String(32), index=True)
     event_id: Mapped[str] = mapped_column(String(32), index=True)
     token_id: Mapped[str | None] = mapped_column(String(32))
     to_email: Mapped[str] = mapped_column(String(320))

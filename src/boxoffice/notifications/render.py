@@ -29,12 +29,14 @@ __all__ = [
     "LineView",
     "OrderEmailContext",
     "TicketView",
+    "WaitingEmailContext",
     "format_money",
     "message_id",
     "qr_png",
     "render_confirmation",
     "render_payment_failed",
     "render_refund",
+    "render_waiting_list",
 ]
 
 MESSAGE_ID_DOMAIN = "boxoffice"
@@ -105,6 +107,29 @@ def where(ctx: OrderEmailContext) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class WaitingEmailContext:
+    """A waiting-list entry's emails: joining (its place in line) and its offer (the code, until when)."""
+
+    entry_id: str
+    buyer_name: str
+    buyer_email: str
+    event_title: str
+    event_starts_at: datetime
+    event_ends_at: datetime
+    event_timezone: str
+    event_url: str
+    organizer_name: str
+    organizer_email: str
+    ticket_title: str
+    quantity: int
+    leave_url: str
+    position: int | None = None
+    offer_code: str | None = None
+    offer_url: str | None = None  # the event page with the code filled in
+    offer_expires_at: datetime | None = None
+
+
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -145,6 +170,12 @@ def when(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
     return f"{text} ({timezone})"
 
 
+def moment(value: datetime, timezone: str) -> str:
+    """``Friday 5 March 2027, 19:00 CET (Europe/Berlin)``, in the event's own timezone."""
+    local = _local(value, ZoneInfo(timezone))
+    return f"{_day(local)}, {local:%H:%M} {local:%Z} ({timezone})"
+
+
 def qr_png(code: str) -> tuple[bytes, int]:
     """The QR code for a ticket code as PNG bytes, and its width (= height) in pixels."""
     qr = segno.make_qr(code, error="m")
@@ -155,7 +186,7 @@ def qr_png(code: str) -> tuple[bytes, int]:
 
 
 def _message(
-    ctx: OrderEmailContext, *, sender: str, subject: str, dedupe_key: str, now: datetime | None
+    ctx: OrderEmailContext | WaitingEmailContext, *, sender: str, subject: str, dedupe_key: str, now: datetime | None
 ) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = _one_line(subject)
@@ -274,6 +305,29 @@ def render_payment_failed(
         dedupe_key=dedupe_key,
         now=now,
     )
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def render_waiting_list(
+    ctx: WaitingEmailContext, *, kind: str, sender: str, dedupe_key: str, now: datetime | None = None
+) -> EmailMessage:
+    """``waitlist_joined`` (the place in line, and how to leave) or ``waitlist_offer`` (the code holding the
+    tickets, until when, and the link that fills it in)."""
+    common = {
+        "o": ctx,
+        "greeting_name": _one_line(ctx.buyer_name) or ctx.buyer_email,
+        "when": when(ctx.event_starts_at, ctx.event_ends_at, ctx.event_timezone),
+        "offer_until": moment(ctx.offer_expires_at, ctx.event_timezone) if ctx.offer_expires_at else "",
+    }
+    text, html = _render(kind, **common)
+    subject = (
+        f"Tickets for {ctx.event_title} are held for you"
+        if kind == "waitlist_offer"
+        else f"You are on the waiting list for {ctx.event_title}"
+    )
+    message = _message(ctx, sender=sender, subject=subject, dedupe_key=dedupe_key, now=now)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

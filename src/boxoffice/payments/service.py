@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import set_committed_value
 
-from boxoffice import metrics
+from boxoffice import metrics, money
 from boxoffice.clock import utcnow
 from boxoffice.db import Database, GroupWriter
 from boxoffice.errors import Conflict, ErrorCode, InvalidInput, RetryLater
 from boxoffice.events import service as events
+from boxoffice.payments import closures
 from boxoffice.payments.gateway import StripeGateway, StripeKeyRejected, StripeRequestRejected, StripeUnavailable
 from boxoffice.ticketing import refunds, tokens
 from boxoffice.ticketing import reserve as reservations
@@ -60,14 +61,37 @@ class RefundRequested:
     status: str
 
 
+def _voucher_note(snapshot_line: dict[str, Any], currency: str, unit_price: int) -> str:
+    """What a discounted line's description says of its code: ``Code SPRING20: $25.00, now $20.00 each``."""
+    code = snapshot_line.get("voucher_code")
+    if not code:
+        return ""
+    before = [int(p) for p in snapshot_line.get("undiscounted_unit_prices") or []]
+    after = [int(p) for p in snapshot_line.get("unit_prices") or []]
+    was = {b for b, a in zip(before, after, strict=False) if a == unit_price}
+    if len(was) == 1 and unit_price not in was:
+        return (
+            f"Code {code}: {money.format_money(was.pop(), currency)}, "
+            f"now {money.format_money(unit_price, currency)} each"
+        )
+    return f"Code {code}"
+
+
 def checkout_line_items(order: Order, descriptions: dict[str, str], event_title: str) -> list[dict[str, Any]]:
-    """One Checkout line per order line and distinct unit price (dynamic tiers), plus one for the tip."""
+    """One Checkout line per order line and distinct unit price (dynamic tiers), plus one for the tip. The amounts
+    are what the order charges (a voucher's discount taken off), and a discounted line names its code, so the
+    Checkout total is the order's total to the cent."""
     items: list[dict[str, Any]] = []
+    snapshot_lines = (order.pricing_snapshot or {}).get("lines") or []
     for line in order.lines:
         prices = Counter(int(p) for p in (line.unit_prices or [line.unit_price_cents] * line.quantity))
+        snapshot_line = snapshot_lines[line.position] if line.position < len(snapshot_lines) else {}
         for price in sorted(prices):
             product: dict[str, Any] = {"name": line.title[:250] or "Ticket"}
             description = (descriptions.get(line.ticket_type_id) or event_title).strip()
+            note = _voucher_note(snapshot_line, order.currency, price)
+            if note:
+                description = f"{note}. {description}" if description else note
             if description:
                 product["description"] = description[:500]
             items.append(
@@ -183,7 +207,7 @@ class Payments:
             "payment_intent_data": {"metadata": ids},
             "success_url": self.order_url(order) + "&session_id={CHECKOUT_SESSION_ID}",
             "cancel_url": self.order_url(order) + "&checkout=canceled",
-            "expires_at": int(order.expires_at.timestamp()),
+            "expires_at": int(closures.session_expiry(order.expires_at, utcnow()).timestamp()),
             "submit_type": "book",
         }
 
@@ -234,6 +258,8 @@ class Payments:
             )
             raise
         await self._sessions.submit(CheckoutSession(order.id, session.id, session.url))
+        if int(order.expires_at.timestamp()) != int(params["expires_at"]):  # a hold shorter than Stripe's minimum
+            await closures.schedule(self.db, order.id, session.id, order.expires_at)
         set_committed_value(order, "stripe_checkout_session_id", session.id)
         set_committed_value(order, "checkout_url", session.url)
         log.info("checkout session created", extra={"order_id": order.id, "checkout_session_id": session.id})

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from boxoffice.clock import utcnow
@@ -44,8 +44,11 @@ class TicketType(Base):
     __table_args__ = (
         CheckConstraint("quantity >= 1", name="quantity_positive"),
         CheckConstraint("sold_count >= 0 AND held_count >= 0", name="counters_non_negative"),
-        # The database itself refuses an oversell, whatever the code above it does.
-        CheckConstraint("sold_count + held_count <= quantity", name="no_oversell"),
+        # The database itself refuses an oversell, whatever the code above it does (tickets set aside count).
+        CheckConstraint("sold_count + held_count + reserved_count <= quantity", name="no_oversell"),
+        CheckConstraint(
+            "reserved_count >= 0 AND waitlist_count >= 0 AND waitlist_count <= reserved_count", name="reserved_counters"
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -61,6 +64,14 @@ class TicketType(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     sold_count: Mapped[int] = mapped_column(Integer, default=0)
     held_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Set aside, not sold to the public: the reservations of vouchers (waiting-list offers included) and, of those,
+    # ``waitlist_count`` returned tickets held back for the waiting list before they are offered.
+    reserved_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    waitlist_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Shown and sold only with a voucher that unlocks it.
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Buyers may join a waiting list when it is sold out; returned tickets go to that list first.
+    waiting_list: Mapped[bool] = mapped_column(default=True, server_default=true())
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     tippable: Mapped[bool] = mapped_column(default=False)

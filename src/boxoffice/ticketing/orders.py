@@ -25,8 +25,17 @@ from boxoffice.db import Database
 from boxoffice.errors import ErrorCode, InvalidInput, NotFound, SoldOut
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
-from boxoffice.ticketing import attendance, tokens
-from boxoffice.ticketing.inventory import _quantities, _record_availability, _record_order_availability, _shift
+from boxoffice.ticketing import attendance, tokens, voucher_uses
+from boxoffice.ticketing.inventory import (
+    PUBLIC_LEFT,
+    Counters,
+    _quantities,
+    _record_availability,
+    _record_order_availability,
+    _release,
+    _rows,
+    _shift,
+)
 from boxoffice.ticketing.models import SOLD_STATUSES, TRANSITIONS, Order, OrderLine, OrderStatus, Ticket, TicketType
 from boxoffice.topics import order_topic
 
@@ -45,17 +54,20 @@ class TransitionResult:
         return self.order.status
 
 
-async def _apply(
-    session: AsyncSession, order: Order, source: str, target: str, now: datetime
-) -> dict[str, tuple[int, int, int]]:
+async def _apply(session: AsyncSession, order: Order, source: str, target: str, now: datetime) -> dict[str, Counters]:
     """The effects of a transition that has just been won by a guarded update. The ticket types' counters move
-    last: their row lock is then held only until the commit that follows."""
+    last: their row lock is then held only until the commit that follows. Tickets that leave the order give back
+    their voucher uses (the voucher's row is locked before the ticket types', as everywhere) and go back to sale,
+    the waiting list first."""
     if source == OrderStatus.PENDING and target == OrderStatus.CONFIRMED:
         await _issue_tickets(session, order)
         await events.add_ticket_holder(session, order)
-        return await _shift(session, order, held=-1, sold=+1, now=now)
+        counters = await _shift(session, order, held=-1, sold=+1, now=now)
+        await voucher_uses.convert_offer(session, order, now)
+        return counters
     if source == OrderStatus.PENDING:
-        return await _shift(session, order, held=-1, sold=0, now=now)
+        kept = await voucher_uses.release(session, order, now)
+        return await _release(session, order, from_sold=False, kept=kept, now=now)
     if target in (OrderStatus.CANCELED, OrderStatus.REFUNDED) and source in SOLD_STATUSES:
         await session.execute(
             update(Ticket)
@@ -65,7 +77,8 @@ async def _apply(
         )
         await events.remove_ticket_holder_order(session, order)
         await attendance.release_attendees(session, order)
-        return await _shift(session, order, held=0, sold=-1, now=now)
+        kept = await voucher_uses.release(session, order, now)
+        return await _release(session, order, from_sold=True, kept=kept, now=now)
     return {}
 
 
@@ -194,7 +207,7 @@ async def _transition(
             counters = await _apply(session, order, previous, target, now)
             _mark(order, target, now, values)
             _record_status(session, order, previous)
-            _record_availability(session, order.event_id, [(k, *v) for k, v in sorted(counters.items())])
+            _record_availability(session, order.event_id, _rows(counters))
             return TransitionResult(order, changed=True, previous_status=previous, outcome=target)
     raise RuntimeError(f"order {order_id} kept changing under concurrent updates")
 
@@ -225,15 +238,20 @@ async def _confirm_late(db: Database, order: Order, now: datetime, values: dict[
             order = await _load_order(session, order_id, for_update=True)  # one late confirmation at a time
             if order.status != previous:
                 return TransitionResult(order, changed=False, previous_status=order.status, outcome="unchanged")
+            reserved = await voucher_uses.retake(session, order, now)  # its voucher first, as everywhere
+            if reserved is None:
+                raise SoldOut("the order's voucher has no uses left", ticket_type_id="", available=0)
             for tt_id, q in _quantities(order).items():
+                back = reserved.get(tt_id, 0)
                 row = (
                     await session.execute(
                         update(TicketType)
-                        .where(
-                            TicketType.id == tt_id,
-                            TicketType.quantity - TicketType.sold_count - TicketType.held_count >= q,
+                        .where(TicketType.id == tt_id, PUBLIC_LEFT + back >= q)
+                        .values(
+                            sold_count=TicketType.sold_count + q,
+                            reserved_count=TicketType.reserved_count - back,
+                            updated_at=now,
                         )
-                        .values(sold_count=TicketType.sold_count + q, updated_at=now)
                         .returning(TicketType.id)
                         .execution_options(synchronize_session=False)
                     )
@@ -244,6 +262,7 @@ async def _confirm_late(db: Database, order: Order, now: datetime, values: dict[
                 raise _LostRace
             await _issue_tickets(session, order)
             await events.add_ticket_holder(session, order)
+            await voucher_uses.convert_offer(session, order, now)
             order = await _load_order(session, order.id)
             _record_status(session, order, previous)
             await _record_order_availability(session, order)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,13 +22,24 @@ from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
 from boxoffice.ticketing import pricing as pricing_rules
+from boxoffice.ticketing import vouchers as voucher_rules
 from boxoffice.ticketing.inventory import _Taking
 from boxoffice.ticketing.models import Order, OrderLine, OrderStatus, TicketType
 from boxoffice.ticketing.rules import pricing_from_row
+from boxoffice.ticketing.voucher_models import Voucher
+from boxoffice.ticketing.voucher_uses import PlannedVoucher, read_voucher
 
 DEFAULT_HOLD = timedelta(minutes=30)
 MAX_LINES = 20
 MAX_LINE_QUANTITY = 50
+# An event's own hold (``events.hold_minutes``): shorter than Stripe's 30-minute Checkout minimum, so its Checkout
+# Session is closed when the hold ends (payments.closures).
+EVENT_HOLD_MINUTES = (5, 30)
+
+
+def hold_for(event: Event, default: timedelta) -> timedelta:
+    """How long an order of ``event`` holds its tickets: the event's ``hold_minutes`` when set, else ``default``."""
+    return timedelta(minutes=event.hold_minutes) if event.hold_minutes else default
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class OrderRequest:
     fingerprint: str | None = None
     client_key: str | None = None  # a keyed hash of the client's address (web.clients.address_key), for the caps
     answers: Mapping[str, object] | None = None  # to the event's per-order questions, by question id
+    voucher: str | None = None  # a voucher or access code of the event (any case)
 
 
 def _check_request(request: OrderRequest, max_lines: int, max_quantity: int) -> None:
@@ -127,6 +139,9 @@ class _Plan:
     found: dict[str, TicketType]
     takings: dict[str, _Taking]
     chosen: list[int | None]
+    voucher: PlannedVoucher | None = None
+    # per line, the unit prices without the voucher (set by ``_price_lines``)
+    undiscounted: list[tuple[int, ...]] = field(default_factory=list)
 
     @property
     def positional(self) -> bool:
@@ -156,11 +171,15 @@ async def _read_sale(db: Database, request: OrderRequest) -> Sale:
 
 
 async def _load_plan(db: Database, request: OrderRequest, now: datetime) -> _Plan:
-    return _check_plan(request, *await _read_sale(db, request), now)
+    event, found = await _read_sale(db, request)
+    voucher = await read_voucher(db, event.id, request.voucher) if request.voucher else None
+    return _check_plan(request, event, found, now, voucher)
 
 
-def _check_plan(request: OrderRequest, event: Event, found: dict[str, TicketType], now: datetime) -> _Plan:
-    """Check the request against the event and its ticket types (pure)."""
+def _check_plan(
+    request: OrderRequest, event: Event, found: dict[str, TicketType], now: datetime, voucher: Voucher | None = None
+) -> _Plan:
+    """Check the request against the event, its ticket types and the voucher read for its code (pure)."""
     if not events.is_public(event):
         raise NotFound("event not found")  # the public cannot tell a draft from an unknown id
     if event.status == "sales_paused":
@@ -170,8 +189,13 @@ def _check_plan(request: OrderRequest, event: Event, found: dict[str, TicketType
     takings: dict[str, _Taking] = {}
     chosen: list[int | None] = []
     errors: list[FieldError] = []
+    terms = voucher_rules.terms_from_row(voucher) if voucher is not None else None
+    if request.voucher is not None and voucher is None:
+        errors.append(FieldError("voucher", "no such code for this event", code=ErrorCode.VOUCHER_UNKNOWN))
     for i, line in enumerate(request.lines):
         tt = found.get(line.ticket_type_id)
+        if tt is not None and tt.hidden and (terms is None or tt.id not in terms.unlocks):
+            tt = None  # a hidden ticket type is on sale only with a code that unlocks it
         if tt is None:
             errors.append(
                 FieldError(
@@ -220,17 +244,44 @@ def _check_plan(request: OrderRequest, event: Event, found: dict[str, TicketType
             raise SalesClosed(
                 f"sales for {tt.title} have ended", field=f"lines[{first}].ticket_id", reason=ErrorCode.SALES_ENDED
             )
-    return _Plan(event, found, takings, chosen)
+    planned = None
+    if voucher is not None and terms is not None:
+        planned = _plan_voucher(request, found, voucher, terms, now)
+    return _Plan(event, found, takings, chosen, planned)
+
+
+def _plan_voucher(
+    request: OrderRequest,
+    found: Mapping[str, TicketType],
+    voucher: Voucher,
+    terms: voucher_rules.VoucherTerms,
+    now: datetime,
+) -> PlannedVoucher:
+    """Which of the order's lines the voucher applies to, checked against its rules (validity, per-order limit,
+    uses left as read: the reservation's locked update decides)."""
+    applies = [
+        voucher_rules.applies_to(terms, line.ticket_type_id, hidden=found[line.ticket_type_id].hidden)
+        for line in request.lines
+    ]
+    applicable = sum(line.quantity for line, a in zip(request.lines, applies, strict=True) if a)
+    voucher_rules.check_use(terms, applicable, now)
+    reservable: dict[str, int] = {}
+    for line, a in zip(request.lines, applies, strict=True):
+        if a and line.ticket_type_id == voucher.reserved_ticket_type_id:
+            reservable[line.ticket_type_id] = reservable.get(line.ticket_type_id, 0) + line.quantity
+    return PlannedVoucher(voucher, terms, applies, applicable, reservable)
 
 
 def _price_lines(
     request: OrderRequest, plan: _Plan, taken_before: dict[str, int], now: datetime
 ) -> tuple[list[pricing_rules.PricedLine], pricing_rules.Totals]:
     priced: list[pricing_rules.PricedLine] = []
+    plan.undiscounted = []
     for i, line in enumerate(request.lines):
         tt = plan.found[line.ticket_type_id]
+        pricing = pricing_from_row(tt)
         prices = pricing_rules.unit_prices(
-            pricing_from_row(tt),
+            pricing,
             line.quantity,
             chosen=line.price_cents,
             taken_before=taken_before[tt.id],
@@ -238,6 +289,9 @@ def _price_lines(
             field=f"lines[{i}].price_cents",
         )
         taken_before[tt.id] += line.quantity
+        plan.undiscounted.append(prices)
+        if plan.voucher is not None and plan.voucher.applies[i]:
+            prices = voucher_rules.unit_prices(pricing, prices, plan.voucher.discount)
         priced.append(pricing_rules.PricedLine(tt.currency, prices, tippable=tt.tippable))
     return priced, pricing_rules.order_totals(priced, request.tip_cents or 0)
 
@@ -270,7 +324,7 @@ def _new_order(
         checkout_attempt=0,
         created_at=now,
         updated_at=now,
-        pricing_snapshot=_snapshot(request, plan.event, plan.found, plan.chosen, priced, totals, now),
+        pricing_snapshot=_snapshot(request, plan.event, plan.found, plan.chosen, priced, totals, now, plan),
     )
     order.lines = [
         OrderLine(
@@ -306,9 +360,10 @@ def _snapshot(
     priced: Sequence[pricing_rules.PricedLine],
     totals: pricing_rules.Totals,
     now: datetime,
+    plan: _Plan | None = None,
 ) -> dict[str, Any]:
     lines = []
-    for line, choice, prices in zip(request.lines, chosen, priced, strict=True):
+    for i, (line, choice, prices) in enumerate(zip(request.lines, chosen, priced, strict=True)):
         tt = found[line.ticket_type_id]
         lines.append(
             {
@@ -324,9 +379,10 @@ def _snapshot(
                 "chosen_price_cents": choice,
                 "quantity": line.quantity,
                 "unit_prices": list(prices.unit_prices),
+                **_voucher_line(plan, i, prices),
             }
         )
-    return {
+    out = {
         "priced_at": now.isoformat(),
         "event_title": event.title,
         "currency": totals.currency,
@@ -334,4 +390,20 @@ def _snapshot(
         "tip_cents": totals.tip_cents,
         "subtotal_cents": totals.subtotal_cents,
         "total_cents": totals.total_cents,
+    }
+    if plan is not None and plan.voucher is not None:
+        v = plan.voucher.voucher
+        out["voucher"] = {"id": v.id, "code": v.code, "kind": v.kind, "discount": v.discount}
+    return out
+
+
+def _voucher_line(plan: _Plan | None, index: int, prices: pricing_rules.PricedLine) -> dict[str, Any]:
+    """A line's voucher in the pricing snapshot: its code, the unit prices without it, the discount it gave."""
+    if plan is None or plan.voucher is None or not plan.voucher.applies[index]:
+        return {}
+    before = plan.undiscounted[index]
+    return {
+        "voucher_code": plan.voucher.voucher.code,
+        "undiscounted_unit_prices": list(before),
+        "discount_cents": sum(before) - prices.total_cents,
     }

@@ -17,9 +17,10 @@ from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import SoldOut
 from boxoffice.events import service as events
-from boxoffice.ticketing import attendance
+from boxoffice.ticketing import attendance, voucher_uses
 from boxoffice.ticketing import caps as buyer_caps
-from boxoffice.ticketing.inventory import _counters, _record_availability, _take
+from boxoffice.ticketing import vouchers as voucher_rules
+from boxoffice.ticketing.inventory import Counters, _counters, _record_availability, _rows, _take
 from boxoffice.ticketing.models import Order, OrderStatus
 from boxoffice.ticketing.orders import _apply, _record_status, release_expired_holds
 from boxoffice.ticketing.plan import (
@@ -27,11 +28,13 @@ from boxoffice.ticketing.plan import (
     MAX_LINE_QUANTITY,
     MAX_LINES,
     OrderRequest,
+    _check_plan,
     _check_request,
     _created_payload,
     _load_plan,
     _new_order,
     _price_lines,
+    hold_for,
 )
 from boxoffice.ticketing.reserve_pg import _reserve_in_one_statement
 from boxoffice.topics import order_topic
@@ -100,12 +103,23 @@ async def _reserve_once(
     plan = await _load_plan(db, request, now)
     details = await attendance.check_details(db, request, plan.event)
     async with db.transaction() as session:
+        # A voucher's row is locked first (before the ticket types', as everywhere), and the request is judged again
+        # against it as locked: its uses, reservation and terms cannot change until the commit.
+        if plan.voucher is not None:
+            locked = await voucher_uses.lock_voucher(session, plan.voucher.voucher.id)
+            if locked is None or locked.deleted_at is not None:
+                raise voucher_rules.unknown()
+            plan = _check_plan(request, plan.event, plan.found, now, locked)
+            assert plan.voucher is not None
+            if voucher_uses.reservation_open(locked, now):
+                for tt_id, wanted in plan.voucher.reservable.items():
+                    plan.takings[tt_id].reserved = min(wanted, locked.reserved_left)
         # The conditional UPDATE locks the ticket type's row until COMMIT, so every other buyer of that ticket
         # waits for it: when prices are known up front (fixed and flexible), everything else is written first and
         # the inventory is taken last, right before the commit. Dynamic prices depend on the units' positions, which
         # only the UPDATE can tell, so they take the inventory first.
         person = await events.get_or_create_person(session, request.email, request.name)
-        counters: dict[str, tuple[int, int, int]] = {}
+        counters: dict[str, Counters] = {}
         if plan.positional:
             taken_before = await _take(session, plan.takings, now, counters)
         else:
@@ -121,12 +135,15 @@ async def _reserve_once(
             free=totals.total_cents == 0,
             now=now,
         )
-        order = _new_order(request, plan, person.id, priced, totals, now, hold)
+        order = _new_order(request, plan, person.id, priced, totals, now, hold_for(plan.event, hold))
         session.add(order)
         outbox.record(session, "order.created", [order_topic(order.id)], _created_payload(order))
         await session.flush()
         if details is not None:
             attendance.store_details(session, order, details, now)
+        if plan.voucher is not None:
+            reserved = {tt_id: t.reserved for tt_id, t in plan.takings.items() if t.reserved}
+            await voucher_uses.take(session, plan.voucher, order, reserved, plan.undiscounted, now)
         if not plan.positional:
             await _take(session, plan.takings, now, counters)
         if order.total_cents == 0:
@@ -135,5 +152,5 @@ async def _reserve_once(
             order.status = OrderStatus.CONFIRMED
             order.confirmed_at = now
             _record_status(session, order, OrderStatus.PENDING)
-        _record_availability(session, plan.event.id, [(k, *v) for k, v in sorted(counters.items())])
+        _record_availability(session, plan.event.id, _rows(counters))
     return order

@@ -2,8 +2,10 @@
 
 A paid order of fixed or flexible prices (the flash-sale order) is reserved by one SQL statement in autocommit: it
 takes the tickets, checks the buyer's caps and writes the person, order, lines and outbox rows, with no client round
-trip while the ticket types' rows are locked. ``KeptSales`` keeps the event and ticket type rows a process read, so
-the statement can run without reading them again. It writes exactly the rows the general path (``reserve``) writes.
+trip while the ticket types' rows are locked. With a voucher (one without a reservation: those take the general
+path), the same statement locks the voucher's row first, takes its uses only if it has enough left, and writes the
+order's ``voucher_uses``. ``KeptSales`` keeps the event, ticket type and voucher rows a process read, so the
+statement can run without reading them again. It writes exactly the rows the general path (``reserve``) writes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice.db import Database, JSONType, UTCDateTime
@@ -24,7 +26,8 @@ from boxoffice.ids import new_id
 from boxoffice.ticketing import attendance
 from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing import pricing as pricing_rules
-from boxoffice.ticketing.inventory import _sold_out
+from boxoffice.ticketing import vouchers as voucher_rules
+from boxoffice.ticketing.inventory import PUBLIC_LEFT, _sold_out
 from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.ticketing.plan import (
     OrderRequest,
@@ -35,7 +38,10 @@ from boxoffice.ticketing.plan import (
     _Plan,
     _price_lines,
     _read_sale,
+    hold_for,
 )
+from boxoffice.ticketing.voucher_models import Voucher
+from boxoffice.ticketing.voucher_uses import read_voucher
 from boxoffice.topics import event_topic, order_topic
 
 KEPT_SALE_SECONDS = 5.0
@@ -51,6 +57,9 @@ class KeptSales:
         self.seconds = seconds
         self.max_entries = max_entries
         self._kept: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], tuple[float, Event, TicketType]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._vouchers: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], tuple[float, Voucher]]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -74,6 +83,19 @@ class KeptSales:
         for tt in found.values():
             kept[(event.id, tt.id)] = (at, event, tt)
 
+    def get_voucher(self, db: Database, event_id: str, code: str) -> Voucher | None:
+        """The kept voucher of this code (its uses as read then: the statement checks them and its revision)."""
+        entry = self._vouchers.get(db, {}).get((event_id, voucher_rules.normalize_code(code)))
+        if entry is None or entry[0] < time.monotonic() - self.seconds:
+            return None
+        return entry[1]
+
+    def keep_voucher(self, db: Database, voucher: Voucher) -> None:
+        kept = self._vouchers.setdefault(db, {})
+        if len(kept) >= self.max_entries:
+            kept.clear()
+        kept[(voucher.event_id, voucher.code_normalized)] = (time.monotonic(), voucher)
+
 
 # This process's kept sales.
 KEPT_SALES = KeptSales()
@@ -84,22 +106,31 @@ async def _reserve_in_one_statement(
 ) -> Order | None:
     """The one-statement reservation, from the kept sale when there is one (and again from a fresh read when the
     kept one is outdated). None: this order takes the general path (a dynamic price, a free order, attendees or
-    answers given or asked for, or definitions
-    that changed under it twice)."""
+    answers given or asked for, a voucher with a reservation, or definitions that changed under it twice)."""
     if attendance.carries_details(request):
         return None  # attendees and answers are checked and written on the general path
     ids = sorted({line.ticket_type_id for line in request.lines})
     kept = KEPT_SALES.get(db, request.event_id, ids)
+    kept_voucher = KEPT_SALES.get_voucher(db, request.event_id, request.voucher) if request.voucher else None
+    if request.voucher and kept_voucher is None:
+        kept = None  # read together, fresh
     for sale in (kept, None) if kept is not None else (None,):
         fresh = sale is None
         event, found = sale if sale is not None else await _read_sale(db, request)
+        voucher = None
+        if request.voucher:
+            voucher = kept_voucher if not fresh else await read_voucher(db, event.id, request.voucher)
         try:
-            plan = _check_plan(request, event, found, now)
+            plan = _check_plan(request, event, found, now, voucher)
         except BoxofficeError:
             if fresh:
                 raise
             continue  # judged against the current definitions, not a kept copy
-        if plan.positional or attendance.asks_anything(event):
+        if (
+            plan.positional
+            or attendance.asks_anything(event)
+            or (plan.voucher is not None and plan.voucher.voucher.reserved_ticket_type_id)
+        ):
             return None
         priced, totals = _price_lines(request, plan, dict.fromkeys(plan.takings, 0), now)
         if totals.total_cents == 0:
@@ -107,6 +138,8 @@ async def _reserve_in_one_statement(
         order = await _reserve_fused(db, request, plan, priced, totals, now, hold, caps)
         if order is not None:
             KEPT_SALES.keep(db, (event, found))
+            if voucher is not None:
+                KEPT_SALES.keep_voucher(db, voucher)
             return order
     return None
 
@@ -123,31 +156,55 @@ async def _reserve_in_one_statement(
 # only if that is every one of them. It re-checks nothing: the rows it updates are those ``locked`` holds, as they
 # were when locked.
 _TAKE_ONE_KIND = """
-WITH t AS (
+t AS (
     UPDATE ticket_types SET held_count = held_count + :quantity, updated_at = :now
-    WHERE id = :ticket_type_id AND deleted_at IS NULL AND quantity - sold_count - held_count >= :quantity
+    WHERE id = :ticket_type_id AND deleted_at IS NULL
+      AND quantity - sold_count - held_count - reserved_count >= :quantity
       AND revision = :ticket_revision
-      AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision){caps}
-    RETURNING id, quantity, sold_count, held_count
+      AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision){caps}{voucher}
+    RETURNING id, quantity, sold_count, held_count, reserved_count
 """
 
 
 _TAKE_KINDS = """
-WITH want AS (
+want AS (
     SELECT * FROM jsonb_to_recordset(:wants) AS w(id text, quantity integer, revision integer)
 ), locked AS (
     SELECT tt.id FROM ticket_types tt JOIN want ON want.id = tt.id
     WHERE tt.deleted_at IS NULL AND tt.revision = want.revision
-      AND tt.quantity - tt.sold_count - tt.held_count >= want.quantity
-      AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision){caps}
+      AND tt.quantity - tt.sold_count - tt.held_count - tt.reserved_count >= want.quantity
+      AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision){caps}{voucher}
     ORDER BY tt.id
     FOR UPDATE OF tt
 ), t AS (
     UPDATE ticket_types SET held_count = ticket_types.held_count + want.quantity, updated_at = :now
     FROM want
     WHERE ticket_types.id = want.id AND (SELECT count(*) FROM locked) = :kinds
-    RETURNING ticket_types.id, ticket_types.quantity, ticket_types.sold_count, ticket_types.held_count
+    RETURNING ticket_types.id, ticket_types.quantity, ticket_types.sold_count, ticket_types.held_count,
+              ticket_types.reserved_count
 """
+
+# With a voucher: its row is locked first, and only while it has the uses the order needs, at the revision read (the
+# ticket types are taken only when it is: ``{voucher}`` above); its uses are taken and the order's ``voucher_uses``
+# written from the inserted order, so a sold-out ticket takes no use.
+_LOCK_VOUCHER = """
+v AS (
+    SELECT id FROM vouchers
+    WHERE id = :voucher_id AND revision = :voucher_revision AND deleted_at IS NULL
+      AND (max_uses IS NULL OR uses_taken + :voucher_uses <= max_uses)
+    FOR UPDATE
+),"""
+_VOUCHER_TAKEN = "\n      AND EXISTS (SELECT 1 FROM v)"
+_TAKE_USES = """, vu AS (
+    UPDATE vouchers SET uses_taken = uses_taken + :voucher_uses, updated_at = :now
+    WHERE id = :voucher_id AND EXISTS (SELECT 1 FROM o)
+), u AS (
+    INSERT INTO voucher_uses (id, voucher_id, order_id, order_line_id, ticket_type_id, quantity, reserved,
+                              discount_cents, created_at)
+    SELECT x.id, :voucher_id, o.id, x.order_line_id, x.ticket_type_id, x.quantity, 0, x.discount_cents, :now
+    FROM o, jsonb_to_recordset(:uses) AS x(id text, order_line_id text, ticket_type_id text, quantity integer,
+                                          discount_cents integer)
+)"""
 
 
 _WRITE_ORDER = """), p AS (
@@ -181,31 +238,43 @@ _WRITE_ORDER = """), p AS (
            jsonb_build_object('event_id', CAST(:event_id AS text), 'ticket_types', (
                SELECT jsonb_agg(jsonb_build_object(
                    'id', t.id, 'quantity', t.quantity, 'sold', t.sold_count, 'held', t.held_count,
-                   'available', greatest(t.quantity - t.sold_count - t.held_count, 0)) ORDER BY t.id)
+                   'reserved', t.reserved_count,
+                   'available', greatest(t.quantity - t.sold_count - t.held_count - t.reserved_count, 0))
+                   ORDER BY t.id)
                FROM t)),
            :now, 0 FROM o
-)
+){voucher_writes}
 SELECT o.person_id FROM o
 """
 
 
-# One statement per (one ticket type, per-email cap on, per-address cap on): a cap that is off costs nothing.
-_FUSED_RESERVE = {
-    (one, by_email, by_address): text(
-        (_TAKE_ONE_KIND if one else _TAKE_KINDS).format(caps=buyer_caps.hold_caps_sql(by_email, by_address))
-        + _WRITE_ORDER
-    ).bindparams(
+def _fused_statement(one: bool, by_email: bool, by_address: bool, voucher: bool) -> TextClause:
+    take = (_TAKE_ONE_KIND if one else _TAKE_KINDS).format(
+        caps=buyer_caps.hold_caps_sql(by_email, by_address), voucher=_VOUCHER_TAKEN if voucher else ""
+    )
+    sql = (
+        "WITH "
+        + (_LOCK_VOUCHER if voucher else "")
+        + take
+        + _WRITE_ORDER.format(voucher_writes=_TAKE_USES if voucher else "")
+    )
+    json_params = ["lines", "pricing_snapshot", "order_topics", "event_topics", "created_payload"]
+    json_params += [] if one else ["wants"]
+    json_params += ["uses"] if voucher else []
+    return text(sql).bindparams(
         bindparam("now", type_=UTCDateTime()),
         bindparam("expires_at", type_=UTCDateTime()),
-        *(
-            bindparam(name, type_=JSONType)
-            for name in ("wants", "lines", "pricing_snapshot", "order_topics", "event_topics", "created_payload")
-            if name != "wants" or not one
-        ),
+        *(bindparam(name, type_=JSONType) for name in json_params),
     )
+
+
+# One statement per (one ticket type, per-email cap on, per-address cap on, voucher): what is off costs nothing.
+_FUSED_RESERVE = {
+    (one, by_email, by_address, voucher): _fused_statement(one, by_email, by_address, voucher)
     for one in (True, False)
     for by_email in (True, False)
     for by_address in (True, False)
+    for voucher in (True, False)
 }
 
 
@@ -221,7 +290,7 @@ async def _reserve_fused(
 ) -> Order | None:
     """None when the event or a ticket type is no longer at the revision the plan was made from, or when the
     buyer's caps refused it (the general path then checks them again and says which)."""
-    order = _new_order(request, plan, "", priced, totals, now, hold)
+    order = _new_order(request, plan, "", priced, totals, now, hold_for(plan.event, hold))
     takings = [plan.takings[tt_id] for tt_id in sorted(plan.takings)]
     params = {
         "now": now,
@@ -266,19 +335,55 @@ async def _reserve_fused(
         "client_key": request.client_key,
         **buyer_caps.hold_caps_params(caps, sum(t.quantity for t in takings)),
     }
+    planned = plan.voucher
+    if planned is not None:
+        params.update(
+            {
+                "voucher_id": planned.voucher.id,
+                "voucher_revision": planned.voucher.revision,
+                "voucher_uses": planned.applicable,
+                "uses": [
+                    {
+                        "id": new_id("vu"),
+                        "order_line_id": line.id,
+                        "ticket_type_id": line.ticket_type_id,
+                        "quantity": line.quantity,
+                        "discount_cents": sum(plan.undiscounted[line.position]) - line.line_total_cents,
+                    }
+                    for line, applies in zip(order.lines, planned.applies, strict=True)
+                    if applies
+                ],
+            }
+        )
     statement = _FUSED_RESERVE[
-        len(takings) == 1, caps.held_per_email > 0, caps.held_per_address > 0 and bool(request.client_key)
+        len(takings) == 1,
+        caps.held_per_email > 0,
+        caps.held_per_address > 0 and bool(request.client_key),
+        planned is not None,
     ]
     async with db.single() as session:
         row = (await session.execute(statement, params)).one_or_none()
         if row is None:
+            if planned is not None:
+                current_voucher = (
+                    await session.execute(
+                        select(Voucher.revision, Voucher.deleted_at, Voucher.max_uses, Voucher.uses_taken).where(
+                            Voucher.id == planned.voucher.id
+                        )
+                    )
+                ).one_or_none()
+                if current_voucher is None or current_voucher[0] != planned.voucher.revision or current_voucher[1]:
+                    return None  # the voucher changed since it was read: the general path judges it again
+                max_uses, used = current_voucher[2], current_voucher[3]
+                if max_uses is not None and used + planned.applicable > max_uses:
+                    raise voucher_rules.used_up(max(max_uses - used, 0))
             current = {
                 tt_id: (int(left), revision, deleted_at is None and event_revision == plan.event.revision)
                 for tt_id, left, revision, deleted_at, event_revision in (
                     await session.execute(
                         select(
                             TicketType.id,
-                            TicketType.quantity - TicketType.sold_count - TicketType.held_count,
+                            PUBLIC_LEFT,
                             TicketType.revision,
                             TicketType.deleted_at,
                             Event.revision,

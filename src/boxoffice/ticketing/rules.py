@@ -35,6 +35,8 @@ TICKET_FIELDS = frozenset(
         "max_per_order",
         "price_cents",
         "position",
+        "hidden",
+        "waiting_list",
     }
 )
 
@@ -151,8 +153,9 @@ def ticket_values(fields: Mapping[str, Any], current: Mapping[str, Any] | None =
             )
     if "position" in changes and not _int(changes["position"]):
         errors.append(FieldError("position", "must be an integer", code=ErrorCode.NOT_INTEGER))
-    if "tippable" in changes and not isinstance(changes["tippable"], bool):
-        errors.append(FieldError("tippable", "must be true or false", code=ErrorCode.INVALID_TYPE))
+    for flag in ("tippable", "hidden", "waiting_list"):
+        if flag in changes and not isinstance(changes[flag], bool):
+            errors.append(FieldError(flag, "must be true or false", code=ErrorCode.INVALID_TYPE))
 
     starts = _aware(merged.get("starts_at"), "starts_at", errors)
     ends = _aware(merged.get("ends_at"), "ends_at", errors)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,10 +23,11 @@ from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
 from boxoffice.ticketing import pricing as pricing_rules
-from boxoffice.ticketing.inventory import _expired_holds, _record_availability
+from boxoffice.ticketing.inventory import _expired_holds, _give_back, _record_availability
 from boxoffice.ticketing.models import OrderLine, TicketType
 from boxoffice.ticketing.orders import release_expired_holds
 from boxoffice.ticketing.rules import pricing_from_row, ticket_values
+from boxoffice.ticketing.voucher_models import WaitingListEntry
 from boxoffice.topics import event_topic
 
 
@@ -39,6 +40,8 @@ class Availability:
     available: int
     price_cents: int
     sales_state: str  # on_sale | not_started | ended | sold_out | paused
+    reserved: int = 0  # set aside for vouchers and the waiting list
+    waiting: int = 0  # tickets its waiting list's entries still wait for
 
 
 def _row_values(tt: TicketType) -> dict[str, Any]:
@@ -57,6 +60,8 @@ def _row_values(tt: TicketType) -> dict[str, Any]:
         "tippable": tt.tippable,
         "max_per_order": tt.max_per_order,
         "position": tt.position,
+        "hidden": tt.hidden,
+        "waiting_list": tt.waiting_list,
     }
 
 
@@ -92,7 +97,7 @@ async def create_ticket_type(
             [event_topic(event_id)],
             {"event_id": event_id, "ticket_type_id": tt.id},
         )
-        _record_availability(session, event_id, [(tt.id, tt.quantity, 0, 0)])
+        _record_availability(session, event_id, [(tt.id, tt.quantity, 0, 0, 0)])
     return tt
 
 
@@ -123,14 +128,16 @@ async def update_ticket_type(
     db: Database, ticket_type_id: str, changes: Mapping[str, Any], *, organizer_id: str | None = None
 ) -> TicketType:
     """Change a ticket type. Existing orders keep their pricing snapshot. Quantity can go down only to what is
-    already sold plus held (expired holds are released first so they do not count)."""
+    already sold, held or set aside (expired holds are released first so they do not count); tickets a raise adds
+    go to the waiting list first. Switching the waiting list off puts the tickets held back for it on sale."""
     async with db.read() as session:
         current = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
     values = ticket_values(changes, _row_values(current))
     if "currency" in values and values["currency"] != current.currency:
         event = await events.get_event(db, current.event_id)
         _check_event_currency(values["currency"], event.currency or current.currency)
-    if "quantity" in values and values["quantity"] < current.sold_count + current.held_count:
+    taken = current.sold_count + current.held_count + current.reserved_count
+    if "quantity" in values and values["quantity"] < taken:
         await release_expired_holds(db, ticket_type_ids=[ticket_type_id])
     async with db.transaction() as session:
         tt = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
@@ -141,21 +148,36 @@ async def update_ticket_type(
                     update(TicketType)
                     .where(
                         TicketType.id == ticket_type_id,
-                        TicketType.sold_count + TicketType.held_count <= new_quantity,
+                        TicketType.sold_count + TicketType.held_count + TicketType.reserved_count <= new_quantity,
                     )
                     .values(quantity=new_quantity, updated_at=utcnow())
-                    .returning(TicketType.sold_count, TicketType.held_count)
+                    .returning(TicketType.quantity)
                     .execution_options(synchronize_session=False)
                 )
             ).one_or_none()
             if row is None:
                 fresh = await _load_ticket_type(session, ticket_type_id)
+                least = fresh.sold_count + fresh.held_count + fresh.reserved_count
                 raise InvalidInput.one(
                     "quantity",
-                    f"cannot be lower than the {fresh.sold_count + fresh.held_count} tickets already sold or held",
-                    (("minimum", fresh.sold_count + fresh.held_count),),
+                    f"cannot be lower than the {least} tickets already sold, held or set aside",
+                    (("minimum", least),),
                     code=ErrorCode.BELOW_MINIMUM,
                 )
+            if new_quantity > tt.quantity:  # the tickets added come back to sale: the waiting list first
+                await _give_back(session, ticket_type_id, returned=new_quantity - tt.quantity, now=utcnow())
+            tt = await _load_ticket_type(session, ticket_type_id)
+        if values.get("waiting_list") is False and tt.waitlist_count:
+            await session.execute(
+                update(TicketType)
+                .where(TicketType.id == ticket_type_id)
+                .values(
+                    reserved_count=TicketType.reserved_count - TicketType.waitlist_count,
+                    waitlist_count=0,
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
             tt = await _load_ticket_type(session, ticket_type_id)
         for key, value in values.items():
             setattr(tt, key, value)
@@ -167,7 +189,9 @@ async def update_ticket_type(
             [event_topic(tt.event_id)],
             {"event_id": tt.event_id, "ticket_type_id": tt.id},
         )
-        _record_availability(session, tt.event_id, [(tt.id, tt.quantity, tt.sold_count, tt.held_count)])
+        _record_availability(
+            session, tt.event_id, [(tt.id, tt.quantity, tt.sold_count, tt.held_count, tt.reserved_count)]
+        )
     return tt
 
 
@@ -200,7 +224,7 @@ async def delete_ticket_type(db: Database, ticket_type_id: str, *, organizer_id:
             [event_topic(tt.event_id)],
             {"event_id": tt.event_id, "ticket_type_id": tt.id},
         )
-        _record_availability(session, tt.event_id, [(tt.id, tt.quantity, tt.quantity, 0)])
+        _record_availability(session, tt.event_id, [(tt.id, tt.quantity, tt.quantity, 0, 0)])
     return has_orders
 
 
@@ -223,7 +247,9 @@ def sales_state(tt: TicketType, event: Event, available: int, now: datetime) -> 
 
 
 async def availability(db: Database, event_id: str, *, now: datetime | None = None) -> list[Availability]:
-    """What can be bought now, per ticket type. An expired hold never counts against availability."""
+    """What the public can buy now, per ticket type (tickets set aside for vouchers and the waiting list do not
+    count). An expired hold never counts against availability, unless the ticket type has a waiting list with
+    entries: its tickets will go to them."""
     now = now or utcnow()
     async with db.read() as session:
         event = await events.load_event(session, event_id)
@@ -237,10 +263,12 @@ async def availability(db: Database, event_id: str, *, now: datetime | None = No
             ).all()
         )
         expired = await _expired_holds(session, [tt.id for tt in tts], now)
+        waiting = await _waiting(session, event_id)
     out = []
     for tt in tts:
-        held = tt.held_count - expired.get(tt.id, 0)
-        available = max(tt.quantity - tt.sold_count - held, 0)
+        wait = waiting.get(tt.id, 0) if tt.waiting_list else 0
+        held = tt.held_count - (0 if wait else expired.get(tt.id, 0))
+        available = max(tt.quantity - tt.sold_count - held - tt.reserved_count, 0)
         out.append(
             Availability(
                 ticket_type_id=tt.id,
@@ -250,6 +278,18 @@ async def availability(db: Database, event_id: str, *, now: datetime | None = No
                 available=available,
                 price_cents=pricing_rules.current_unit_price(pricing_from_row(tt), tt.sold_count + held, now),
                 sales_state=sales_state(tt, event, available, now),
+                reserved=tt.reserved_count,
+                waiting=wait,
             )
         )
     return out
+
+
+async def _waiting(session: AsyncSession, event_id: str) -> dict[str, int]:
+    """Per ticket type of the event, the tickets its waiting entries wait for."""
+    rows = await session.execute(
+        select(WaitingListEntry.ticket_type_id, func.sum(WaitingListEntry.quantity))
+        .where(WaitingListEntry.event_id == event_id, WaitingListEntry.status == "waiting")
+        .group_by(WaitingListEntry.ticket_type_id)
+    )
+    return {tt_id: int(total or 0) for tt_id, total in rows.tuples()}

@@ -19,12 +19,27 @@ import hmac
 from collections.abc import Sequence
 
 _TOKEN_CONTEXT = b"boxoffice-order-token\x00"
+_ENTRY_CONTEXT = b"boxoffice-waiting-list-token\x00"
 
 
 def order_token(order_id: str, key: bytes) -> str:
     """The access token of ``order_id`` under ``key`` (43 URL-safe characters, 256 bits)."""
     digest = hmac.new(key, _TOKEN_CONTEXT + order_id.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def entry_token(entry_id: str, key: bytes) -> str:
+    """The token of a waiting-list entry's links (leaving the list): derived like an order's, never stored."""
+    digest = hmac.new(key, _ENTRY_CONTEXT + entry_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def entry_token_opens(entry_id: str, token: str, keys: Sequence[bytes]) -> bool:
+    given = token.encode()
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(entry_token(entry_id, key).encode(), given)
+    return matched
 
 
 def token_hash(token: str) -> str:

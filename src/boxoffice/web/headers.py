@@ -38,7 +38,7 @@ DOOR_POLICY = (
     "worker-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 DOOR_PREFIX = "/door/"
-NO_REFERRER_PREFIXES = ("/orders/", "/api/v1/orders/")
+NO_REFERRER_PREFIXES = ("/orders/", "/api/v1/orders/", "/waiting-list/", "/api/v1/waiting-list/")
 HSTS = "max-age=63072000; includeSubDomains"
 
 

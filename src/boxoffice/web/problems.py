@@ -28,6 +28,7 @@ from boxoffice.errors import (
     SoldOut,
     TooManyRequests,
     Unauthorized,
+    VoucherUnavailable,
 )
 from boxoffice.payments.gateway import StripeFailure, StripeKeyRejected, StripeUnavailable
 
@@ -178,6 +179,8 @@ def boxoffice_problem(exc: BoxofficeError) -> JSONResponse:
         extra = {"ticket_type_id": exc.ticket_type_id, "available": exc.available}
     elif isinstance(exc, SalesClosed):
         extra = {}
+    elif isinstance(exc, VoucherUnavailable):
+        extra = {"remaining": exc.remaining}
     elif isinstance(exc, TooManyRequests):
         headers = {"Retry-After": str(exc.retry_after)}
         extra = {"limit": exc.limit, "retry_after": exc.retry_after}

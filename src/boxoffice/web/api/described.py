@@ -57,3 +57,10 @@ TIERS_EXAMPLE = [
     {"price_cents": 2000, "up_to": 150, "until": "2027-05-01T00:00:00Z"},
     {"price_cents": 2500},
 ]
+
+HOLD_MINUTES = (
+    "How long an order of this event holds its tickets while the buyer pays: 5 to 30 minutes (default: the "
+    "server's `BOXOFFICE_HOLD_MINUTES`). Below Stripe's 30-minute Checkout minimum, Boxoffice expires the Checkout "
+    "Session itself when the hold ends."
+)
+OFFER_MINUTES = "How long a waiting-list offer holds its tickets for the person offered them: 10 minutes to 7 days."

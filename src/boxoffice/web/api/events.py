@@ -99,6 +99,9 @@ async def get_event(event_id: str, box: Box, credentials: Credentials) -> s.Even
 async def patch_event(event_id: str, body: s.EventPatch, box: Box, organizer: Organizer) -> s.EventOut:
     """Only the fields sent change (a null is the same as leaving the field out); `status` publishes, pauses or
     cancels the sale."""
-    changes = {key: value for key, value in body.model_dump(exclude_unset=True).items() if value is not None}
+    sent = body.model_dump(exclude_unset=True)
+    changes = {key: value for key, value in sent.items() if value is not None}
+    if "hold_minutes" in sent and sent["hold_minutes"] is None:
+        changes["hold_minutes"] = 0  # null: back to the server's hold
     event = await events.update_event(box.db, event_id, events.EventInput(**changes), organizer_id=organizer.id)
     return event_out(event)

@@ -234,3 +234,15 @@ EventCurrency = Annotated[
     OneOf(CURRENCIES, f"unsupported currency; use one of {', '.join(sorted(SUPPORTED_CURRENCIES))}"),
     Field(description=EVENT_CURRENCY, examples=["eur"]),
 ]
+
+HoldMinutes = Annotated[
+    StrictInt,
+    Field(ge=5, le=30, description="Minutes an order holds its tickets (5 to 30); unset: the server's hold."),
+    BeforeValidator(_integral),
+]
+OfferMinutes = Annotated[
+    StrictInt,
+    Field(ge=10, le=7 * 24 * 60, description="Minutes a waiting-list offer holds its tickets (default 1440)."),
+    BeforeValidator(_integral),
+]
+VoucherCode = Annotated[str, Field(min_length=1, max_length=64), NoNul]

@@ -42,6 +42,8 @@ class EventOut(BaseModel):
     venue_address: str = about(VENUE_ADDRESS, "Alexanderplatz 1\n10178 Berlin")
     image_url: str | None = about(IMAGE_URL + " Null: none.", "https://images.example.com/jazz-on-the-roof.jpg")
     created_at: datetime = about("When the event was created, in UTC.", "2027-01-15T10:30:00Z")
+    hold_minutes: int | None = about("Its own hold in minutes (5 to 30), or null for the server's.", None, default=None)
+    waiting_list_offer_minutes: int = about("How long a waiting-list offer holds its tickets.", 1440, default=1440)
 
 
 class EventSummary(EventOut):
@@ -95,6 +97,13 @@ class TicketOut(BaseModel):
         "sale) or `paused` (the event's sales are paused).",
         "on_sale",
     )
+    hidden: bool = about("Shown and sold only with a voucher that unlocks it.", False, default=False)
+    waiting_list: bool = about("Whether buyers may join a waiting list when it is sold out.", True, default=True)
+    reserved: int = about("Set aside for vouchers and the waiting list.", 0, default=0)
+    undiscounted_price_cents: int | None = about(
+        "With `?voucher=` when the code applies: the price without it (`price_cents` has it).", None, default=None
+    )
+    voucher_applies: bool | None = about("With `?voucher=`: whether the code applies.", None, default=None)
 
 
 class LineOut(BaseModel):
@@ -181,6 +190,7 @@ class OrderOut(BaseModel):
         ],
         default_factory=list,
     )
+    voucher: str | None = about("The voucher code the order was priced with, or null.", "SPONSOR-2027", default=None)
 
 
 class OrderCreated(OrderOut):
@@ -232,7 +242,7 @@ class ParticipantOut(BaseModel):
 
 class EmailOut(BaseModel):
     id: str = about("The email's id.", "em_2c4e6a8b0d1f3e5a7c9b")
-    order_id: str = about("The order it is about.", "ord_5f0c2a9e7b31d4c86a0f")
+    order_id: str | None = about("The order it is about (null for a waiting-list email).", "ord_5f0c2a9e7b31d4c86a0f")
     kind: str = about("`confirmation`, `refund` or `payment_failed`.", "confirmation")
     to_email: str = about("Who it is sent to.", "ada@example.com")
     status: str = about("`pending`, `sent` or `failed` (its last try failed).", "sent")
@@ -240,6 +250,7 @@ class EmailOut(BaseModel):
     last_error: str | None = about("What the last failed try said, or null.", None)
     created_at: datetime = about("When it was queued (UTC).", "2027-03-01T10:02:30Z")
     sent_at: datetime | None = about("When it was sent (UTC), or null.", "2027-03-01T10:02:31Z")
+    waiting_list_entry_id: str | None = about("The waiting-list entry it is about, or null.", None, default=None)
 
 
 class FieldProblem(BaseModel):

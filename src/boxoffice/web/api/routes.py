@@ -12,13 +12,14 @@ from fastapi.responses import JSONResponse
 from boxoffice.accounts import service as accounts
 from boxoffice.attendees.details import OrderDetails
 from boxoffice.attendees.rules import AttendeeInput
+from boxoffice.clock import utcnow
 from boxoffice.errors import Conflict, Unauthorized
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.notifications.codes import ticket_code
 from boxoffice.notifications.delivery import list_emails
 from boxoffice.payments.gateway import StripeKeyRejected, StripeUnavailable
-from boxoffice.ticketing import attendance, tokens
+from boxoffice.ticketing import attendance, tokens, voucher_uses
 from boxoffice.ticketing import orders as lifecycle
 from boxoffice.ticketing.models import SOLD_STATUSES, Order, OrderStatus, TicketType
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
@@ -34,6 +35,7 @@ from boxoffice.ticketing.ticket_types import (
 from boxoffice.web.api import schemas as s
 from boxoffice.web.api.answer_fields import details_fields
 from boxoffice.web.api.deps import Box, BuyerOrder, Credentials, Organizer, order_for_token, order_token_of
+from boxoffice.web.api.offer_schemas import with_holder
 from boxoffice.web.problems import boxoffice_problem
 from boxoffice.web.ratelimit import admit_order
 
@@ -88,6 +90,9 @@ def ticket_out(tt: TicketType, a: Availability) -> s.TicketOut:
         held=a.held,
         available=a.available,
         sales_state=a.sales_state,
+        hidden=tt.hidden,
+        waiting_list=tt.waiting_list,
+        reserved=a.reserved,
     )
 
 
@@ -132,6 +137,7 @@ async def order_fields(box: Box, order: Order, details: OrderDetails | None = No
         "confirmed_at": order.confirmed_at,
         "checkout_url": order.checkout_url if order.status == OrderStatus.PENDING else None,
         **details_fields(order, details),
+        "voucher": ((order.pricing_snapshot or {}).get("voucher") or {}).get("code"),
     }
 
 
@@ -273,9 +279,24 @@ async def refund_order(
 @router.get(
     "/events/{event_id}/tickets", response_model=list[s.TicketOut], tags=["buyers"], summary="Ticket types on sale"
 )
-async def public_tickets(event_id: str, box: Box) -> list[s.TicketOut]:
+async def public_tickets(
+    event_id: str,
+    box: Box,
+    voucher: Annotated[
+        str | None,
+        Query(max_length=64, description="A voucher or access code: its prices and the hidden tickets it unlocks."),
+    ] = None,
+) -> list[s.TicketOut]:
     await events.get_public_event(box.db, event_id)
-    return [t for t in await tickets_out(box, event_id) if t.sales_state in ("on_sale", "sold_out", "paused")]
+    holder = await voucher_uses.voucher_for_holder(box.db, event_id, voucher, utcnow()) if voucher else None
+    out = []
+    for t in await tickets_out(box, event_id):
+        if t.hidden and (holder is None or t.id not in (holder.unlocks or [])):
+            continue
+        t = with_holder(t, holder, utcnow()) if holder is not None else t
+        if t.sales_state in ("on_sale", "sold_out", "paused"):
+            out.append(t)
+    return out
 
 
 @router.post(
@@ -323,6 +344,7 @@ async def create_order(
             for line in body.lines
         ],
         answers=body.answers,
+        voucher=body.voucher,
         idempotency_key=tokens.idempotency_ref(f"orders:{event_id}", idempotency_key) if idempotency_key else None,
         fingerprint=fingerprint,
         client_key=client_key,

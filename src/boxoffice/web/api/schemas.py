@@ -36,7 +36,9 @@ from boxoffice.web.api.described import (
     EVENT_STATUS,
     EVENT_TIMEZONE,
     EVENT_TITLE,
+    HOLD_MINUTES,
     IMAGE_URL,
+    OFFER_MINUTES,
     PRICING_MODEL,
     TICKET_TITLE,
     TIERS,
@@ -54,9 +56,11 @@ from boxoffice.web.api.fields import (
     Email,
     EventCurrency,
     EventDateTime,
+    HoldMinutes,
     ImageUrl,
     Name,
     NoNul,
+    OfferMinutes,
     PerOrder,
     Position,
     PositiveAmount,
@@ -65,6 +69,7 @@ from boxoffice.web.api.fields import (
     Title,
     VenueAddress,
     VenueName,
+    VoucherCode,
 )
 from boxoffice.web.api.replies import (
     CheckoutOut,
@@ -165,6 +170,8 @@ class EventCreate(Strict):
     image_url: ImageUrl | None = about(
         IMAGE_URL + " Empty: none.", "https://images.example.com/jazz-on-the-roof.jpg", default=None
     )
+    hold_minutes: HoldMinutes | None = about(HOLD_MINUTES, 10, default=None)
+    waiting_list_offer_minutes: OfferMinutes | None = about(OFFER_MINUTES, 1440, default=None)
 
     _not_null = field_validator(*_EVENT_NOT_NULL, mode="before")(_not_null)
 
@@ -185,6 +192,8 @@ class EventPatch(Strict):
     image_url: ImageUrl | None = about(
         IMAGE_URL + " An empty string removes it.", "https://images.example.com/jazz-second-night.jpg", default=None
     )
+    hold_minutes: HoldMinutes | None = about(HOLD_MINUTES + " Null: back to the server's hold.", 15, default=None)
+    waiting_list_offer_minutes: OfferMinutes | None = about(OFFER_MINUTES, 720, default=None)
 
 
 class TierIn(Strict):
@@ -202,7 +211,7 @@ class TierIn(Strict):
     )
 
 
-_NOT_NULL_TICKET = ("title", "quantity", "pricing_model", "currency", "tippable", "position")
+_NOT_NULL_TICKET = ("title", "quantity", "pricing_model", "currency", "tippable", "position", "hidden", "waiting_list")
 
 
 def _model_is(*models: str) -> JsonDict:
@@ -322,6 +331,12 @@ class TicketFields(Strict):
         "Where it is listed on the event's page (lower first; default 0).", 0, default=None
     )
     price_cents: Amount | None = about("Legacy: a fixed price (the same as `base_price_cents`).", 2500, default=None)
+    hidden: StrictBool | None = about(
+        "Shown and sold only with a voucher that unlocks it (default false).", False, default=None
+    )
+    waiting_list: StrictBool | None = about(
+        "Whether buyers may join a waiting list when it is sold out (default true).", True, default=None
+    )
 
     _not_null = field_validator(*_NOT_NULL_TICKET, mode="before")(_not_null)
 
@@ -373,6 +388,12 @@ class OrderCreate(Strict):
     )
     answers: Answers | None = about(
         "Answers to the event's per-order questions, by question id.", {"q_5f0c2a9e7b31d4c86a0f": "yes"}, default=None
+    )
+    voucher: VoucherCode | None = about(
+        "A voucher or access code of the event, any case (unknown or not applicable: 422; expired, not valid yet or "
+        "used up: 409).",
+        "SPONSOR-2027",
+        default=None,
     )
 
 

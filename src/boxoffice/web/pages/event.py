@@ -16,7 +16,16 @@ from boxoffice.attendees.questions import list_questions
 from boxoffice.attendees.rules import COUNTRIES
 from boxoffice.clock import utcnow
 from boxoffice.container import Boxoffice
-from boxoffice.errors import ErrorCode, FieldError, InvalidInput, NotFound, SalesClosed, SoldOut, TooManyRequests
+from boxoffice.errors import (
+    ErrorCode,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    SalesClosed,
+    SoldOut,
+    TooManyRequests,
+    VoucherUnavailable,
+)
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.payments.gateway import StripeFailure
@@ -26,6 +35,7 @@ from boxoffice.ticketing.plan import OrderRequest
 from boxoffice.ticketing.pricing import price_step
 from boxoffice.ticketing.rules import pricing_from_row
 from boxoffice.ticketing.ticket_types import Availability, availability, list_ticket_types
+from boxoffice.web.pages import codes
 from boxoffice.web.pages.forms import (
     _TOO_MANY,
     MAX_FORM_VALUE,
@@ -38,6 +48,7 @@ from boxoffice.web.pages.forms import (
 from boxoffice.web.pages.order import _remember_order, order_path
 from boxoffice.web.pages.questions import DetailsForm, details_form, is_details_error
 from boxoffice.web.pages.render import PageRoute, _box, _event_not_found, _moment, _render, _when, _where
+from boxoffice.web.pages.words import say
 from boxoffice.web.ratelimit import admit_order
 
 log = logging.getLogger("boxoffice.pages")
@@ -63,6 +74,9 @@ class TicketView:
     state: str
     opens: str = ""
     step_text: str = ""  # dynamic prices: the price now and what comes next
+    waiting_list: bool = False  # sold out: buyers may join its waiting list
+    code_note: str = ""  # with a code: what it does to this ticket
+    code_held: int = 0  # with a code: tickets set aside for it, among those left
 
     @property
     def buyable(self) -> bool:
@@ -87,13 +101,14 @@ class TicketView:
         return f"{self.available} left" if self.available > 0 else "Sold out"
 
 
-async def _event_context(box: Boxoffice, event: Event) -> dict[str, Any]:
+async def _event_context(box: Boxoffice, event: Event, code: str | None = None) -> dict[str, Any]:
     now = utcnow()
+    holder, code_error = await codes.read_code(box, event, code, now)
     avail = {a.ticket_type_id: a for a in await availability(box.db, event.id, now=now)}
     tickets: list[TicketView] = []
     for tt in await list_ticket_types(box.db, event.id):
         a = avail.get(tt.id)
-        if a is None or a.sales_state == "ended":
+        if a is None or a.sales_state == "ended" or not codes.shown(holder, tt):
             continue
         limit = min(box.settings.max_quantity_per_line, tt.max_per_order or box.settings.max_quantity_per_line)
         tickets.append(
@@ -121,8 +136,11 @@ async def _event_context(box: Boxoffice, event: Event) -> dict[str, Any]:
                 state=a.sales_state,
                 opens=_moment(tt.starts_at, event) if tt.starts_at else "",
                 step_text=_step_text(tt, a, event, now) if tt.pricing_model == "dynamic" else "",
+                waiting_list=tt.waiting_list,
             )
         )
+        if holder is not None:
+            codes.apply_code(tickets[-1], holder, tt, a, now)
     currency = tickets[0].currency if tickets else "usd"
     exp = money.exponent(currency)
     zero = "0" + ("." + "0" * exp if exp else "")
@@ -140,6 +158,10 @@ async def _event_context(box: Boxoffice, event: Event) -> dict[str, Any]:
         "currency": currency,
         "exponent": exp,
         "money_pattern": money.format_money(0, currency).replace(zero, "{n}", 1),
+        "voucher_code": holder.code if holder is not None else (code or "").strip()[: codes.MAX_CODE],
+        "voucher_applied": holder is not None,
+        "code_error": code_error,
+        "waiting": [t for t in tickets if t.state == "sold_out" and t.waiting_list],
     }
 
 
@@ -173,7 +195,11 @@ async def _render_event(
     details: DetailsForm | None = None,
 ) -> Response:
     form = form or CheckoutForm()
-    context = await _event_context(_box(request), event)
+    context = await _event_context(_box(request), event, form.values.get("voucher"))
+    if context["code_error"] is not None and not any(p.target == "voucher" for p in form.problems):
+        error = context["code_error"]
+        form.add(say(error.code, error.field, amounts=error.amounts), "voucher")
+        status = max(status, 409 if error.code in codes.REFUSED_LATER else 422)
     context.update(
         {
             "form": form.values,
@@ -194,11 +220,11 @@ async def _public_event(box: Boxoffice, event_id: str) -> Event | None:
 
 
 @router.get("/e/{event_id}", response_class=HTMLResponse)
-async def event_page(request: Request, event_id: str) -> Response:
+async def event_page(request: Request, event_id: str, voucher: str = "") -> Response:
     event = await _public_event(_box(request), event_id)
     if event is None:
         return _event_not_found(request)
-    return await _render_event(request, event)
+    return await _render_event(request, event, CheckoutForm({"voucher": voucher[:MAX_FORM_VALUE]} if voucher else {}))
 
 
 def _no_field(exc: SoldOut | SalesClosed, chosen: list[TicketType]) -> FieldError:
@@ -266,6 +292,7 @@ async def checkout(request: Request, event_id: str) -> Response:
         tip_cents=tip or None,
         client_key=client_key,
         answers=answers,
+        voucher=form.values.get("voucher", "").strip() or None,
     )
     try:
         placed = await box.payments.place_order(order_request)
@@ -278,6 +305,9 @@ async def checkout(request: Request, event_id: str) -> Response:
             for words, target in details.problems([e for e in exc.errors if is_details_error(e)], asked):
                 form.add(words, target)
         return await _render_event(request, event, form, 422, details)
+    except VoucherUnavailable as exc:
+        _service_problems(form, exc.field_errors(), chosen)
+        return await _render_event(request, event, form, 409, details)
     except TooManyRequests as exc:
         return await _too_many(request, event, form, exc)
     except StripeFailure:

@@ -185,7 +185,7 @@ def _target(field_name: str, tt: TicketType | None, chosen: Sequence[TicketType]
     """The id of the page's input an error is about."""
     if tt is not None:
         return f"price-{tt.id}" if field_name.endswith(".price_cents") else f"qty-{tt.id}"
-    if field_name in ("email", "name"):
+    if field_name in ("email", "name", "voucher"):
         return field_name
     if field_name == "tip_cents":
         return "tip"  # the order's one tip field

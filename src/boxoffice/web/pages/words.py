@@ -114,6 +114,14 @@ WORDS: dict[ErrorCode, dict[str, str]] = {
     ErrorCode.NOT_ON_LIST: {"": "This ticket type does not enter here"},
     ErrorCode.OUTSIDE_WINDOW: {"": "Outside this entrance's opening hours"},
     ErrorCode.REPLACED: {"": "Old code: this ticket was given a new code"},
+    ErrorCode.VOUCHER_UNKNOWN: {"": "This code is not valid for this event: please check it"},
+    ErrorCode.VOUCHER_EXPIRED: {"": "This code has expired"},
+    ErrorCode.VOUCHER_NOT_YET_VALID: {"": "This code is not valid yet"},
+    ErrorCode.VOUCHER_USED_UP: {
+        "": "This code can be used for {remaining} more {tickets} only",
+        "/none": "This code has been used up",
+    },
+    ErrorCode.VOUCHER_NOT_APPLICABLE: {"": "This code does not apply to the tickets you chose"},
 }
 
 # the fields the pages show, in words (``{title}``: the ticket type)
@@ -125,6 +133,7 @@ _WHAT = {
     "quantity": "the number of {title} tickets",
     "ticket_id": "{title}",
     "lines": "your order",
+    "voucher": "your code",
 }
 
 
@@ -165,7 +174,7 @@ def say(
             words[name.removesuffix("_cents")] = money.format_money(value, currency)
         else:
             words[name] = str(value)
-    count = quoted.get("maximum", quoted.get("available", quoted.get("minimum")))
+    count = quoted.get("maximum", quoted.get("available", quoted.get("minimum", quoted.get("remaining"))))
     words["tickets"] = "ticket" if count == 1 else "tickets"
     sentence = " ".join(template.format_map(words).split())
     return sentence[:1].upper() + sentence[1:]

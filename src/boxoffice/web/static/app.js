@@ -105,7 +105,8 @@
         if (!ticket || !left) { return; }
         var state = ticket.getAttribute("data-state");
         if (state !== "on_sale" && state !== "sold_out") { return; }  // not yet on sale: keep the opening date
-        var available = Math.max(t.available, 0);
+        // with a code: the tickets set aside for it count for its holder
+        var available = Math.max(t.available, 0) + (parseInt(ticket.getAttribute("data-code-held"), 10) || 0);
         var text = available > 0 ? available + " left" : "Sold out";
         if (left.textContent !== text) { left.textContent = text; }  // announce changes only
         left.classList.toggle("none", available <= 0);
