@@ -7,13 +7,23 @@ import hashlib
 import html
 import json
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
 
 from boxoffice.checkin.rules import REFUSALS
 from boxoffice.web.headers import DOOR_POLICY
-from tests.server import LiveServer
+from tests.server import LiveServer, live_server
 
 VENDOR = Path(__file__).resolve().parents[3] / "src" / "boxoffice" / "web" / "static" / "vendor" / "jsqr"
+
+
+@pytest.fixture(scope="module")
+async def site(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
+    """The page and its files need no worker: none runs (it would drain the session's shared outbox)."""
+    async with live_server(sqlite_url, mail_dir=str(tmp_path_factory.mktemp("mail")), run_worker=False) as srv:
+        yield srv
 
 
 async def test_the_page_carries_its_policy_and_the_words_of_every_result(site: LiveServer) -> None:
