@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from boxoffice.web.api.fields import BODY_LIMIT, NO_NUL_PATTERN
 
@@ -166,6 +168,38 @@ def add_order_limits(document: dict[str, Any], max_lines: int, max_quantity: int
     return document
 
 
+def _body_models() -> dict[str, type[BaseModel]]:
+    """The API's body models by name (a component is named after its model), those whose name is unique."""
+    found: dict[str, list[type[BaseModel]]] = {}
+    stack = list(BaseModel.__subclasses__())
+    while stack:
+        model = stack.pop()
+        stack.extend(model.__subclasses__())
+        if model.__module__.startswith("boxoffice.web.api."):
+            found.setdefault(model.__name__, []).append(model)
+    return {name: models[0] for name, models in found.items() if len(set(models)) == 1}
+
+
+def restore_examples(document: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI writes the document without its nulls (``exclude_none``), the nulls inside examples too: an example
+    object would lose its null fields and break its own schema (a required field missing). This writes the
+    examples of the body models' fields and of the models themselves back as the models give them, in place."""
+    models = _body_models()
+    for name, schema in document.get("components", {}).get("schemas", {}).items():
+        model = models.get(name.removesuffix("-Input").removesuffix("-Output"))
+        if model is None:
+            continue
+        extra = model.model_config.get("json_schema_extra")
+        if isinstance(extra, dict) and "examples" in extra and "examples" in schema:
+            schema["examples"] = to_jsonable_python(extra["examples"])
+        properties: dict[str, Any] = schema.get("properties", {})
+        for field_name, field in model.model_fields.items():
+            prop = properties.get(field.alias or field_name)
+            if prop is not None and field.examples is not None:
+                prop["examples"] = to_jsonable_python(field.examples)
+    return document
+
+
 def install(app: FastAPI) -> None:
     build: Callable[[], dict[str, Any]] = app.openapi
     settings = app.state.box.settings
@@ -173,7 +207,8 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             # FastAPI keeps the document it built: this completes it once
-            add_order_limits(add_links(build()), settings.max_lines_per_order, settings.max_quantity_per_line)
+            document = restore_examples(add_links(build()))
+            add_order_limits(document, settings.max_lines_per_order, settings.max_quantity_per_line)
         assert app.openapi_schema is not None
         return app.openapi_schema
 
