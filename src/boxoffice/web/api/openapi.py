@@ -1,7 +1,7 @@
 """What the OpenAPI document says beyond the routes' own declarations: how the operations link to each other (what
-a created event, ticket type, order or webhook endpoint lets a client call next, so that a tester can follow them),
-the body limit of every request body and the configured caps of an order. Operations are named by path and method,
-so this does not depend on where a route lives."""
+a created event, ticket type, question, order or webhook endpoint lets a client call next, so that a tester can
+follow them), the body limit of every request body, the configured caps of an order, and the nulls of the examples.
+Operations are named by path and method, so this does not depend on where a route lives."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ _BY_EVENT: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("ListParticipants", "get", f"{EVENT}/participants", {}, None),
     ("ListEmails", "get", f"{EVENT}/emails", {}, None),
     ("Availability", "get", f"{EVENT}/stream", {}, None),
+    ("AddQuestion", "post", f"{EVENT}/questions", {}, None),
+    ("EventQuestions", "get", f"{EVENT}/questions", {}, None),
+    ("AttendeeSettings", "get", f"{EVENT}/attendee-settings", {}, None),
+    ("ChangeAttendeeSettings", "patch", f"{EVENT}/attendee-settings", {}, None),
 ]
 _BY_ORDER: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("GetOrder", "get", ORDER, {"query.token": "$response.body#/token"}, None),
@@ -44,7 +48,12 @@ _BY_TICKET: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("ChangeTicketType", "patch", TICKET, {}, None),
     ("DeleteTicketType", "delete", TICKET, {}, None),
 ]
-
+QUESTION = f"{API}/questions/{{question_id}}"
+_BY_QUESTION: list[tuple[str, str, str, dict[str, str], Any]] = [
+    ("GetQuestion", "get", QUESTION, {}, None),
+    ("ChangeQuestion", "patch", QUESTION, {}, None),
+    ("DeleteQuestion", "delete", QUESTION, {}, None),
+]
 
 HOOK = f"{API}/webhook-endpoints/{{endpoint_id}}"
 _BY_ENDPOINT: list[tuple[str, str, str, dict[str, str], Any]] = [
@@ -72,6 +81,10 @@ def _order_links(pointer: str, with_token: bool) -> list[tuple[str, str, str, di
     ]
 
 
+def _question_links(pointer: str) -> list[tuple[str, str, str, dict[str, str], Any]]:
+    return [(n, m, p, {"path.question_id": pointer}, body) for n, m, p, _, body in _BY_QUESTION]
+
+
 def _ticket_links(pointer: str) -> list[tuple[str, str, str, dict[str, str], Any]]:
     return [(n, m, p, {"path.ticket_id": pointer}, body) for n, m, p, _, body in _BY_TICKET]
 
@@ -93,6 +106,8 @@ LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str], Any]
     ("get", f"{EVENT}/tickets", "200"): _ticket_links("$response.body#/0/id"),
     ("post", f"{EVENT}/orders", "201"): _order_links("$response.body#/id", with_token=True),
     ("get", f"{EVENT}/orders", "200"): _order_links("$response.body#/0/id", with_token=False),
+    ("post", f"{EVENT}/questions", "201"): _question_links("$response.body#/id"),
+    ("get", f"{EVENT}/questions", "200"): _question_links("$response.body#/questions/0/id"),
     ("post", f"{API}/api-keys", "201"): [
         ("RevokeThisKey", "delete", f"{API}/api-keys/{{key_id}}", {"path.key_id": "$response.body#/id"}, None)
     ],
