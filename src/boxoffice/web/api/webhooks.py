@@ -149,7 +149,7 @@ class DeliveryOut(BaseModel):
     event_type: str = about("The event's type.", "order.confirmed")
     status: Literal["pending", "delivered", "failed"] = about(
         "`pending`: being tried (again); `delivered`: an attempt was answered with a 2xx status; `failed`: it "
-        "gave up (retries ran out, or the endpoint was disabled); a failed delivery can be sent again.",
+        "gave up (retries ran out, or the endpoint was disabled). Any delivery can be sent again (`.../redeliver`).",
         "delivered",
     )
     attempts: int = about("Attempts started so far.", 2)
