@@ -40,7 +40,11 @@ class Boxoffice:
     def __init__(self, settings: Settings, *, db: Database | None = None, broker: Broker | None = None) -> None:
         self.settings = settings
         self.public_url = settings.public_url.rstrip("/")
-        self.db = db or Database(settings.database_dsn, pool_size=settings.database_pool_size)
+        self.db = db or Database(
+            settings.database_dsn,
+            pool_size=settings.database_pool_size,
+            pool_timeout=settings.database_pool_timeout_seconds,
+        )
         self.stripe: StripeConfig = load_stripe_config(settings)
         self.sandbox: Sandbox | None = None
         if self.stripe.is_sandbox:

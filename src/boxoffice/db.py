@@ -73,8 +73,11 @@ def is_sqlite_url(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, foreign_keys: bool = True) -> AsyncEngine:
-    """An engine for ``url``. ``foreign_keys=False`` is for SQLite migrations, which rebuild tables."""
+def make_engine(
+    url: str, *, pool_size: int = 10, pool_timeout: float = 30.0, echo: bool = False, foreign_keys: bool = True
+) -> AsyncEngine:
+    """An engine for ``url``. ``foreign_keys=False`` is for SQLite migrations, which rebuild tables. A request that
+    waits ``pool_timeout`` seconds for a pooled connection gets ``sqlalchemy.exc.TimeoutError`` (answered 503)."""
     if is_sqlite_url(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -99,15 +102,17 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, foreign_ke
     # pooled connection older than the failure, so the next requests connect afresh. No overflow either: in a burst,
     # connections opened beyond the pool would be closed again as soon as they are returned (a connect and a
     # disconnect per request); waiting a moment for one of the pool's is cheaper.
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=1800, pool_timeout=pool_timeout
+    )
 
 
 class Database:
     """Owns the engine and hands out transactions. Callbacks registered with ``on_commit`` run after each commit."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 30.0, echo: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size, echo=echo)
+        self.engine = make_engine(url, pool_size=pool_size, pool_timeout=pool_timeout, echo=echo)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # PostgreSQL: reads and single statements run in autocommit, one round trip each instead of BEGIN, the
         # statement and COMMIT/ROLLBACK. Under READ COMMITTED every statement sees its own snapshot anyway, so a read

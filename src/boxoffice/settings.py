@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)  # may carry a password: read it with database_dsn
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=300)  # then 503 with Retry-After
     redis_url: SecretStr | None = None  # may carry a password: read it with redis_dsn
     redis_prefix: str = "boxoffice:"
     public_url: str = "http://127.0.0.1:8000"

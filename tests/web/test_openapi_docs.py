@@ -59,3 +59,15 @@ async def test_the_pricing_models_are_shown_as_whole_request_bodies(site: LiveSe
     fields = document["components"]["schemas"]["TicketFields"]["properties"]
     for needed in ("base_price_cents", "minimum_price_cents", "suggested_price_cents", "price_tiers"):
         assert needed in fields["pricing_model"]["description"]
+
+
+async def test_examples_keep_their_nulls(site: LiveServer) -> None:
+    """FastAPI leaves the nulls out of the document it writes, the ones inside examples too; Boxoffice puts them back
+    (an example object without its null fields would miss required ones)."""
+    document = (await site.client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    assert schemas["ApiKeyCreated"]["examples"][0]["last_used_at"] is None
+    first_attempt = schemas["DeliveryDetailOut"]["properties"]["attempts_log"]["examples"][0][0]
+    assert first_attempt["status_code"] is None and first_attempt["error"]
+    pending = schemas["OrderCreated"]["properties"]["attendees"]["examples"][0][0]
+    assert "ticket_id" in pending

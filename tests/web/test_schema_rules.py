@@ -128,6 +128,12 @@ async def test_the_document_links_the_operations_and_states_the_limits(site: Liv
     assert {"GetTicketType", "ChangeTicketType", "DeleteTicketType", "OrderThisTicketType"} <= set(
         links("/api/v1/events/{event_id}/tickets", "post", "201")
     )
+    assert {"AddQuestion", "EventQuestions", "AttendeeSettings", "ChangeAttendeeSettings"} <= set(
+        links("/api/v1/events", "post", "201")
+    )
+    question_links = links("/api/v1/events/{event_id}/questions", "post", "201")
+    assert {"GetQuestion", "ChangeQuestion", "DeleteQuestion"} <= set(question_links)
+    assert question_links["GetQuestion"]["parameters"] == {"path.question_id": "$response.body#/id"}
     order_links = links("/api/v1/events/{event_id}/orders", "post", "201")
     assert {"GetOrder", "CancelOrder", "ResumeCheckout", "OrderStatus", "RefundOrder"} <= set(order_links)
     assert order_links["GetOrder"]["parameters"] == {

@@ -187,6 +187,33 @@ def boxoffice_problem(exc: BoxofficeError) -> JSONResponse:
     return problem(status, exc.code, exc.title, exc.detail, errors=errors, headers=headers, **extra)
 
 
+# SQLSTATEs of a database that cannot serve now but will again: connection exceptions (class 08), insufficient
+# resources (class 53: "too many clients already", too many connections for a role, out of memory, disk full), and
+# a server shutting down or starting up (57P01 to 57P03).
+_FOR_NOW_CLASSES = ("08", "53")
+_FOR_NOW_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def refused_for_now(exc: DBAPIError) -> bool:
+    """Whether a database error says "not now" (503, retry later) rather than a fault in Boxoffice (500): SQLite's
+    busy database and every other ``OperationalError``, a lost connection, or a PostgreSQL refusal by its SQLSTATE
+    (asyncpg's ``TooManyConnectionsError`` reaches here as a plain ``DBAPIError`` carrying 53300)."""
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(state, str) and (state.startswith(_FOR_NOW_CLASSES) or state in _FOR_NOW_STATES)
+
+
+def database_unavailable() -> JSONResponse:
+    return problem(
+        503,
+        "unavailable",
+        "Service unavailable",
+        "the database is unavailable; try again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 
@@ -248,29 +275,17 @@ def install(app: FastAPI) -> None:
             headers = {k: v for k, v in (headers or {}).items() if k.lower() != "allow"} | {"Allow": ", ".join(methods)}
         return problem(exc.status_code, code, code.replace("-", " ").capitalize(), str(exc.detail), headers=headers)
 
-    @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(ConnectionError)
     async def _database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)
-        return problem(
-            503,
-            "unavailable",
-            "Service unavailable",
-            "the database is unavailable; try again shortly",
-            headers={"Retry-After": "5"},
-        )
+        return database_unavailable()
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(_: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
-            return problem(
-                503,
-                "unavailable",
-                "Service unavailable",
-                "the database connection was lost; try again shortly",
-                headers={"Retry-After": "5"},
-            )
+        if refused_for_now(exc):
+            log.warning("database unavailable: %s", type(exc.orig or exc).__name__)
+            return database_unavailable()
         log.exception("database error")
         return problem(500, "internal", "Internal error", "an unexpected error occurred")
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from boxoffice.attendees import rules
 from boxoffice.attendees.details import OrderDetails
 from boxoffice.ticketing.models import Order
+from boxoffice.web.api.described import about
 from boxoffice.web.api.fields import NAME_PATTERN, Email, Matches, Name, NoNul
 
 QuestionId = Annotated[str, Field(min_length=1, max_length=64), NoNul]
@@ -44,18 +45,36 @@ class AttendeeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    email: Email | None = None
-    answers: Answers | None = None
+    name: Name | None = about(
+        "The name of the person the ticket is for, as the event's `attendee_details` asks; left out or null: none.",
+        "Grace Hopper",
+        default=None,
+    )
+    email: Email | None = about(
+        "That person's email address, as the event's `attendee_details` asks; left out or null: none.",
+        "grace@example.com",
+        default=None,
+    )
+    answers: Answers | None = about(
+        "Answers to the event's per-ticket questions for this ticket, by question id.",
+        {"q_5f0c2a9e7b31d4c86a0f": "vegan", "q_9a1d3e5b7c2f4a6e8d0b": True},
+        default=None,
+    )
 
 
 class AttendeeOut(BaseModel):
-    line: int = Field(description="The index of the order line the ticket is in.")
-    unit: int = Field(description="The ticket's place in its line, from 0.")
-    ticket_id: str | None = Field(description="The issued ticket (once the order is confirmed).")
-    name: str
-    email: str
-    answers: dict[str, Any]
+    line: int = about("The index of the order line the ticket is in, from 0.", 0)
+    unit: int = about("The ticket's place in its line, from 0.", 1)
+    ticket_id: str | None = about(
+        "The issued ticket (`tkt_...`) once the order is confirmed; null before.", "tkt_d8e4bf4314185e99baa1"
+    )
+    name: str = about("The attendee's name (empty: not given).", "Grace Hopper")
+    email: str = about("The attendee's email address (empty: not given).", "grace@example.com")
+    answers: dict[str, Any] = about(
+        "The answers to the per-ticket questions, by question id, as stored (cleaned: a number as a JSON number, a "
+        "phone as `+` and digits, a country in upper case).",
+        {"q_5f0c2a9e7b31d4c86a0f": "vegan", "q_2b8e0c4d6f1a3e5c7b9d": "+4930123456"},
+    )
 
 
 def details_fields(order: Order, details: OrderDetails) -> dict[str, Any]:

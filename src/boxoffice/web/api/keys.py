@@ -12,6 +12,7 @@ from pydantic.config import JsonDict
 from boxoffice.accounts import service as keys
 from boxoffice.accounts.models import ApiKey
 from boxoffice.web.api.deps import Box, Organizer
+from boxoffice.web.api.described import about
 from boxoffice.web.api.fields import Name
 from boxoffice.web.api.routes import PROBLEMS
 from boxoffice.web.api.schemas import Strict
@@ -38,12 +39,14 @@ class ApiKeyCreate(Strict):
 class ApiKeyOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
-    id: str = Field(description="The key's id (for `DELETE /api/v1/api-keys/{id}`); not the key itself.")
-    name: str = Field(description="The label given when the key was created.")
-    prefix: str = Field(description="The key's first 10 characters, to recognize it; the rest is never shown again.")
-    created_at: datetime = Field(description="When the key was created.")
-    last_used_at: datetime | None = Field(
-        description="When a request last used the key (recorded to the minute), or null if never."
+    id: str = about(
+        "The key's id (for `DELETE /api/v1/api-keys/{id}`); not the key itself.", "key_4f0c2a9d1b7e8c3a5d6f"
+    )
+    name: str = about("The label given when the key was created (may be empty).", "Website shop")
+    prefix: str = about("The key's first 10 characters, to recognize it; the rest is never shown again.", "bo_Xy3kP9q")
+    created_at: datetime = about("When the key was created, in UTC.", "2026-11-24T10:00:00Z")
+    last_used_at: datetime | None = about(
+        "When a request last used the key (recorded to the minute), or null if never.", "2026-11-30T18:42:00Z"
     )
 
 
@@ -52,9 +55,10 @@ class ApiKeyCreated(ApiKeyOut):
         json_schema_extra={"examples": [{**_EXAMPLE, "key": "bo_Xy3kP9q…", "last_used_at": None}]}
     )
 
-    key: str = Field(
-        description="The key itself: send it as `Authorization: Bearer <key>`. Shown in this answer only; "
-        "Boxoffice stores a hash of it and cannot show it again.",
+    key: str = about(
+        "The key itself: send it as `Authorization: Bearer <key>`. Shown in this answer only; Boxoffice stores a "
+        "hash of it and cannot show it again.",
+        "bo_Xy3kP9qR7vT2mW8nL4cJ6hF1dS5aZ0eBgKuYiOpQx-w",
     )
 
 

@@ -1,7 +1,7 @@
 """What the OpenAPI document says beyond the routes' own declarations: how the operations link to each other (what
-a created event, ticket type, order or webhook endpoint lets a client call next, so that a tester can follow them),
-the body limit of every request body and the configured caps of an order. Operations are named by path and method,
-so this does not depend on where a route lives."""
+a created event, ticket type, question, order or webhook endpoint lets a client call next, so that a tester can
+follow them), the body limit of every request body, the configured caps of an order, and the nulls of the examples.
+Operations are named by path and method, so this does not depend on where a route lives."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from boxoffice.web.api.fields import BODY_LIMIT, NO_NUL_PATTERN
 
@@ -33,6 +35,10 @@ _BY_EVENT: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("ListCheckinLists", "get", f"{EVENT}/checkin-lists", {}, None),
     ("AddDoorDevice", "post", f"{EVENT}/devices", {}, None),
     ("ListDoorDevices", "get", f"{EVENT}/devices", {}, None),
+    ("AddQuestion", "post", f"{EVENT}/questions", {}, None),
+    ("EventQuestions", "get", f"{EVENT}/questions", {}, None),
+    ("AttendeeSettings", "get", f"{EVENT}/attendee-settings", {}, None),
+    ("ChangeAttendeeSettings", "patch", f"{EVENT}/attendee-settings", {}, None),
 ]
 _BY_ORDER: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("GetOrder", "get", ORDER, {"query.token": "$response.body#/token"}, None),
@@ -57,7 +63,12 @@ _BY_TICKET: list[tuple[str, str, str, dict[str, str], Any]] = [
     ("ChangeTicketType", "patch", TICKET, {}, None),
     ("DeleteTicketType", "delete", TICKET, {}, None),
 ]
-
+QUESTION = f"{API}/questions/{{question_id}}"
+_BY_QUESTION: list[tuple[str, str, str, dict[str, str], Any]] = [
+    ("GetQuestion", "get", QUESTION, {}, None),
+    ("ChangeQuestion", "patch", QUESTION, {}, None),
+    ("DeleteQuestion", "delete", QUESTION, {}, None),
+]
 
 HOOK = f"{API}/webhook-endpoints/{{endpoint_id}}"
 _BY_ENDPOINT: list[tuple[str, str, str, dict[str, str], Any]] = [
@@ -89,6 +100,10 @@ def _checkin_list_links(pointer: str) -> list[tuple[str, str, str, dict[str, str
     return [(n, m, p, {"path.list_id": pointer}, body) for n, m, p, _, body in _BY_CHECKIN_LIST]
 
 
+def _question_links(pointer: str) -> list[tuple[str, str, str, dict[str, str], Any]]:
+    return [(n, m, p, {"path.question_id": pointer}, body) for n, m, p, _, body in _BY_QUESTION]
+
+
 def _ticket_links(pointer: str) -> list[tuple[str, str, str, dict[str, str], Any]]:
     return [(n, m, p, {"path.ticket_id": pointer}, body) for n, m, p, _, body in _BY_TICKET]
 
@@ -110,6 +125,8 @@ LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str], Any]
     ("get", f"{EVENT}/tickets", "200"): _ticket_links("$response.body#/0/id"),
     ("post", f"{EVENT}/orders", "201"): _order_links("$response.body#/id", with_token=True),
     ("get", f"{EVENT}/orders", "200"): _order_links("$response.body#/0/id", with_token=False),
+    ("post", f"{EVENT}/questions", "201"): _question_links("$response.body#/id"),
+    ("get", f"{EVENT}/questions", "200"): _question_links("$response.body#/questions/0/id"),
     ("post", f"{API}/api-keys", "201"): [
         ("RevokeThisKey", "delete", f"{API}/api-keys/{{key_id}}", {"path.key_id": "$response.body#/id"}, None)
     ],
@@ -199,6 +216,38 @@ def add_order_limits(document: dict[str, Any], max_lines: int, max_quantity: int
     return document
 
 
+def _body_models() -> dict[str, type[BaseModel]]:
+    """The API's body models by name (a component is named after its model), those whose name is unique."""
+    found: dict[str, list[type[BaseModel]]] = {}
+    stack = list(BaseModel.__subclasses__())
+    while stack:
+        model = stack.pop()
+        stack.extend(model.__subclasses__())
+        if model.__module__.startswith("boxoffice.web.api."):
+            found.setdefault(model.__name__, []).append(model)
+    return {name: models[0] for name, models in found.items() if len(set(models)) == 1}
+
+
+def restore_examples(document: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI writes the document without its nulls (``exclude_none``), the nulls inside examples too: an example
+    object would lose its null fields and break its own schema (a required field missing). This writes the
+    examples of the body models' fields and of the models themselves back as the models give them, in place."""
+    models = _body_models()
+    for name, schema in document.get("components", {}).get("schemas", {}).items():
+        model = models.get(name.removesuffix("-Input").removesuffix("-Output"))
+        if model is None:
+            continue
+        extra = model.model_config.get("json_schema_extra")
+        if isinstance(extra, dict) and "examples" in extra and "examples" in schema:
+            schema["examples"] = to_jsonable_python(extra["examples"])
+        properties: dict[str, Any] = schema.get("properties", {})
+        for field_name, field in model.model_fields.items():
+            prop = properties.get(field.alias or field_name)
+            if prop is not None and field.examples is not None:
+                prop["examples"] = to_jsonable_python(field.examples)
+    return document
+
+
 def install(app: FastAPI) -> None:
     build: Callable[[], dict[str, Any]] = app.openapi
     settings = app.state.box.settings
@@ -206,7 +255,8 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             # FastAPI keeps the document it built: this completes it once
-            add_order_limits(add_links(build()), settings.max_lines_per_order, settings.max_quantity_per_line)
+            document = restore_examples(add_links(build()))
+            add_order_limits(document, settings.max_lines_per_order, settings.max_quantity_per_line)
         assert app.openapi_schema is not None
         return app.openapi_schema
 

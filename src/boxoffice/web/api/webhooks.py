@@ -15,6 +15,7 @@ from boxoffice.integrations.addresses import MAX_URL_LENGTH, URL_PATTERN
 from boxoffice.integrations.catalog import ALL_TYPES, API_VERSION, EVENT_TYPES
 from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from boxoffice.web.api.deps import Box, Organizer
+from boxoffice.web.api.described import about
 from boxoffice.web.api.fields import NO_NUL_PATTERN, Matches, OneOf
 from boxoffice.web.api.routes import PROBLEMS
 from boxoffice.web.api.schemas import Strict
@@ -41,78 +42,170 @@ EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=20)]
 EndpointDescription = Annotated[str, Field(max_length=500), Matches(NO_NUL_PATTERN, "must not contain U+0000")]
 
 
+# What the fields of an endpoint mean, in its request and response bodies alike.
+_URL = "Where events are POSTed."
+_TYPES = (
+    "The event types sent to it (`order.created`, `order.confirmed`, `order.canceled`, `order.expired`, "
+    "`order.refunded`, `ticket.transferred`, `checkin.created`, `waiting_list.offered`), or `*` for all of them, "
+    "also those added later."
+)
+_TYPES_EXAMPLE = ["order.confirmed", "order.refunded"]
+_ENABLED = "Whether events are sent to it."
+_DESCRIPTION = "A note for the organizer, to tell endpoints apart (at most 500 characters; may be empty)."
+_WHEN_DOWN = "When it was disabled, in UTC; null while enabled."
+_EXAMPLE_EVENT = {
+    "id": "evt_6b1f3d5a7c9e2b4d6f8a",
+    "object": "event",
+    "type": "order.confirmed",
+    "api_version": API_VERSION,
+    "created": 1811925720,
+    "data": {
+        "object": {
+            "id": "ord_5f0c2a9e7b31d4c86a0f",
+            "object": "order",
+            "event_id": "ev_b9aea6add483ac60e4eb",
+            "status": "confirmed",
+            "email": "ada@example.com",
+            "currency": "eur",
+            "total_cents": 4300,
+        },
+        "previous_status": "pending",
+    },
+}
+
+
 class EndpointCreate(Strict):
     url: WebhookUrl
-    event_types: EventTypes
-    enabled: StrictBool = True
-    description: EndpointDescription = ""
+    event_types: EventTypes = about(_TYPES, _TYPES_EXAMPLE)
+    enabled: StrictBool = about(_ENABLED + " Default true.", True, default=True)
+    description: EndpointDescription = about(_DESCRIPTION, "Order sync to our CRM", default="")
 
 
 class EndpointPatch(Strict):
     """The fields to change (a null is the same as leaving the field out). Enabling an endpoint disabled after
     failures starts it afresh; disabling one ends its pending deliveries as failed (redeliverable)."""
 
-    url: WebhookUrl | None = None
-    event_types: EventTypes | None = None
-    enabled: StrictBool | None = None
-    description: EndpointDescription | None = None
+    url: WebhookUrl | None = about(
+        _URL + " https:// (http:// outside production), no user info or fragment; an IP address must be public.",
+        "https://hooks.example.com/boxoffice/v2",
+        default=None,
+    )
+    event_types: EventTypes | None = about(_TYPES + " Replaces the current list.", ["*"], default=None)
+    enabled: StrictBool | None = about(
+        _ENABLED + " true starts a disabled endpoint afresh; false ends its pending deliveries as failed.",
+        False,
+        default=None,
+    )
+    description: EndpointDescription | None = about(_DESCRIPTION, "Order sync (new CRM)", default=None)
 
 
 class RollSecret(Strict):
-    previous_secret_hours: Annotated[StrictInt, Field(ge=0, le=24)] = Field(
-        default=24, description="How long the current secret keeps signing beside the new one (0: stop at once)."
+    previous_secret_hours: Annotated[StrictInt, Field(ge=0, le=24)] = about(
+        "How many hours the current secret keeps signing beside the new one (0: stop at once; default 24).",
+        2,
+        default=24,
     )
 
 
 class EndpointOut(BaseModel):
-    id: str
-    url: str
-    description: str
-    event_types: list[str]
-    enabled: bool
-    disabled_reason: Literal["organizer", "failing"] | None = Field(
-        description="Why a disabled endpoint is disabled: turned off by the organizer, or after a day of failures."
+    id: str = about("The endpoint's id.", "we_8d2f4a6c1e3b5d7f9a0c")
+    url: str = about(_URL, "https://hooks.example.com/boxoffice")
+    description: str = about(_DESCRIPTION, "Order sync to our CRM")
+    event_types: list[str] = about(_TYPES, _TYPES_EXAMPLE)
+    enabled: bool = about(_ENABLED, True)
+    disabled_reason: Literal["organizer", "failing"] | None = about(
+        "Why a disabled endpoint is disabled: turned off by the organizer, or after a day of failures; null while "
+        "enabled.",
+        None,
     )
-    disabled_at: datetime | None
-    failing_since: datetime | None = Field(description="The first failed attempt since the last successful one.")
-    previous_secret_expires_at: datetime | None = Field(
-        description="Until when the previous secret still signs (a second v1 in Boxoffice-Signature)."
+    disabled_at: datetime | None = about(_WHEN_DOWN, None)
+    failing_since: datetime | None = about(
+        "The first failed attempt since the last successful one, in UTC; null while deliveries succeed.",
+        "2027-05-20T14:02:11Z",
     )
-    api_version: str = Field(description="The version of the event payloads sent to it.")
-    created_at: datetime
-    updated_at: datetime
+    previous_secret_expires_at: datetime | None = about(
+        "Until when the previous secret still signs (a second v1 in Boxoffice-Signature), in UTC; null when there "
+        "is none.",
+        "2027-05-21T09:00:00Z",
+    )
+    api_version: str = about("The version of the event payloads sent to it.", API_VERSION)
+    created_at: datetime = about("When the endpoint was registered, in UTC.", "2027-01-15T11:00:00Z")
+    updated_at: datetime = about("When it was last changed, in UTC.", "2027-05-20T09:00:00Z")
 
 
 class EndpointWithSecret(EndpointOut):
-    secret: str = Field(description="The signing secret: shown this once, keep it (it is never shown again).")
+    secret: str = about(
+        "The signing secret: shown this once, keep it (it is never shown again). Check each delivery's "
+        "Boxoffice-Signature with it.",
+        "whsec_5mQ8rT2vX7zB4nD9fH1kL6pS3wY0cE8gJ2uA4oN_xZq",
+    )
 
 
 class DeliveryOut(BaseModel):
-    id: str
-    event_id: str = Field(description="The webhook event's id (`evt_...`): the same in every attempt and redelivery.")
-    event_type: str
-    status: Literal["pending", "delivered", "failed"]
-    attempts: int = Field(description="Attempts started so far.")
-    last_status_code: int | None = Field(description="The status code of the last answer (none: no answer).")
-    last_error: str | None
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None = Field(description="Pending only: when it is tried next.")
-    delivered_at: datetime | None
-    created_at: datetime
+    id: str = about("The delivery's id: one event sent to one endpoint.", "whd_2a4c6e8b0d1f3a5c7e9b")
+    event_id: str = about(
+        "The webhook event's id (`evt_...`): the same in every attempt and redelivery.", "evt_6b1f3d5a7c9e2b4d6f8a"
+    )
+    event_type: str = about("The event's type.", "order.confirmed")
+    status: Literal["pending", "delivered", "failed"] = about(
+        "`pending`: being tried (again); `delivered`: an attempt was answered with a 2xx status; `failed`: it "
+        "gave up (retries ran out, or the endpoint was disabled). Any delivery can be sent again (`.../redeliver`).",
+        "delivered",
+    )
+    attempts: int = about("Attempts started so far.", 2)
+    last_status_code: int | None = about(
+        "The status code of the last attempt's answer; null: no attempt yet, or no answer came.", 200
+    )
+    last_error: str | None = about(
+        "What went wrong when the last attempt got no answer (a timeout, a refused address, a network error), or "
+        "why the delivery was ended; null otherwise.",
+        None,
+    )
+    last_attempt_at: datetime | None = about(
+        "When the last attempt started, in UTC; null before the first.", "2027-05-20T14:07:12Z"
+    )
+    next_attempt_at: datetime | None = about("Pending only: when it is tried next, in UTC; null otherwise.", None)
+    delivered_at: datetime | None = about(
+        "When an attempt succeeded, in UTC; null until one does.", "2027-05-20T14:07:12Z"
+    )
+    created_at: datetime = about("When the delivery was created (the event happened), in UTC.", "2027-05-20T14:02:10Z")
 
 
 class AttemptOut(BaseModel):
-    attempt: int
-    started_at: datetime
-    duration_ms: int
-    status_code: int | None
-    error: str | None
-    response_excerpt: str | None = Field(description="The start of the answer's body (at most 500 characters).")
+    attempt: int = about("The attempt's number, from 1.", 1)
+    started_at: datetime = about("When it started, in UTC.", "2027-05-20T14:02:11Z")
+    duration_ms: int = about("How long it took until the answer was read or it failed, in milliseconds.", 10003)
+    status_code: int | None = about("The answer's status code; null: no answer came.", None)
+    error: str | None = about(
+        "What went wrong when no answer came (a timeout, a refused address, a network error); null otherwise.",
+        "timeout: no complete answer within 10 s",
+    )
+    response_excerpt: str | None = about("The start of the answer's body (at most 500 characters); null: none.", None)
 
 
 class DeliveryDetailOut(DeliveryOut):
-    attempts_log: list[AttemptOut]
-    event: dict[str, Any] = Field(description="The event exactly as it is sent.")
+    attempts_log: list[AttemptOut] = about(
+        "Its attempts, first first.",
+        [
+            {
+                "attempt": 1,
+                "started_at": "2027-05-20T14:02:11Z",
+                "duration_ms": 10003,
+                "status_code": None,
+                "error": "timeout: no complete answer within 10 s",
+                "response_excerpt": None,
+            },
+            {
+                "attempt": 2,
+                "started_at": "2027-05-20T14:07:12Z",
+                "duration_ms": 84,
+                "status_code": 200,
+                "error": None,
+                "response_excerpt": "ok",
+            },
+        ],
+    )
+    event: dict[str, Any] = about("The event exactly as it is sent.", _EXAMPLE_EVENT)
 
 
 def endpoint_out(endpoint: WebhookEndpoint) -> EndpointOut:
