@@ -92,7 +92,7 @@ async def queue_emails(session: AsyncSession, message: Message) -> None:
             id=new_id("em"),
             dedupe_key=dedupe_key(message),
             kind=kind,
-            order_id=message.payload.get("order_id", "") if token_id is None else "",
+            order_id=message.payload.get("order_id") if token_id is None else "",
             waiting_list_entry_id=message.payload.get("entry_id"),
             event_id=message.payload.get("event_id", "") if token_id is None else "",
             token_id=token_id,
