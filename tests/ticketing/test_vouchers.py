@@ -16,11 +16,11 @@ from boxoffice.errors import ErrorCode, InvalidInput, SoldOut, VoucherUnavailabl
 from boxoffice.ids import new_id
 from boxoffice.ticketing import reserve as reserve_module
 from boxoffice.ticketing import voucher_codes
-from boxoffice.ticketing.models import Order
+from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.ticketing.orders import cancel_order, confirm_order, expire_order, fail_order, record_refund
 from boxoffice.ticketing.plan import OrderRequest
 from boxoffice.ticketing.reserve import reserve
-from boxoffice.ticketing.ticket_types import availability, update_ticket_type
+from boxoffice.ticketing.ticket_types import availability, delete_ticket_type, update_ticket_type
 from boxoffice.ticketing.voucher_models import Voucher, VoucherUse
 from tests.helpers import counters, make_event, make_ticket, order_request
 from tests.ticketing.test_fused_reserve import stored
@@ -275,3 +275,14 @@ async def test_a_changed_voucher_is_never_priced_from_a_kept_copy(db: Database, 
     with pytest.raises(InvalidInput):
         await reserve(db, with_voucher(order_request(event.id, (tt.id, 1)), "kept"))
     assert await voucher_state(db, voucher.id) == (2, 0, 2)
+
+
+async def test_a_ticket_type_with_tickets_set_aside_is_hidden_not_deleted(db: Database) -> None:
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=4)
+    press = await make_voucher(db, event.id, code="KEEPROW", ticket_ids=[tt.id], reserve=2)
+    assert await delete_ticket_type(db, tt.id) is True  # hidden: the voucher's reservation refers to it
+    await voucher_codes.delete_voucher(db, press.id)  # and its reservation still goes back
+    async with db.read() as session:
+        row = await session.get(TicketType, tt.id, populate_existing=True)
+    assert row is not None and (row.reserved_count, row.deleted_at is not None) == (0, True)

@@ -212,6 +212,9 @@ async def delete_ticket_type(db: Database, ticket_type_id: str, *, organizer_id:
     async with db.transaction() as session:
         tt = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
         has_orders = (await session.scalar(select(exists().where(OrderLine.ticket_type_id == ticket_type_id)))) is True
+        # tickets set aside for a voucher, or a waiting list's entries, keep the row too (they refer to it)
+        waited = await session.scalar(select(exists().where(WaitingListEntry.ticket_type_id == ticket_type_id)))
+        has_orders = has_orders or tt.reserved_count > 0 or waited is True
         if has_orders:
             tt.deleted_at = utcnow()
             await session.flush()
