@@ -27,6 +27,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from boxoffice.web.console import (
+    attendees,
     auth,
     dashboard,
     events,
@@ -50,5 +51,6 @@ router.include_router(ticket_types.router)
 router.include_router(dashboard.router)
 router.include_router(orders.router)
 router.include_router(exports.router)
+router.include_router(attendees.router)
 
 __all__ = ["router"]
