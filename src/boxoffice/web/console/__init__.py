@@ -30,6 +30,7 @@ from boxoffice.web.console import (
     attendees,
     auth,
     dashboard,
+    emails,
     events,
     exports,
     home,
@@ -52,5 +53,6 @@ router.include_router(dashboard.router)
 router.include_router(orders.router)
 router.include_router(exports.router)
 router.include_router(attendees.router)
+router.include_router(emails.router)
 
 __all__ = ["router"]
