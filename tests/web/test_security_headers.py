@@ -78,6 +78,7 @@ async def test_every_route_answers_with_the_headers(site: LiveServer) -> None:
         "token": "nope",
         "endpoint_id": "we_00000000000000000000",
         "delivery_id": "whd_00000000000000000000",
+        "message_id": "em_nope",  # the console's email log
     }
     c = site.client
     walked: set[tuple[str, str]] = set()

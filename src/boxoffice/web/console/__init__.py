@@ -39,6 +39,7 @@ from boxoffice.web.console import (
     orders,
     team,
     ticket_types,
+    webhooks,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -54,5 +55,6 @@ router.include_router(orders.router)
 router.include_router(exports.router)
 router.include_router(attendees.router)
 router.include_router(emails.router)
+router.include_router(webhooks.router)
 
 __all__ = ["router"]
