@@ -27,7 +27,16 @@ from boxoffice.events import service as events
 from boxoffice.ids import new_id
 from boxoffice.ticketing import attendance, tokens
 from boxoffice.ticketing.inventory import _quantities, _record_availability, _record_order_availability, _shift
-from boxoffice.ticketing.models import SOLD_STATUSES, TRANSITIONS, Order, OrderLine, OrderStatus, Ticket, TicketType
+from boxoffice.ticketing.models import (
+    SOLD_STATUSES,
+    TRANSITIONS,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Ticket,
+    TicketType,
+)
 from boxoffice.topics import order_topic
 
 LATE_PAYMENT_SOURCES = (OrderStatus.EXPIRED, OrderStatus.CANCELED, OrderStatus.FAILED)
@@ -149,6 +158,16 @@ async def _guarded_update(
 
 
 def _record_status(session: AsyncSession, order: Order, previous: str) -> None:
+    # The order's history (the console's order page): one INSERT, in the transition's transaction.
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=previous,
+            to_status=order.status,
+            refunded_cents=order.refunded_cents or 0,
+            created_at=order.updated_at or utcnow(),
+        )
+    )
     outbox.record(
         session,
         f"order.{order.status}",
