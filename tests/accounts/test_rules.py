@@ -29,6 +29,7 @@ def test_owner_may_do_everything_manager_runs_events_door_checks_in() -> None:
         Action.REFUND,
         Action.EXPORT,
         Action.CHECK_IN,
+        Action.MANAGE_WEBHOOKS,
     }
     assert {a for a in Action if Role.DOOR.permits(a)} == {Action.VIEW_EVENTS, Action.CHECK_IN}
 
@@ -39,6 +40,7 @@ def test_owner_may_do_everything_manager_runs_events_door_checks_in() -> None:
         (Action.MANAGE_TEAM, (Role.OWNER,)),
         (Action.MANAGE_API_KEYS, (Role.OWNER,)),
         (Action.REFUND, (Role.OWNER, Role.MANAGER)),
+        (Action.MANAGE_WEBHOOKS, (Role.OWNER, Role.MANAGER)),
         (Action.CHECK_IN, (Role.OWNER, Role.MANAGER, Role.DOOR)),
     ],
 )

@@ -19,6 +19,7 @@ class Action(StrEnum):
     CHECK_IN = "check_in"
     MANAGE_TEAM = "manage_team"  # invite, change roles, remove members
     MANAGE_API_KEYS = "manage_api_keys"
+    MANAGE_WEBHOOKS = "manage_webhooks"  # outgoing webhook endpoints, their secrets and delivery log
 
 
 class Role(StrEnum):
@@ -42,6 +43,7 @@ _MANAGER = frozenset(
         Action.REFUND,
         Action.EXPORT,
         Action.CHECK_IN,
+        Action.MANAGE_WEBHOOKS,
     }
 )
 PERMISSIONS: dict[Role, frozenset[Action]] = {

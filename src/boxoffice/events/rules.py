@@ -32,6 +32,14 @@ IMAGE_URL_PATTERN = (
 )
 _IMAGE_URL = re.compile(IMAGE_URL_PATTERN.replace("$", r"\Z"))
 
+# The organizer's quick status actions (the console's dashboard): the statuses each may start from, and its result.
+# Any other change of status (cancel, back to draft) goes through the event's fields like the rest.
+STATUS_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "publish": (("draft",), "published"),
+    "pause": (("published",), "sales_paused"),
+    "resume": (("sales_paused",), "published"),
+}
+
 
 @dataclass
 class EventInput:

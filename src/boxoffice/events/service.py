@@ -8,11 +8,12 @@ so that callers keep one door (``from boxoffice.events import service as events`
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.clock import utcnow
 from boxoffice.db import Database
-from boxoffice.errors import ErrorCode, InvalidInput, NotFound
+from boxoffice.errors import ErrorCode, InvalidInput, InvalidTransition, NotFound
 from boxoffice.events.models import PUBLIC_STATUSES, Event
 from boxoffice.events.participants import (
     OrderLike,
@@ -22,7 +23,7 @@ from boxoffice.events.participants import (
     remove_ticket_holder_order,
 )
 from boxoffice.events.people import clean_name, find_person, get_or_create_person, get_person, normalize_email
-from boxoffice.events.rules import MAX_DESCRIPTION, MAX_TITLE, EventInput, event_values
+from boxoffice.events.rules import MAX_DESCRIPTION, MAX_TITLE, STATUS_ACTIONS, EventInput, event_values
 from boxoffice.ids import new_id
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "OrderLike",
     "add_participant",
     "add_ticket_holder",
+    "change_status",
     "clean_name",
     "create_event",
     "find_person",
@@ -77,6 +79,26 @@ async def update_event(db: Database, event_id: str, data: EventInput, organizer_
         for key, value in values.items():
             setattr(event, key, value)
         event.revision += 1  # the row is locked (FOR UPDATE): no concurrent edit can read the same revision
+    return event
+
+
+async def change_status(db: Database, event_id: str, action: str, *, organizer_id: str) -> Event:
+    """Publish a draft, pause a published event's sales or resume them (``rules.STATUS_ACTIONS``): one conditional
+    UPDATE decides, so a stale button (the event changed since the page was shown) changes nothing and raises
+    ``InvalidTransition``. The revision is raised like any edit's (a kept copy of the event must not sell)."""
+    if action not in STATUS_ACTIONS:
+        raise InvalidInput.one("action", "must be publish, pause or resume", code=ErrorCode.INVALID_CHOICE)
+    sources, target = STATUS_ACTIONS[action]
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Event)
+            .where(Event.id == event_id, Event.organizer_id == organizer_id, Event.status.in_(sources))
+            .values(status=target, revision=Event.revision + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        event = await load_event(session, event_id, organizer_id=organizer_id)
+        if getattr(result, "rowcount", 0) != 1:
+            raise InvalidTransition(f"cannot {action} an event that is {event.status}")
     return event
 
 

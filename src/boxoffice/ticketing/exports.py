@@ -1,21 +1,23 @@
 """Rows for the console's exports, read in keyset batches (``BATCH`` rows a query, each starting after the last
 row's id), so an export of any size holds one batch in memory.
 
-``iter_ticket_holders`` lists attendees straight from tickets and orders; once ``ticketing.roster`` exists
-(``iter_attendees``), it is the one function to switch.
+``iter_ticket_holders`` lists the attendees through ``ticketing.roster.iter_attendees``, the questions as columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from boxoffice import money
+from boxoffice.attendees.models import Question
 from boxoffice.db import Database
-from boxoffice.ticketing.models import Order, Ticket, TicketType
+from boxoffice.ticketing import roster
+from boxoffice.ticketing.models import Order
 
 BATCH = 1000
 
@@ -32,7 +34,17 @@ ORDER_COLUMNS = (
     "refunded",
     "confirmed_at",
 )
-HOLDER_COLUMNS = ("ticket_id", "ticket_type", "ticket_status", "order_id", "email", "name", "order_status")
+HOLDER_COLUMNS = (
+    "ticket_id",
+    "ticket_type",
+    "ticket_status",
+    "order_id",
+    "email",
+    "name",
+    "order_status",
+    "attendee_name",
+    "attendee_email",
+)
 
 
 def _minor(cents: int, currency: str) -> str:
@@ -84,23 +96,45 @@ async def iter_order_rows(db: Database, event_id: str, *, batch: int = BATCH) ->
         last = rows[-1].id
 
 
-async def iter_ticket_holders(db: Database, event_id: str, *, batch: int = BATCH) -> AsyncIterator[list[Any]]:
-    """Every issued ticket of the event with its holder (the buyer of its order)."""
-    last = ""
-    while True:
-        async with db.read() as session:
-            rows = (
-                await session.execute(
-                    select(Ticket.id, TicketType.title, Ticket.status, Order.id, Order.email, Order.name, Order.status)
-                    .join(Order, Order.id == Ticket.order_id)
-                    .join(TicketType, TicketType.id == Ticket.ticket_type_id)
-                    .where(Order.event_id == event_id, Ticket.id > last)
-                    .order_by(Ticket.id)
-                    .limit(batch)
-                )
-            ).all()
-        for r in rows:
-            yield list(r)
-        if len(rows) < batch:
-            return
-        last = rows[-1][0]
+def attendee_header(questions: Sequence[Question]) -> list[str]:
+    """``HOLDER_COLUMNS``, then one column per question (its label; a label two questions share, or a deleted
+    question's, is told apart by the question's id: their answers stay readable)."""
+    counts = Counter(q.label for q in questions)
+    named = [q.label if counts[q.label] == 1 and q.deleted_at is None else f"{q.label} ({q.id})" for q in questions]
+    return [*HOLDER_COLUMNS, *named]
+
+
+def answer_cell(value: Any) -> str:
+    """An answer as a spreadsheet cell: yes/no, several choices joined by ``; ``, codes (country, phone) as stored."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+async def iter_ticket_holders(
+    db: Database, event_id: str, questions: Sequence[Question], *, batch: int = BATCH
+) -> AsyncIterator[list[Any]]:
+    """Every issued ticket of the event (void ones too: ``ticket_status``) with its buyer, its attendee and the
+    answers, in ``attendee_header(questions)``'s columns: a per-ticket question's answer is the ticket's, a
+    per-order question's its order's. Read through ``roster.iter_attendees`` a page of ``batch`` at a time."""
+    async for entry in roster.iter_attendees(db, event_id, page_size=batch, include_void=True):
+        answers = [
+            answer_cell((entry.order_answers if q.scope == "order" else entry.ticket_answers).get(q.id))
+            for q in questions
+        ]
+        yield [
+            entry.ticket_id,
+            entry.ticket_title,
+            entry.ticket_status,
+            entry.order_id,
+            entry.buyer_email,
+            entry.buyer_name,
+            entry.order_status,
+            entry.attendee_name,
+            entry.attendee_email,
+            *answers,
+        ]

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, false, text, true
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from boxoffice.clock import utcnow
@@ -194,4 +194,20 @@ class Ticket(Base):
     # Raised when the ticket gets a new code (handed to someone else): only the code of the current version admits
     # (notifications.codes.ticket_code / read_ticket_code).
     code_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderEvent(Base):
+    """One status change of an order (its history), written by the transition itself, in its transaction
+    (``orders._record_status``): one INSERT beside the conditional UPDATE. Its creation is the order's
+    ``created_at``; an order's refunds are here with the refunded total they reached."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    from_status: Mapped[str] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0)  # the order's refunded total after the change
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

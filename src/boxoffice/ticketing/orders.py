@@ -36,7 +36,16 @@ from boxoffice.ticketing.inventory import (
     _rows,
     _shift,
 )
-from boxoffice.ticketing.models import SOLD_STATUSES, TRANSITIONS, Order, OrderLine, OrderStatus, Ticket, TicketType
+from boxoffice.ticketing.models import (
+    SOLD_STATUSES,
+    TRANSITIONS,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Ticket,
+    TicketType,
+)
 from boxoffice.topics import order_topic
 
 LATE_PAYMENT_SOURCES = (OrderStatus.EXPIRED, OrderStatus.CANCELED, OrderStatus.FAILED)
@@ -162,6 +171,16 @@ async def _guarded_update(
 
 
 def _record_status(session: AsyncSession, order: Order, previous: str) -> None:
+    # The order's history (the console's order page): one INSERT, in the transition's transaction.
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=previous,
+            to_status=order.status,
+            refunded_cents=order.refunded_cents or 0,
+            created_at=order.updated_at or utcnow(),
+        )
+    )
     outbox.record(
         session,
         f"order.{order.status}",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from boxoffice.attendees.models import Attendee, OrderAnswers
 from boxoffice.db import Database
@@ -48,10 +48,19 @@ class RosterPage:
 
 
 async def list_attendees(
-    db: Database, event_id: str, *, after: str | None = None, limit: int = PAGE_SIZE, include_void: bool = False
+    db: Database,
+    event_id: str,
+    *,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+    include_void: bool = False,
+    text: str = "",
+    ticket_id: str | None = None,
 ) -> RosterPage:
     """A page of the event's tickets (``limit`` at most, by ticket id after ``after``), valid ones only unless
-    ``include_void``; one query per page."""
+    ``include_void``; one query per page. ``text`` matches an order or ticket id exactly, or part of the buyer's
+    or the attendee's name or email (any case); ``ticket_id`` (read from a genuine ticket code by the caller) one
+    ticket."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     stmt = (
         select(Ticket, Order, OrderLine.title, Attendee, OrderAnswers.answers)
@@ -67,6 +76,20 @@ async def list_attendees(
         stmt = stmt.where(Ticket.id > after)
     if not include_void:
         stmt = stmt.where(Ticket.status == "valid")
+    if ticket_id is not None:
+        stmt = stmt.where(Ticket.id == ticket_id)
+    elif text:
+        needle = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                Order.id == text,
+                Ticket.id == text,
+                *(
+                    func.lower(column).like(needle, escape="\\")
+                    for column in (Order.email, Order.name, Attendee.name, Attendee.email)
+                ),
+            )
+        )
     async with db.read() as session:
         rows = (await session.execute(stmt)).tuples().all()
     entries = [

@@ -213,6 +213,9 @@ async def test_dashboard_orders_search_and_a_partial_refund_after_confirmation(
     await eventually(partly)
     detail = await browser.get(f"/manage/events/{event.id}/orders/{order_id}")
     assert "refunded in part" in detail.text and "$10.00" in detail.text
+    history = detail.text.split('id="history-heading"')[1].split("</ol>")[0]  # order_events, in order
+    assert history.index("created (pending payment)") < history.index("confirmed (paid)")
+    assert history.index("confirmed (paid)") < history.index("refunded in part: $10.00 refunded so far")
     assert 'data-figure="refunds">$10.00' in (await browser.get(f"/manage/events/{event.id}/live")).text
 
 

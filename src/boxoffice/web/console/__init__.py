@@ -27,8 +27,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from boxoffice.web.console import (
+    attendees,
     auth,
     dashboard,
+    emails,
     events,
     exports,
     home,
@@ -37,6 +39,7 @@ from boxoffice.web.console import (
     orders,
     team,
     ticket_types,
+    webhooks,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -50,5 +53,8 @@ router.include_router(ticket_types.router)
 router.include_router(dashboard.router)
 router.include_router(orders.router)
 router.include_router(exports.router)
+router.include_router(attendees.router)
+router.include_router(emails.router)
+router.include_router(webhooks.router)
 
 __all__ = ["router"]

@@ -37,6 +37,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from boxoffice.accounts import sessions
 from boxoffice.accounts.roles import Role
@@ -293,6 +294,8 @@ class ConsoleRoute(APIRoute):
                 response = bad_link_page(request)
             except HTTPException:
                 raise
+            except ClientDisconnect:  # the browser left before its form arrived (a preview it no longer waits for)
+                response = Response(status_code=400)
             except Exception:
                 log.exception("console page failed", extra={"path": request.url.path})
                 response = trouble_page(request)

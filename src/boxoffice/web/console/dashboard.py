@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from boxoffice import money
+from boxoffice.errors import InvalidInput, InvalidTransition
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ticketing.reports import dashboard
@@ -18,7 +19,8 @@ from boxoffice.topics import event_topic
 from boxoffice.web.api.streams import _stream
 from boxoffice.web.console.access import ConsoleRoute, Member, OwnerOrManager, _box
 from boxoffice.web.console.chart import sales_chart
-from boxoffice.web.console.render import render
+from boxoffice.web.console.forms import ConsoleForm
+from boxoffice.web.console.render import message_page, render
 from boxoffice.web.pages.render import _when
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
@@ -28,7 +30,17 @@ NOTICES = {
     "saved": "Event saved.",
     "ticket-created": "Ticket type created.",
     "ticket-saved": "Ticket type saved.",
+    "published": "Event published: buyers can see it and buy tickets.",
+    "paused": "Sales paused: the page stays visible, checkout is closed until you resume.",
+    "resumed": "Sales resumed.",
 }
+# The quick status actions the dashboard offers for each status (events.rules.STATUS_ACTIONS), with their words.
+STATUS_BUTTONS: dict[str, list[tuple[str, str]]] = {
+    "draft": [("publish", "Publish")],
+    "published": [("pause", "Pause sales")],
+    "sales_paused": [("resume", "Resume sales")],
+}
+DONE = {"publish": "published", "pause": "paused", "resume": "resumed"}
 
 
 async def owned_event(request: Request, member: Member, event_id: str) -> Event:
@@ -49,6 +61,7 @@ async def _figures(request: Request, event: Event) -> dict[str, Any]:
         "board": board,
         "fmt": fmt,
         "chart": sales_chart(board.chart, currency),
+        "status_buttons": STATUS_BUTTONS.get(event.status, []),
     }
 
 
@@ -62,6 +75,24 @@ async def dashboard_page(
     event = await owned_event(request, member, event_id)
     context = await _figures(request, event)
     return render(request, "console/dashboard.html", {**context, "notice": NOTICES.get(done or "")})
+
+
+@router.post("/manage/events/{event_id}/status")
+async def change_status(request: Request, event_id: str, member: OwnerOrManager) -> Response:
+    """Publish, pause or resume (a button on the dashboard); a stale button changes nothing and says why."""
+    event = await owned_event(request, member, event_id)
+    action = (await ConsoleForm.read(request)).get("action")
+    try:
+        await events.change_status(_box(request).db, event.id, action, organizer_id=member.organizer_id)
+    except (InvalidTransition, InvalidInput):
+        return message_page(
+            request,
+            409,
+            "Nothing was changed",
+            "The event's status changed since this page was shown. Reload its dashboard to see what you can do now.",
+            link=(f"/manage/events/{event.id}", "Back to the dashboard"),
+        )
+    return RedirectResponse(f"/manage/events/{event.id}?done={DONE[action]}", status_code=303)
 
 
 @router.get("/manage/events/{event_id}/live")

@@ -1,7 +1,7 @@
-"""The event form of the console: what the organizer types (title, description, start and end in the event's own
-time zone, the time zone, the currency) to ``events.service.EventInput``, and an event back to the form's values.
-
-Kept in one module so that the event fields added later (venue, status, image) are wired in one place.
+"""The event form of the console: what the organizer types (title, description, venue name and address, start and
+end in the event's own time zone, the time zone, the currency, an image URL, the status) to
+``events.service.EventInput``, and an event back to the form's values. The rules themselves (lengths, the https
+image URL, the statuses) are ``events.rules``: their error codes come back to the form in words (``words``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,26 @@ from boxoffice.events.service import EventInput
 from boxoffice.web.console.forms import ConsoleForm
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
-FIELDS = ("title", "description", "starts_at", "ends_at", "timezone", "currency")
+FIELDS = (
+    "title",
+    "description",
+    "venue_name",
+    "venue_address",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "currency",
+    "image_url",
+    "status",
+)
+# The statuses in the organizer's words, in the order the form offers them (events.models.EVENT_STATUSES).
+STATUS_LABELS: list[tuple[str, str]] = [
+    ("draft", "Draft: only your team sees it"),
+    ("published", "Published: on sale"),
+    ("sales_paused", "Sales paused: the page is visible, checkout is closed"),
+    ("canceled", "Canceled: the page says so, nothing is sold"),
+]
+NEW_EVENT_VALUES = {"timezone": "UTC", "currency": "USD", "status": "draft"}  # a console event starts unseen
 
 
 def zone_names() -> list[str]:
@@ -71,6 +90,10 @@ def event_input(form: ConsoleForm, *, creating: bool) -> EventInput:
     return EventInput(
         title=form.get("title"),
         description=form.raw("description").strip(),
+        venue_name=form.get("venue_name"),
+        venue_address=form.raw("venue_address"),
+        image_url=form.get("image_url"),
+        status=form.get("status") or None,
         starts_at=starts,
         ends_at=ends,
         timezone=zone_name,
@@ -82,6 +105,10 @@ def event_values(event: Event) -> dict[str, str]:
     return {
         "title": event.title,
         "description": event.description,
+        "venue_name": event.venue_name,
+        "venue_address": event.venue_address,
+        "image_url": event.image_url or "",
+        "status": event.status,
         "starts_at": local_text(event.starts_at, event.timezone),
         "ends_at": local_text(event.ends_at, event.timezone),
         "timezone": event.timezone,

@@ -10,7 +10,7 @@ from boxoffice.errors import InvalidInput
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.web.console.access import ConsoleRoute, Member, OwnerOrManager, _box
-from boxoffice.web.console.event_form import event_input, event_values, zone_names
+from boxoffice.web.console.event_form import NEW_EVENT_VALUES, STATUS_LABELS, event_input, event_values, zone_names
 from boxoffice.web.console.forms import ConsoleForm
 from boxoffice.web.console.render import render
 
@@ -18,13 +18,13 @@ router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
 
 def _form_page(request: Request, form: ConsoleForm, *, event: Event | None = None, status: int = 200) -> Response:
-    context = {"form": form, "event": event, "zones": zone_names()}
+    context = {"form": form, "event": event, "zones": zone_names(), "statuses": STATUS_LABELS}
     return render(request, "console/event_form.html", context, status=status)
 
 
 @router.get("/manage/events/new")
 async def new_event(request: Request, member: OwnerOrManager) -> Response:
-    return _form_page(request, ConsoleForm({"timezone": "UTC", "currency": "USD"}))
+    return _form_page(request, ConsoleForm(dict(NEW_EVENT_VALUES)))
 
 
 @router.post("/manage/events/new")

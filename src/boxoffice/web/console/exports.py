@@ -14,7 +14,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from boxoffice.ticketing.exports import HOLDER_COLUMNS, ORDER_COLUMNS, iter_order_rows, iter_ticket_holders
+from boxoffice.attendees.questions import list_questions
+from boxoffice.ticketing.exports import ORDER_COLUMNS, attendee_header, iter_order_rows, iter_ticket_holders
 from boxoffice.web.console.access import NO_STORE, ConsoleRoute, OwnerOrManager, _box
 from boxoffice.web.console.dashboard import owned_event
 
@@ -53,5 +54,7 @@ async def export_orders(request: Request, event_id: str, member: OwnerOrManager)
 @router.get("/manage/events/{event_id}/export/attendees.csv")
 async def export_attendees(request: Request, event_id: str, member: OwnerOrManager) -> Response:
     event = await owned_event(request, member, event_id)
-    rows = iter_ticket_holders(_box(request).db, event.id)
-    return _download(f"attendees-{event.id}.csv", _csv(HOLDER_COLUMNS, rows))
+    db = _box(request).db
+    questions = await list_questions(db, event.id, include_deleted=True)
+    rows = iter_ticket_holders(db, event.id, questions)
+    return _download(f"attendees-{event.id}.csv", _csv(attendee_header(questions), rows))

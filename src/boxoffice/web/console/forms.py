@@ -10,7 +10,9 @@ from fastapi import Request
 from boxoffice.errors import FieldError
 from boxoffice.web.console.words import say_field
 
-MAX_VALUE = 1000  # longer values are cut before they are shown again
+# Longer values are cut as they are read: above the longest field any rule allows (an event's description, 20,000
+# characters), so that a value too long gets its error in words instead of being cut silently and saved.
+MAX_VALUE = 25_000
 NOT_KEPT = frozenset({"password", "password_confirm", "csrf_token"})  # never echoed back into a page
 
 

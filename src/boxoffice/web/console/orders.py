@@ -20,7 +20,8 @@ from boxoffice.notifications.resend import send_again
 from boxoffice.payments.gateway import StripeKeyRejected, StripeRequestRejected, StripeUnavailable
 from boxoffice.ticketing import orders as lifecycle
 from boxoffice.ticketing import tokens
-from boxoffice.ticketing.models import ORDER_STATUSES, Order, OrderStatus
+from boxoffice.ticketing.models import ORDER_STATUSES, Order
+from boxoffice.ticketing.order_history import HistoryStep, order_history
 from boxoffice.ticketing.order_search import search_orders
 from boxoffice.ticketing.refunds import list_refunds
 from boxoffice.web.console.access import ConsoleRoute, Member, OwnerOrManager, _box
@@ -80,16 +81,27 @@ async def _order(request: Request, member: Member, event: Event, order_id: str) 
     return order
 
 
-def _history(order: Order) -> list[tuple[str, Any]]:
-    steps = [
-        ("created (pending)", order.created_at),
-        ("confirmed (paid)", order.confirmed_at),
-        ("canceled", order.canceled_at),
-        ("expired", order.expired_at),
-        ("failed", order.failed_at),
-        ("refunded" if order.status == OrderStatus.REFUNDED else "refunded in part", order.refunded_at),
-    ]
-    return sorted(((label, at) for label, at in steps if at is not None), key=lambda step: step[1])
+HISTORY_WORDS = {
+    "pending": "created (pending payment)",
+    "confirmed": "confirmed (paid)",
+    "canceled": "canceled",
+    "expired": "expired (the hold ended unpaid)",
+    "failed": "payment failed",
+    "refunded": "refunded in full",
+    "partially_refunded": "refunded in part",
+}
+
+
+def _history(steps: list[HistoryStep], currency: str) -> list[tuple[str, Any]]:
+    said = []
+    for step in steps:
+        label = HISTORY_WORDS.get(step.status, step.status.replace("_", " "))
+        if step.status == "partially_refunded":
+            label += f": {money.format_money(step.refunded_cents, currency)} refunded so far"
+        if step.previous is not None and step.previous not in ("pending", step.status):
+            label += f" (was {step.previous.replace('_', ' ')})"
+        said.append((label, step.at))
+    return said
 
 
 async def _detail(
@@ -121,7 +133,7 @@ async def _detail(
         "order": order,
         "refunds": refunds,
         "emails": emails,
-        "history": _history(order),
+        "history": _history(await order_history(box.db, order), order.currency),
         "remaining": remaining,
         "can_refund": order.status in ("confirmed", "partially_refunded") and remaining > 0,
         "refund_form": refund_form or ConsoleForm({"amount": major_units(remaining, order.currency)}),

@@ -38,6 +38,7 @@ NAV: list[NavItem] = [
     NavItem("/manage", "Events", Action.VIEW_EVENTS),
     NavItem("/manage/team", "Team", Action.MANAGE_TEAM),
     NavItem("/manage/api-keys", "API keys", Action.MANAGE_API_KEYS),
+    NavItem("/manage/webhooks", "Webhooks", Action.MANAGE_WEBHOOKS),
 ]
 
 

@@ -34,6 +34,10 @@ WHAT: dict[str, str] = {
     "ends_at": "the end",
     "timezone": "the time zone",
     "currency": "the currency",
+    "venue_name": "the venue",
+    "venue_address": "the venue's address",
+    "image_url": "the image URL",
+    "status": "the status",
     "quantity": "the number of tickets for sale",
     "max_per_order": "the most tickets per order",
     "position": "the position",
@@ -46,6 +50,8 @@ WHAT: dict[str, str] = {
     "until": "the tier's end date",
     "price_tiers": "the price tiers",
     "amount_cents": "the amount to refund",
+    "url": "the address",
+    "event_types": "the events to send",
 }
 CONSOLE_WORDS: dict[tuple[ErrorCode, str], str] = {
     (ErrorCode.NOT_ORDERED, "ends_at"): "The end must be after the start",
@@ -55,6 +61,17 @@ CONSOLE_WORDS: dict[tuple[ErrorCode, str], str] = {
     (ErrorCode.INVALID_CHOICE, "currency"): "Please enter a supported three-letter currency code, such as USD",
     (ErrorCode.MIXED_CURRENCY, "currency"): "An event sells in one currency: ticket types use the event's",
     (ErrorCode.CONFLICT_WITH, "currency"): "The currency cannot change once the event has ticket types",
+    (ErrorCode.INVALID_FORMAT, "venue_name"): "Please remove special characters (such as tabs) from the venue",
+    (ErrorCode.INVALID_FORMAT, "venue_address"): "Please remove special characters (such as tabs) from the address",
+    (ErrorCode.INVALID_FORMAT, "image_url"): "Please enter an https link, such as https://example.com/poster.jpg",
+    (ErrorCode.INVALID_CHOICE, "status"): "Please choose one of the statuses offered",
+    (ErrorCode.REQUIRED, "url"): "Please enter the address to post the events to",
+    (ErrorCode.INVALID_FORMAT, "url"): "Please enter a full web address, such as https://example.com/hooks",
+    (ErrorCode.HTTPS_REQUIRED, "url"): "Please enter an https:// address: events are only sent encrypted",
+    (ErrorCode.FORBIDDEN_ADDRESS, "url"): "Please enter an address on the public internet: "
+    "private and local addresses are not allowed",
+    (ErrorCode.REQUIRED, "event_types"): "Please choose at least one event to send",
+    (ErrorCode.INVALID_CHOICE, "event_types"): "Please choose among the events offered",
     (ErrorCode.TIER_BOUNDS, "price_tiers"): "Every tier but the last needs a last ticket number or an end date, "
     "and the last tier needs neither",
     (ErrorCode.REQUIRED, "price_tiers"): "Please enter at least one price tier",

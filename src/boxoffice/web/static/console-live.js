@@ -26,10 +26,10 @@
         if (again) { again = false; refresh(); }
       });
   }
+  // The stream's messages are named (``event: hello``, ``event: availability``...): ``onmessage`` would hear none.
+  // The hello says the stream is open (the page already shows these figures); every other one refreshes them.
   var stream = new EventSource(box.getAttribute("data-live-stream"));
-  var first = true;
-  stream.onmessage = function () {
-    if (first) { first = false; return; }  // the hello: the page already shows these figures
-    refresh();
-  };
+  ["availability", "ticket.created", "ticket.updated", "ticket.deleted", "message"].forEach(function (name) {
+    stream.addEventListener(name, refresh);
+  });
 })();
