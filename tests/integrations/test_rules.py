@@ -199,3 +199,9 @@ def test_production_refuses_loopback_webhooks_and_a_claim_shorter_than_an_attemp
     assert Settings(_env_file=None, env="test", webhook_allow_loopback=True).webhook_allow_loopback  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="BOXOFFICE_WEBHOOK_CLAIM_SECONDS"):
         Settings(_env_file=None, webhook_timeout_seconds=30, webhook_claim_seconds=20)  # type: ignore[call-arg]
+
+
+def test_the_domain_events_of_check_in_and_the_waiting_list_go_out_under_their_webhook_types() -> None:
+    assert catalog.webhook_type("checkin.created") == "checkin.created"  # recorded by checkin.scan
+    assert catalog.webhook_type("waitlist.offered") == "waiting_list.offered"  # recorded by ticketing.waitlist_offers
+    assert catalog.webhook_type("checkin.undone") is None  # not a webhook type

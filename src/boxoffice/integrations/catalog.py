@@ -40,6 +40,7 @@ FROM_DOMAIN: dict[str, str] = {
     "ticket.transferred": "ticket.transferred",
     "checkin.created": "checkin.created",
     "waiting_list.offered": "waiting_list.offered",
+    "waitlist.offered": "waiting_list.offered",  # the kind ticketing.waitlist_offers records
 }
 
 # fields of a domain payload that only the outbox needs
