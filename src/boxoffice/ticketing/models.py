@@ -88,6 +88,8 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         Index("ix_orders_event_status", "event_id", "status"),
+        # An event's orders newest first (the console's orders pages by keyset, its dashboard's latest orders).
+        Index("ix_orders_event_created", "event_id", "created_at", "id"),
         Index("ix_orders_status_expires", "status", "expires_at"),
         # The held-tickets cap per client address counts an address's pending orders in an event.
         Index(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import utcnow
@@ -166,31 +166,36 @@ async def dashboard(db: Database, event: Event, *, latest: int = 10, now: dateti
 
 
 async def _chart(session: AsyncSession, event_id: str, first: datetime | None, now: datetime) -> list[ChartPoint]:
-    """Cumulative paid tickets and gross at ``CHART_BUCKETS`` moments from the first payment to now: one pass
-    (a conditional sum per moment), the same SQL on SQLite and PostgreSQL."""
+    """Cumulative paid tickets and gross at ``CHART_BUCKETS`` moments from the first payment to now. Two passes,
+    one over the event's paid orders (gross) and one over their lines (tickets), each grouping its rows by the
+    bucket of their payment (one CASE), summed up cumulatively here; the same SQL on SQLite and PostgreSQL. No
+    self-join: its plan does not depend on the table's statistics being fresh (with stale ones, a join of the
+    orders with their per-order ticket counts became a nested loop over 10,000 x 10,000 rows)."""
     if first is None:
         return []
     start = first - timedelta(minutes=1)
     span = max(now - start, timedelta(minutes=CHART_BUCKETS))
     edges = [start + span * (i / CHART_BUCKETS) for i in range(1, CHART_BUCKETS + 1)]
-    tickets = (
-        select(Order.id, func.coalesce(func.sum(OrderLine.quantity), 0).label("n"))
+    paid = (Order.event_id == event_id, Order.status.in_(PAID_STATUSES))
+
+    def bucket() -> ColumnElement[int]:  # a payment after the last edge (a clock race) or none: no bucket
+        return case(*((Order.confirmed_at <= edge, i) for i, edge in enumerate(edges)), else_=None)
+
+    gross_rows = select(bucket().label("b"), Order.total_cents.label("v")).where(*paid).subquery()
+    ticket_rows = (
+        select(bucket().label("b"), OrderLine.quantity.label("v"))
         .join(OrderLine, OrderLine.order_id == Order.id)
-        .where(Order.event_id == event_id, Order.status.in_(PAID_STATUSES))
-        .group_by(Order.id)
+        .where(*paid)
         .subquery()
     )
-    columns = []
-    for edge in edges:
-        before = Order.confirmed_at <= edge
-        columns.append(func.coalesce(func.sum(case((before, tickets.c.n), else_=0)), 0))
-        columns.append(func.coalesce(func.sum(case((before, Order.total_cents), else_=0)), 0))
-    row = (
-        await session.execute(
-            select(*columns)
-            .select_from(Order)
-            .join(tickets, tickets.c.id == Order.id)
-            .where(Order.event_id == event_id, Order.status.in_(PAID_STATUSES))
-        )
-    ).one()
-    return [ChartPoint(edge, int(row[2 * i]), int(row[2 * i + 1])) for i, edge in enumerate(edges)]
+    sums: list[dict[int, int]] = []
+    for rows in (ticket_rows, gross_rows):
+        found = await session.execute(select(rows.c.b, func.sum(rows.c.v)).group_by(rows.c.b))
+        sums.append({int(b): int(v or 0) for b, v in found.tuples() if b is not None})
+    points: list[ChartPoint] = []
+    tickets = gross = 0
+    for i, edge in enumerate(edges):
+        tickets += sums[0].get(i, 0)
+        gross += sums[1].get(i, 0)
+        points.append(ChartPoint(edge, tickets, gross))
+    return points

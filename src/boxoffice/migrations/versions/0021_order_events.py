@@ -1,4 +1,5 @@
-"""Order status history: one row per status change of an order, written with the change.
+"""Order status history: one row per status change of an order, written with the change; and an index of an
+event's orders newest first (the console's orders pages and dashboard).
 
 Revision ID: 0021
 Revises: 0017
@@ -31,8 +32,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name="fk_order_events_order_id_orders"),
     )
     op.create_index("ix_order_events_order", "order_events", ["order_id", "id"])
+    op.create_index("ix_orders_event_created", "orders", ["event_id", "created_at", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_orders_event_created", table_name="orders")
     op.drop_index("ix_order_events_order", table_name="order_events")
     op.drop_table("order_events")
