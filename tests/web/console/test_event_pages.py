@@ -156,6 +156,23 @@ async def test_three_pricing_models_with_a_preview_and_the_service_s_errors(
     assert types["Standard"].base_price_cents == 2000
     assert types["Early bird"].price_tiers == [{"price_cents": 1000, "up_to": 50}, {"price_cents": 1500}]
     assert types["Early bird"].tippable and types["Supporter"].suggested_price_cents == 800
+    assert not types["Standard"].hidden
+    hide = await browser.post(
+        f"/manage/events/{event.id}/ticket-types/{types['Supporter'].id}/edit",
+        data=base
+        | {
+            "title": "Supporter",
+            "pricing_model": "flexible",
+            "minimum_price_cents": "5",
+            "suggested_price_cents": "8",
+            "hidden": "on",
+        },
+    )
+    assert hide.status_code == 303
+    hidden = {t.title: t for t in await list_ticket_types(site.box.db, event.id)}["Supporter"]
+    assert hidden.hidden  # hidden from buyers: sold only with a code that unlocks it
+    shown = await browser.get(f"/manage/events/{event.id}/ticket-types/{hidden.id}/edit")
+    assert 'name="hidden"' in shown.text and "checked" in shown.text.split('name="hidden"', 1)[1].split(">", 1)[0]
     edit = await browser.get(f"/manage/events/{event.id}/ticket-types/{types['Early bird'].id}/edit")
     assert 'value="50"' in edit.text and 'value="15.00"' in edit.text
     lower = await browser.post(

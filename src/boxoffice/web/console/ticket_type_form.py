@@ -60,6 +60,7 @@ def ticket_fields(form: ConsoleForm, event: Event) -> dict[str, Any]:
         "description": form.raw("description").strip(),
         "pricing_model": model,
         "tippable": bool(form.get("tippable")),
+        "hidden": bool(form.get("hidden")),
         "currency": currency,
     }
     for name in AMOUNTS:
@@ -130,6 +131,7 @@ def ticket_values(tt: TicketType, event: Event) -> dict[str, str]:
         "description": tt.description,
         "pricing_model": tt.pricing_model,
         "tippable": "on" if tt.tippable else "",
+        "hidden": "on" if tt.hidden else "",
         "quantity": str(tt.quantity),
         "max_per_order": "" if tt.max_per_order is None else str(tt.max_per_order),
         "position": str(tt.position),
