@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from boxoffice.checkin.rules import Result
+from boxoffice.web.api.described import about
 from boxoffice.web.api.fields import NAME_PATTERN, TEXT_PATTERN, DateTime, Matches, NoNul, Title
 from boxoffice.web.api.schemas import Problem, Strict, _not_null
 
@@ -31,7 +32,7 @@ _LIST_RULES = (
 class CheckinListCreate(Strict):
     __doc__ = "A check-in list. " + _LIST_RULES
 
-    name: Title
+    name: Title = about("The list's name, as door staff see it.", "Main entrance")
     ticket_type_ids: TicketTypeIds | None = None
     starts_at: DateTime | None = Field(default=None, description="The list admits from then on (unset: any time).")
     ends_at: DateTime | None = Field(default=None, description="The list admits until then (unset: any time).")
@@ -43,24 +44,24 @@ class CheckinListPatch(Strict):
     )
     NOT_NULL = ("name",)
 
-    name: Title | None = None
+    name: Title | None = about("The list's name, as door staff see it.", "Main entrance", default=None)
     ticket_type_ids: TicketTypeIds | None = None
-    starts_at: DateTime | None = None
-    ends_at: DateTime | None = None
+    starts_at: DateTime | None = about("From when it admits (null: any time).", "2027-06-12T17:00:00Z", default=None)
+    ends_at: DateTime | None = about("Until when it admits (null: any time).", "2027-06-12T23:00:00Z", default=None)
 
     _not_null = field_validator("name", mode="before")(_not_null)
 
 
 class CheckinListOut(BaseModel):
-    id: str
-    event_id: str
-    name: str
-    all_ticket_types: bool
+    id: str = about("Its id.", "cl_0a1b2c3d4e5f60718293")
+    event_id: str = about("The event.", "ev_b9aea6add483ac60e4eb")
+    name: str = about("The list's name, as door staff see it.", "Main entrance")
+    all_ticket_types: bool = about("True: the list admits every ticket type of the event.", True)
     ticket_type_ids: list[str] = Field(description="The ticket types admitted when not all_ticket_types.")
-    starts_at: datetime | None
-    ends_at: datetime | None
+    starts_at: datetime | None = about("From when it admits (null: any time).", "2027-06-12T17:00:00Z")
+    ends_at: datetime | None = about("Until when it admits (null: any time).", "2027-06-12T23:00:00Z")
     is_default: bool = Field(description="The list the event was created with.")
-    created_at: datetime
+    created_at: datetime = about("When it was created (UTC).", "2027-03-01T10:00:00Z")
 
 
 class ScanIn(Strict):
@@ -76,9 +77,13 @@ class ScanIn(Strict):
     NOT_NULL = ("code", "ticket_id", "nonce", "scanned_at")
 
     code: Annotated[str, Field(min_length=1, max_length=200), NoNul] | None = None
-    ticket_id: Id | None = None
+    ticket_id: Id | None = about("The ticket.", "tkt_d8e4bf4314185e99baa1", default=None)
     nonce: Annotated[str, Field(min_length=1, max_length=100), NoNul] | None = None
-    scanned_at: DateTime | None = None
+    scanned_at: DateTime | None = about(
+        "When the device scanned it (offline uploads; at most 5 minutes ahead of the server's clock).",
+        "2027-06-12T18:45:10Z",
+        default=None,
+    )
     device: Annotated[
         str,
         Field(max_length=100, description="A label for the scanner (a paired device's own label wins)."),
@@ -89,25 +94,25 @@ class ScanIn(Strict):
 
 
 class ScanTicket(BaseModel):
-    id: str
-    ticket_type_id: str
+    id: str = about("Its id.", "tkt_d8e4bf4314185e99baa1")
+    ticket_type_id: str = about("The ticket's type.", "tt_41c7e2f09a6b3d58e210")
     ticket_type: str = Field(description="The ticket type's title.")
-    holder_name: str
-    order_id: str
+    holder_name: str = about("Who holds the ticket (its attendee, else the buyer).", "Ada Lovelace")
+    order_id: str = about("The ticket's order.", "ord_5f0c2a9e7b31d4c86a0f")
 
 
 class CheckinEntry(BaseModel):
-    id: str
-    checked_in_at: datetime
-    device: str
+    id: str = about("Its id.", "ci_2c4e6a8b0d1f3e5a7c9b")
+    checked_in_at: datetime = about("When the ticket was admitted (UTC).", "2027-06-12T18:45:11Z")
+    device: str = about("The device that scanned it.", "North gate phone 2")
 
 
 class ScanOk(BaseModel):
-    result: Literal["ok"] = "ok"
-    checkin_id: str
+    result: Literal["ok"] = about("What the scan answered.", "ok", default="ok")
+    checkin_id: str = about("The check-in record.", "ci_2c4e6a8b0d1f3e5a7c9b")
     ticket: ScanTicket
-    checked_in_at: datetime
-    device: str
+    checked_in_at: datetime = about("When the ticket was admitted (UTC).", "2027-06-12T18:45:11Z")
+    device: str = about("The device that scanned it.", "North gate phone 2")
     replayed: bool = Field(description="True: the answer to an earlier scan with this nonce (nothing was written).")
 
 
@@ -126,91 +131,96 @@ class ScanRefused(Problem):
         description="True: this upload of an offline scan was recorded as a flagged duplicate entry (checkin_id).",
     )
     checkin_id: str | None = Field(default=None, description="The duplicate entry's record, when one was recorded.")
-    replayed: bool = False
+    replayed: bool = about(
+        "True: the answer to an earlier scan with this nonce (nothing was written).", False, default=False
+    )
 
 
 class ScanInvalid(Problem):
     """422: with `result: invalid`, not a ticket of this list's event (malformed, forged, altered, unknown, or of
     another event); without it, a request that breaks the schema (errors[] names the fields)."""
 
-    result: Literal["invalid"] | None = None
+    result: Literal["invalid"] | None = about("What the scan answered: `invalid`.", "invalid", default=None)
 
 
 class UndoneOut(BaseModel):
-    id: str
-    list_id: str
-    ticket_id: str
-    undone_at: datetime
+    id: str = about("Its id.", "ci_2c4e6a8b0d1f3e5a7c9b")
+    list_id: str = about("The check-in list.", "cl_0a1b2c3d4e5f60718293")
+    ticket_id: str = about("The ticket.", "tkt_d8e4bf4314185e99baa1")
+    undone_at: datetime = about("When the check-in was undone (UTC).", "2027-06-12T18:50:00Z")
 
 
 class TypeCountOut(BaseModel):
-    id: str
-    title: str
-    checked_in: int
+    id: str = about("Its id.", "tt_41c7e2f09a6b3d58e210")
+    title: str = about("Its title.", "General admission")
+    checked_in: int = about("Tickets admitted.", 120)
     duplicates: int = Field(description="Second admissions of a ticket made offline, counted apart.")
     total: int = Field(description="Tickets that admit at this list (valid tickets of paid orders).")
 
 
 class StatusOut(BaseModel):
-    list_id: str
-    checked_in: int
-    duplicates: int
-    total: int
-    ticket_types: list[TypeCountOut]
+    list_id: str = about("The check-in list.", "cl_0a1b2c3d4e5f60718293")
+    checked_in: int = about("Tickets admitted.", 120)
+    duplicates: int = about("Second admissions made offline, counted apart.", 1)
+    total: int = about("Tickets that admit at this list.", 500)
+    ticket_types: list[TypeCountOut] = about("Per ticket type.", [])
 
 
 class AttendeeOut(BaseModel):
-    ticket_id: str
-    ticket_type_id: str
-    ticket_type: str
-    holder_name: str
-    email: str
-    order_id: str
+    ticket_id: str = about("The ticket.", "tkt_d8e4bf4314185e99baa1")
+    ticket_type_id: str = about("The ticket's type.", "tt_41c7e2f09a6b3d58e210")
+    ticket_type: str = about("The ticket type's title.", "General admission")
+    holder_name: str = about("Who holds the ticket (its attendee, else the buyer).", "Ada Lovelace")
+    email: str = about("The buyer's email address.", "ada@example.com")
+    order_id: str = about("The ticket's order.", "ord_5f0c2a9e7b31d4c86a0f")
     result: Result = Field(description="What a scan of this ticket would answer now (ok, or the refusal).")
-    checked_in_at: datetime | None
+    checked_in_at: datetime | None = about("When the ticket was admitted (UTC).", "2027-06-12T18:45:11Z")
 
 
 class CheckinOut(BaseModel):
-    id: str
-    ticket_id: str
-    ticket_type_id: str
-    ticket_type: str
-    holder_name: str
-    order_id: str
-    scanned_at: datetime
-    received_at: datetime
-    device: str
+    id: str = about("Its id.", "ci_2c4e6a8b0d1f3e5a7c9b")
+    ticket_id: str = about("The ticket.", "tkt_d8e4bf4314185e99baa1")
+    ticket_type_id: str = about("The ticket's type.", "tt_41c7e2f09a6b3d58e210")
+    ticket_type: str = about("The ticket type's title.", "General admission")
+    holder_name: str = about("Who holds the ticket (its attendee, else the buyer).", "Ada Lovelace")
+    order_id: str = about("The ticket's order.", "ord_5f0c2a9e7b31d4c86a0f")
+    scanned_at: datetime = about(
+        "When the device scanned it (offline uploads; at most 5 minutes ahead of the server's clock).",
+        "2027-06-12T18:45:10Z",
+    )
+    received_at: datetime = about("When the server received the scan (UTC).", "2027-06-12T18:45:12Z")
+    device: str = about("The device that scanned it.", "North gate phone 2")
     manual: bool = Field(description="Checked in from a search rather than from the ticket's code.")
     duplicate: bool = Field(description="A second admission made by a device while offline, flagged.")
-    undone_at: datetime | None
+    undone_at: datetime | None = about("When the check-in was undone (UTC).", None)
 
 
 class OfflineEvent(BaseModel):
-    id: str
-    title: str
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
+    id: str = about("Its id.", "ev_b9aea6add483ac60e4eb")
+    title: str = about("The event's title.", "Jazz on the Roof")
+    starts_at: datetime = about("When the event starts (UTC).", "2027-06-12T17:00:00Z")
+    ends_at: datetime = about("When the event ends (UTC).", "2027-06-12T23:00:00Z")
+    timezone: str = about("The event's IANA time zone.", "Europe/Berlin")
 
 
 class OfflineDevice(BaseModel):
-    id: str
-    label: str
+    id: str = about("Its id.", "dev_0a1b2c3d4e5f60718293")
+    label: str = about("The device's name, as the console shows it.", "North gate phone 2")
 
 
 class OfflineType(BaseModel):
-    id: str
-    title: str
+    id: str = about("Its id.", "tt_41c7e2f09a6b3d58e210")
+    title: str = about("Its title.", "General admission")
 
 
 class OfflineTicketOut(BaseModel):
-    id: str
-    ticket_type_id: str
+    id: str = about("Its id.", "tkt_d8e4bf4314185e99baa1")
+    ticket_type_id: str = about("The ticket's type.", "tt_41c7e2f09a6b3d58e210")
     digest: str = Field(description="SHA-256 (hex) of the ticket's current code: hash what you scan, look it up.")
     state: Result = Field(description="ok, or why a scan is refused whatever the time (canceled, refunded, ...).")
-    holder_name: str
-    order_id: str
-    checked_in_at: datetime | None
+    holder_name: str = about("Who holds the ticket (its attendee, else the buyer).", "Ada Lovelace")
+    order_id: str = about("The ticket's order.", "ord_5f0c2a9e7b31d4c86a0f")
+    checked_in_at: datetime | None = about("When the ticket was admitted (UTC).", "2027-06-12T18:45:11Z")
 
 
 class OfflineOut(BaseModel):
@@ -218,8 +228,8 @@ class OfflineOut(BaseModel):
     checkin_list: CheckinListOut = Field(alias="list")
     event: OfflineEvent
     device: OfflineDevice | None
-    ticket_types: list[OfflineType]
-    tickets: list[OfflineTicketOut]
+    ticket_types: list[OfflineType] = about("Per ticket type.", [])
+    tickets: list[OfflineTicketOut] = about("The tickets of the list.", [])
 
 
 class DeviceCreate(Strict):
@@ -227,18 +237,22 @@ class DeviceCreate(Strict):
     422); left out: the event's default list."""
 
     label: Annotated[str, Field(min_length=1, max_length=100), Matches(TEXT_PATTERN, "must not be blank")]
-    checkin_list_id: Id | None = None
+    checkin_list_id: Id | None = about(
+        "The list the device scans for (left out: the event's default list).", "cl_0a1b2c3d4e5f60718293", default=None
+    )
 
 
 class DeviceOut(BaseModel):
-    id: str
-    event_id: str
-    checkin_list_id: str
-    label: str
+    id: str = about("Its id.", "dev_0a1b2c3d4e5f60718293")
+    event_id: str = about("The event.", "ev_b9aea6add483ac60e4eb")
+    checkin_list_id: str = about(
+        "The list the device scans for (left out: the event's default list).", "cl_0a1b2c3d4e5f60718293"
+    )
+    label: str = about("The device's name, as the console shows it.", "North gate phone 2")
     prefix: str = Field(description="The token's first characters, to tell devices apart.")
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    created_at: datetime = about("When it was created (UTC).", "2027-03-01T10:00:00Z")
+    last_used_at: datetime | None = about("When the device was last used (UTC).", "2027-06-12T18:45:12Z")
+    revoked_at: datetime | None = about("When it was revoked (UTC), or null.", None)
 
 
 class DeviceCreated(DeviceOut):
