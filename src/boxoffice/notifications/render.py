@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -243,19 +244,12 @@ def render_confirmation(
     message = _message(
         ctx, sender=sender, subject=f"Your tickets for {ctx.event_title}", dedupe_key=dedupe_key, now=now
     )
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    html_part = message.get_body(preferencelist=("html",))
-    assert isinstance(html_part, MIMEPart)
-    for ticket, cid, png in qr_images:
-        html_part.add_related(
-            png,
-            maintype="image",
-            subtype="png",
-            cid=f"<{cid}>",
-            disposition="inline",
-            filename=f"ticket-{_UNSAFE_ID.sub('-', ticket.ticket_id)}.png",
-        )
+    add_bodies(
+        message,
+        text,
+        html,
+        [(cid, png, f"ticket-{_UNSAFE_ID.sub('-', ticket.ticket_id)}.png") for ticket, cid, png in qr_images],
+    )
     ics = build_ics(
         uid=f"{ctx.event_id}@{MESSAGE_ID_DOMAIN}",
         title=ctx.event_title,
@@ -269,6 +263,24 @@ def render_confirmation(
         location=", ".join(where(ctx)),
         stamp=now,
     )
+    attach_ics(message, ics)
+    return message
+
+
+def add_bodies(message: EmailMessage, text: str, html: str, images: Sequence[tuple[str, bytes, str]]) -> None:
+    """The text and HTML bodies, the HTML's inline images (``(content id, PNG, file name)``: the QR codes)."""
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    html_part = message.get_body(preferencelist=("html",))
+    assert isinstance(html_part, MIMEPart)
+    for cid, png, filename in images:
+        html_part.add_related(
+            png, maintype="image", subtype="png", cid=f"<{cid}>", disposition="inline", filename=filename
+        )
+
+
+def attach_ics(message: EmailMessage, ics: str) -> None:
+    """The event's calendar file, as every ticket email carries it."""
     message.add_attachment(
         ics.encode("utf-8"),
         maintype="text",
@@ -276,7 +288,6 @@ def render_confirmation(
         filename="event.ics",
         params={"method": "PUBLISH", "charset": "utf-8"},
     )
-    return message
 
 
 def render_refund(

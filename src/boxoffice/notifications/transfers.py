@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
-from email.message import EmailMessage, MIMEPart
+from email.message import EmailMessage
 from email.utils import format_datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +24,16 @@ from boxoffice.ids import new_id
 from boxoffice.notifications.codes import ticket_code
 from boxoffice.notifications.ics import build_ics
 from boxoffice.notifications.models import EmailMessage as EmailRow
-from boxoffice.notifications.render import MESSAGE_ID_DOMAIN, _one_line, _render, message_id, qr_png, when
+from boxoffice.notifications.render import (
+    MESSAGE_ID_DOMAIN,
+    _one_line,
+    _render,
+    add_bodies,
+    attach_ics,
+    message_id,
+    qr_png,
+    when,
+)
 from boxoffice.outbox.dispatcher import Message
 from boxoffice.ticketing.self_service import get_transfer
 
@@ -143,18 +152,7 @@ def render_ticket_received(ctx: TransferEmailContext, *, sender: str, dedupe_key
     message = _message(
         ctx, to=ctx.to_email, sender=sender, subject=f"Your ticket for {ctx.event_title}", dedupe_key=dedupe_key
     )
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    html_part = message.get_body(preferencelist=("html",))
-    assert isinstance(html_part, MIMEPart)
-    html_part.add_related(
-        png,
-        maintype="image",
-        subtype="png",
-        cid=f"<{cid}>",
-        disposition="inline",
-        filename=f"ticket-{ctx.ticket_id}.png",
-    )
+    add_bodies(message, text, html, [(cid, png, f"ticket-{ctx.ticket_id}.png")])
     ics = build_ics(
         uid=f"{ctx.event_id}@{MESSAGE_ID_DOMAIN}",
         title=ctx.event_title,
@@ -166,13 +164,7 @@ def render_ticket_received(ctx: TransferEmailContext, *, sender: str, dedupe_key
         organizer_name=ctx.organizer_name,
         organizer_email=ctx.organizer_email,
     )
-    message.add_attachment(
-        ics.encode("utf-8"),
-        maintype="text",
-        subtype="calendar",
-        filename="event.ics",
-        params={"method": "PUBLISH", "charset": "utf-8"},
-    )
+    attach_ics(message, ics)
     return message
 
 
