@@ -310,8 +310,6 @@ async def test_the_outbox_backlog_and_its_age(db: Database) -> None:
     def figures() -> Figures:
         return parse(generate_latest(web_metrics.exposition(gauges)).decode())
 
-    await gauges.refresh()
-    before = value(figures(), "boxoffice_outbox_unpublished")
     async with db.transaction() as session:
         outbox.record(session, "test.waiting", [], {})
         await session.flush()
@@ -323,7 +321,9 @@ async def test_the_outbox_backlog_and_its_age(db: Database) -> None:
         )
     await gauges.refresh()
     after = figures()
-    assert value(after, "boxoffice_outbox_unpublished") >= before + 1
+    # other tests share this database and their dispatchers publish their own messages meanwhile, so the backlog is
+    # read as "at least ours", and the hour-old age can only be ours
+    assert value(after, "boxoffice_outbox_unpublished") >= 1
     assert value(after, "boxoffice_outbox_oldest_unpublished_age_seconds") >= 3600
     async with db.transaction() as session:  # published: off the backlog (for the tests after this one)
         await session.execute(
