@@ -24,7 +24,7 @@ SECRET = b"a secret for the transfer emails"
 
 
 async def free_ticket(db: Database) -> tuple[str, str]:
-    event = await make_event(db)
+    event = await make_event(db, venue_name="Hall 7", venue_address="Main Street 1\n10115 Berlin")
     tt = await make_ticket(db, event.id, base_price_cents=0, quantity=5)
     await update_attendee_settings(db, event.id, {"attendee_details": "optional"})
     order = await reserve(
@@ -92,7 +92,9 @@ async def test_the_emails_of_a_transfer(sqlite_db: Database) -> None:
     assert received["To"] == "zoe@example.com" and "Hello Zoe" in text and "Ada handed you a ticket" in text
     assert ticket_code(ticket_id, 1, SECRET) in text  # the code this transfer gave, not the newer one
     assert ticket_code(ticket_id, 2, SECRET) not in received.as_string()
-    assert any(part.get_content_type() == "text/calendar" for part in received.walk())
+    assert "Where: Hall 7, Main Street 1, 10115 Berlin" in text  # where to go, as in the buyer's email
+    [ics] = [part for part in received.walk() if part.get_content_type() == "text/calendar"]
+    assert "LOCATION:Hall 7\\, Main Street 1\\, 10115 Berlin" in ics.get_content().replace("\r\n ", "")
     handed = await render_transfer_email(
         sqlite_db,
         row("ticket_handed_on", "from", "ada@example.com"),

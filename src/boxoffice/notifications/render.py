@@ -103,8 +103,13 @@ class OrderEmailContext:
 
 def where(ctx: OrderEmailContext) -> list[str]:
     """Where the event takes place, line by line: the venue's name, then its address (empty when not given)."""
-    lines = [_one_line(ctx.event_venue_name)] if ctx.event_venue_name.strip() else []
-    lines += [_one_line(line) for line in ctx.event_venue_address.splitlines() if line.strip()]
+    return venue_lines(ctx.event_venue_name, ctx.event_venue_address)
+
+
+def venue_lines(name: str, address: str) -> list[str]:
+    """A venue's name, then its address, line by line (empty when neither is given)."""
+    lines = [_one_line(name)] if name.strip() else []
+    lines += [_one_line(line) for line in address.splitlines() if line.strip()]
     return lines
 
 

@@ -32,6 +32,7 @@ from boxoffice.notifications.render import (
     attach_ics,
     message_id,
     qr_png,
+    venue_lines,
     when,
 )
 from boxoffice.outbox.dispatcher import Message
@@ -97,6 +98,8 @@ class TransferEmailContext:
     event_url: str
     organizer_name: str
     organizer_email: str
+    event_venue_name: str = ""
+    event_venue_address: str = ""
 
 
 async def transfer_context(db: Database, transfer_id: str, *, secret: bytes, public_url: str) -> TransferEmailContext:
@@ -120,6 +123,8 @@ async def transfer_context(db: Database, transfer_id: str, *, secret: bytes, pub
         event_url=f"{public_url.rstrip('/')}/e/{event.id}",
         organizer_name=organizer.name or organizer.email,
         organizer_email=organizer.email,
+        event_venue_name=event.venue_name,
+        event_venue_address=event.venue_address,
     )
 
 
@@ -145,6 +150,7 @@ def render_ticket_received(ctx: TransferEmailContext, *, sender: str, dedupe_key
         "o": ctx,
         "greeting_name": _one_line(ctx.to_name) or ctx.to_email,
         "when": when(ctx.event_starts_at, ctx.event_ends_at, ctx.event_timezone),
+        "where": venue_lines(ctx.event_venue_name, ctx.event_venue_address),
         "cid": cid,
         "size": size,
     }
@@ -163,6 +169,7 @@ def render_ticket_received(ctx: TransferEmailContext, *, sender: str, dedupe_key
         url=ctx.event_url,
         organizer_name=ctx.organizer_name,
         organizer_email=ctx.organizer_email,
+        location=", ".join(venue_lines(ctx.event_venue_name, ctx.event_venue_address)),
     )
     attach_ics(message, ics)
     return message
