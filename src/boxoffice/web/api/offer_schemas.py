@@ -199,7 +199,7 @@ class VoucherOut(BaseModel):
     updated_at: datetime = about("When it was last changed (UTC).", "2027-03-02T08:30:00Z")
 
 
-_VOUCHER_EXAMPLE = {
+_VOUCHER_EXAMPLE: dict[str, Any] = {
     "id": _EXAMPLE_IDS["voucher"],
     "event_id": _EXAMPLE_IDS["event"],
     "kind": "voucher",
