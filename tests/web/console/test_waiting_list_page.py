@@ -133,6 +133,7 @@ async def test_switching_the_list_off_stops_joining_and_sends_returned_tickets_t
     assert "the people waiting (1) keep their places but get no offers" in page.text
     assert not (await get_ticket_type(db, tt_id)).waiting_list
 
+    assert "Join the waiting list" not in (await quiet.client.get(f"/e/{event_id}")).text  # sold out, no form
     refused = await join(quiet, event_id, tt_id, "Eve")
     assert refused.status_code == 409 and refused.headers["content-type"].startswith("application/problem+json")
     await expire_order(db, orders[0], force=True)  # the ticket goes on sale, not to Dee
@@ -144,6 +145,7 @@ async def test_switching_the_list_off_stops_joining_and_sends_returned_tickets_t
 
     on = await browser.post(f"{url}/switch", data={"csrf_token": csrf, "ticket_id": tt_id, "to": "on"})
     assert on.status_code == 303 and (await get_ticket_type(db, tt_id)).waiting_list
+    assert "Join the waiting list" in (await quiet.client.get(f"/e/{event_id}")).text
     assert (await join(quiet, event_id, tt_id, "Eve")).status_code == 201  # sold out again: Eve may wait
     assert "Switch it off" in (await browser.get(url)).text
     bad = await browser.post(f"{url}/switch", data={"csrf_token": csrf, "ticket_id": tt_id, "to": "maybe"})
