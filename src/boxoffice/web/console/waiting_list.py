@@ -77,6 +77,13 @@ def _views(tickets: list[TicketType], entries: list[EntryView]) -> list[ListView
     return list(lists.values())
 
 
+def _duration(minutes: int) -> str:
+    """``1440`` -> ``24 hours``, ``90`` -> ``90 minutes``."""
+    if minutes % 60:
+        return f"{minutes} minutes"
+    return "1 hour" if minutes == 60 else f"{minutes // 60} hours"
+
+
 async def _page(
     request: Request, event: Event, *, notice: str | None = None, problem: str | None = None, status: int = 200
 ) -> Response:
@@ -94,7 +101,7 @@ async def _page(
         "when": when,
         "notice": notice,
         "problem": problem,
-        "offer_hours": round(event.waiting_list_offer_minutes / 60, 1),
+        "offer_time": _duration(event.waiting_list_offer_minutes),
     }
     return render(request, "console/waiting_list.html", context, status=status)
 
