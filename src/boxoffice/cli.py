@@ -179,8 +179,9 @@ def apikey_create(
 
 @app.command()
 def demo() -> None:
-    """Create a demo organizer and event (fixed, pay-what-you-want and dynamic tickets) and its owner user; print
-    URLs, the owner's link to set a password and sign in, and an API key (on the last line)."""
+    """Create a demo organizer and event (fixed, pay-what-you-want and dynamic tickets, a hidden Crew ticket, a 20 %
+    voucher and an access code) and its owner user; print URLs, the codes, the owner's link to set a password and
+    sign in, and an API key (on the last line)."""
     settings = _settings()
 
     async def run() -> None:
@@ -193,6 +194,7 @@ def demo() -> None:
         from boxoffice.checkin.lists import ensure_default_list
         from boxoffice.checkin.rules import Scanner
         from boxoffice.db import Database
+        from boxoffice.demo_codes import ensure_demo_codes
         from boxoffice.events import service as events
         from boxoffice.events.models import Event
         from boxoffice.ticketing.ticket_types import create_ticket_type
@@ -272,6 +274,7 @@ def demo() -> None:
             else:
                 event = existing
             await ensure_default_list(db, event.id)
+            code_lines = await ensure_demo_codes(db, event.id, settings.public_url.rstrip("/"))
             door = await create_device(
                 db, event.id, "Demo door", Scanner(organizer_id=event.organizer_id, can_undo=True, can_manage=True)
             )
@@ -283,6 +286,8 @@ def demo() -> None:
             await db.dispose()
         base = settings.public_url.rstrip("/")
         typer.echo(f"Demo event:     {base}/e/{event.id}")
+        for line in code_lines:
+            typer.echo(line)
         typer.echo(f"Console:        {base}/manage (sign in as {DEMO_ORGANIZER}, an owner)")
         typer.echo(f"Set a password: {password_link(base, link)} (once, within 24 hours; then sign in)")
         typer.echo(f"API docs:       {base}/docs")

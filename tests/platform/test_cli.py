@@ -14,6 +14,7 @@ from boxoffice.db import Database
 from boxoffice.events.service import get_public_event
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.ticketing.ticket_types import list_ticket_types
+from boxoffice.ticketing.voucher_codes import list_vouchers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,14 +54,29 @@ async def test_migrate_apikey_and_demo(tmp_path: Path) -> None:
     try:
         assert (await authenticate(db, key)).email_normalized == "org@example.com"
         assert (await authenticate(db, lines[-1])).email_normalized == "demo-organizer@example.com"
-        types = await list_ticket_types(db, event_url.rsplit("/", 1)[-1])
-        assert sorted(t.pricing_model for t in types) == ["dynamic", "fixed", "flexible"]
+        event_id = event_url.rsplit("/", 1)[-1]
+        types = await list_ticket_types(db, event_id)
+        assert sorted((t.pricing_model, t.hidden) for t in types) == [
+            ("dynamic", False),
+            ("fixed", False),
+            ("fixed", True),  # Crew: shown with the access code
+            ("flexible", False),
+        ]
+        codes = {v.code: v for v in await list_vouchers(db, event_id)}
+        assert codes["MEMBERS20"].discount == {"percent": 20}
+        assert codes["CREW"].unlocks == [next(t.id for t in types if t.hidden)]
+        assert f"{event_url}?voucher=MEMBERS20" in demo.stdout and f"{event_url}?voucher=CREW" in demo.stdout
         shown = await get_public_event(db, event_url.rsplit("/", 1)[-1])  # published: buyers see it
         assert shown.status == "published" and shown.venue_name == "Demo Hall"
     finally:
         await db.dispose()
     again = run("demo", env=env)
-    assert event_url in again.stdout  # the demo event is reused, with a fresh key
+    assert event_url in again.stdout and "voucher=CREW" in again.stdout  # the demo event is reused, with a fresh key
+    db = Database(url)
+    try:
+        assert len(await list_vouchers(db, event_id)) == 2 and len(await list_ticket_types(db, event_id)) == 4
+    finally:
+        await db.dispose()
 
 
 def test_serve_refuses_bad_stripe_configuration(tmp_path: Path) -> None:

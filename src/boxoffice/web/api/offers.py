@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from boxoffice.errors import NotFound
@@ -18,6 +18,11 @@ from boxoffice.web.ratelimit import admit_order
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEMS)
 CSV = "text/csv; charset=utf-8"
+CSV_EXAMPLE = (
+    "code,batch,discount,ticket_ids,max_uses,uses,remaining,max_per_order,valid_from,valid_until,reserve\r\n"
+    "VIP-7KQ2M9XPAB,vb_0d9c8b7a6f5e4d3c2b1a,free,,1,0,1,,,2027-06-12T17:00:00Z,0\r\n"
+    "VIP-H4TN8RWC3D,vb_0d9c8b7a6f5e4d3c2b1a,free,,1,1,0,,,2027-06-12T17:00:00Z,0\r\n"
+)
 
 
 # -- organizer: vouchers -------------------------------------------------------------------------------------------
@@ -30,9 +35,17 @@ CSV = "text/csv; charset=utf-8"
     tags=["organizer"],
     summary="Create a voucher (or generate codes)",
 )
-async def create_vouchers(event_id: str, body: o.VoucherCreate, box: Box, organizer: Organizer) -> o.VouchersCreated:
-    """One voucher with `code`, or `count` vouchers with generated codes (`prefix` first). With `reserve`, each sets
-    that many tickets aside from what the public can buy (409 when there are not enough)."""
+async def create_vouchers(
+    event_id: str,
+    body: Annotated[o.VoucherCreate, Body(openapi_examples=o.VOUCHER_EXAMPLES)],
+    box: Box,
+    organizer: Organizer,
+) -> o.VouchersCreated:
+    """One voucher with `code`, or `count` vouchers with generated codes (`prefix` first), all with the same terms:
+    a discount, the ticket types it applies to, hidden ones it unlocks (an access code), limits and validity. With
+    `reserve`, each sets that many tickets aside from what the public can buy (409 when there are not enough, for
+    all of them or none). A code the event already has, in any case: 422 on `code`. Generated codes are exported
+    with the answer's `csv_url`."""
     created = await voucher_codes.create_vouchers(
         box.db, event_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id
     )
@@ -49,10 +62,14 @@ async def list_vouchers(
     event_id: str,
     box: Box,
     organizer: Organizer,
-    kind: Literal["voucher", "waitlist"] | None = None,
-    batch_id: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Annotated[
+        Literal["voucher", "waitlist"] | None,
+        Query(description="`voucher`: the organizer's codes; `waitlist`: the waiting list's offers; unset: both."),
+    ] = None,
+    batch_id: Annotated[str | None, Query(max_length=32, description="Only the codes generated together.")] = None,
 ) -> list[o.VoucherOut]:
-    """The event's vouchers with their uses and what remains (`kind=waitlist`: the waiting list's offers)."""
+    """The event's vouchers, oldest first, with their uses (tickets in pending and paid orders) and what remains,
+    and the tickets still set aside for their holders. Deleted vouchers are left out."""
     await own_event(box, organizer, event_id)
     return [o.voucher_out(v) for v in await voucher_codes.list_vouchers(box.db, event_id, kind=kind, batch_id=batch_id)]
 
@@ -62,12 +79,24 @@ async def list_vouchers(
     tags=["organizer"],
     summary="Voucher codes as CSV",
     response_class=Response,
-    responses={200: {"content": {CSV: {"schema": {"type": "string"}}}, "description": "One voucher per row"}},
+    responses={
+        200: {
+            "content": {CSV: {"schema": {"type": "string"}, "example": CSV_EXAMPLE}},
+            "description": "One voucher per row, under a header row",
+        }
+    },
 )
 async def export_vouchers(
-    event_id: str, box: Box, organizer: Organizer, batch_id: Annotated[str | None, Query(max_length=32)] = None
+    event_id: str,
+    box: Box,
+    organizer: Organizer,
+    batch_id: Annotated[
+        str | None, Query(max_length=32, description="Only the codes generated together (a `batch_id`).")
+    ] = None,
 ) -> Response:
-    """The codes (of one batch of generated codes, or all the event's vouchers) with their terms and uses."""
+    """The codes (of one batch of generated codes, or all the event's vouchers; not the waiting list's offers) with
+    their terms and uses: `code`, `batch`, `discount` in words, `ticket_ids` (space-separated; empty: every visible
+    one), `max_uses`, `uses`, `remaining`, `max_per_order`, `valid_from`, `valid_until` (UTC), `reserve`."""
     await own_event(box, organizer, event_id)
     body = await voucher_codes.export_csv(box.db, event_id, batch_id=batch_id)
     name = f"vouchers-{event_id}.csv"  # the event's id, read from the database: nothing the request chose
@@ -76,12 +105,16 @@ async def export_vouchers(
 
 @router.get("/vouchers/{voucher_id}", response_model=o.VoucherOut, tags=["organizer"], summary="Get a voucher")
 async def get_voucher(voucher_id: str, box: Box, organizer: Organizer) -> o.VoucherOut:
+    """One of the organizer's vouchers (or a waiting-list offer's code), with its uses and what remains; another
+    organizer's, or a deleted one, is 404."""
     return o.voucher_out(await voucher_codes.get_voucher(box.db, voucher_id, organizer_id=organizer.id))
 
 
 @router.patch("/vouchers/{voucher_id}", response_model=o.VoucherOut, tags=["organizer"], summary="Change a voucher")
 async def patch_voucher(voucher_id: str, body: o.VoucherFields, box: Box, organizer: Organizer) -> o.VoucherOut:
-    """Orders already placed keep their prices; `max_uses` cannot go below the uses taken (422); the reservation
+    """Only the fields sent change (the same rules as creating). Orders already placed keep their prices; an
+    order being placed with the old terms is priced again. `max_uses` cannot go below the uses taken (422); the
+    reservation
     follows `reserve`, counting the tickets already taken through it. A waiting-list offer is changed through the
     waiting list (409)."""
     voucher = await voucher_codes.update_voucher(
@@ -92,7 +125,9 @@ async def patch_voucher(voucher_id: str, body: o.VoucherFields, box: Box, organi
 
 @router.delete("/vouchers/{voucher_id}", status_code=204, tags=["organizer"], summary="Delete a voucher")
 async def delete_voucher(voucher_id: str, box: Box, organizer: Organizer) -> Response:
-    """The code stops working at once and its reservation's tickets go back to sale."""
+    """The code stops working at once and its reservation's tickets go back to sale (the waiting list first). A
+    voucher orders used is kept, hidden, for their records; its code may be given to a new voucher. A waiting-list
+    offer is ended through the waiting list (409)."""
     await voucher_codes.delete_voucher(box.db, voucher_id, organizer_id=organizer.id)
     return Response(status_code=204)
 
@@ -110,10 +145,14 @@ async def waiting_list(
     event_id: str,
     box: Box,
     organizer: Organizer,
-    ticket_id: Annotated[str | None, Query(max_length=64)] = None,
-    status: Literal["waiting", "offered", "converted", "left", "expired"] | None = None,
+    ticket_id: Annotated[str | None, Query(max_length=64, description="Only this ticket type's list.")] = None,
+    status: Annotated[
+        Literal["waiting", "offered", "converted", "left", "expired"] | None,
+        Query(description="Only the entries in this state."),
+    ] = None,
 ) -> list[o.OrganizerWaitingEntryOut]:
-    """Entries in the order they joined, with their places in line, offers and conversions."""
+    """Entries in the order they joined, with their places in line (per ticket type), their offers (code, sent,
+    expiry) and conversions (the order that bought an offer's tickets)."""
     await own_event(box, organizer, event_id)
     views = await waitlist.list_entries(box.db, event_id, ticket_type_id=ticket_id, status=status)
     return [o.organizer_entry_out(v) for v in views]

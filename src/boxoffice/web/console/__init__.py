@@ -4,7 +4,7 @@ pages, for an organizer's team.
 Modules: ``access`` (the session, ``Member``, roles, CSRF, the route class), ``render`` (``render`` and the
 navigation), ``forms`` and ``words`` (what was typed, problems in words), and one module per area: ``auth``
 (sign-in, sign-out, forgot password, the one-time link page), ``home`` (events, the organizer chooser), ``team``,
-``keys`` (API keys), ``landing`` (``/``).
+``keys`` (API keys), ``landing`` (``/``), ``vouchers`` and ``waiting_list`` (an event's codes and waiting lists).
 
 Adding a page:
 
@@ -39,6 +39,8 @@ from boxoffice.web.console import (
     orders,
     team,
     ticket_types,
+    vouchers,
+    waiting_list,
     webhooks,
 )
 
@@ -56,5 +58,7 @@ router.include_router(exports.router)
 router.include_router(attendees.router)
 router.include_router(emails.router)
 router.include_router(webhooks.router)
+router.include_router(vouchers.router)
+router.include_router(waiting_list.router)
 
 __all__ = ["router"]

@@ -52,6 +52,18 @@ WHAT: dict[str, str] = {
     "amount_cents": "the amount to refund",
     "url": "the address",
     "event_types": "the events to send",
+    "code": "the code",
+    "count": "the number of codes",
+    "prefix": "the prefix",
+    "discount_kind": "the kind of discount",
+    "discount_value": "the discount",
+    "ticket_ids": "the ticket types",
+    "unlocks": "the hidden ticket types",
+    "max_uses": "the most uses",
+    "reserve": "the tickets set aside",
+    "valid_from": "the start of validity",
+    "valid_until": "the end of validity",
+    "note": "the note",
 }
 CONSOLE_WORDS: dict[tuple[ErrorCode, str], str] = {
     (ErrorCode.NOT_ORDERED, "ends_at"): "The end must be after the start",
@@ -79,6 +91,20 @@ CONSOLE_WORDS: dict[tuple[ErrorCode, str], str] = {
     (ErrorCode.BELOW_MINIMUM, "suggested_price_cents"): "The suggested price must be at least the minimum price",
     (ErrorCode.BELOW_MINIMUM, "quantity"): "Please enter at least {minimum} tickets: that many are sold or held",
     (ErrorCode.ABOVE_MAXIMUM, "amount_cents"): "Please enter at most {remaining}: that much is not refunded yet",
+    (ErrorCode.REQUIRED, "code"): "Please enter a code, or a number of codes to generate (not both)",
+    (ErrorCode.INVALID_FORMAT, "code"): "Please use 3 to 64 letters, digits, '-' or '_' for the code, "
+    "starting with a letter or digit",
+    (ErrorCode.CONFLICT_WITH, "code"): "This event already has a voucher with this code (in any case)",
+    (ErrorCode.INVALID_FORMAT, "prefix"): "Please use up to 20 letters, digits, '-' or '_' for the prefix",
+    (ErrorCode.REQUIRED, "discount_kind"): "Please choose the kind of discount, or leave the discount empty",
+    (ErrorCode.NOT_FOUND, "ticket_ids"): "Please choose among the event's ticket types",
+    (ErrorCode.NOT_FOUND, "unlocks"): "Please choose among the event's ticket types",
+    (ErrorCode.NOT_ORDERED, "valid_until"): "The end of validity must be after its start",
+    (ErrorCode.ABOVE_MAXIMUM, "reserve"): "Please set aside at most {maximum} tickets (no more than the most uses)",
+    (ErrorCode.CONFLICT_WITH, "reserve"): "Tickets are set aside of one ticket type: tick exactly one ticket type "
+    "(to apply to or to unlock)",
+    (ErrorCode.SOLD_OUT, "reserve"): "Only {available} tickets can be set aside: the public has no more left",
+    (ErrorCode.BELOW_MINIMUM, "max_uses"): "Please enter at least {minimum} for the most uses",
 }
 _CONSOLE_GENERIC: dict[ErrorCode, str] = {
     ErrorCode.REQUIRED: "Please enter {what}",
