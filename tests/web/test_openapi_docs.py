@@ -10,14 +10,14 @@ from typing import Any
 import jsonschema_rs
 from pydantic import BaseModel
 
-from boxoffice.web.api import checkin_schemas, offer_schemas
+from boxoffice.web.api import offer_schemas
 from tests.server import LiveServer
 
-# The check-in and voucher/waiting-list bodies landed after the rest were described: their descriptions and examples
-# are still to be written (the session note of 2026-12-02 says so). Their examples, where given, are still checked.
+# The voucher/waiting-list bodies landed after the rest were described: their descriptions and examples are still to
+# be written (the session note of 2026-12-02 says so). Their examples, where given, are still checked.
 NOT_YET_DESCRIBED = {
     (cls.__name__, f"{module.__name__.replace('.', '__')}__{cls.__name__}")
-    for module in (checkin_schemas, offer_schemas)
+    for module in (offer_schemas,)
     for cls in vars(module).values()
     if isinstance(cls, type) and issubclass(cls, BaseModel) and cls.__module__ == module.__name__
 }
