@@ -158,6 +158,29 @@ async def list_devices(
         return list(rows.all())
 
 
+async def open_member_scanners(
+    db: Database, event_id: str, scanner: Scanner, *, now: datetime | None = None
+) -> list[CheckinDevice]:
+    """The team members' scanners of the event that work now (session alive, not revoked, not expired)."""
+    require_manager(scanner)
+    now = now or utcnow()
+    async with db.read() as session:
+        await load_event(session, event_id, organizer_id=scanner.organizer_id)
+        rows = await session.scalars(
+            select(CheckinDevice)
+            .join(Event, Event.id == CheckinDevice.event_id)
+            .where(
+                CheckinDevice.event_id == event_id,
+                CheckinDevice.user_id.is_not(None),
+                CheckinDevice.revoked_at.is_(None),
+                CheckinDevice.expires_at > now,
+                _session_alive(now),
+            )
+            .order_by(CheckinDevice.created_at.desc(), CheckinDevice.id)
+        )
+        return list(rows.all())
+
+
 def in_use(device: CheckinDevice, now: datetime | None = None) -> bool:
     """Not revoked and not expired (a member's scanner also ends with its session, which this does not read)."""
     now = now or utcnow()

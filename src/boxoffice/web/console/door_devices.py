@@ -44,12 +44,10 @@ async def _page(
     scanner = member_scanner(member, event.id)
     event_lists = await lists.list_lists(db, event.id, scanner)
     names = {lst.id: lst.name for lst in event_lists}
-    found = await devices.list_devices(db, event.id, scanner)
     context = {
         "event": event,
-        "paired": [d for d in found if d.user_id is None],
-        "members": [d for d in found if d.user_id is not None and devices.in_use(d)],
-        "in_use": devices.in_use,
+        "paired": await devices.list_devices(db, event.id, scanner, members=False),
+        "members": await devices.open_member_scanners(db, event.id, scanner),
         "list_names": names,
         "list_options": [(lst.id, lst.name) for lst in event_lists],
         "form": form or ConsoleForm({"checkin_list_id": event_lists[0].id if event_lists else ""}, prefix="dev-"),
