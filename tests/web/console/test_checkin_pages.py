@@ -90,10 +90,10 @@ async def test_lists_are_added_with_errors_in_words_edited_and_deleted(
     csrf = await sign_in(browser, manager.email)
     page = await browser.get(n.url)
     assert page.status_code == 200
-    assert "Entrance" in page.text and "every ticket type" in page.text
+    assert "Entrance" in page.text and "Every ticket type" in page.text
     default = await n.default_list()
-    row = page.text.split(f'data-checkin-list="{default}"')[1].split("</tr>")[0]
-    assert '<span data-figure="checked_in">0</span> of <span data-figure="total">4</span>' in row
+    row = page.text.split(f'data-checkin-list="{default}"')[1].split("</li>")[0]
+    assert '<span data-figure="checked_in">0</span> checked in of <span data-figure="total">4</span>' in row
 
     bad = await browser.post(
         f"{n.url}/lists",
@@ -127,7 +127,7 @@ async def test_lists_are_added_with_errors_in_words_edited_and_deleted(
     assert vip_list.name == "VIP door" and vip_list.ticket_type_ids == [n.vip]
     assert vip_list.starts_at is not None and vip_list.starts_at.isoformat() == "2027-06-12T16:00:00+00:00"  # Berlin
     listed = await browser.get(n.url)
-    vip_row = listed.text.split(f'data-checkin-list="{vip_list.id}"')[1].split("</tr>")[0]
+    vip_row = listed.text.split(f'data-checkin-list="{vip_list.id}"')[1].split("</li>")[0]
     assert "VIP" in vip_row and '<span data-figure="total">1</span>' in vip_row
 
     edit = await browser.get(f"{n.url}/lists/{vip_list.id}")
