@@ -19,11 +19,10 @@ from boxoffice.notifications.codes import ticket_code
 from tests.accounts.support import PASSWORD, cheap_password_hashes, make_member
 from tests.checkin.conftest import sell
 from tests.e2e.test_browser import watch_csp
+from tests.e2e.test_console_browser import PHONE, no_sideways_scroll
 from tests.e2e.test_door import dismiss, scan_here
 from tests.helpers import make_event, make_ticket
 from tests.server import LiveServer
-
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -74,6 +73,7 @@ async def test_a_door_member_opens_the_scanner_from_the_console_and_the_dashboar
         await page.get_by_role("link", name=re.compile("Check-in at Console Door Night")).click()
         await expect(page.get_by_role("heading", name="Check-in", exact=True)).to_be_visible()
         await expect(page.get_by_role("link", name="Orders")).to_have_count(0)
+        await no_sideways_scroll(page)
         await page.screenshot(path=str(screenshot_dir / "console-checkin-door-member.png"), full_page=True)
         await page.get_by_role("button", name=re.compile("Open the scanner")).click()
 

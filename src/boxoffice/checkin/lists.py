@@ -110,7 +110,9 @@ async def reachable_lists(db: Database, event_id: str, scanner: Scanner) -> list
         raise NotFound(f"event {event_id} not found")
     async with db.read() as session:
         event = await load_event(session, event_id, organizer_id=scanner.organizer_id)
-    await ensure_default_list(db, event_id)
+        had_default = await session.scalar(select(CheckinList.id).where(CheckinList.default_for_event == event_id))
+    if had_default is None:  # read often (a live dashboard): no write unless the default list never existed
+        await ensure_default_list(db, event_id)
     async with db.read() as session:
         rows = await session.scalars(
             select(CheckinList)

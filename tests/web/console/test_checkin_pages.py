@@ -110,6 +110,8 @@ async def test_lists_are_added_with_errors_in_words_edited_and_deleted(
         f"{n.url}/lists", data={"csrf_token": csrf, "list_name": "VIP door", "ticket_type_ids": "tt_nope"}
     )
     assert foreign.status_code == 422 and "Please choose among this event&#39;s ticket types" in foreign.text
+    forged = await browser.post(f"{n.url}/lists", data={"list_name": "Sneaky"})  # no CSRF token
+    assert forged.status_code == 403 and "This form has expired" in forged.text
     assert len(await lists.list_lists(site.box.db, n.event_id, n.organizer)) == 1  # nothing was added
 
     added = await browser.post(
