@@ -103,6 +103,29 @@ async def list_lists(db: Database, event_id: str, scanner: Scanner) -> list[Chec
         return list(rows.all())
 
 
+async def reachable_lists(db: Database, event_id: str, scanner: Scanner) -> list[CheckinList]:
+    """The event's lists this scanner works on (every one for the organizer's team, a device's own), in the order of
+    ``list_lists``; ``NotFound`` for an event the scanner does not reach."""
+    if scanner.event_id is not None and scanner.event_id != event_id:
+        raise NotFound(f"event {event_id} not found")
+    async with db.read() as session:
+        event = await load_event(session, event_id, organizer_id=scanner.organizer_id)
+        had_default = await session.scalar(select(CheckinList.id).where(CheckinList.default_for_event == event_id))
+    if had_default is None:  # read often (a live dashboard): no write unless the default list never existed
+        await ensure_default_list(db, event_id)
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(CheckinList)
+            .where(CheckinList.event_id == event_id, CheckinList.deleted_at.is_(None))
+            .order_by(CheckinList.default_for_event.is_(None), CheckinList.created_at, CheckinList.id)
+        )
+        return [
+            lst
+            for lst in rows.all()
+            if scanner.reaches(organizer_id=event.organizer_id, event_id=event_id, list_id=lst.id)
+        ]
+
+
 async def create_list(db: Database, event_id: str, fields: Mapping[str, Any], scanner: Scanner) -> CheckinList:
     require_manager(scanner)
     async with db.transaction() as session:

@@ -41,7 +41,11 @@ class CheckinList(Base):
 
 class CheckinDevice(Base):
     """A door device (a phone paired by scanning a QR code): it scans on one list of one event, and nothing else.
-    Its token is shown once and stored as a SHA-256."""
+    Its token is shown once and stored as a SHA-256.
+
+    A team member's scanner (``user_id`` set: minted by the console's "Open the scanner") is the same, tied to the
+    member's console session (``session_id``): it works while that session does, the member is in the team, and
+    until ``expires_at``."""
 
     __tablename__ = "checkin_devices"
 
@@ -54,6 +58,9 @@ class CheckinDevice(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))  # a team member's scanner
+    session_id: Mapped[str | None] = mapped_column(String(32))  # the console session it lives with (no FK: it ends)
+    expires_at: Mapped[datetime | None]
 
 
 class Checkin(Base):

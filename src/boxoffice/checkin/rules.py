@@ -120,8 +120,9 @@ class Scanner:
 
     ``organizer_id`` owns the events it may reach; ``event_id`` and ``list_id`` narrow it (``None``: every event of
     the organizer, every list of the event). An organizer's API key is a scanner of everything with every right; a
-    paired door device scans one list and may not undo; a door team member (a later addition) is one more way to
-    build a ``Scanner`` (its role deciding ``can_undo``), with nothing else to change."""
+    paired door device scans one list and may not undo; so does a team member's scanner token (a device token the
+    console mints for them); the console builds one from the member's role for its own pages (owners and managers
+    undo and manage, door members scan)."""
 
     organizer_id: str
     event_id: str | None = None

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from boxoffice.checkin.attendees import holder_name
-from boxoffice.checkin.lists import load_list, require_manager, rules_of
+from boxoffice.checkin.lists import load_list, reachable_lists, require_manager, rules_of
 from boxoffice.checkin.models import Checkin, CheckinList
 from boxoffice.checkin.rules import Result, Scanner, code_digest, ticket_refusal
 from boxoffice.db import Database
@@ -99,6 +99,11 @@ async def list_status(db: Database, list_id: str, scanner: Scanner) -> ListStatu
         sum(t.total for t in out),
         out,
     )
+
+
+async def event_counts(db: Database, event_id: str, scanner: Scanner) -> list[tuple[CheckinList, ListStatus]]:
+    """Each list of the event the scanner reaches, with its counts (the console's check-in page and dashboard)."""
+    return [(lst, await list_status(db, lst.id, scanner)) for lst in await reachable_lists(db, event_id, scanner)]
 
 
 @dataclass(frozen=True)

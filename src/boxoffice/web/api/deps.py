@@ -52,7 +52,8 @@ def organizer_scanner(organizer: Person) -> Scanner:
 
 async def get_scanner(box: Box, credentials: Credentials) -> Scanner:
     """Who is at the door, from whatever credentials they hold: the one place that turns credentials into a
-    ``Scanner`` (an organizer's API key, a paired door device; a door team member's session comes here too)."""
+    ``Scanner`` (an organizer's API key, or a device token: a paired door device's, or the one the console mints for
+    a signed-in team member, which works only while that console session does: ``checkin.devices``)."""
     if credentials is None:
         raise HTTPException(
             401, "an API key or a door device token is required (Authorization: Bearer <token>)", headers=CHALLENGE

@@ -4,7 +4,8 @@ pages, for an organizer's team.
 Modules: ``access`` (the session, ``Member``, roles, CSRF, the route class), ``render`` (``render`` and the
 navigation), ``forms`` and ``words`` (what was typed, problems in words), and one module per area: ``auth``
 (sign-in, sign-out, forgot password, the one-time link page), ``home`` (events, the organizer chooser), ``team``,
-``keys`` (API keys), ``landing`` (``/``), ``vouchers`` and ``waiting_list`` (an event's codes and waiting lists).
+``keys`` (API keys), ``landing`` (``/``), ``vouchers`` and ``waiting_list`` (an event's codes and waiting lists),
+``checkin`` (check-in lists, recent check-ins, "Open the scanner") and ``door_devices`` (paired door devices).
 
 Adding a page:
 
@@ -29,7 +30,9 @@ from fastapi import APIRouter
 from boxoffice.web.console import (
     attendees,
     auth,
+    checkin,
     dashboard,
+    door_devices,
     emails,
     events,
     exports,
@@ -60,5 +63,7 @@ router.include_router(emails.router)
 router.include_router(webhooks.router)
 router.include_router(vouchers.router)
 router.include_router(waiting_list.router)
+router.include_router(checkin.router)
+router.include_router(door_devices.router)
 
 __all__ = ["router"]

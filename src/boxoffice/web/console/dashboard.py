@@ -1,7 +1,9 @@
 """An event's live dashboard (owners and managers): per ticket type sold, held, available and revenue; gross, tips,
-refunds and net; sales over time (server-drawn SVG); the latest orders. ``console-live.js`` listens to the event's
-SSE topic (``/manage/events/{id}/stream``, the same topic as the public availability stream) and swaps in
-``/manage/events/{id}/live`` (the figures alone) on each message."""
+refunds and net; sales over time (server-drawn SVG); the latest orders; checked in and total per check-in list.
+``console-live.js`` listens to ``/manage/events/{id}/stream``: the event's topic (the same as the public
+availability stream), on whose messages it swaps in ``/manage/events/{id}/live`` (the figures alone), and the topics
+of the event's check-in lists, after whose messages the stream sends ``checkin.counts`` (the counts of every list,
+at most once a second) for the script to write into the check-in table."""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from boxoffice import money
+from boxoffice.checkin import status as checkin_status
+from boxoffice.checkin.rules import Scanner
 from boxoffice.errors import InvalidInput, InvalidTransition
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ticketing.reports import dashboard
-from boxoffice.topics import event_topic
+from boxoffice.topics import checkin_list_topic, event_topic
 from boxoffice.web.api.streams import _stream
 from boxoffice.web.console.access import ConsoleRoute, Member, OwnerOrManager, _box
 from boxoffice.web.console.chart import sales_chart
@@ -41,6 +45,7 @@ STATUS_BUTTONS: dict[str, list[tuple[str, str]]] = {
     "sales_paused": [("resume", "Resume sales")],
 }
 DONE = {"publish": "published", "pause": "paused", "resume": "resumed"}
+COUNTS_EVERY = 1.0  # seconds: the check-in counts are sent again at most this often while check-ins come in
 
 
 async def owned_event(request: Request, member: Member, event_id: str) -> Event:
@@ -74,7 +79,15 @@ async def dashboard_page(
 ) -> Response:
     event = await owned_event(request, member, event_id)
     context = await _figures(request, event)
-    return render(request, "console/dashboard.html", {**context, "notice": NOTICES.get(done or "")})
+    checkins = await checkin_status.event_counts(_box(request).db, event.id, _organizer(member, event))
+    return render(
+        request, "console/dashboard.html", {**context, "checkins": checkins, "notice": NOTICES.get(done or "")}
+    )
+
+
+def _organizer(member: Member, event: Event) -> Scanner:
+    """The dashboard reads the check-in counts as the event's organizer (an owner or manager: the route's rule)."""
+    return Scanner(organizer_id=member.organizer_id, event_id=event.id, can_manage=True)
 
 
 @router.post("/manage/events/{event_id}/status")
@@ -104,8 +117,15 @@ async def dashboard_figures(request: Request, event_id: str, member: OwnerOrMana
 @router.get("/manage/events/{event_id}/stream")
 async def dashboard_stream(request: Request, event_id: str, member: OwnerOrManager) -> Response:
     event = await owned_event(request, member, event_id)
+    db, scanner = _box(request).db, _organizer(member, event)
+    counted = await checkin_status.event_counts(db, event.id, scanner)
 
     async def snapshot() -> list[dict[str, Any]]:
-        return [{"type": "hello", "event_id": event.id}]
+        counts = [
+            {"id": st.list_id, "checked_in": st.checked_in, "duplicates": st.duplicates, "total": st.total}
+            for _, st in await checkin_status.event_counts(db, event.id, scanner)
+        ]
+        return [{"type": "hello", "event_id": event.id}, {"type": "checkin.counts", "lists": counts}]
 
-    return _stream(request, _box(request), event_topic(event.id), snapshot)
+    topics = (event_topic(event.id), *(checkin_list_topic(lst.id) for lst, _ in counted))
+    return _stream(request, _box(request), topics, snapshot, settle=COUNTS_EVERY)

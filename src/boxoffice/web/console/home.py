@@ -87,6 +87,7 @@ async def choose_organizer(request: Request, user: ConsoleUser) -> Response:
 @router.post("/manage/sign-out")
 async def sign_out(request: Request, user: ConsoleUser) -> Response:
     await sessions.end_session(_box(request).db, request.cookies.get(SESSION_COOKIE))
+    _box(request).devices.forget_session(user.session_id)  # its scanners end with it (checkin.devices)
     response = RedirectResponse("/manage/sign-in?done=signed-out", status_code=303)
     clear_session_cookie(request, response)
     return response

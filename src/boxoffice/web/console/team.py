@@ -108,6 +108,7 @@ async def change_role(request: Request, membership_id: str, member: Owner) -> Re
 async def remove(request: Request, membership_id: str, member: Owner) -> Response:
     try:
         await team.remove_member(_box(request).db, member.organizer_id, membership_id[:64])
+        _box(request).devices.forget_all()  # their scanners end with their membership (checkin.devices)
     except LastOwner:
         return await _page(request, member, problem=LAST_OWNER, status=409)
     return RedirectResponse("/manage/team?done=removed", status_code=303)

@@ -64,9 +64,19 @@ WHAT: dict[str, str] = {
     "valid_from": "the start of validity",
     "valid_until": "the end of validity",
     "note": "the note",
+    "list_name": "the list's name",
+    "ticket_type_ids": "the ticket types",
+    "opens_at": "the opening time",
+    "closes_at": "the closing time",
+    "label": "the device's name",
+    "checkin_list_id": "the check-in list",
 }
 CONSOLE_WORDS: dict[tuple[ErrorCode, str], str] = {
     (ErrorCode.NOT_ORDERED, "ends_at"): "The end must be after the start",
+    (ErrorCode.NOT_ORDERED, "closes_at"): "The list must close after it opens",
+    (ErrorCode.NOT_FOUND, "ticket_type_ids"): "Please choose among this event's ticket types",
+    (ErrorCode.NOT_FOUND, "checkin_list_id"): "Please choose one of this event's check-in lists",
+    (ErrorCode.REQUIRED, "checkin_list_id"): "Please choose a check-in list",
     (ErrorCode.NOT_ORDERED, "up_to"): "Each tier's last ticket number must be higher than the tier's before it",
     (ErrorCode.NOT_ORDERED, "until"): "Each tier's end date must be later than the tier's before it",
     (ErrorCode.INVALID_FORMAT, "timezone"): "Please choose a time zone from the list, such as Europe/Berlin",
@@ -118,6 +128,8 @@ _CONSOLE_GENERIC: dict[ErrorCode, str] = {
     ErrorCode.ABOVE_MAXIMUM: "Please enter at most {maximum} for {what}",
     ErrorCode.NOT_APPLICABLE: "Please leave {what} empty: it does not apply to this pricing",
     ErrorCode.NOT_ORDERED: "Please check {what}: it must come after the one before it",
+    ErrorCode.NOT_FOUND: "Please choose among the options offered for {what}",
+    ErrorCode.OVER_LIMIT: "Please choose at most {maximum} for {what}",
     ErrorCode.TIER_BOUNDS: "Please check {what}: every tier but the last needs an end",
 }
 
