@@ -13,7 +13,7 @@ from boxoffice.db import Database
 from boxoffice.errors import Conflict, ErrorCode, InvalidInput, SoldOut, VoucherUnavailable
 from boxoffice.ids import new_id
 from boxoffice.ticketing import waitlist, waitlist_offers
-from boxoffice.ticketing.orders import confirm_order, expire_order, record_refund
+from boxoffice.ticketing.orders import cancel_order, confirm_order, expire_order, fail_order, record_refund
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.ticketing.ticket_types import availability, get_ticket_type, update_ticket_type
 from boxoffice.ticketing.voucher_codes import get_voucher
@@ -142,6 +142,22 @@ async def test_refunds_and_raised_quantities_come_back_to_the_list_and_what_nobo
     await waitlist.leave(db, entry.entry.id)
     assert await waitlist_offers.hand_out(db, tt_id) == 0  # nobody waits: the tickets held back go on sale
     assert await public_left(db, event_id) == 3
+
+
+async def test_canceled_and_failed_orders_come_back_to_the_list_once(db: Database) -> None:
+    event_id, tt_id, orders = await sold_out_sale(db, quantity=3)
+    first, second = await join(db, event_id, tt_id, 1), await join(db, event_id, tt_id, 1)
+    for _ in range(2):  # a repeated transition gives nothing back twice
+        await cancel_order(db, orders[0])
+        await fail_order(db, orders[1], reason="declined")
+    tt = await get_ticket_type(db, tt_id)
+    assert (tt.held_count, tt.waitlist_count) == (1, 2) and await public_left(db, event_id) == 0
+    assert await waitlist_offers.hand_out(db, tt_id) == 2
+    assert [status for status, _ in await statuses(db, event_id)] == ["offered", "offered"]
+    assert (await waitlist.get_entry(db, first.entry.id)).entry.offered_at is not None
+    assert (await waitlist.get_entry(db, second.entry.id)).entry.status == "offered"
+    tt = await get_ticket_type(db, tt_id)
+    assert (tt.held_count, tt.waitlist_count, tt.reserved_count) == (1, 0, 2)
 
 
 async def test_switching_the_list_off_puts_held_back_tickets_on_sale(db: Database) -> None:

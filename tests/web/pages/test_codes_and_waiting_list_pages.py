@@ -4,10 +4,14 @@ a sold-out ticket type offers its waiting list, and the emailed link leaves it."
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
+from boxoffice.clock import utcnow
 from boxoffice.ticketing import tokens, voucher_codes, waitlist
 from boxoffice.ticketing.models import Order
 from boxoffice.ticketing.reserve import reserve
@@ -55,6 +59,42 @@ async def test_a_bad_code_is_said_in_words_at_its_field(site: LiveServer) -> Non
     refused = await c.post(f"/e/{event.id}/checkout", data=form)
     assert refused.status_code == 409
     assert "This code can be used for 1 more ticket only" in refused.text
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "words"),
+    [
+        ("nope", 422, "This code is not valid for this event: please check it"),
+        ("late", 409, "This code has expired"),
+        ("early", 409, "This code is not valid yet"),
+        ("spent", 409, "This code has been used up"),
+        ("narrow", 422, "This code does not apply to the tickets you chose"),
+    ],
+)
+async def test_every_refusal_is_said_in_words_at_the_code_field_and_orders_nothing(
+    site: LiveServer, code: str, status: int, words: str
+) -> None:
+    db, c = site.box.db, site.client
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, title="General")
+    other = await make_ticket(db, event.id, title="Balcony")
+    now = utcnow()
+    for fields in (
+        {"code": "LATE", "valid_until": now - timedelta(minutes=1)},
+        {"code": "EARLY", "valid_from": now + timedelta(days=1)},
+        {"code": "SPENT", "max_uses": 1},
+        {"code": "NARROW", "ticket_ids": [other.id]},
+    ):
+        await voucher_codes.create_vouchers(db, event.id, fields)
+    await reserve(db, dataclasses.replace(order_request(event.id, (tt.id, 1)), voucher="spent"))
+    form = {"voucher": code, f"qty_{tt.id}": "1", "name": "Ada", "email": unique_email("refused")}
+    refused = await c.post(f"/e/{event.id}/checkout", data=form)
+    assert refused.status_code == status
+    assert_accessible(refused.text)
+    assert words in refused.text and re.search(r'id="voucher"[^>]*aria-invalid="true"', refused.text)
+    async with db.read() as session:
+        orders = await session.scalar(select(func.count()).select_from(Order).where(Order.event_id == event.id))
+    assert orders == 1  # the one that used the code up
 
 
 async def test_a_sold_out_ticket_offers_its_waiting_list_and_the_email_link_leaves_it(site: LiveServer) -> None:

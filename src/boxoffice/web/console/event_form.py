@@ -1,7 +1,12 @@
 """The event form of the console: what the organizer types (title, description, venue name and address, start and
-end in the event's own time zone, the time zone, the currency, an image URL, the status) to
-``events.service.EventInput``, and an event back to the form's values. The rules themselves (lengths, the https
-image URL, the statuses) are ``events.rules``: their error codes come back to the form in words (``words``).
+end in the event's own time zone, the time zone, the currency, an image URL, the status, how long an order holds its
+tickets and how long a waiting-list offer holds them, both in minutes) to ``events.service.EventInput``, and an event
+back to the form's values. The rules themselves (lengths, the https image URL, the statuses, the hold's 5 to 30
+minutes, the offer's 10 minutes to 7 days) are ``events.rules``: their error codes come back to the form in words
+(``words``).
+
+Left empty, the hold is the server's (``BOXOFFICE_HOLD_MINUTES``) and the offer time the default (24 hours); on an
+edit, empty takes the event back to them.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from boxoffice.errors import ErrorCode, FieldError, InvalidInput
 from boxoffice.events.models import Event
+from boxoffice.events.rules import HOLD_MINUTES
 from boxoffice.events.service import EventInput
 from boxoffice.web.console.forms import ConsoleForm
+from boxoffice.web.pages.forms import whole_number
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
 FIELDS = (
@@ -26,6 +33,8 @@ FIELDS = (
     "currency",
     "image_url",
     "status",
+    "hold_minutes",
+    "waiting_list_offer_minutes",
 )
 # The statuses in the organizer's words, in the order the form offers them (events.models.EVENT_STATUSES).
 STATUS_LABELS: list[tuple[str, str]] = [
@@ -35,6 +44,7 @@ STATUS_LABELS: list[tuple[str, str]] = [
     ("canceled", "Canceled: the page says so, nothing is sold"),
 ]
 NEW_EVENT_VALUES = {"timezone": "UTC", "currency": "USD", "status": "draft"}  # a console event starts unseen
+DEFAULT_OFFER_MINUTES = 24 * 60  # events.models.Event.waiting_list_offer_minutes' default
 
 
 def zone_names() -> list[str]:
@@ -72,6 +82,35 @@ def local_text(value: datetime | None, zone_name: str) -> str:
     return value.astimezone(zone).strftime(LOCAL_FORMAT)
 
 
+def _minutes(form: ConsoleForm, name: str, errors: list[FieldError]) -> int | None:
+    text = form.get(name)
+    if not text:
+        return None
+    value = whole_number(text)
+    if value is None:
+        errors.append(FieldError(name, "must be a whole number of minutes", code=ErrorCode.NOT_INTEGER))
+    return value
+
+
+def _hold(form: ConsoleForm, errors: list[FieldError], *, creating: bool) -> int | None:
+    """The typed hold; empty: the server's (on an edit, 0 takes the event back to it). A typed 0 is too short (the
+    service reads 0 as "the server's", which the organizer did not write)."""
+    value = _minutes(form, "hold_minutes", errors)
+    if value == 0:
+        low = HOLD_MINUTES[0]
+        errors.append(
+            FieldError(
+                "hold_minutes",
+                f"must be {low} to {HOLD_MINUTES[1]} minutes",
+                (("minimum", low),),
+                code=ErrorCode.BELOW_MINIMUM,
+            )
+        )
+    if value is None and not form.get("hold_minutes"):
+        return None if creating else 0
+    return value
+
+
 def event_input(form: ConsoleForm, *, creating: bool) -> EventInput:
     """The form as an ``EventInput``; ``InvalidInput`` for what the service cannot be asked (a bad date)."""
     errors: list[FieldError] = []
@@ -85,6 +124,10 @@ def event_input(form: ConsoleForm, *, creating: bool) -> EventInput:
         for name, value in (("starts_at", starts), ("ends_at", ends)):
             if value is None and not form.get(name):
                 errors.append(FieldError(name, "is required", code=ErrorCode.REQUIRED))
+    hold = _hold(form, errors, creating=creating)
+    offer = _minutes(form, "waiting_list_offer_minutes", errors)
+    if offer is None and not form.get("waiting_list_offer_minutes") and not creating:
+        offer = DEFAULT_OFFER_MINUTES
     if errors:
         raise InvalidInput(errors)
     return EventInput(
@@ -98,6 +141,8 @@ def event_input(form: ConsoleForm, *, creating: bool) -> EventInput:
         ends_at=ends,
         timezone=zone_name,
         currency=form.get("currency") or None,
+        hold_minutes=hold,
+        waiting_list_offer_minutes=offer,
     )
 
 
@@ -113,4 +158,6 @@ def event_values(event: Event) -> dict[str, str]:
         "ends_at": local_text(event.ends_at, event.timezone),
         "timezone": event.timezone,
         "currency": (event.currency or "usd").upper(),
+        "hold_minutes": str(event.hold_minutes) if event.hold_minutes is not None else "",
+        "waiting_list_offer_minutes": str(event.waiting_list_offer_minutes),
     }

@@ -18,7 +18,13 @@ router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
 
 def _form_page(request: Request, form: ConsoleForm, *, event: Event | None = None, status: int = 200) -> Response:
-    context = {"form": form, "event": event, "zones": zone_names(), "statuses": STATUS_LABELS}
+    context = {
+        "form": form,
+        "event": event,
+        "zones": zone_names(),
+        "statuses": STATUS_LABELS,
+        "server_hold": _box(request).settings.hold_minutes,
+    }
     return render(request, "console/event_form.html", context, status=status)
 
 

@@ -1,6 +1,7 @@
 """An event's vouchers and access codes (owners and managers), over ``ticketing.voucher_codes`` as the API uses it
-(the same rules and error codes): the list with uses, what remains, validity and reservations; a new code, or a
-number of generated ones with a prefix; edit; delete; the codes as CSV (all, or one batch of generated codes).
+(the same rules and error codes): the list with uses, what remains, validity and reservations, 100 codes a page with
+a search by the start of a code (``ticketing.voucher_search``); a new code, or a number of generated ones with a
+prefix; edit; delete; the codes as CSV (all, or one batch of generated codes).
 
 Deleting follows the service: the code stops working at once and the tickets set aside for it go back to sale; a
 voucher that orders used is kept (hidden) for their records, and its code may be given to a new voucher. Waiting-list
@@ -19,6 +20,7 @@ from boxoffice.ticketing import ticket_types as ticket_service
 from boxoffice.ticketing import voucher_codes as service
 from boxoffice.ticketing.models import TicketType
 from boxoffice.ticketing.voucher_models import Voucher
+from boxoffice.ticketing.voucher_search import page_vouchers
 from boxoffice.web.console.access import ConsoleRoute, OwnerOrManager, _box
 from boxoffice.web.console.dashboard import owned_event
 from boxoffice.web.console.forms import ConsoleForm
@@ -80,13 +82,18 @@ async def _list_page(
     checked: dict[str, list[str]] | None = None,
     notice: str | None = None,
     batch: str | None = None,
+    q: str = "",
+    after: str | None = None,
     status: int = 200,
 ) -> Response:
     tickets = await _tickets(request, event)
-    vouchers = await service.list_vouchers(_box(request).db, event.id, kind="voucher")
+    page = await page_vouchers(_box(request).db, event.id, kind="voucher", prefix=q, cursor=after)
     context = {
         **_form_context(event, tickets, form or ConsoleForm({"discount_kind": "percent"}), checked or {}),
-        "rows": [voucher_row(v, event, tickets) for v in vouchers],
+        "rows": [voucher_row(v, event, tickets) for v in page.vouchers],
+        "page": page,
+        "q": q,
+        "first_page": after is None,
         "notice": notice,
         "batch": batch,
     }
@@ -100,9 +107,13 @@ async def vouchers_page(
     member: OwnerOrManager,
     done: Annotated[str, Query(max_length=32)] = "",
     batch: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str, Query(max_length=64)] = "",
+    after: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
+    """``q``: only the codes that start with it (any case); ``after``: the page after the one that ended there."""
     event = await owned_event(request, member, event_id)
-    return await _list_page(request, event, notice=NOTICES.get(done), batch=batch if done == "generated" else None)
+    batch = batch if done == "generated" else None
+    return await _list_page(request, event, notice=NOTICES.get(done), batch=batch, q=q.strip(), after=after or None)
 
 
 def _problems(form: ConsoleForm, exc: InvalidInput | SoldOut, currency: str) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from boxoffice import money
 from boxoffice.errors import ErrorCode
+from boxoffice.events.rules import HOLD_MINUTES, OFFER_MINUTES
 from boxoffice.web.pages.words import field_kind, say
 
 WORDS: dict[tuple[ErrorCode, str], str] = {
@@ -38,6 +39,8 @@ WHAT: dict[str, str] = {
     "venue_address": "the venue's address",
     "image_url": "the image URL",
     "status": "the status",
+    "hold_minutes": "the hold time in minutes",
+    "waiting_list_offer_minutes": "the offer time in minutes",
     "quantity": "the number of tickets for sale",
     "max_per_order": "the most tickets per order",
     "position": "the position",
@@ -87,6 +90,16 @@ CONSOLE_WORDS: dict[tuple[ErrorCode, str], str] = {
     (ErrorCode.INVALID_FORMAT, "venue_address"): "Please remove special characters (such as tabs) from the address",
     (ErrorCode.INVALID_FORMAT, "image_url"): "Please enter an https link, such as https://example.com/poster.jpg",
     (ErrorCode.INVALID_CHOICE, "status"): "Please choose one of the statuses offered",
+    **{
+        (code, "hold_minutes"): f"Please enter {HOLD_MINUTES[0]} to {HOLD_MINUTES[1]} minutes for the hold, "
+        "or leave it empty for the server's"
+        for code in (ErrorCode.BELOW_MINIMUM, ErrorCode.ABOVE_MAXIMUM)
+    },
+    **{
+        (code, "waiting_list_offer_minutes"): f"Please enter {OFFER_MINUTES[0]} to {OFFER_MINUTES[1]} minutes "
+        f"({OFFER_MINUTES[1] // (24 * 60)} days) for the offer time"
+        for code in (ErrorCode.BELOW_MINIMUM, ErrorCode.ABOVE_MAXIMUM)
+    },
     (ErrorCode.REQUIRED, "url"): "Please enter the address to post the events to",
     (ErrorCode.INVALID_FORMAT, "url"): "Please enter a full web address, such as https://example.com/hooks",
     (ErrorCode.HTTPS_REQUIRED, "url"): "Please enter an https:// address: events are only sent encrypted",
