@@ -71,18 +71,18 @@ def _too_many_streams() -> Response:
 def _stream(
     request: Request,
     box: Box,
-    topic: str,
+    topic: str | tuple[str, ...],
     snapshot: Callable[[], Awaitable[list[dict[str, Any]]]],
     *,
     settle: float | None = None,
 ) -> Response:
-    """The SSE answer for ``topic``, within the caps on open streams (429 past them); ``settle`` as in
-    ``realtime.sse_events``."""
+    """The SSE answer for ``topic`` (or several topics), within the caps on open streams (429 past them); ``settle``
+    as in ``realtime.sse_events``."""
     slots: StreamSlots = request.app.state.sse_slots
     slot = slots.take(client_address(request))
     if slot is None:
         return _too_many_streams()
-    subscription = box.broker.subscribe(topic)
+    subscription = box.broker.subscribe(*((topic,) if isinstance(topic, str) else topic))
 
     def cleanup() -> None:
         subscription.close()

@@ -1,7 +1,8 @@
 """An event's live dashboard (owners and managers): per ticket type sold, held, available and revenue; gross, tips,
-refunds and net; sales over time (server-drawn SVG); the latest orders. ``console-live.js`` listens to the event's
-SSE topic (``/manage/events/{id}/stream``, the same topic as the public availability stream) and swaps in
-``/manage/events/{id}/live`` (the figures alone) on each message."""
+refunds and net; sales over time (server-drawn SVG); the latest orders. ``console-live.js`` listens to
+``/manage/events/{id}/stream`` (two topics: the event's availability, as the public stream has it, and its orders'
+status changes, ``order.*``, which carry the refunds that move no ticket) and swaps in ``/manage/events/{id}/live``
+(the figures alone) on each message."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from boxoffice.errors import InvalidInput, InvalidTransition
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ticketing.reports import dashboard
-from boxoffice.topics import event_topic
+from boxoffice.topics import event_sales_topic, event_topic
 from boxoffice.web.api.streams import _stream
 from boxoffice.web.console.access import ConsoleRoute, Member, OwnerOrManager, _box
 from boxoffice.web.console.chart import sales_chart
@@ -108,4 +109,4 @@ async def dashboard_stream(request: Request, event_id: str, member: OwnerOrManag
     async def snapshot() -> list[dict[str, Any]]:
         return [{"type": "hello", "event_id": event.id}]
 
-    return _stream(request, _box(request), event_topic(event.id), snapshot)
+    return _stream(request, _box(request), (event_topic(event.id), event_sales_topic(event.id)), snapshot)

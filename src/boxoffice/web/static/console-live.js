@@ -27,9 +27,12 @@
       });
   }
   // The stream's messages are named (``event: hello``, ``event: availability``...): ``onmessage`` would hear none.
-  // The hello says the stream is open (the page already shows these figures); every other one refreshes them.
+  // The hello says the stream is open (the page already shows these figures); every other one refreshes them:
+  // availability and ticket types, and the orders' status changes (a partial refund moves money, not tickets).
   var stream = new EventSource(box.getAttribute("data-live-stream"));
-  ["availability", "ticket.created", "ticket.updated", "ticket.deleted", "message"].forEach(function (name) {
+  ["availability", "ticket.created", "ticket.updated", "ticket.deleted", "ticket.reordered", "message",
+   "order.confirmed", "order.partially_refunded", "order.refunded", "order.canceled", "order.expired",
+   "order.failed"].forEach(function (name) {
     stream.addEventListener(name, refresh);
   });
 })();
