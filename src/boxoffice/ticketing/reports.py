@@ -18,7 +18,7 @@ from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.events.models import Event
 from boxoffice.ticketing.models import Order, OrderLine, OrderStatus, TicketType
-from boxoffice.ticketing.ticket_types import Availability, availability
+from boxoffice.ticketing.ticket_types import SHOWN_ORDER, Availability, availability
 
 PAID_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 CHART_BUCKETS = 24
@@ -123,7 +123,7 @@ async def dashboard(db: Database, event: Event, *, latest: int = 10, now: dateti
                 await session.scalars(
                     select(TicketType)
                     .where(TicketType.event_id == event.id, TicketType.deleted_at.is_(None))
-                    .order_by(TicketType.position, TicketType.created_at)
+                    .order_by(*SHOWN_ORDER)
                 )
             ).all()
         )

@@ -31,6 +31,7 @@ NOTICES = {
     "saved": "Event saved.",
     "ticket-created": "Ticket type created.",
     "ticket-saved": "Ticket type saved.",
+    "ticket-moved": "Ticket type moved: buyers see the ticket types in this order.",
     "published": "Event published: buyers can see it and buy tickets.",
     "paused": "Sales paused: the page stays visible, checkout is closed until you resume.",
     "resumed": "Sales resumed.",
