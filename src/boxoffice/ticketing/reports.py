@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.events.models import Event
 from boxoffice.ticketing.models import Order, OrderLine, OrderStatus, TicketType
-from boxoffice.ticketing.ticket_types import SHOWN_ORDER, Availability, availability
+from boxoffice.ticketing.ticket_types import Availability, availability_of, shown_ticket_types
 
 PAID_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 CHART_BUCKETS = 24
@@ -113,43 +115,18 @@ class Dashboard:
 
 
 async def dashboard(db: Database, event: Event, *, latest: int = 10, now: datetime | None = None) -> Dashboard:
-    """The live dashboard's figures for ``event`` (already checked to be the organizer's)."""
+    """The live dashboard's figures for ``event`` (already checked to be the organizer's): in one read session, the
+    ticket types and their availability, the first payment's time (``ix_orders_event_confirmed``: one index probe),
+    then one pass over the paid orders and one over their lines, each grouped by chart moment (``_passes``), and the
+    latest orders (``ix_orders_event_created``)."""
     now = now or utcnow()
-    avail = await availability(db, event.id, now=now)
     paid = (Order.event_id == event.id, Order.status.in_(PAID_STATUSES))
     async with db.read() as session:
-        types = list(
-            (
-                await session.scalars(
-                    select(TicketType)
-                    .where(TicketType.event_id == event.id, TicketType.deleted_at.is_(None))
-                    .order_by(*SHOWN_ORDER)
-                )
-            ).all()
-        )
-        revenue = {
-            tt_id: int(total or 0)
-            for tt_id, total in (
-                await session.execute(
-                    select(OrderLine.ticket_type_id, func.sum(OrderLine.line_total_cents))
-                    .join(Order, Order.id == OrderLine.order_id)
-                    .where(*paid)
-                    .group_by(OrderLine.ticket_type_id)
-                )
-            ).tuples()
-        }
-        count, gross, tips, refunds, first = (
-            await session.execute(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(Order.total_cents), 0),
-                    func.coalesce(func.sum(Order.tip_cents), 0),
-                    func.coalesce(func.sum(Order.refunded_cents), 0),
-                    func.min(Order.confirmed_at),
-                ).where(*paid)
-            )
-        ).one()
-        chart = await _chart(session, event.id, first, now) if count else []
+        types = await shown_ticket_types(session, event.id)
+        avail = await availability_of(session, event, types, now)
+        first = await session.scalar(select(func.min(Order.confirmed_at)).where(*paid))
+        edges = chart_edges(first, now) if first is not None else []
+        by_order, by_line = await _passes(session, event.id, edges)
         recent = list(
             (
                 await session.scalars(
@@ -157,45 +134,73 @@ async def dashboard(db: Database, event: Event, *, latest: int = 10, now: dateti
                     .where(Order.event_id == event.id)
                     .order_by(Order.created_at.desc(), Order.id.desc())
                     .limit(latest)
+                    .options(raiseload(Order.lines))  # not shown: not read
                 )
             ).all()
         )
+    count, gross, tips, refunds = (sum(row[i] for row in by_order.values()) for i in range(4))
+    revenue: dict[str, int] = {}
+    for (tt_id, _), (_, total) in by_line.items():
+        revenue[tt_id] = revenue.get(tt_id, 0) + total
+    chart: list[ChartPoint] = []
+    tickets = cumulative = 0
+    for i, edge in enumerate(edges):
+        tickets += sum(q for (_, b), (q, _) in by_line.items() if b == i)
+        cumulative += by_order.get(i, (0, 0, 0, 0))[1]
+        chart.append(ChartPoint(edge, tickets, cumulative))
     by_id = {a.ticket_type_id: a for a in avail}
-    figures = [TypeFigures(tt, by_id[tt.id], int(revenue.get(tt.id) or 0)) for tt in types if tt.id in by_id]
-    return Dashboard(figures, int(count), int(gross), int(tips), int(refunds), chart, recent)
+    figures = [TypeFigures(tt, by_id[tt.id], revenue.get(tt.id, 0)) for tt in types if tt.id in by_id]
+    return Dashboard(figures, count, gross, tips, refunds, chart if count else [], recent)
 
 
-async def _chart(session: AsyncSession, event_id: str, first: datetime | None, now: datetime) -> list[ChartPoint]:
-    """Cumulative paid tickets and gross at ``CHART_BUCKETS`` moments from the first payment to now. Two passes,
-    one over the event's paid orders (gross) and one over their lines (tickets), each grouping its rows by the
-    bucket of their payment (one CASE), summed up cumulatively here; the same SQL on SQLite and PostgreSQL. No
-    self-join: its plan does not depend on the table's statistics being fresh (with stale ones, a join of the
-    orders with their per-order ticket counts became a nested loop over 10,000 x 10,000 rows)."""
-    if first is None:
-        return []
+def chart_edges(first: datetime, now: datetime) -> list[datetime]:
+    """``CHART_BUCKETS`` moments from just before the first payment to now (at least a minute apart)."""
     start = first - timedelta(minutes=1)
     span = max(now - start, timedelta(minutes=CHART_BUCKETS))
-    edges = [start + span * (i / CHART_BUCKETS) for i in range(1, CHART_BUCKETS + 1)]
+    return [start + span * (i / CHART_BUCKETS) for i in range(1, CHART_BUCKETS + 1)]
+
+
+async def _passes(
+    session: AsyncSession, event_id: str, edges: list[datetime]
+) -> tuple[dict[int | None, tuple[int, int, int, int]], dict[tuple[str, int | None], tuple[int, int]]]:
+    """One pass over the event's paid orders and one over their lines, each grouping its rows by the chart moment of
+    their payment (one CASE: the first edge at or after it; None for none, e.g. a payment refunded before it was
+    confirmed, or one after the last edge, a clock race). Orders: count, gross, tips, refunds per moment; lines:
+    tickets and revenue per ticket type and moment. The totals are the sums over every moment, None included. No
+    self-join: its plan does not depend on the table's statistics being fresh (with stale ones, a join of the orders
+    with their per-order ticket counts became a nested loop over 10,000 x 10,000 rows)."""
     paid = (Order.event_id == event_id, Order.status.in_(PAID_STATUSES))
-
-    def bucket() -> ColumnElement[int]:  # a payment after the last edge (a clock race) or none: no bucket
-        return case(*((Order.confirmed_at <= edge, i) for i, edge in enumerate(edges)), else_=None)
-
-    gross_rows = select(bucket().label("b"), Order.total_cents.label("v")).where(*paid).subquery()
-    ticket_rows = (
-        select(bucket().label("b"), OrderLine.quantity.label("v"))
+    bucket: ColumnElement[Any] = (
+        case(*((Order.confirmed_at <= edge, i) for i, edge in enumerate(edges)), else_=None) if edges else null()
+    )
+    orders = select(
+        bucket.label("b"),
+        Order.total_cents.label("total"),
+        Order.tip_cents.label("tip"),
+        Order.refunded_cents.label("refunded"),
+    ).where(*paid)
+    o = orders.subquery()
+    grouped = select(o.c.b, func.count(), func.sum(o.c.total), func.sum(o.c.tip), func.sum(o.c.refunded)).group_by(
+        o.c.b
+    )
+    by_order = {
+        (None if b is None else int(b)): (int(n), int(total or 0), int(tip or 0), int(refunded or 0))
+        for b, n, total, tip, refunded in (await session.execute(grouped)).tuples()
+    }
+    lines = (
+        select(
+            bucket.label("b"),
+            OrderLine.ticket_type_id.label("tt"),
+            OrderLine.quantity.label("q"),
+            OrderLine.line_total_cents.label("v"),
+        )
+        .select_from(Order)  # the bucket may name no table (no payment yet: NULL)
         .join(OrderLine, OrderLine.order_id == Order.id)
         .where(*paid)
         .subquery()
     )
-    sums: list[dict[int, int]] = []
-    for rows in (ticket_rows, gross_rows):
-        found = await session.execute(select(rows.c.b, func.sum(rows.c.v)).group_by(rows.c.b))
-        sums.append({int(b): int(v or 0) for b, v in found.tuples() if b is not None})
-    points: list[ChartPoint] = []
-    tickets = gross = 0
-    for i, edge in enumerate(edges):
-        tickets += sums[0].get(i, 0)
-        gross += sums[1].get(i, 0)
-        points.append(ChartPoint(edge, tickets, gross))
-    return points
+    found = await session.execute(
+        select(lines.c.tt, lines.c.b, func.sum(lines.c.q), func.sum(lines.c.v)).group_by(lines.c.tt, lines.c.b)
+    )
+    by_line = {(tt_id, None if b is None else int(b)): (int(q or 0), int(v or 0)) for tt_id, b, q, v in found.tuples()}
+    return by_order, by_line

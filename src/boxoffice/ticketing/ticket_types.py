@@ -289,17 +289,21 @@ async def availability(db: Database, event_id: str, *, now: datetime | None = No
     now = now or utcnow()
     async with db.read() as session:
         event = await events.load_event(session, event_id)
-        tts = list(
-            (
-                await session.scalars(
-                    select(TicketType)
-                    .where(TicketType.event_id == event_id, TicketType.deleted_at.is_(None))
-                    .order_by(*SHOWN_ORDER)
-                )
-            ).all()
-        )
-        expired = await _expired_holds(session, [tt.id for tt in tts], now)
-        waiting = await _waiting(session, event_id)
+        return await availability_of(session, event, await shown_ticket_types(session, event_id), now)
+
+
+async def shown_ticket_types(session: AsyncSession, event_id: str) -> list[TicketType]:
+    """The event's ticket types (not deleted) in ``SHOWN_ORDER``."""
+    stmt = select(TicketType).where(TicketType.event_id == event_id, TicketType.deleted_at.is_(None))
+    return list((await session.scalars(stmt.order_by(*SHOWN_ORDER))).all())
+
+
+async def availability_of(
+    session: AsyncSession, event: Event, tts: list[TicketType], now: datetime
+) -> list[Availability]:
+    """``availability`` of ``tts`` (the event's ticket types, already read in ``session``)."""
+    expired = await _expired_holds(session, [tt.id for tt in tts], now)
+    waiting = await _waiting(session, event.id)
     out = []
     for tt in tts:
         wait = waiting.get(tt.id, 0) if tt.waiting_list else 0
