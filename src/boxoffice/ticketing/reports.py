@@ -8,6 +8,7 @@ refunded); a canceled order that was paid is left out (it was refunded or never 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,20 +116,23 @@ class Dashboard:
 
 
 async def dashboard(db: Database, event: Event, *, latest: int = 10, now: datetime | None = None) -> Dashboard:
-    """The live dashboard's figures for ``event`` (already checked to be the organizer's): in one read session, the
-    ticket types and their availability, the first payment's time (``ix_orders_event_confirmed``: one index probe),
-    then one pass over the paid orders and one over their lines, each grouped by chart moment (``_passes``), and the
-    latest orders (``ix_orders_event_created``)."""
+    """The live dashboard's figures for ``event`` (already checked to be the organizer's). First the first payment's
+    time, the chart's start (``ix_orders_event_confirmed``: one index probe); then, on two connections at once (the
+    server works on both: the figures come at the pace of the longer one, the pass over the lines), the ticket
+    types with their availability, one pass over the paid orders grouped by chart moment and the latest orders
+    (``ix_orders_event_created``) on one, and one pass over the paid orders' lines on the other (``_line_pass``).
+    On SQLite the two take turns. As before, each statement reads the data as committed when it starts."""
     now = now or utcnow()
-    paid = (Order.event_id == event.id, Order.status.in_(PAID_STATUSES))
     async with db.read() as session:
-        types = await shown_ticket_types(session, event.id)
-        avail = await availability_of(session, event, types, now)
-        first = await session.scalar(select(func.min(Order.confirmed_at)).where(*paid))
-        edges = chart_edges(first, now) if first is not None else []
-        by_order, by_line = await _passes(session, event.id, edges)
-        recent = list(
-            (
+        first = await session.scalar(select(func.min(Order.confirmed_at)).where(*_paid(event.id)))
+    edges = chart_edges(first, now) if first is not None else []
+
+    async def orders_side() -> tuple[list[TicketType], list[Availability], dict[int | None, OrderSums], list[Order]]:
+        async with db.read() as session:
+            types = await shown_ticket_types(session, event.id)
+            avail = await availability_of(session, event, types, now)
+            by_order = await _order_pass(session, event.id, edges)
+            recent = (
                 await session.scalars(
                     select(Order)
                     .where(Order.event_id == event.id)
@@ -137,7 +141,17 @@ async def dashboard(db: Database, event: Event, *, latest: int = 10, now: dateti
                     .options(raiseload(Order.lines))  # not shown: not read
                 )
             ).all()
-        )
+            return types, avail, by_order, list(recent)
+
+    async def lines_side() -> dict[tuple[str, int | None], LineSums]:
+        async with db.read() as session:
+            return await _line_pass(session, event.id, edges)
+
+    async with asyncio.TaskGroup() as group:
+        orders_task = group.create_task(orders_side())
+        lines_task = group.create_task(lines_side())
+    types, avail, by_order, recent = orders_task.result()
+    by_line = lines_task.result()
     count, gross, tips, refunds = (sum(row[i] for row in by_order.values()) for i in range(4))
     revenue: dict[str, int] = {}
     for (tt_id, _), (_, total) in by_line.items():
@@ -160,47 +174,64 @@ def chart_edges(first: datetime, now: datetime) -> list[datetime]:
     return [start + span * (i / CHART_BUCKETS) for i in range(1, CHART_BUCKETS + 1)]
 
 
-async def _passes(
-    session: AsyncSession, event_id: str, edges: list[datetime]
-) -> tuple[dict[int | None, tuple[int, int, int, int]], dict[tuple[str, int | None], tuple[int, int]]]:
-    """One pass over the event's paid orders and one over their lines, each grouping its rows by the chart moment of
-    their payment (one CASE: the first edge at or after it; None for none, e.g. a payment refunded before it was
-    confirmed, or one after the last edge, a clock race). Orders: count, gross, tips, refunds per moment; lines:
-    tickets and revenue per ticket type and moment. The totals are the sums over every moment, None included. No
-    self-join: its plan does not depend on the table's statistics being fresh (with stale ones, a join of the orders
-    with their per-order ticket counts became a nested loop over 10,000 x 10,000 rows)."""
-    paid = (Order.event_id == event_id, Order.status.in_(PAID_STATUSES))
-    bucket: ColumnElement[Any] = (
-        case(*((Order.confirmed_at <= edge, i) for i, edge in enumerate(edges)), else_=None) if edges else null()
+# The two passes group their rows by the chart moment of their order's payment: one CASE, the first edge at or after
+# it, or None (a payment refunded before it was confirmed, or one after the last edge, a clock race); the totals are
+# the sums over every moment, None included. No self-join: its plan does not depend on the table's statistics being
+# fresh (with stale ones, a join of the orders with their per-order ticket counts became a nested loop over
+# 10,000 x 10,000 rows).
+OrderSums = tuple[int, int, int, int]  # paid orders, gross, tips, refunds
+LineSums = tuple[int, int]  # tickets, revenue
+
+
+def _paid(event_id: str) -> tuple[ColumnElement[bool], ...]:
+    return (Order.event_id == event_id, Order.status.in_(PAID_STATUSES))
+
+
+def _bucket(edges: list[datetime]) -> ColumnElement[Any]:
+    if not edges:
+        return null()
+    return case(*((Order.confirmed_at <= edge, i) for i, edge in enumerate(edges)), else_=None)
+
+
+async def _order_pass(session: AsyncSession, event_id: str, edges: list[datetime]) -> dict[int | None, OrderSums]:
+    """Per chart moment: the paid orders, their gross, tips and refunds."""
+    rows = (
+        select(
+            _bucket(edges).label("b"),
+            Order.total_cents.label("total"),
+            Order.tip_cents.label("tip"),
+            Order.refunded_cents.label("refunded"),
+        )
+        .where(*_paid(event_id))
+        .subquery()
     )
-    orders = select(
-        bucket.label("b"),
-        Order.total_cents.label("total"),
-        Order.tip_cents.label("tip"),
-        Order.refunded_cents.label("refunded"),
-    ).where(*paid)
-    o = orders.subquery()
-    grouped = select(o.c.b, func.count(), func.sum(o.c.total), func.sum(o.c.tip), func.sum(o.c.refunded)).group_by(
-        o.c.b
-    )
-    by_order = {
+    grouped = select(
+        rows.c.b, func.count(), func.sum(rows.c.total), func.sum(rows.c.tip), func.sum(rows.c.refunded)
+    ).group_by(rows.c.b)
+    return {
         (None if b is None else int(b)): (int(n), int(total or 0), int(tip or 0), int(refunded or 0))
         for b, n, total, tip, refunded in (await session.execute(grouped)).tuples()
     }
-    lines = (
+
+
+async def _line_pass(
+    session: AsyncSession, event_id: str, edges: list[datetime]
+) -> dict[tuple[str, int | None], LineSums]:
+    """Per ticket type and chart moment: the paid orders' tickets and their lines' totals."""
+    rows = (
         select(
-            bucket.label("b"),
+            _bucket(edges).label("b"),
             OrderLine.ticket_type_id.label("tt"),
             OrderLine.quantity.label("q"),
             OrderLine.line_total_cents.label("v"),
         )
         .select_from(Order)  # the bucket may name no table (no payment yet: NULL)
         .join(OrderLine, OrderLine.order_id == Order.id)
-        .where(*paid)
+        .where(*_paid(event_id))
         .subquery()
     )
-    found = await session.execute(
-        select(lines.c.tt, lines.c.b, func.sum(lines.c.q), func.sum(lines.c.v)).group_by(lines.c.tt, lines.c.b)
-    )
-    by_line = {(tt_id, None if b is None else int(b)): (int(q or 0), int(v or 0)) for tt_id, b, q, v in found.tuples()}
-    return by_order, by_line
+    grouped = select(rows.c.tt, rows.c.b, func.sum(rows.c.q), func.sum(rows.c.v)).group_by(rows.c.tt, rows.c.b)
+    return {
+        (tt_id, None if b is None else int(b)): (int(q or 0), int(v or 0))
+        for tt_id, b, q, v in (await session.execute(grouped)).tuples()
+    }
