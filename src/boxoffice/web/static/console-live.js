@@ -1,13 +1,20 @@
 // The console's live dashboard: on every message of the event's stream, fetch the figures again and swap them in.
-// Without JavaScript the page still shows the figures as of its load (reload for newer ones).
+// Without JavaScript the page still shows the figures as of its load (reload for newer ones). At most one fetch a
+// second (a busy sale sends many messages; the figures of the last one are what counts).
 (function () {
   "use strict";
   var box = document.getElementById("live-figures");
   if (!box || !window.EventSource || !window.fetch) { return; }
   var source = box.getAttribute("data-live-source");
-  var pending = false, again = false;
+  var pending = false, again = false, last = 0, timer = null, GAP = 1000;
   function refresh() {
     if (pending) { again = true; return; }
+    var wait = last + GAP - Date.now();
+    if (wait > 0) {
+      if (!timer) { timer = setTimeout(function () { timer = null; refresh(); }, wait); }
+      return;
+    }
+    last = Date.now();
     pending = true;
     box.setAttribute("aria-busy", "true");
     fetch(source, { credentials: "same-origin", headers: { "Accept": "text/html" } })
