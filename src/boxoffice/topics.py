@@ -9,6 +9,12 @@ def event_topic(event_id: str) -> str:
     return f"event:{event_id}"
 
 
+def event_sales_topic(event_id: str) -> str:
+    """An event's orders changing status (paid, refunded in part or in full, canceled, ...): the console's live
+    dashboard. Never a public stream: the messages name the buyer."""
+    return f"event-sales:{event_id}"
+
+
 def order_topic(order_id: str) -> str:
     """An order's status changes."""
     return f"order:{order_id}"

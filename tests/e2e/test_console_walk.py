@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from boxoffice.accounts.roles import Role
 from boxoffice.accounts.service import create_key_for, list_api_keys
@@ -120,6 +122,10 @@ async def test_an_organizer_runs_an_event_from_the_browser(
         await page.goto(f"{site.url}/manage/events/{event_id}")
         for title in ("Standard", "Supporter", "Early bird"):
             await expect(page.get_by_role("rowheader", name=title)).to_be_visible()
+        await page.get_by_role("button", name="show Early bird earlier").click()  # the order buyers see
+        await expect(page.get_by_role("status")).to_contain_text("Ticket type moved")
+        shown = page.locator("#live-figures tbody th[scope=row]")
+        await expect(shown).to_have_text([re.compile("^Standard"), re.compile("^Early bird"), re.compile("^Supporter")])
 
         buyer = await shopper.new_page()
         await buyer.goto(f"{site.url}/e/{event_id}")
@@ -177,6 +183,12 @@ async def test_an_organizer_runs_an_event_from_the_browser(
         assert [(r["order_id"], r["email"], r["total"], r["refunded"], r["status"]) for r in rows] == [
             (order_id, "grace@example.com", "50.00", "10.00", "partially_refunded")
         ]
+        async with page.expect_download() as waiting:
+            await page.get_by_role("link", name="Export orders (XLSX)").click()
+        workbook = load_workbook(io.BytesIO(Path(await (await waiting.value).path()).read_bytes()))
+        sheet = list(workbook.worksheets[0].values)
+        row = dict(zip(sheet[0], sheet[1], strict=True))
+        assert (row["order_id"], row["total"], row["refunded"], len(sheet)) == (order_id, 50, 10, 2)
 
         # Revoke the API key.
         await page.get_by_role("navigation", name="Console").get_by_role("link", name="API keys").click()

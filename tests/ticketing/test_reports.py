@@ -32,3 +32,28 @@ async def test_the_chart_adds_up_paid_orders_from_their_payment(db: Database) ->
     after_late = [p for p in points if p.at >= t0 + timedelta(hours=12)]
     assert {(p.tickets, p.gross_cents) for p in before_late} == {(3, 4500)}
     assert {(p.tickets, p.gross_cents) for p in after_late} == {(4, 5500)}
+
+
+async def test_the_figures_per_ticket_type_with_tips_refunds_and_no_payment_yet(db: Database) -> None:
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, base_price_cents=1000, tippable=True)
+    other = await make_ticket(db, event.id, title="Balcony", base_price_cents=2500)
+    empty = await dashboard(db, await events.get_event(db, event.id))
+    assert (empty.orders, empty.gross_cents, empty.refunds_cents, empty.chart) == (0, 0, 0, [])
+    assert [(f.ticket_type.id, f.revenue_cents) for f in empty.types] == [(tt.id, 0), (other.id, 0)]
+
+    t0 = datetime.now(UTC)
+    tipped = await reserve(db, order_request(event.id, (tt.id, 2), (other.id, 1), tip_cents=150))
+    await lifecycle.confirm_order(db, tipped.id, now=t0)
+    await lifecycle.record_refund(db, tipped.id, 1234, now=t0 + timedelta(minutes=5))
+    plain = await reserve(db, order_request(event.id, (other.id, 2)))
+    await lifecycle.confirm_order(db, plain.id, now=t0 + timedelta(minutes=10))
+    never_confirmed = await reserve(db, order_request(event.id, (tt.id, 1)))
+    await lifecycle.expire_order(db, never_confirmed.id, force=True)
+    await lifecycle.record_refund(db, never_confirmed.id, 1000)  # paid after its hold ended, refunded in full
+    board = await dashboard(db, await events.get_event(db, event.id), now=t0 + timedelta(hours=1))
+    assert (board.orders, board.gross_cents, board.tips_cents, board.refunds_cents) == (3, 10650, 150, 2234)
+    assert board.net_cents == 8416
+    assert [(f.ticket_type.id, f.revenue_cents) for f in board.types] == [(tt.id, 3000), (other.id, 7500)]
+    assert (board.chart[-1].tickets, board.chart[-1].gross_cents) == (5, 9650)  # the unconfirmed one: no moment
+    assert [o.id for o in board.latest] == [never_confirmed.id, plain.id, tipped.id]

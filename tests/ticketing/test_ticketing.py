@@ -450,7 +450,7 @@ async def test_domain_events_are_recorded_with_the_change(db: Database) -> None:
     ]
     last = mine[-1].payload["ticket_types"][0]
     assert (last["sold"], last["held"], last["available"]) == (1, 0, 2)
-    assert mine[4].topics == [f"order:{order.id}"]
+    assert mine[4].topics == [f"order:{order.id}", f"event-sales:{event.id}"]
 
 
 async def test_invitee_who_buys_becomes_ticket_holder_in_one_row(db: Database) -> None:

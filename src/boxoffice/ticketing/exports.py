@@ -2,12 +2,17 @@
 row's id), so an export of any size holds one batch in memory.
 
 ``iter_ticket_holders`` lists the attendees through ``ticketing.roster.iter_attendees``, the questions as columns.
+
+The rows hold typed values: text, a ``datetime`` (timezone-aware UTC, ``TIME_COLUMNS``), an ``Amount`` (money in
+minor units with its currency) or None. Each file format writes them its own way: ``plain`` is a cell's text (CSV).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +39,7 @@ ORDER_COLUMNS = (
     "refunded",
     "confirmed_at",
 )
+TIME_COLUMNS = frozenset({"created_at", "confirmed_at"})
 HOLDER_COLUMNS = (
     "ticket_id",
     "ticket_type",
@@ -47,13 +53,39 @@ HOLDER_COLUMNS = (
 )
 
 
-def _minor(cents: int, currency: str) -> str:
-    """``1250, "usd"`` -> ``12.50`` (a plain number a spreadsheet can add up)."""
-    exp = money.exponent(currency)
-    return f"{Decimal(cents) / (10**exp):.{exp}f}" if exp else str(cents)
+@dataclass(frozen=True)
+class Amount:
+    """An amount of money in an export row (its currency is also the row's ``currency`` column)."""
+
+    cents: int
+    currency: str
+
+    @property
+    def exponent(self) -> int:
+        return money.exponent(self.currency)
+
+    @property
+    def decimal(self) -> Decimal:
+        """``1250 usd`` -> ``Decimal("12.50")``; ``1250 jpy`` -> ``Decimal("1250")`` (exact, never a float)."""
+        exp = self.exponent
+        return Decimal(self.cents).scaleb(-exp) if exp else Decimal(self.cents)
+
+    def __str__(self) -> str:
+        """``12.50``: a plain number a spreadsheet can add up."""
+        return f"{self.decimal:.{self.exponent}f}"
+
+
+def plain(value: object) -> str:
+    """A cell as text: an amount as a plain number, a time in ISO 8601 (with its UTC offset), nothing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 async def iter_order_rows(db: Database, event_id: str, *, batch: int = BATCH) -> AsyncIterator[list[Any]]:
+    """The event's orders in ``ORDER_COLUMNS``, by id."""
     last = ""
     while True:
         async with db.read() as session:
@@ -80,16 +112,16 @@ async def iter_order_rows(db: Database, event_id: str, *, batch: int = BATCH) ->
         for r in rows:
             yield [
                 r.id,
-                r.created_at.isoformat(),
+                r.created_at,
                 r.status,
                 r.email,
                 r.name,
                 r.currency.upper(),
-                _minor(r.subtotal_cents, r.currency),
-                _minor(r.tip_cents, r.currency),
-                _minor(r.total_cents, r.currency),
-                _minor(r.refunded_cents, r.currency),
-                r.confirmed_at.isoformat() if r.confirmed_at else "",
+                Amount(r.subtotal_cents, r.currency),
+                Amount(r.tip_cents, r.currency),
+                Amount(r.total_cents, r.currency),
+                Amount(r.refunded_cents, r.currency),
+                r.confirmed_at,
             ]
         if len(rows) < batch:
             return

@@ -46,7 +46,7 @@ from boxoffice.ticketing.models import (
     Ticket,
     TicketType,
 )
-from boxoffice.topics import order_topic
+from boxoffice.topics import event_sales_topic, order_topic
 
 LATE_PAYMENT_SOURCES = (OrderStatus.EXPIRED, OrderStatus.CANCELED, OrderStatus.FAILED)
 
@@ -184,7 +184,7 @@ def _record_status(session: AsyncSession, order: Order, previous: str) -> None:
     outbox.record(
         session,
         f"order.{order.status}",
-        [order_topic(order.id)],
+        [order_topic(order.id), event_sales_topic(order.event_id)],  # the buyer's stream, the console's dashboard
         {
             "order_id": order.id,
             "event_id": order.event_id,

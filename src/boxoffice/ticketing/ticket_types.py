@@ -30,6 +30,10 @@ from boxoffice.ticketing.rules import pricing_from_row, ticket_values
 from boxoffice.ticketing.voucher_models import WaitingListEntry
 from boxoffice.topics import event_topic
 
+# The order an event's ticket types are shown in, everywhere (buyer page, API, console, door): ``position``, lowest
+# first (the console's up and down buttons renumber it 0, 1, 2...), then the oldest, then the id (never a tie).
+SHOWN_ORDER = (TicketType.position, TicketType.created_at, TicketType.id)
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -236,7 +240,36 @@ async def list_ticket_types(db: Database, event_id: str, *, include_deleted: boo
         stmt = select(TicketType).where(TicketType.event_id == event_id)
         if not include_deleted:
             stmt = stmt.where(TicketType.deleted_at.is_(None))
-        return list((await session.scalars(stmt.order_by(TicketType.position, TicketType.created_at))).all())
+        return list((await session.scalars(stmt.order_by(*SHOWN_ORDER))).all())
+
+
+async def move_ticket_type(
+    db: Database, ticket_type_id: str, step: int, *, organizer_id: str | None = None
+) -> list[str]:
+    """Move a ticket type one place up (``step`` -1) or down (+1) in the order buyers see (``SHOWN_ORDER``): the
+    event's ticket types are numbered 0, 1, 2... in their current order with the two neighbours swapped. The event's
+    row is locked, so moves asked at once apply one after the other. Already first (or last): nothing changes.
+    Returns the event's ticket type ids in their new order."""
+    if step not in (-1, 1):
+        raise InvalidInput.one("direction", "must be up or down", code=ErrorCode.INVALID_CHOICE)
+    async with db.transaction() as session:
+        tt = await _load_ticket_type(session, ticket_type_id, organizer_id=organizer_id)
+        await events.load_event(session, tt.event_id, for_update=True)
+        stmt = select(TicketType).where(TicketType.event_id == tt.event_id, TicketType.deleted_at.is_(None))
+        tts = list((await session.scalars(stmt.order_by(*SHOWN_ORDER).execution_options(populate_existing=True))).all())
+        here = next(i for i, t in enumerate(tts) if t.id == ticket_type_id)
+        there = here + step
+        if not 0 <= there < len(tts):
+            return [t.id for t in tts]
+        tts[here], tts[there] = tts[there], tts[here]
+        now = utcnow()
+        for position, t in enumerate(tts):
+            if t.position != position:
+                t.position = position
+                t.updated_at = now
+        ids = [t.id for t in tts]
+        outbox.record(session, "ticket.reordered", [event_topic(tt.event_id)], {"event_id": tt.event_id, "order": ids})
+    return ids
 
 
 def sales_state(tt: TicketType, event: Event, available: int, now: datetime) -> str:
@@ -256,17 +289,21 @@ async def availability(db: Database, event_id: str, *, now: datetime | None = No
     now = now or utcnow()
     async with db.read() as session:
         event = await events.load_event(session, event_id)
-        tts = list(
-            (
-                await session.scalars(
-                    select(TicketType)
-                    .where(TicketType.event_id == event_id, TicketType.deleted_at.is_(None))
-                    .order_by(TicketType.position, TicketType.created_at)
-                )
-            ).all()
-        )
-        expired = await _expired_holds(session, [tt.id for tt in tts], now)
-        waiting = await _waiting(session, event_id)
+        return await availability_of(session, event, await shown_ticket_types(session, event_id), now)
+
+
+async def shown_ticket_types(session: AsyncSession, event_id: str) -> list[TicketType]:
+    """The event's ticket types (not deleted) in ``SHOWN_ORDER``."""
+    stmt = select(TicketType).where(TicketType.event_id == event_id, TicketType.deleted_at.is_(None))
+    return list((await session.scalars(stmt.order_by(*SHOWN_ORDER))).all())
+
+
+async def availability_of(
+    session: AsyncSession, event: Event, tts: list[TicketType], now: datetime
+) -> list[Availability]:
+    """``availability`` of ``tts`` (the event's ticket types, already read in ``session``)."""
+    expired = await _expired_holds(session, [tt.id for tt in tts], now)
+    waiting = await _waiting(session, event.id)
     out = []
     for tt in tts:
         wait = waiting.get(tt.id, 0) if tt.waiting_list else 0

@@ -76,8 +76,8 @@ def _stream(
     *,
     settle: float | None = None,
 ) -> Response:
-    """The SSE answer for ``topic`` (or several topics), within the caps on open streams (429 past them);
-    ``settle`` as in ``realtime.sse_events``."""
+    """The SSE answer for ``topic`` (or several topics), within the caps on open streams (429 past them); ``settle``
+    as in ``realtime.sse_events``."""
     slots: StreamSlots = request.app.state.sse_slots
     slot = slots.take(client_address(request))
     if slot is None:

@@ -1,9 +1,10 @@
 """An event's live dashboard (owners and managers): per ticket type sold, held, available and revenue; gross, tips,
 refunds and net; sales over time (server-drawn SVG); the latest orders; checked in and total per check-in list.
 ``console-live.js`` listens to ``/manage/events/{id}/stream``: the event's topic (the same as the public
-availability stream), on whose messages it swaps in ``/manage/events/{id}/live`` (the figures alone), and the topics
-of the event's check-in lists, after whose messages the stream sends ``checkin.counts`` (the counts of every list,
-at most once a second) for the script to write into the check-in table."""
+availability stream) and its orders' status changes (``event_sales_topic``: ``order.*``, which carry the refunds that
+move no ticket), on whose messages it swaps in ``/manage/events/{id}/live`` (the figures alone), and the topics of
+the event's check-in lists, after whose messages the stream sends ``checkin.counts`` (the counts of every list, at
+most once a second) for the script to write into the check-in table."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from boxoffice.errors import InvalidInput, InvalidTransition
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ticketing.reports import dashboard
-from boxoffice.topics import checkin_list_topic, event_topic
+from boxoffice.topics import checkin_list_topic, event_sales_topic, event_topic
 from boxoffice.web.api.streams import _stream
 from boxoffice.web.console.access import ConsoleRoute, Member, OwnerOrManager, _box
 from boxoffice.web.console.chart import sales_chart
@@ -34,6 +35,7 @@ NOTICES = {
     "saved": "Event saved.",
     "ticket-created": "Ticket type created.",
     "ticket-saved": "Ticket type saved.",
+    "ticket-moved": "Ticket type moved: buyers see the ticket types in this order.",
     "published": "Event published: buyers can see it and buy tickets.",
     "paused": "Sales paused: the page stays visible, checkout is closed until you resume.",
     "resumed": "Sales resumed.",
@@ -127,5 +129,5 @@ async def dashboard_stream(request: Request, event_id: str, member: OwnerOrManag
         ]
         return [{"type": "hello", "event_id": event.id}, {"type": "checkin.counts", "lists": counts}]
 
-    topics = (event_topic(event.id), *(checkin_list_topic(lst.id) for lst, _ in counted))
+    topics = (event_topic(event.id), event_sales_topic(event.id), *(checkin_list_topic(lst.id) for lst, _ in counted))
     return _stream(request, _box(request), topics, snapshot, settle=COUNTS_EVERY)

@@ -1,8 +1,11 @@
-"""CSV exports of an event's orders and attendees (owners and managers): streamed row by row from keyset batches
-(``ticketing.exports``), so memory stays flat whatever the size. A cell that a spreadsheet would run as a formula
-(starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is prefixed with ``'``.
+"""Exports of an event's orders and attendees (owners and managers), as CSV or XLSX, read in keyset batches
+(``ticketing.exports``), so memory stays flat whatever the size.
 
-XLSX is left out: openpyxl is not a dependency, and CSV opens in every spreadsheet."""
+CSV is streamed row by row; a cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return) is prefixed with ``'``; amounts are plain numbers (``12.50``), times ISO 8601 in
+UTC. XLSX (``xlsx``: openpyxl's write-only workbook, built on disk then streamed) keeps the cells' types: amounts as
+numbers with their currency's decimals, times as date-times in the event's time zone (named in the header), text as
+text (never a formula)."""
 
 from __future__ import annotations
 
@@ -15,16 +18,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from boxoffice.attendees.questions import list_questions
-from boxoffice.ticketing.exports import ORDER_COLUMNS, attendee_header, iter_order_rows, iter_ticket_holders
+from boxoffice.events.models import Event
+from boxoffice.ticketing.exports import ORDER_COLUMNS, attendee_header, iter_order_rows, iter_ticket_holders, plain
 from boxoffice.web.console.access import NO_STORE, ConsoleRoute, OwnerOrManager, _box
 from boxoffice.web.console.dashboard import owned_event
+from boxoffice.web.console.xlsx import MEDIA_TYPE, time_zone, xlsx_stream
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
+    text = plain(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -40,21 +45,31 @@ async def _csv(header: Iterable[str], rows: AsyncIterator[list[Any]]) -> AsyncIt
         yield _line(row)
 
 
-def _download(name: str, body: AsyncIterator[str]) -> Response:
+def _download(name: str, body: AsyncIterator[str] | AsyncIterator[bytes], media_type: str) -> Response:
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
-    return StreamingResponse(body, media_type="text/csv; charset=utf-8", headers=headers)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+def _file(event: Event, kind: str, fmt: str, header: list[str], rows: AsyncIterator[list[Any]]) -> Response:
+    name = f"{kind}-{event.id}.{fmt}"
+    if fmt == "xlsx":
+        return _download(name, xlsx_stream(kind, header, rows, time_zone(event.timezone)), MEDIA_TYPE)
+    return _download(name, _csv(header, rows), "text/csv; charset=utf-8")
 
 
 @router.get("/manage/events/{event_id}/export/orders.csv")
+@router.get("/manage/events/{event_id}/export/orders.xlsx")
 async def export_orders(request: Request, event_id: str, member: OwnerOrManager) -> Response:
     event = await owned_event(request, member, event_id)
-    return _download(f"orders-{event.id}.csv", _csv(ORDER_COLUMNS, iter_order_rows(_box(request).db, event.id)))
+    rows = iter_order_rows(_box(request).db, event.id)
+    return _file(event, "orders", request.url.path.rsplit(".", 1)[1], list(ORDER_COLUMNS), rows)
 
 
 @router.get("/manage/events/{event_id}/export/attendees.csv")
+@router.get("/manage/events/{event_id}/export/attendees.xlsx")
 async def export_attendees(request: Request, event_id: str, member: OwnerOrManager) -> Response:
     event = await owned_event(request, member, event_id)
     db = _box(request).db
     questions = await list_questions(db, event.id, include_deleted=True)
     rows = iter_ticket_holders(db, event.id, questions)
-    return _download(f"attendees-{event.id}.csv", _csv(attendee_header(questions), rows))
+    return _file(event, "attendees", request.url.path.rsplit(".", 1)[1], attendee_header(questions), rows)

@@ -1,7 +1,8 @@
 """Ticket types in the console (owners and managers): create and edit all three pricing models through the same
 service as the API (``ticketing.ticket_types``: the same checks and error codes), with a preview of what a buyer
 pays: a "Preview" button (no JavaScript needed) and ``.../ticket-types/preview``, which ``ticket-preview.js``
-calls as the form changes. Order on the buyer page: the ``position`` field (lowest first)."""
+calls as the form changes. Order on the buyer page, in the API and here: ``ticket_types.SHOWN_ORDER`` (``position``,
+lowest first); the dashboard's Up and Down buttons (``.../move``) swap a ticket type with its neighbour."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from boxoffice.ticketing.models import TicketType
 from boxoffice.web.console.access import ConsoleRoute, OwnerOrManager, _box
 from boxoffice.web.console.dashboard import owned_event
 from boxoffice.web.console.forms import ConsoleForm
-from boxoffice.web.console.render import render
+from boxoffice.web.console.render import message_page, render
 from boxoffice.web.console.ticket_type_form import (
     MAX_TIERS,
     Preview,
@@ -26,6 +27,7 @@ from boxoffice.web.console.ticket_type_form import (
 )
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
+STEPS = {"up": -1, "down": 1}
 MODELS = [
     ("fixed", "Fixed price"),
     ("flexible", "Pay what you want (a minimum, a suggested price)"),
@@ -106,6 +108,24 @@ async def update_ticket_type(request: Request, event_id: str, ticket_id: str, me
     event = await owned_event(request, member, event_id)
     ticket = await _ticket(request, event, ticket_id, member.organizer_id)
     return await _submit(request, event, ticket, member.organizer_id)
+
+
+@router.post("/manage/events/{event_id}/ticket-types/{ticket_id}/move")
+async def move_ticket_type(request: Request, event_id: str, ticket_id: str, member: OwnerOrManager) -> Response:
+    """Up or down one place (a button beside each ticket type on the dashboard); anything else changes nothing."""
+    event = await owned_event(request, member, event_id)
+    ticket = await _ticket(request, event, ticket_id, member.organizer_id)
+    step = STEPS.get(str((await ConsoleForm.read(request)).get("direction")))
+    if step is None:
+        return message_page(
+            request,
+            422,
+            "Nothing was changed",
+            "Choose Up or Down beside a ticket type.",
+            link=(f"/manage/events/{event.id}", "Back to the dashboard"),
+        )
+    await service.move_ticket_type(_box(request).db, ticket.id, step, organizer_id=member.organizer_id)
+    return RedirectResponse(f"/manage/events/{event.id}?done=ticket-moved#types-heading", status_code=303)
 
 
 @router.post("/manage/events/{event_id}/ticket-types/preview")

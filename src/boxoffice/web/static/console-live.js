@@ -1,14 +1,21 @@
 // The console's live dashboard: on every sales message of the event's stream, fetch the figures again and swap them
-// in; on every checkin.counts message, write the check-in counts into the check-in table.
+// in (at most once a second: a busy sale sends many messages; the figures of the last one are what counts); on every
+// checkin.counts message, write the check-in counts into the check-in table.
 // Without JavaScript the page still shows the figures as of its load (reload for newer ones).
 (function () {
   "use strict";
   var box = document.getElementById("live-figures");
   if (!box || !window.EventSource || !window.fetch) { return; }
   var source = box.getAttribute("data-live-source");
-  var pending = false, again = false;
+  var pending = false, again = false, last = 0, timer = null, GAP = 1000;
   function refresh() {
     if (pending) { again = true; return; }
+    var wait = last + GAP - Date.now();
+    if (wait > 0) {
+      if (!timer) { timer = setTimeout(function () { timer = null; refresh(); }, wait); }
+      return;
+    }
+    last = Date.now();
     pending = true;
     box.setAttribute("aria-busy", "true");
     fetch(source, { credentials: "same-origin", headers: { "Accept": "text/html" } })
@@ -41,9 +48,12 @@
     });
   }
   // The stream's messages are named (``event: hello``, ``event: availability``...): ``onmessage`` would hear none.
-  // The hello says the stream is open (the page already shows these figures); the sales ones refresh them.
+  // The hello says the stream is open (the page already shows these figures); every other one refreshes them:
+  // availability and ticket types, and the orders' status changes (a partial refund moves money, not tickets).
   var stream = new EventSource(box.getAttribute("data-live-stream"));
-  ["availability", "ticket.created", "ticket.updated", "ticket.deleted", "message"].forEach(function (name) {
+  ["availability", "ticket.created", "ticket.updated", "ticket.deleted", "ticket.reordered", "message",
+   "order.confirmed", "order.partially_refunded", "order.refunded", "order.canceled", "order.expired",
+   "order.failed"].forEach(function (name) {
     stream.addEventListener(name, refresh);
   });
   stream.addEventListener("checkin.counts", counts);
