@@ -12,7 +12,7 @@ from sqlalchemy import JSON, ColumnElement, DateTime, Executable, MetaData, Row,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -121,9 +121,7 @@ class Database:
             self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._autocommit = (
-            self.sessionmaker
-            if self.is_sqlite
-            else async_sessionmaker(self._autocommit_engine, expire_on_commit=False)
+            self.sessionmaker if self.is_sqlite else async_sessionmaker(self._autocommit_engine, expire_on_commit=False)
         )
         self._dialect = self.engine.dialect.name
         self._commit_listeners: list[Callable[[], None]] = []
@@ -179,23 +177,27 @@ class Database:
             yield session
         self._committed()
 
+    @asynccontextmanager
+    async def plain(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for statements that are atomic by themselves, as ``single`` (autocommit on PostgreSQL, a
+        transaction on SQLite), but with no ORM session around it: the hot paths' statements are Core or text and
+        need none of its work."""
+        if self.is_sqlite:
+            async with self.engine.begin() as connection:
+                yield connection
+        else:
+            async with self._autocommit_engine.connect() as connection:
+                yield connection
+        self._committed()
+
     async def execute_one(
         self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
     ) -> list[Row[Any]]:
-        """One write statement that is atomic by itself, its rows returned: autocommit on PostgreSQL, a transaction
-        on SQLite, as ``single``, but on a plain connection (no ORM session: the hot paths' statements are Core or
-        text and need none of its work). A list of ``params`` runs it once for each (one round trip on asyncpg);
-        in autocommit each execution is then atomic by itself, not the batch."""
-        if self.is_sqlite:
-            async with self.engine.begin() as connection:
-                result = await connection.execute(statement, params)
-                rows = list(result.all()) if result.returns_rows else []
-        else:
-            async with self._autocommit_engine.connect() as connection:
-                result = await connection.execute(statement, params)
-                rows = list(result.all()) if result.returns_rows else []
-        self._committed()
-        return rows
+        """One statement on a ``plain`` connection, its rows returned. A list of ``params`` runs it once for each
+        (one round trip on asyncpg); in autocommit each execution is then atomic by itself, not the batch."""
+        async with self.plain() as connection:
+            result = await connection.execute(statement, params)
+            return list(result.all()) if result.returns_rows else []
 
     async def delete_in_batches(self, model: type[Base], condition: ColumnElement[bool], *, batch: int = 1000) -> int:
         """Delete the rows of ``model`` that match ``condition``, ``batch`` rows per short transaction (so no lock is
