@@ -16,7 +16,8 @@ for the measured requests only (after ``--warmup`` requests) and reports instruc
     .venv/bin/python -m benchmarks.web_cpu webhooks --callgrind          # instructions per confirmation
     .venv/bin/python -m benchmarks.web_cpu orders -n 2000                # CPU ms per order (noisy)
     py-spy record -r 500 -f raw -o orders.txt -- .venv/bin/python -m benchmarks.web_cpu orders -n 3000
-    .venv/bin/python -m benchmarks.web_cpu summarize orders.txt          # where the samples went
+    .venv/bin/python -m benchmarks.web_cpu summarize orders.txt          # where the samples went, by frame
+    .venv/bin/python -m benchmarks.web_cpu parts orders.txt              # ... by part of the request
 """
 
 from __future__ import annotations
@@ -360,6 +361,45 @@ def under_callgrind(args: argparse.Namespace) -> int:
     return 0
 
 
+# Where a request's samples go, by the first of these parts whose frame (a prefix) is on the sample's stack; what
+# none of them holds is FastAPI's and the middlewares' own work (routing, the body's parsing and validation).
+PARTS = (
+    ("Checkout Session (the Stripe call)", "StripeGateway.create_checkout_session"),
+    ("storing the session id and URL", "set_checkout_sessions"),
+    ("reservation: checks, pricing, order objects", "_new_order"),
+    ("reservation statement", "_reserve_fused"),
+    ("reservation: checks, pricing, order objects", "Payments.reserve"),
+    ("the 201 answer (order fields, encoding)", "order_fields"),
+    ("confirmation statement(s)", "confirm_order"),
+    ("confirmation statement(s)", "confirm_paid_in_one_statement"),
+    ("reading the order", "WebhookProcessor._order_for"),
+    ("delivery counted / marked processed", "WebhookProcessor._already_processed"),
+    ("delivery counted / marked processed", "Database.execute_one"),
+    ("signature check", "verify_signature"),
+    ("other endpoint work", "create_order"),
+    ("other endpoint work", "stripe_webhook"),
+)
+
+
+def parts(path: str, under: str) -> None:
+    """The request's samples by ``PARTS``."""
+    shares: Counter[str] = Counter()
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        frames = stack.split(";")
+        if not any(frame.startswith(under) for frame in frames):
+            continue
+        total += int(count_text)
+        part = next(
+            (name for name, prefix in PARTS if any(frame.startswith(prefix) for frame in frames)),
+            "FastAPI, middlewares, routing, body validation",
+        )
+        shares[part] += int(count_text)
+    for name, count in shares.most_common():
+        print(f"  {100 * count / max(total, 1):5.1f} %  {name}")
+
+
 # Frames whose inclusive share of the samples a summary gives (py-spy's raw format: "frame;frame;... count").
 def summarize(path: str, top: int, under: str) -> None:
     """Each frame's share of the samples taken under the first frame that starts with ``under`` (the request's
@@ -392,8 +432,8 @@ def summarize(path: str, top: int, under: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["orders", "webhooks", "summarize"])
-    parser.add_argument("file", nargs="?", help="summarize: a py-spy raw profile")
+    parser.add_argument("what", choices=["orders", "webhooks", "summarize", "parts"])
+    parser.add_argument("file", nargs="?", help="summarize, parts: a py-spy raw profile")
     parser.add_argument("-n", type=int, default=300, help="measured requests")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=16)
@@ -405,6 +445,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.what == "summarize":
         summarize(args.file, args.top, args.under)
+        return 0
+    if args.what == "parts":
+        parts(args.file, args.under)
         return 0
     if args.callgrind:
         return under_callgrind(args)
