@@ -178,11 +178,13 @@ class Database:
         self._committed()
 
     @asynccontextmanager
-    async def plain(self) -> AsyncIterator[AsyncConnection]:
+    async def plain(self, *, transaction: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection for statements that are atomic by themselves, as ``single`` (autocommit on PostgreSQL, a
         transaction on SQLite), but with no ORM session around it: the hot paths' statements are Core or text and
-        need none of its work."""
-        if self.is_sqlite:
+        need none of its work. ``transaction``: inside BEGIN and COMMIT on PostgreSQL too, so that a process killed
+        while a statement waits (for a row lock) leaves nothing done: PostgreSQL aborts the open transaction of a
+        client that is gone, where an autocommit statement would finish and commit by itself."""
+        if self.is_sqlite or transaction:
             async with self.engine.begin() as connection:
                 yield connection
         else:
@@ -191,11 +193,15 @@ class Database:
         self._committed()
 
     async def execute_one(
-        self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
+        self,
+        statement: Executable,
+        params: dict[str, Any] | list[dict[str, Any]] | None = None,
+        *,
+        transaction: bool = False,
     ) -> list[Row[Any]]:
         """One statement on a ``plain`` connection, its rows returned. A list of ``params`` runs it once for each
         (one round trip on asyncpg); in autocommit each execution is then atomic by itself, not the batch."""
-        async with self.plain() as connection:
+        async with self.plain(transaction=transaction) as connection:
             result = await connection.execute(statement, params)
             return list(result.all()) if result.returns_rows else []
 

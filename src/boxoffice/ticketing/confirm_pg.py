@@ -1,13 +1,13 @@
 """The one-statement confirmation, for PostgreSQL (when ``Database.one_statement_confirmations`` is on).
 
 A paid pending order whose payment matches its total, with no attendees and not bought with a waiting-list offer
-(the flash-sale order), is confirmed by one SQL statement in autocommit: the guarded ``pending -> confirmed`` UPDATE,
-its tickets (one per unit), the buyer made a ticket holder (a participant row created, or an existing one upgraded
-the way ``events.participants.add_ticket_holder`` does), held moved to sold, the order's history row and the
-``order.confirmed`` and ``availability`` outbox messages. Everything is written only from the UPDATE's row, so an
-order that is not pending any more (a concurrent delivery confirmed it, the hold ended) writes nothing, and the
-caller takes the general path (``orders.confirm_order``), which judges every other case. It writes exactly the rows
-the general path writes (tests compare the two).
+(the flash-sale order), is confirmed by one SQL statement, in a transaction of its own (see the function): the
+guarded ``pending -> confirmed`` UPDATE, its tickets (one per unit), the buyer made a ticket holder (a participant
+row created, or an existing one upgraded the way ``events.participants.add_ticket_holder`` does), held moved to
+sold, the order's history row and the ``order.confirmed`` and ``availability`` outbox messages. Everything is
+written only from the UPDATE's row, so an order that is not pending any more (a concurrent delivery confirmed it,
+the hold ended) writes nothing, and the caller takes the general path (``orders.confirm_order``), which judges every
+other case. It writes exactly the rows the general path writes (tests compare the two).
 """
 
 from __future__ import annotations
@@ -133,4 +133,7 @@ async def confirm_paid_in_one_statement(
         "order_topics": [order_topic(order_id)],
         "event_topic_prefix": event_topic(""),
     }
-    return bool(await db.execute_one(_CONFIRM, params))
+    # In a transaction (BEGIN, the statement, COMMIT: two round trips more than autocommit): a web process killed
+    # while the statement waits for a ticket type's lock confirms nothing, as on the general path; in autocommit the
+    # statement would go on and commit once the lock is free (Stripe's retry would then find the order confirmed).
+    return bool(await db.execute_one(_CONFIRM, params, transaction=True))
