@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from sqlalchemy import JSON, ColumnElement, DateTime, MetaData, delete, event, inspect, select
+from sqlalchemy import JSON, ColumnElement, DateTime, Executable, MetaData, Row, delete, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -117,17 +117,22 @@ class Database:
         # PostgreSQL: reads and single statements run in autocommit, one round trip each instead of BEGIN, the
         # statement and COMMIT/ROLLBACK. Under READ COMMITTED every statement sees its own snapshot anyway, so a read
         # loses no consistency; a single statement is atomic by itself. SQLite keeps its explicit transactions.
-        self._autocommit = (
-            self.sessionmaker
-            if self.is_sqlite
-            else async_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        self._autocommit_engine = (
+            self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        self._autocommit = (
+            self.sessionmaker if self.is_sqlite else async_sessionmaker(self._autocommit_engine, expire_on_commit=False)
+        )
+        self._dialect = self.engine.dialect.name
         self._commit_listeners: list[Callable[[], None]] = []
         # The dialect's capabilities, by name (tests may turn one off on their Database to compare the paths).
         # One-statement reservations (ticketing.reserve_pg): PostgreSQL's data-modifying WITH and its jsonb functions.
         self.one_statement_reservations = self.dialect == "postgresql"
         # One-statement check-ins (checkin.scan): the admission and its outbox message in one data-modifying WITH.
         self.one_statement_checkins = self.dialect == "postgresql"
+        # One-statement confirmations (ticketing.confirm_pg): a paid order's whole confirmation in one data-modifying
+        # WITH.
+        self.one_statement_confirmations = self.dialect == "postgresql"
 
     @property
     def is_sqlite(self) -> bool:
@@ -135,7 +140,7 @@ class Database:
 
     @property
     def dialect(self) -> str:
-        return self.engine.dialect.name
+        return self._dialect
 
     def insert(self, model: type[Base]) -> UpsertInsert:
         """The INSERT construct, with its ON CONFLICT clauses, of this database's dialect."""
@@ -171,6 +176,34 @@ class Database:
         async with self._autocommit() as session:
             yield session
         self._committed()
+
+    @asynccontextmanager
+    async def plain(self, *, transaction: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for statements that are atomic by themselves, as ``single`` (autocommit on PostgreSQL, a
+        transaction on SQLite), but with no ORM session around it: the hot paths' statements are Core or text and
+        need none of its work. ``transaction``: inside BEGIN and COMMIT on PostgreSQL too, so that a process killed
+        while a statement waits (for a row lock) leaves nothing done: PostgreSQL aborts the open transaction of a
+        client that is gone, where an autocommit statement would finish and commit by itself."""
+        if self.is_sqlite or transaction:
+            async with self.engine.begin() as connection:
+                yield connection
+        else:
+            async with self._autocommit_engine.connect() as connection:
+                yield connection
+        self._committed()
+
+    async def execute_one(
+        self,
+        statement: Executable,
+        params: dict[str, Any] | list[dict[str, Any]] | None = None,
+        *,
+        transaction: bool = False,
+    ) -> list[Row[Any]]:
+        """One statement on a ``plain`` connection, its rows returned. A list of ``params`` runs it once for each
+        (one round trip on asyncpg); in autocommit each execution is then atomic by itself, not the batch."""
+        async with self.plain(transaction=transaction) as connection:
+            result = await connection.execute(statement, params)
+            return list(result.all()) if result.returns_rows else []
 
     async def delete_in_batches(self, model: type[Base], condition: ColumnElement[bool], *, batch: int = 1000) -> int:
         """Delete the rows of ``model`` that match ``condition``, ``batch`` rows per short transaction (so no lock is

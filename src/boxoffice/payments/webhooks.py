@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from boxoffice import metrics
 from boxoffice.clock import utcnow
@@ -27,6 +27,7 @@ from boxoffice.payments.gateway import StripeRequestRejected
 from boxoffice.payments.models import StripeEvent
 from boxoffice.payments.service import Payments
 from boxoffice.ticketing.checkout import await_async_payment, note_order_issue
+from boxoffice.ticketing.confirm_pg import confirm_paid_in_one_statement
 from boxoffice.ticketing.models import Order, OrderStatus
 from boxoffice.ticketing.orders import (
     LATE_PAYMENT_SOURCES,
@@ -39,6 +40,18 @@ from boxoffice.ticketing.orders import (
 )
 
 log = logging.getLogger("boxoffice.webhooks")
+
+_STRIPE_EVENTS = StripeEvent.__table__
+_MARK_PROCESSED = (
+    update(_STRIPE_EVENTS)  # type: ignore[arg-type]
+    .where(_STRIPE_EVENTS.c.id == bindparam("event"))
+    .values(
+        processed_at=bindparam("at"),
+        outcome=bindparam("short"),
+        detail=bindparam("long"),
+        order_id=bindparam("order"),
+    )
+)
 
 DEFAULT_TOLERANCE = 300
 
@@ -128,6 +141,21 @@ class WebhookProcessor:
         self.livemode = livemode  # the key's mode: a live key takes live events only, a test key test events only
         self.tolerance = tolerance
         self._mismatches_logged: OrderedDict[str, None] = OrderedDict()
+        # Built once (Core, not ORM): the statement runs for every delivery.
+        events = StripeEvent.__table__
+        self._count_delivery = (
+            db.insert(StripeEvent)
+            .values(
+                id=bindparam("event"),
+                type=bindparam("kind"),
+                object_id=bindparam("object"),
+                livemode=bindparam("mode"),
+                received_at=bindparam("at"),
+                deliveries=1,
+            )
+            .on_conflict_do_update(index_elements=["id"], set_={"deliveries": events.c.deliveries + 1})
+            .returning(events.c.processed_at)
+        )
 
     async def receive(self, payload: bytes, signature: str | None) -> WebhookOutcome:
         """Verify, record, apply. Raises ``SignatureError`` (answer 400), ``LivemodeMismatch`` for an event of the
@@ -161,12 +189,10 @@ class WebhookProcessor:
             log.info("duplicate webhook ignored", extra={"stripe_event_id": event_id, "type": kind})
             return WebhookOutcome(event_id, kind, "duplicate", duplicate=True)
         outcome, order_id = await self._apply(kind, obj)
-        async with self.db.single() as session:
-            await session.execute(
-                update(StripeEvent)
-                .where(StripeEvent.id == event_id)
-                .values(processed_at=utcnow(), outcome=outcome[:64], detail=outcome, order_id=order_id)
-            )
+        await self.db.execute_one(
+            _MARK_PROCESSED,
+            {"event": event_id, "at": utcnow(), "short": outcome[:64], "long": outcome, "order": order_id},
+        )
         metrics.webhook_processed(event.get("created"))
         log.info(
             "webhook processed",
@@ -195,21 +221,18 @@ class WebhookProcessor:
     async def _already_processed(self, event_id: str, kind: str, obj: dict[str, Any], livemode: bool) -> bool:
         """Count this delivery (one statement: the first inserts the event's row, later ones count themselves) and
         tell whether the event has been processed already."""
-        async with self.db.single() as session:
-            processed = await session.scalar(
-                self.db.insert(StripeEvent)
-                .values(
-                    id=event_id,
-                    type=kind,
-                    object_id=obj.get("id"),
-                    livemode=livemode,
-                    received_at=utcnow(),
-                    deliveries=1,
-                )
-                .on_conflict_do_update(index_elements=["id"], set_={"deliveries": StripeEvent.deliveries + 1})
-                .returning(StripeEvent.processed_at)
-            )
-        return processed is not None
+        object_id = obj.get("id")
+        (row,) = await self.db.execute_one(
+            self._count_delivery,
+            {
+                "event": event_id,
+                "kind": kind,
+                "object": object_id if isinstance(object_id, str) else None,
+                "mode": livemode,
+                "at": utcnow(),
+            },
+        )
+        return row[0] is not None
 
     # -- event handlers -----------------------------------------------------------------------------------------
 
@@ -256,12 +279,31 @@ class WebhookProcessor:
             return "late payment: tickets gone, refunded"
         return f"{result.outcome or 'unchanged'}: order {result.status}"
 
+    async def _confirmed_at_once(self, obj: dict[str, Any], payment_intent: str | None) -> str | None:
+        """The id of the order ``obj`` names if one statement confirmed it (the usual paid pending order); None
+        when the general path must judge it (read the order, check the payment, confirm or not)."""
+        order_id = (obj.get("metadata") or {}).get("order_id") or obj.get("client_reference_id")
+        if not isinstance(order_id, str) or not order_id:
+            return None
+        confirmed = await confirm_paid_in_one_statement(
+            self.db,
+            order_id,
+            amount=obj.get("amount_total"),
+            currency=obj.get("currency"),
+            payment_intent_id=payment_intent,
+        )
+        return order_id if confirmed else None
+
     async def _session_completed(self, session: dict[str, Any]) -> tuple[str, str | None]:
         pi = session.get("payment_intent") if isinstance(session.get("payment_intent"), str) else None
+        status = session.get("payment_status")
+        if status in ("paid", "no_payment_required"):
+            confirmed = await self._confirmed_at_once(session, pi)
+            if confirmed is not None:
+                return f"{OrderStatus.CONFIRMED}: order {OrderStatus.CONFIRMED}", confirmed
         order = await self._order_for(session, session_id=session.get("id"), payment_intent=pi)
         if order is None:
             return "ignored: unknown order", None
-        status = session.get("payment_status")
         if status in ("paid", "no_payment_required"):
             return await self._confirm_paid(
                 order, amount=session.get("amount_total"), currency=session.get("currency"), payment_intent=pi
@@ -273,6 +315,10 @@ class WebhookProcessor:
 
     async def _session_paid(self, session: dict[str, Any]) -> tuple[str, str | None]:
         pi = session.get("payment_intent") if isinstance(session.get("payment_intent"), str) else None
+        if session.get("payment_status") == "paid":
+            confirmed = await self._confirmed_at_once(session, pi)
+            if confirmed is not None:
+                return f"{OrderStatus.CONFIRMED}: order {OrderStatus.CONFIRMED}", confirmed
         order = await self._order_for(session, session_id=session.get("id"), payment_intent=pi)
         if order is None:
             return "ignored: unknown order", None

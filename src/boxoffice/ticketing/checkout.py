@@ -36,11 +36,10 @@ _STORE_SESSION = (
 async def set_checkout_sessions(db: Database, sessions: Sequence[CheckoutSession]) -> None:
     """Store the Checkout Session of each order: one statement executed for every order, in one round trip."""
     now = utcnow()
-    async with db.single() as session:
-        await session.execute(
-            _STORE_SESSION,
-            [{"order_id": s.order_id, "session_id": s.session_id, "url": s.url, "now": now} for s in sessions],
-        )
+    await db.execute_one(
+        _STORE_SESSION,
+        [{"order_id": s.order_id, "session_id": s.session_id, "url": s.url, "now": now} for s in sessions],
+    )
 
 
 async def await_async_payment(db: Database, order_id: str, *, payment_intent_id: str | None, until: datetime) -> bool:

@@ -361,9 +361,9 @@ async def _reserve_fused(
         caps.held_per_address > 0 and bool(request.client_key),
         planned is not None,
     ]
-    async with db.single() as session:
-        row = (await session.execute(statement, params)).one_or_none()
-        if row is None:
+    async with db.plain() as session:
+        rows = (await session.execute(statement, params)).all()
+        if not rows:
             if planned is not None:
                 current_voucher = (
                     await session.execute(
@@ -402,5 +402,5 @@ async def _reserve_fused(
                 if left < taking.quantity:
                     raise _sold_out(taking, left)
             return None  # tickets were freed in the meantime: the general path takes them
-    set_committed_value(order, "person_id", row.person_id)
+    set_committed_value(order, "person_id", rows[0].person_id)
     return order

@@ -11,6 +11,7 @@ address and escape the limits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -56,6 +57,8 @@ def client_address(request: HTTPConnection) -> str:
     return request.client.host if request.client is not None else UNKNOWN
 
 
+@functools.lru_cache(maxsize=4096)
 def address_key(secret: bytes, address: str) -> str:
-    """A keyed hash of an address: what orders and the rate limiter keep (never the address itself)."""
+    """A keyed hash of an address: what orders and the rate limiter keep (never the address itself). Kept per
+    process for the addresses seen last: a client sends many requests (a pure function of its arguments)."""
     return hmac.new(secret, b"client-address:" + address.encode(), hashlib.sha256).hexdigest()[:32]

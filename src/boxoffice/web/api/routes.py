@@ -52,6 +52,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 router = APIRouter(prefix="/api/v1", responses=PROBLEMS)
+JSON = "application/json"
 
 
 # -- views -------------------------------------------------------------------------------------------------------
@@ -376,7 +377,8 @@ async def create_order(
     # an order that gave no attendee nor answer has none stored: nothing to read back (the flash-sale path)
     given = None if attendance.carries_details(order_request) else OrderDetails()
     created = s.OrderCreated(**await order_fields(box, order, given), token=box.payments.order_token(order))
-    return JSONResponse(created.model_dump(mode="json"), status_code=201, headers=headers)
+    # encoded once, by pydantic's serializer straight to JSON bytes (no dict of JSON values, no json.dumps)
+    return Response(created.__pydantic_serializer__.to_json(created), status_code=201, headers=headers, media_type=JSON)
 
 
 def _problem_body(response: JSONResponse) -> dict[str, Any]:

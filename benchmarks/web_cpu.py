@@ -1,0 +1,461 @@
+"""Instructions and CPU per order, and per webhook confirmation, in one web process (not part of the test suite).
+
+The application is called in this process as Uvicorn would call it (an ASGI ``http`` scope per request: every
+middleware, FastAPI's routing, dependencies, validation and the answer's encoding run), with no HTTP server and no
+load generator in between, against a PostgreSQL database of its own and a standalone ``boxoffice sandbox`` process
+(0 ms) for the Checkout Sessions, as the flash-sale benchmark serves it (``BOXOFFICE_ENV=production``, the limits
+per address off, the held-tickets cap per email on). ``orders``: one-ticket orders of one ticket type,
+``POST /api/v1/events/{id}/orders``, ``--concurrency`` at a time. ``webhooks``: signed
+``checkout.session.completed`` events for orders reserved beforehand, ``POST /webhooks/stripe``.
+
+On a machine shared with other work the CPU time per request swings; the instruction count does not. With
+``--callgrind`` the run starts itself again under ``valgrind --tool=callgrind`` with instrumentation off, turns it on
+for the measured requests only (after ``--warmup`` requests) and reports instructions per request::
+
+    .venv/bin/python -m benchmarks.web_cpu orders --callgrind            # instructions per order
+    .venv/bin/python -m benchmarks.web_cpu webhooks --callgrind          # instructions per confirmation
+    .venv/bin/python -m benchmarks.web_cpu orders -n 2000                # CPU ms per order (noisy)
+    py-spy record -r 500 -f raw -o orders.txt -- .venv/bin/python -m benchmarks.web_cpu orders -n 3000
+    .venv/bin/python -m benchmarks.web_cpu summarize orders.txt          # where the samples went, by frame
+    .venv/bin/python -m benchmarks.web_cpu parts orders.txt              # ... by part of the request
+
+About 450 lines: the driver, its Valgrind wrapper, the statement listing and the profile summaries are one tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import glob
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.flash_sale import API_KEY, WEBHOOK_SECRET, bench_database, free_port, make_sale, process, wait_http
+from boxoffice.db import Database
+from boxoffice.payments.webhooks import sign_payload
+from boxoffice.settings import Settings
+from boxoffice.ticketing import reserve as reservations
+from boxoffice.ticketing.plan import LineRequest, OrderRequest
+from boxoffice.web.app import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+_CONTROL_C = """
+#include <valgrind/callgrind.h>
+void measure_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
+void measure_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; CALLGRIND_DUMP_STATS_AT("measured"); }
+"""
+
+ASGI = Callable[
+    [dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+class Measure:
+    """Callgrind's instrumentation turned on and off from inside the process (its client requests, from a small C
+    library built on the spot); a no-op outside Valgrind."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._lib: Any = None
+        if enabled:
+            folder = Path(tempfile.mkdtemp(prefix="web-cpu-"))
+            (folder / "control.c").write_text(_CONTROL_C)
+            subprocess.run(
+                ["gcc", "-shared", "-fPIC", "-O1", "-o", str(folder / "control.so"), str(folder / "control.c")],
+                check=True,
+            )
+            self._lib = ctypes.CDLL(str(folder / "control.so"))
+
+    def start(self) -> None:
+        if self._lib is not None:
+            self._lib.measure_start()
+
+    def stop(self) -> None:
+        if self._lib is not None:
+            self._lib.measure_stop()
+
+
+async def call(app: ASGI, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+    """One POST through the ASGI application, as Uvicorn makes it."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    delivered = False
+    status = 0
+    answer = bytearray()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Future()  # the client never goes away
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            answer.extend(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, bytes(answer)
+
+
+async def run_all(jobs: list[Callable[[], Awaitable[None]]], concurrency: int) -> None:
+    queue = list(reversed(jobs))
+
+    async def runner() -> None:
+        while queue:
+            await queue.pop()()
+
+    await asyncio.gather(*(runner() for _ in range(concurrency)))
+
+
+@contextlib.asynccontextmanager
+async def served(db_url: str) -> AsyncIterator[tuple[Any, str]]:
+    """The application (its lifespan started) and a sandbox process answering Checkout Sessions at 0 ms."""
+    sandbox_port = free_port()
+    public = "http://127.0.0.1:8000"
+    logs = Path(tempfile.mkdtemp(prefix="web-cpu-logs-"))
+    sandbox = [
+        PY,
+        "-m",
+        "boxoffice.cli",
+        "sandbox",
+        "--port",
+        str(sandbox_port),
+        "--api-key",
+        API_KEY,
+        "--webhook-secret",
+        WEBHOOK_SECRET,
+        "--webhook-url",
+        f"{public}/webhooks/stripe",
+        "--checkout-latency-ms",
+        "0",
+    ]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LD_PRELOAD")}
+    with process(sandbox, env, logs / "sandbox.log"):
+        await wait_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/health")
+        settings = Settings(
+            env="production",
+            database_url=db_url,
+            public_url=public,
+            secret_key=secrets.token_urlsafe(32),
+            log_level="WARNING",
+            mail_dir=str(logs / "mail"),
+            order_rate_per_minute=0,
+            max_held_tickets_per_address=0,
+            run_worker=False,
+            stripe_secret_key=API_KEY,
+            stripe_webhook_secrets=WEBHOOK_SECRET,
+            stripe_api_base=f"http://127.0.0.1:{sandbox_port}",
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            yield app, public
+
+
+def order_body(ticket_id: str, i: int) -> bytes:
+    lines = [{"ticket_id": ticket_id, "quantity": 1}]
+    return json.dumps({"email": f"buyer{i}@example.com", "name": f"Buyer {i}", "lines": lines}).encode()
+
+
+async def measure_orders(app: ASGI, db: Database, args: argparse.Namespace, measure: Measure) -> dict[str, Any]:
+    event_id, ids = await make_sale(db, types=1, per_type=args.warmup + args.n + 10)
+    path = f"/api/v1/events/{event_id}/orders"
+    statuses: Counter[int] = Counter()
+
+    def job(i: int) -> Callable[[], Awaitable[None]]:
+        async def go() -> None:
+            status, answer = await call(app, path, order_body(ids[0], i), [])
+            statuses[status] += 1
+            if status != 201:
+                raise RuntimeError(f"order answered {status}: {answer[:300]!r}")
+
+        return go
+
+    await run_all([job(i) for i in range(args.warmup)], args.concurrency)
+    return await measured([job(args.warmup + i) for i in range(args.n)], args, measure, statuses)
+
+
+def completed_event(n: int, order_id: str, event_id: str, total: int) -> bytes:
+    session = {
+        "id": f"cs_test_web_cpu_{n}",
+        "object": "checkout.session",
+        "amount_total": total,
+        "currency": "usd",
+        "payment_status": "paid",
+        "status": "complete",
+        "payment_intent": f"pi_web_cpu_{n}",
+        "client_reference_id": order_id,
+        "metadata": {"order_id": order_id, "event_id": event_id},
+    }
+    event = {
+        "id": f"evt_web_cpu_{n}",
+        "object": "event",
+        "type": "checkout.session.completed",
+        "livemode": False,
+        "created": int(time.time()),
+        "data": {"object": session},
+    }
+    return json.dumps(event).encode()
+
+
+async def measure_webhooks(app: ASGI, db: Database, args: argparse.Namespace, measure: Measure) -> dict[str, Any]:
+    total = args.warmup + args.n
+    event_id, ids = await make_sale(db, types=1, per_type=total)
+    bodies = []
+    for n in range(total):
+        order = await reservations.reserve(
+            db, OrderRequest(event_id=event_id, email=f"wh{n}@example.com", lines=[LineRequest(ids[0], 1)])
+        )
+        bodies.append(completed_event(n, order.id, event_id, order.total_cents))
+    statuses: Counter[int] = Counter()
+
+    def job(body: bytes) -> Callable[[], Awaitable[None]]:
+        async def go() -> None:
+            headers = [(b"stripe-signature", sign_payload(body, [WEBHOOK_SECRET]).encode())]
+            status, answer = await call(app, "/webhooks/stripe", body, headers)
+            statuses[status] += 1
+            if status != 200 or b'"confirmed: order confirmed"' not in answer:
+                raise RuntimeError(f"webhook answered {status}: {answer[:300]!r}")
+
+        return go
+
+    await run_all([job(b) for b in bodies[: args.warmup]], args.concurrency)
+    return await measured([job(b) for b in bodies[args.warmup :]], args, measure, statuses)
+
+
+async def measured(
+    jobs: list[Callable[[], Awaitable[None]]], args: argparse.Namespace, measure: Measure, statuses: Counter[int]
+) -> dict[str, Any]:
+    statuses.clear()
+    if args.statements:
+        return await statements_of(jobs[0])
+    cpu, wall = time.process_time(), time.perf_counter()
+    measure.start()
+    await run_all(jobs, args.concurrency)
+    measure.stop()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {
+        "requests": len(jobs),
+        "statuses": dict(statuses),
+        "cpu_ms_per_request": round(cpu * 1000 / len(jobs), 3),
+        "per_second": round(len(jobs) / wall, 1),
+    }
+
+
+async def statements_of(job: Callable[[], Awaitable[None]]) -> dict[str, Any]:
+    """The SQL statements one request sends (through SQLAlchemy, or on its driver connection), in order."""
+    import asyncpg.connection
+    import asyncpg.prepared_stmt
+
+    sent: list[str] = []
+    originals: list[tuple[Any, str, Any]] = []
+
+    def spy_on(cls: Any, name: str, query_of: Callable[[Any, Any], str]) -> None:
+        original = getattr(cls, name)
+        originals.append((cls, name, original))
+
+        def spy(self: Any, *a: Any, **k: Any) -> Any:
+            sent.append(" ".join(query_of(self, a).split())[:200])
+            return original(self, *a, **k)
+
+        setattr(cls, name, spy)
+
+    for name in ("execute", "fetch", "fetchrow", "fetchval", "executemany"):
+        spy_on(asyncpg.connection.Connection, name, lambda _self, a: str(a[0]))
+    for name in ("fetch", "fetchrow", "fetchval", "executemany"):
+        spy_on(asyncpg.prepared_stmt.PreparedStatement, name, lambda self, _a: str(self.get_query()))
+    try:
+        await job()
+    finally:
+        for cls, name, original in originals:
+            setattr(cls, name, original)
+    return {"statements": len(sent), "sent": sent}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    measure = Measure(args.inside_callgrind)
+    async with bench_database() as (db_url, _dsn):
+        db = Database(db_url, pool_size=4)
+        try:
+            async with served(db_url) as (app, _public):
+                if args.what == "orders":
+                    return await measure_orders(app, db, args, measure)
+                return await measure_webhooks(app, db, args, measure)
+        finally:
+            await db.dispose()
+
+
+def under_callgrind(args: argparse.Namespace) -> int:
+    folder = Path(tempfile.mkdtemp(prefix="web-cpu-callgrind-"))
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={folder}/callgrind.out",
+        PY,
+        "-m",
+        "benchmarks.web_cpu",
+        args.what,
+        "-n",
+        str(args.n),
+        "--warmup",
+        str(args.warmup),
+        "--concurrency",
+        str(args.concurrency),
+        "--inside-callgrind",
+    ]
+    done = subprocess.run(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        print(done.stderr[-3000:], file=sys.stderr)
+        return done.returncode
+    dumps = sorted(glob.glob(f"{folder}/callgrind.out.*"))
+    instructions = 0
+    for dump in dumps:
+        with open(dump) as f:
+            for line in f:
+                if line.startswith("totals:"):  # the dump's own "summary:" line may say 0
+                    instructions = max(instructions, int(line.split()[1]))
+    print(
+        json.dumps(
+            {
+                "what": args.what,
+                "requests": args.n,
+                "instructions_per_request": round(instructions / args.n),
+                "callgrind_dump": dumps[0] if dumps else None,
+            }
+        )
+    )
+    return 0
+
+
+# Where a request's samples go, by the first of these parts whose frame (a prefix) is on the sample's stack; what
+# none of them holds is FastAPI's and the middlewares' own work (routing, the body's parsing and validation).
+PARTS = (
+    ("Checkout Session (the Stripe call)", "StripeGateway.create_checkout_session"),
+    ("storing the session id and URL", "set_checkout_sessions"),
+    ("reservation: checks, pricing, order objects", "_new_order"),
+    ("reservation statement", "_reserve_fused"),
+    ("reservation: checks, pricing, order objects", "Payments.reserve"),
+    ("the 201 answer (order fields, encoding)", "order_fields"),
+    ("confirmation statement(s)", "confirm_order"),
+    ("confirmation statement(s)", "confirm_paid_in_one_statement"),
+    ("reading the order", "WebhookProcessor._order_for"),
+    ("delivery counted / marked processed", "WebhookProcessor._already_processed"),
+    ("delivery counted / marked processed", "Database.execute_one"),
+    ("signature check", "verify_signature"),
+    ("other endpoint work", "create_order"),
+    ("other endpoint work", "stripe_webhook"),
+)
+
+
+def parts(path: str, under: str) -> None:
+    """The request's samples by ``PARTS``."""
+    shares: Counter[str] = Counter()
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        frames = stack.split(";")
+        if not any(frame.startswith(under) for frame in frames):
+            continue
+        total += int(count_text)
+        part = next(
+            (name for name, prefix in PARTS if any(frame.startswith(prefix) for frame in frames)),
+            "FastAPI, middlewares, routing, body validation",
+        )
+        shares[part] += int(count_text)
+    for name, count in shares.most_common():
+        print(f"  {100 * count / max(total, 1):5.1f} %  {name}")
+
+
+# Frames whose inclusive share of the samples a summary gives (py-spy's raw format: "frame;frame;... count").
+def summarize(path: str, top: int, under: str) -> None:
+    """Each frame's share of the samples taken under the first frame that starts with ``under`` (the request's
+    handling), counted once per sample (inclusive) and as the innermost frame (own)."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        roots = [i for i, frame in enumerate(frames) if frame.startswith(under)]
+        if not roots:
+            continue
+        frames = frames[roots[0] :]
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+    print(f"{total} samples under {under}")
+    print("inclusive:")
+    for frame, count in inclusive.most_common(top):
+        print(f"  {100 * count / total:5.1f} %  {frame}")
+    print("own:")
+    for frame, count in own.most_common(top):
+        print(f"  {100 * count / total:5.1f} %  {frame}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["orders", "webhooks", "summarize", "parts"])
+    parser.add_argument("file", nargs="?", help="summarize, parts: a py-spy raw profile")
+    parser.add_argument("-n", type=int, default=300, help="measured requests")
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--under", default="FastAPI.__call__", help="summarize: the frame whose samples count")
+    parser.add_argument("--callgrind", action="store_true", help="instructions per request, under Valgrind")
+    parser.add_argument("--statements", action="store_true", help="list the statements of one measured request")
+    parser.add_argument("--inside-callgrind", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.what == "summarize":
+        summarize(args.file, args.top, args.under)
+        return 0
+    if args.what == "parts":
+        parts(args.file, args.under)
+        return 0
+    if args.callgrind:
+        return under_callgrind(args)
+    print(json.dumps({"what": args.what, **asyncio.run(run(args))}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
