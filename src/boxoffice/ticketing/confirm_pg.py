@@ -17,9 +17,9 @@ from datetime import datetime
 from sqlalchemy import bindparam, text
 
 from boxoffice.clock import utcnow
-from boxoffice.db import Database, JSONType, UTCDateTime
+from boxoffice.db import Database, UTCDateTime
 from boxoffice.ids import new_id
-from boxoffice.topics import event_topic, order_topic
+from boxoffice.topics import event_sales_topic, event_topic, order_topic
 
 # The ticket types' rows are locked in id order (``locked``), as every other writer of several of them does, so
 # concurrent multi-line orders never deadlock. Ticket ids are made like ``ids.new_id`` (80 random bits, from the
@@ -89,7 +89,8 @@ WITH o AS (
 ), messages AS (
     -- order.confirmed first, then the availability (one INSERT keeps that order of the outbox ids)
     INSERT INTO outbox_messages (kind, topics, payload, created_at, attempts)
-    SELECT 'order.confirmed', :order_topics,
+    SELECT 'order.confirmed',
+           jsonb_build_array(CAST(:order_topic AS text), CAST(:event_sales_prefix AS text) || o.event_id),
            jsonb_build_object('order_id', o.id, 'event_id', o.event_id, 'email', o.email, 'status', 'confirmed',
                               'previous_status', 'pending', 'total_cents', o.total_cents,
                               'refunded_cents', o.refunded_cents, 'currency', o.currency),
@@ -107,7 +108,7 @@ WITH o AS (
 )
 SELECT o.id FROM o
 """
-).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("order_topics", type_=JSONType))
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 async def confirm_paid_in_one_statement(
@@ -130,7 +131,8 @@ async def confirm_paid_in_one_statement(
         "currency": str(currency).lower(),
         "payment_intent_id": payment_intent_id,
         "participant_id": new_id("par"),
-        "order_topics": [order_topic(order_id)],
+        "order_topic": order_topic(order_id),  # the buyer's stream, and the console's dashboard (as orders.py)
+        "event_sales_prefix": event_sales_topic(""),
         "event_topic_prefix": event_topic(""),
     }
     # In a transaction (BEGIN, the statement, COMMIT: two round trips more than autocommit): a web process killed
