@@ -12,6 +12,7 @@ from sqlalchemy import JSON, ColumnElement, DateTime, Executable, MetaData, Row,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -107,6 +108,14 @@ def make_engine(
     )
 
 
+DEADLOCK_RETRIES = 3
+
+
+def is_deadlock(exc: DBAPIError) -> bool:
+    """PostgreSQL ended the statement's transaction to break a deadlock (SQLSTATE 40P01): nothing of it was written."""
+    return (getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)) == "40P01"
+
+
 class Database:
     """Owns the engine and hands out transactions. Callbacks registered with ``on_commit`` run after each commit."""
 
@@ -200,10 +209,21 @@ class Database:
         transaction: bool = False,
     ) -> list[Row[Any]]:
         """One statement on a ``plain`` connection, its rows returned. A list of ``params`` runs it once for each
-        (one round trip on asyncpg); in autocommit each execution is then atomic by itself, not the batch."""
-        async with self.plain(transaction=transaction) as connection:
-            result = await connection.execute(statement, params)
-            return list(result.all()) if result.returns_rows else []
+        (one round trip on asyncpg); in autocommit each execution is then atomic by itself, not the batch.
+
+        A statement PostgreSQL chose as a deadlock's victim wrote nothing (it is alone in its transaction), so it is
+        run again, up to ``DEADLOCK_RETRIES`` times: two statements that lock rows the other holds in different
+        modes (a reservation's ``FOR NO KEY UPDATE`` queued on a ticket type, a confirmation upgrading its own lock
+        on it) can still meet that way however their locks are ordered."""
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                async with self.plain(transaction=transaction) as connection:
+                    result = await connection.execute(statement, params)
+                    return list(result.all()) if result.returns_rows else []
+            except DBAPIError as exc:
+                if attempt == DEADLOCK_RETRIES or not is_deadlock(exc) or isinstance(params, list):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def delete_in_batches(self, model: type[Base], condition: ColumnElement[bool], *, batch: int = 1000) -> int:
         """Delete the rows of ``model`` that match ``condition``, ``batch`` rows per short transaction (so no lock is

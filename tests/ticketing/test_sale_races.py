@@ -16,6 +16,7 @@ from boxoffice.errors import InvalidInput, SoldOut
 from boxoffice.ticketing import orders as lifecycle
 from boxoffice.ticketing import reserve as reservations
 from boxoffice.ticketing import ticket_types
+from boxoffice.ticketing.confirm_pg import confirm_paid_in_one_statement
 from boxoffice.ticketing.models import Order, OrderLine, Ticket
 from tests.helpers import counters, make_event, make_ticket, order_request
 
@@ -161,3 +162,37 @@ async def test_concurrent_lowerings_never_strand_a_hold(pg_db: Database) -> None
     quantity, sold, held = await counters(pg_db, tt.id)
     assert (sold, held) == (0, holds)
     assert held <= quantity
+
+
+async def _reserve_mixed(db: Database, event_id: str, tt_ids: list[str], rng: random.Random) -> Order:
+    kinds = rng.sample(tt_ids, k=rng.randint(2, len(tt_ids)))  # several lines, in any order
+    return await reservations.reserve(db, order_request(event_id, *((tt_id, rng.randint(1, 2)) for tt_id in kinds)))
+
+
+async def test_multi_line_orders_paid_while_others_reserve_never_deadlock(pg_db: Database) -> None:
+    """Confirming an order inserts its tickets, whose foreign key takes a KEY SHARE lock on each ticket type; a
+    reservation locking the same ticket types must not conflict with it (``FOR NO KEY UPDATE``, not ``FOR
+    UPDATE``): with ``FOR UPDATE`` the two waited on each other and PostgreSQL killed one (the soak benchmark's
+    deadlocks). Half the orders are confirmed in one statement, half on the general path."""
+    rng = random.Random(7)
+    event = await make_event(pg_db)
+    tt_ids = [(await make_ticket(pg_db, event.id, base_price_cents=1000, quantity=2000)).id for _ in range(4)]
+    held = [await _reserve_mixed(pg_db, event.id, tt_ids, rng) for _ in range(40)]
+
+    async def pay(i: int, order: Order) -> None:
+        if i % 2 or not await confirm_paid_in_one_statement(
+            pg_db, order.id, amount=order.total_cents, currency=order.currency, payment_intent_id=None
+        ):
+            await lifecycle.confirm_order(pg_db, order.id)
+
+    for _ in range(3):  # the race is a matter of timing: three rounds of it
+        results = await asyncio.gather(
+            *(pay(i, order) for i, order in enumerate(held)),
+            *(_reserve_mixed(pg_db, event.id, tt_ids, rng) for _ in range(40)),
+            return_exceptions=True,
+        )
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        held = [r for r in results if isinstance(r, Order)]
+    async with pg_db.read() as session:
+        statuses = Counter((await session.scalars(select(Order.status).where(Order.event_id == event.id))).all())
+    assert statuses == {"confirmed": 120, "pending": 40}

@@ -75,7 +75,7 @@ WITH o AS (
 ), locked AS (
     SELECT ticket_types.id FROM ticket_types JOIN wanted ON wanted.ticket_type_id = ticket_types.id
     ORDER BY ticket_types.id
-    FOR UPDATE OF ticket_types
+    FOR NO KEY UPDATE OF ticket_types
 ), t AS (
     UPDATE ticket_types SET held_count = ticket_types.held_count - wanted.quantity,
         sold_count = ticket_types.sold_count + wanted.quantity, updated_at = :now

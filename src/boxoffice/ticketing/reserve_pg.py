@@ -14,11 +14,13 @@ import time
 import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from boxoffice.db import Database, JSONType, UTCDateTime
+from boxoffice.db import DEADLOCK_RETRIES, Database, JSONType, UTCDateTime, is_deadlock
 from boxoffice.errors import BoxofficeError
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -175,7 +177,7 @@ want AS (
       AND tt.quantity - tt.sold_count - tt.held_count - tt.reserved_count >= want.quantity
       AND EXISTS (SELECT 1 FROM events WHERE events.id = :event_id AND events.revision = :event_revision){caps}{voucher}
     ORDER BY tt.id
-    FOR UPDATE OF tt
+    FOR NO KEY UPDATE OF tt
 ), t AS (
     UPDATE ticket_types SET held_count = ticket_types.held_count + want.quantity, updated_at = :now
     FROM want
@@ -192,7 +194,7 @@ v AS (
     SELECT id FROM vouchers
     WHERE id = :voucher_id AND revision = :voucher_revision AND deleted_at IS NULL
       AND (max_uses IS NULL OR uses_taken + :voucher_uses <= max_uses)
-    FOR UPDATE
+    FOR NO KEY UPDATE
 ),"""
 _VOUCHER_TAKEN = "\n      AND EXISTS (SELECT 1 FROM v)"
 _TAKE_USES = """, vu AS (
@@ -362,7 +364,7 @@ async def _reserve_fused(
         planned is not None,
     ]
     async with db.plain() as session:
-        rows = (await session.execute(statement, params)).all()
+        rows = await _run_retrying_deadlocks(session, statement, params)
         if not rows:
             if planned is not None:
                 current_voucher = (
@@ -404,3 +406,15 @@ async def _reserve_fused(
             return None  # tickets were freed in the meantime: the general path takes them
     set_committed_value(order, "person_id", rows[0].person_id)
     return order
+
+
+async def _run_retrying_deadlocks(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """The reservation statement (autocommit: alone in its transaction), run again when PostgreSQL made it a
+    deadlock's victim: it wrote nothing then (see ``Database.execute_one``)."""
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            return list((await session.execute(statement, params)).all())
+        except DBAPIError as exc:
+            if attempt == DEADLOCK_RETRIES or not is_deadlock(exc):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
