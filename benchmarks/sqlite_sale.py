@@ -154,7 +154,7 @@ async def main(args: argparse.Namespace) -> int:
                 failed |= _failed(r)
             for types, per_type in ((1, per_sale), (20, per_sale // 20))[: 1 if args.single_type else 2]:
                 for clients in client_counts:
-                    sales = [("boxoffice", None)]
+                    sales: list[tuple[str, int | None]] = [("boxoffice", None)]
                     if types == 1 and not args.no_voucher:
                         sales.append(("voucher", per_type // 2))
                     for key, max_uses in sales:
