@@ -6,11 +6,12 @@ each second.
 
 Boxoffice as ``flash_sale`` serves it (``boxoffice serve --workers 2`` with ``BOXOFFICE_RUN_WORKER=false``, one
 ``boxoffice worker``, PostgreSQL, Redis, the standalone sandbox). One event with the shortest hold (5 minutes) and
-three ticket types of a million tickets each: the sale never sells out. Orders of 1 to 3 lines arrive at a steady
-``--rate`` per second (open loop: each is due at its own time, whatever the answers before it); ``--paid`` of them
-are paid at the sandbox (which sends Boxoffice its signed webhook), the rest stay pending until their hold expires and
-the worker's sweeper releases them. The first ``--warmup`` minutes are a warm-up: memory growth is measured from
-their end. The ``.eml`` files of the confirmation emails are deleted every 30 s (disk, not memory).
+three ticket types of a million tickets each: the sale never sells out. Orders (one line, of one of the three types;
+or 1 to ``--max-lines`` lines) arrive at a steady ``--rate`` per second (open loop: each is due at its own time,
+whatever the answers before it); ``--paid`` of them are paid at the sandbox (which sends Boxoffice its signed
+webhook), the rest stay pending until their hold expires and the worker's sweeper releases them. The first
+``--warmup`` minutes are a warm-up: memory growth is measured from their end. The ``.eml`` files of the confirmation
+emails are deleted every 30 s (disk, not memory).
 """
 
 from __future__ import annotations
@@ -65,10 +66,12 @@ async def make_event(db: Database) -> tuple[str, list[str]]:
 class Sale:
     """The open-loop load: order ``i`` is due at ``start + i / rate``; ``clients`` connections take them in turn."""
 
-    def __init__(self, box_url: str, sandbox_url: str, event_id: str, ids: list[str], *, rate: float, paid: float):
+    def __init__(
+        self, box_url: str, sandbox_url: str, event_id: str, ids: list[str], *, rate: float, paid: float, lines: int
+    ) -> None:
         self.box, self.sandbox = urlsplit(box_url), urlsplit(sandbox_url)
         self.path = f"/api/v1/events/{event_id}/orders"
-        self.ids, self.rate, self.paid_share = ids, rate, paid
+        self.ids, self.rate, self.paid_share, self.max_lines = ids, rate, paid, lines
         self.rng = random.Random(7)
         self.next = 0
         self.statuses: dict[str, int] = {}
@@ -77,7 +80,8 @@ class Sale:
         self.late = 0  # orders sent more than a second after they were due (the servers fell behind)
 
     def body(self, i: int) -> bytes:
-        lines = [{"ticket_id": t, "quantity": 1} for t in self.rng.sample(self.ids, self.rng.randint(1, 3))]
+        count = self.rng.randint(1, self.max_lines)
+        lines = [{"ticket_id": t, "quantity": 1} for t in self.rng.sample(self.ids, count)]
         return json.dumps({"email": f"soak{i}@example.com", "name": f"Buyer {i}", "lines": lines}).encode()
 
     async def client(self, start: float, until: float) -> None:
@@ -170,7 +174,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(3)  # both web workers up
             names = process_names({"web": web.pid})
             names.update({"worker": worker.pid, "sandbox (test tool)": sb.pid})
-            sale = Sale(box_url, sandbox_url, event_id, ids, rate=args.rate, paid=args.paid)
+            sale = Sale(box_url, sandbox_url, event_id, ids, rate=args.rate, paid=args.paid, lines=args.max_lines)
             stop = asyncio.Event()
             purger = asyncio.create_task(purge_mail(logs / "mail", stop))
             seconds = args.minutes * 60
@@ -205,6 +209,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "rate_asked": args.rate,
         "rate_per_s": round(sale.placed / elapsed, 1),
         "clients": args.clients,
+        "max_lines": args.max_lines,
         "orders_placed": sale.placed,
         "paid_at_sandbox": sale.paid,
         "pay_errors": sale.pay_errors,
@@ -245,9 +250,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the sale (default 10)")
     parser.add_argument("--warmup", type=float, help="minutes of warm-up (default a fifth of the run, at most 2)")
-    parser.add_argument("--rate", type=float, default=20.0, help="orders per second (default 20)")
+    parser.add_argument("--rate", type=float, default=15.0, help="orders per second (default 15)")
     parser.add_argument("--paid", type=float, default=0.7, help="share of the orders paid (default 0.7)")
     parser.add_argument("--clients", type=int, default=16, help="connections (default 16)")
+    parser.add_argument(
+        "--max-lines",
+        type=int,
+        default=1,
+        choices=(1, 2, 3),
+        help="lines per order, 1 to this (default 1: multi-line orders paid concurrently deadlock, see the README)",
+    )
     args = parser.parse_args()
     if args.warmup is None:
         args.warmup = min(2.0, args.minutes / 5)
