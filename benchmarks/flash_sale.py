@@ -966,6 +966,9 @@ if __name__ == "__main__":
         help="sqlite: the embedded default, one process, no Redis (benchmarks/sqlite_sale.py)",
     )
     arguments = parser.parse_args()
+    from benchmarks.services import stop_on_sigterm
+
+    stop_on_sigterm()  # SIGTERM unwinds like Ctrl-C: every process started is stopped
     if arguments.database == "sqlite":
         from benchmarks import sqlite_sale
 
