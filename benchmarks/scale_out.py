@@ -55,6 +55,8 @@ class Subscriber:
     def __init__(self, url: str) -> None:
         self.url = url
         self.ids: set[int] = set()
+        self.snapshots = 0  # the state sent whole: first, then again after the process's broker reconnected
+        self.available: int | None = None  # tickets available in the last availability frame (live or state)
         self.open = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -65,15 +67,22 @@ class Subscriber:
         ):
             response.raise_for_status()
             current: int | None = None
+            kind = ""
             async for line in response.aiter_lines():
                 if line.startswith("id: "):
                     current = int(line[4:])
                 elif line.startswith("event: "):
-                    if line == "event: availability" and current is not None:
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind == "availability":
+                    if current is None:
+                        self.snapshots += 1
+                    else:
                         self.ids.add(current)
-                    self.open.set()  # the snapshot arrived: subscribed
+                    types = json.loads(line[6:]).get("ticket_types") or []
+                    self.available = sum(int(t["available"]) for t in types)
+                    self.open.set()  # the first state arrived: subscribed
                 elif not line:
-                    current = None
+                    current, kind = None, ""
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._read())
@@ -83,6 +92,13 @@ class Subscriber:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
                 await self.task
+
+
+def reconnects(logs: Path) -> int:
+    """Times a web process lost its Redis pub/sub connection (each resends the current state to its streams)."""
+    return sum(
+        path.read_text(errors="replace").count("Redis pub/sub connection lost") for path in logs.glob("serve-*.log")
+    )
 
 
 async def outbox_high_water(db: Database) -> int:
@@ -209,14 +225,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.5)
             for s in subscribers:
                 await s.stop()
+            left = spread["quantity"] - spread["sold"] - spread["held"]
             spread["live_updates"] = {
                 "published": len(expected),
                 "received": [
-                    {"port": int(s.url.split(":")[2].split("/")[0]), "updates": len(s.ids & expected)}
+                    {
+                        "port": int(s.url.split(":")[2].split("/")[0]),
+                        "updates": len(s.ids & expected),
+                        "states_resent": s.snapshots - 1,
+                        "last_available": s.available,
+                    }
                     for s in subscribers
                 ],
+                "available_in_database": left,
+                "broker_reconnects_logged": reconnects(logs),
             }
             spread["live_updates"]["all_received"] = all(expected <= s.ids for s in subscribers)
+            spread["live_updates"]["all_current"] = all(s.available == left for s in subscribers)
             one = await sale(db, bases[:1], args, {"web": webs[0].pid, "worker": worker.pid})
         await db.dispose()
     return {
@@ -273,10 +298,24 @@ def render(result: dict[str, Any]) -> str:
             ]
         )
     live = result["spread"]["live_updates"]
-    per_port: dict[int, list[int]] = {}
+    per_port: dict[int, list[str]] = {}
     for s in live["received"]:
-        per_port.setdefault(s["port"], []).append(s["updates"])
-    received = "; ".join(f"port {port}: {', '.join(str(n) for n in counts)}" for port, counts in per_port.items())
+        resent = s.get("states_resent", 0)
+        per_port.setdefault(s["port"], []).append(
+            str(s["updates"]) + (f" (+{resent} state{'s' if resent != 1 else ''} resent)" if resent else "")
+        )
+    received = "; ".join(f"port {port}: {', '.join(counts)}" for port, counts in per_port.items())
+    current = ""
+    if "all_current" in live:
+        current = (
+            f" Broker reconnections logged by the web processes: {live['broker_reconnects_logged']}. "
+            f"The last availability every stream showed: "
+            + (
+                f"**the database's ({live['available_in_database']} left) on every port**."
+                if live["all_current"]
+                else "**NOT the database's on every port**."
+            )
+        )
     lines = [
         f"Run of {result['when'][:16].replace('T', ' ')} UTC: one ticket type of {result['tickets']} tickets, "
         f"{result['clients']} clients.",
@@ -298,7 +337,8 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"Live updates: the outbox published {live['published']} availability updates for the event during the "
         f"spread sale; each subscriber received ({received}): "
-        + ("**every update on every port**." if live["all_received"] else "**NOT all of them**."),
+        + ("**every update on every port**." if live["all_received"] else "**NOT all of them**.")
+        + current,
     ]
     return "\n".join(lines) + "\n"
 
@@ -315,7 +355,11 @@ def main() -> int:
     (RESULTS / "scale-out.json").write_text(json.dumps(result, indent=2))
     print(render(result))
     spread = result["spread"]
-    ok = not spread["oversold"] and not result["one_port"]["oversold"] and spread["live_updates"]["all_received"]
+    live = spread["live_updates"]
+    # Live updates are best effort by design: after a broker reconnection a stream gets the current state instead
+    # of the messages it missed. Every stream must end on the database's state; every update counts when none was lost.
+    delivered = live["all_current"] and (live["all_received"] or live["broker_reconnects_logged"] > 0)
+    ok = not spread["oversold"] and not result["one_port"]["oversold"] and delivered
     return 0 if ok and spread["counters_match_orders"] else 1
 
 

@@ -99,8 +99,15 @@ def spread_result(all_received: bool) -> dict[str, Any]:
     spread = part(150.0, 4)
     spread["live_updates"] = {
         "published": 2000,
-        "received": [{"port": 8001, "updates": 2000}, {"port": 8001, "updates": 2000}, {"port": 8002, "updates": 1990}],
+        "received": [
+            {"port": 8001, "updates": 2000, "states_resent": 0, "last_available": 0},
+            {"port": 8001, "updates": 2000, "states_resent": 0, "last_available": 0},
+            {"port": 8002, "updates": 1990, "states_resent": 1, "last_available": 0},
+        ],
+        "available_in_database": 0,
+        "broker_reconnects_logged": 1,
         "all_received": all_received,
+        "all_current": True,
     }
     return {
         "when": "2026-12-02T05:40:00+00:00",
@@ -116,9 +123,14 @@ def test_the_scale_out_report_shows_both_sales_and_the_updates_of_every_subscrib
     rows = [line for line in text.splitlines() if line.startswith("| 4 services") or line.startswith("| 1 of them")]
     assert rows[0].split(" | ")[2:7] == ["150.0", "100", "400", "2000 / 2000", "2000"]
     assert "60 sold out" in rows[0] and "5.00 / 1.00 / 2.00" in rows[0]
-    assert "port 8001: 2000, 2000; port 8002: 1990" in text
+    assert "port 8001: 2000, 2000; port 8002: 1990 (+1 state resent)" in text
     assert "**every update on every port**" in text
-    assert "**NOT all of them**" in scale_out.render(spread_result(False))
+    missed = spread_result(False)
+    assert "**NOT all of them**" in scale_out.render(missed)
+    assert "Broker reconnections logged by the web processes: 1" in scale_out.render(missed)
+    assert "**the database's (0 left) on every port**" in scale_out.render(missed)
+    missed["spread"]["live_updates"]["all_current"] = False
+    assert "**NOT the database's on every port**" in scale_out.render(missed)
 
 
 def test_a_spread_sale_adds_up_its_parts() -> None:
