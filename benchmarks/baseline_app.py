@@ -10,6 +10,10 @@ session's URL. It stores nothing more. A rate against it compares what both must
 
 Run: ``uvicorn benchmarks.baseline_app:app --workers N`` with ``BASELINE_DSN`` set (and ``BASELINE_STRIPE_BASE``,
 ``BASELINE_STRIPE_KEY`` for baseline (c)).
+
+With ``BASELINE_SQLITE`` (a file path) instead of ``BASELINE_DSN``, the same statement runs on that SQLite database
+through one aiosqlite connection opened as Boxoffice opens its own (WAL, a 30 s busy timeout; each statement its own
+transaction): the SQLite baselines of ``flash_sale --database sqlite``.
 """
 
 from __future__ import annotations
@@ -22,14 +26,38 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import aiosqlite
 import asyncpg
 
 RESERVE = (
     "UPDATE ticket_types SET held_count = held_count + 1 "
     "WHERE id = $1 AND quantity - sold_count - held_count >= 1 RETURNING held_count"
 )
+SQLITE_RESERVE = (
+    "UPDATE ticket_types SET held_count = held_count + 1 "
+    "WHERE id = ? AND quantity - sold_count - held_count >= 1 RETURNING held_count"
+)
 _pool: asyncpg.Pool | None = None
+_sqlite: aiosqlite.Connection | None = None
 _http: aiohttp.ClientSession | None = None
+
+
+async def _open_sqlite(path: str) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, timeout=30, isolation_level=None)
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+async def _reserve(ticket_id: str) -> int | None:
+    """The conditional reservation; the new held count, or None when sold out."""
+    if _sqlite is not None:
+        async with _sqlite.execute(SQLITE_RESERVE, (ticket_id,)) as cursor:
+            found = await cursor.fetchone()
+        return None if found is None else int(found[0])
+    assert _pool is not None
+    row = await _pool.fetchrow(RESERVE, ticket_id)
+    return None if row is None else int(row["held_count"])
 
 
 async def _respond(send: Any, status: int, body: dict[str, Any]) -> None:
@@ -86,22 +114,27 @@ async def _create_checkout(ticket_id: str) -> str:
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    global _pool, _http
+    global _pool, _sqlite, _http
     if scope["type"] == "lifespan":
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                _pool = await asyncpg.create_pool(os.environ["BASELINE_DSN"], min_size=4, max_size=10)
+                if os.environ.get("BASELINE_SQLITE"):
+                    _sqlite = await _open_sqlite(os.environ["BASELINE_SQLITE"])
+                else:
+                    _pool = await asyncpg.create_pool(os.environ["BASELINE_DSN"], min_size=4, max_size=10)
                 _http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if _pool is not None:
                     await _pool.close()
+                if _sqlite is not None:
+                    await _sqlite.close()
                 if _http is not None:
                     await _http.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    assert scope["type"] == "http" and _pool is not None
+    assert scope["type"] == "http" and (_pool is not None or _sqlite is not None)
     body = b""
     while True:
         message = await receive()
@@ -109,10 +142,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not message.get("more_body"):
             break
     route, _, ticket_id = scope["path"].rpartition("/")
-    row = await _pool.fetchrow(RESERVE, ticket_id)
-    if row is None:
+    held = await _reserve(ticket_id)
+    if held is None:
         await _respond(send, 409, {"type": "sold-out"})
     elif route.endswith("/reserve-checkout"):
-        await _respond(send, 201, {"held": row["held_count"], "checkout_url": await _create_checkout(ticket_id)})
+        await _respond(send, 201, {"held": held, "checkout_url": await _create_checkout(ticket_id)})
     else:
-        await _respond(send, 201, {"held": row["held_count"]})
+        await _respond(send, 201, {"held": held})

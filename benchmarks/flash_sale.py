@@ -220,6 +220,10 @@ async def make_sale(db: Database, *, types: int, per_type: int) -> tuple[str, li
 
 
 async def sold_and_held(dsn: str, ticket_ids: list[str]) -> tuple[int, int, int]:
+    if dsn.startswith("sqlite"):
+        from benchmarks import sqlite_sale
+
+        return await sqlite_sale.sold_and_held(dsn, ticket_ids)
     conn = await asyncpg.connect(dsn)
     try:
         row = await conn.fetchrow(
@@ -243,6 +247,10 @@ VOUCHER_CODE = "FLASH20"
 
 
 async def voucher_uses_taken(dsn: str, voucher_id: str) -> int:
+    if dsn.startswith("sqlite"):
+        from benchmarks import sqlite_sale
+
+        return await sqlite_sale.voucher_uses_taken(dsn, voucher_id)
     conn = await asyncpg.connect(dsn)
     try:
         return int(await conn.fetchval("SELECT uses_taken FROM vouchers WHERE id = $1", voucher_id))
@@ -353,8 +361,13 @@ async def boxoffice_run(
 
 
 async def baseline_ticket(dsn: str, name: str, quantity: int) -> str:
-    conn = await asyncpg.connect(dsn)
     tt = f"tt_{name}_{int(time.time() * 1000)}"
+    if dsn.startswith("sqlite"):
+        from benchmarks import sqlite_sale
+
+        await sqlite_sale.insert_ticket(dsn, tt, quantity)
+        return tt
+    conn = await asyncpg.connect(dsn)
     try:
         event = await conn.fetchval("SELECT id FROM events LIMIT 1")
         await conn.execute(
@@ -946,4 +959,18 @@ if __name__ == "__main__":
     parser.add_argument("--single-type", action="store_true", help="only the one-ticket-type scenario")
     parser.add_argument("--no-webhooks", action="store_true", help="skip the webhook throughput run")
     parser.add_argument("--no-voucher", action="store_true", help="skip the voucher sale")
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    parser.add_argument(
+        "--database",
+        choices=("postgresql", "sqlite"),
+        default="postgresql",
+        help="sqlite: the embedded default, one process, no Redis (benchmarks/sqlite_sale.py)",
+    )
+    arguments = parser.parse_args()
+    from benchmarks.services import stop_on_sigterm
+
+    stop_on_sigterm()  # SIGTERM unwinds like Ctrl-C: every process started is stopped
+    if arguments.database == "sqlite":
+        from benchmarks import sqlite_sale
+
+        sys.exit(asyncio.run(sqlite_sale.main(arguments)))
+    sys.exit(asyncio.run(main(arguments)))

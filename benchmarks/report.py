@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.report                                  # benchmarks/results/latest.json
     .venv/bin/python -m benchmarks.report benchmarks/results/partial.json
+    .venv/bin/python -m benchmarks.report --beside benchmarks/results/latest.json benchmarks/results/sqlite.json
 
 The README's tables are this script's output for the run they describe, so they cannot drift from the raw figures.
 """
@@ -152,7 +153,8 @@ def render(report: dict[str, Any]) -> str:
     steal = f", {machine['steal_s']} s of CPU taken by the host (steal)" if "steal_s" in machine else ""
     out = [
         f"Run of {machine['when'][:16].replace('T', ' ')} UTC, {machine['cpus']} CPUs, Python {machine['python']}, "
-        f"{report['workers']} Uvicorn workers per server, Redis {'on' if report.get('redis') else 'off'}{steal}.",
+        f"{report['workers']} Uvicorn workers per server, Redis {'on' if report.get('redis') else 'off'}{steal}"
+        + (", SQLite (one process, its worker inside it)." if report.get("database") == "sqlite" else "."),
         "",
         "### Reservations (one ticket type, one ticket per order)",
         "",
@@ -169,7 +171,7 @@ def render(report: dict[str, Any]) -> str:
             ("baseline", "clients", "tickets", "orders/s", "p50 ms", "p99 ms", "CPU ms per order: server / pg / lg"),
             [
                 [
-                    "(a) bare ASGI + asyncpg",
+                    "(a) bare ASGI + " + ("aiosqlite" if report.get("database") == "sqlite" else "asyncpg"),
                     r["clients"],
                     r["quantity"],
                     f"{r['rate_per_s']:.1f}",
@@ -279,7 +281,79 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def beside(pg: dict[str, Any], lite: dict[str, Any]) -> str:
+    """SQLite's sales beside PostgreSQL's, scenario by scenario (same Stripe delay and client count): rates, p99 and
+    the CPU per order of Boxoffice's own processes (PostgreSQL's web + worker; SQLite's one process)."""
+
+    def sales(report: dict[str, Any]) -> dict[tuple[str, int, int], dict[str, Any]]:
+        out = {}
+        for r in report["boxoffice"]:
+            out[
+                (
+                    f"{r['ticket_types']} type" + ("s" if r["ticket_types"] != 1 else ""),
+                    r["stripe_latency_ms"],
+                    r["clients"],
+                )
+            ] = r
+        for r in report.get("voucher") or []:
+            out[("1 type, voucher", r["stripe_latency_ms"], r["clients"])] = r
+        return out
+
+    def cpu(r: dict[str, Any]) -> float:
+        return float(r["cpu_ms_per_order"].get("web", 0.0) + r["cpu_ms_per_order"].get("worker", 0.0))
+
+    ours, theirs = sales(pg), sales(lite)
+    rows = []
+    for key in sorted(ours.keys() & theirs.keys(), key=lambda k: (k[0], k[1], k[2])):
+        p, q = ours[key], theirs[key]
+        ratio = q["rate_per_s"] / p["rate_per_s"] if p["rate_per_s"] else 0.0
+        rows.append(
+            [
+                key[0],
+                f"{key[1]} ms",
+                key[2],
+                f"{p['rate_per_s']:.1f}",
+                f"{q['rate_per_s']:.1f}",
+                f"{ratio:.2f}",
+                f"{p['p99_ms']:.0f} / {q['p99_ms']:.0f}",
+                f"{cpu(p):.2f} / {cpu(q):.2f}",
+                f"{p['peak_rss_mb']:.0f} / {q['peak_rss_mb']:.0f}",
+            ]
+        )
+    base = {
+        "PostgreSQL": {r["clients"]: r["rate_per_s"] for r in pg["baseline_asgi"]},
+        "SQLite": {r["clients"]: r["rate_per_s"] for r in lite["baseline_asgi"]},
+    }
+    lines = _table(
+        (
+            "sale",
+            "Stripe delay",
+            "clients",
+            "PostgreSQL orders/s",
+            "SQLite orders/s",
+            "SQLite / PostgreSQL",
+            "p99 ms: PostgreSQL / SQLite",
+            "Boxoffice CPU ms per order: PostgreSQL / SQLite",
+            "peak RSS MB: PostgreSQL / SQLite",
+        ),
+        rows,
+    )
+    lines += ["", "Baseline (a), the bare conditional reservation, in the same runs (requests/s): "]
+    lines[-1] += (
+        "; ".join(
+            f"{db} " + ", ".join(f"{rate:.0f} at {clients} clients" for clients, rate in rates.items())
+            for db, rates in base.items()
+        )
+        + "."
+    )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "--beside":
+        pg, lite = (json.loads(Path(name).read_text()) for name in argv[1:3])
+        sys.stdout.write(beside(pg, lite))
+        return 0
     path = Path(argv[0]) if argv else DEFAULT
     sys.stdout.write(render(json.loads(path.read_text())))
     return 0

@@ -10,13 +10,16 @@ import signal
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from boxoffice import migrate as migrations
 from boxoffice.cli_accounts import apikey_app, user_app
 from boxoffice.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from boxoffice.web.metrics_port import MetricsListener
 
 app = typer.Typer(help="Boxoffice: event ticketing.", no_args_is_help=True, add_completion=False)
 app.add_typer(apikey_app, name="apikey")
@@ -41,8 +44,6 @@ def serve(
     workers: Annotated[int, typer.Option(help="Uvicorn worker processes (PostgreSQL only for more than one).")] = 1,
 ) -> None:
     """Run the HTTP service with Uvicorn (an embedded SQLite database is migrated on first start)."""
-    import uvicorn
-
     if "BOXOFFICE_PUBLIC_URL" not in os.environ:
         os.environ["BOXOFFICE_PUBLIC_URL"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         get_settings.cache_clear()
@@ -63,9 +64,23 @@ def serve(
     if workers > 1 and settings.is_sqlite:
         typer.echo("Several workers need PostgreSQL (BOXOFFICE_DATABASE_URL); SQLite serves one process.", err=True)
         raise typer.Exit(2)
+    if settings.metrics_port is not None and settings.metrics_port == port:
+        typer.echo(f"BOXOFFICE_METRICS_PORT must differ from the service's port ({port}).", err=True)
+        raise typer.Exit(2)
     if not settings.is_sqlite:
         asyncio.run(migrations.upgrade(settings.database_dsn))
     _share_metrics(workers, settings)
+    listener = _metrics_listener(settings)
+    try:
+        _run_uvicorn(host, port, workers, settings)
+    finally:
+        if listener is not None:
+            listener.stop()
+
+
+def _run_uvicorn(host: str, port: int, workers: int, settings: Settings) -> None:
+    import uvicorn
+
     uvicorn.run(
         "boxoffice.web.app:create_app",
         factory=True,
@@ -83,11 +98,29 @@ def serve(
     )
 
 
+def _metrics_listener(settings: Settings) -> MetricsListener | None:
+    """With BOXOFFICE_METRICS_PORT, /metrics without a token on 127.0.0.1:<port>, from this process (after
+    ``_share_metrics``: with several workers it reads their shared folder). Exits when the port is taken."""
+    if settings.metrics_port is None:
+        return None
+    from boxoffice.web.metrics_port import MetricsListener, bind
+
+    try:
+        sock = bind(settings.metrics_port)
+    except OSError as exc:
+        typer.echo(f"BOXOFFICE_METRICS_PORT: cannot listen on 127.0.0.1:{settings.metrics_port} ({exc})", err=True)
+        raise typer.Exit(2) from None
+    listener = MetricsListener(settings.database_dsn, sock, log_level=settings.log_level).start()
+    typer.echo(f"metrics on http://127.0.0.1:{settings.metrics_port}/metrics (no token: this host only)", err=True)
+    return listener
+
+
 def _share_metrics(workers: int, settings: Settings) -> None:
     """Several workers answer /metrics with every worker's figures: prometheus_client's multiprocess mode, in a
     folder made for this run (removed at exit) unless PROMETHEUS_MULTIPROC_DIR names one. The workers are processes
     spawned after this, so they see the variable from their start (README, "Metrics and alerts")."""
-    if workers < 2 or settings.metrics_token is None or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    served = settings.metrics_token is not None or settings.metrics_port is not None
+    if workers < 2 or not served or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return
     folder = tempfile.mkdtemp(prefix="boxoffice-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder

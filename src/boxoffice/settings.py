@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     sign_in_failures_per_address: int = Field(default=20, ge=0, le=100_000)
     sign_in_window_seconds: int = Field(default=900, ge=1, le=86_400)
     metrics_token: SecretStr | None = None  # GET /metrics answers with `Authorization: Bearer <it>`; unset: no /metrics
+    # `boxoffice serve` also serves GET /metrics, without a token, on 127.0.0.1:<this port> (web/metrics_port.py)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     stripe_secret_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("STRIPE_SECRET_KEY", "BOXOFFICE_STRIPE_SECRET_KEY")
@@ -91,7 +93,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("STRIPE_PUBLISHABLE_KEY", "BOXOFFICE_STRIPE_PUBLISHABLE_KEY"),
     )
 
-    @field_validator("stripe_api_base", "stripe_publishable_key", "trusted_proxy_header", mode="before")
+    @field_validator("stripe_api_base", "stripe_publishable_key", "trusted_proxy_header", "metrics_port", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value

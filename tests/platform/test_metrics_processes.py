@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from boxoffice.db import Database
 from tests.helpers import eventually, make_event, make_ticket
-from tests.processes import ROOT, paid_server, wait_up
+from tests.processes import ROOT, free_port, paid_server, wait_up
 
 TOKEN = "metrics-token-for-tests-0123456789"
 
@@ -111,3 +111,41 @@ async def test_serve_with_two_workers_answers_for_both(fresh_pg: tuple[str, Data
         paid.server.stop()
         paid.stripe.stop()
     assert not list(temp.glob("boxoffice-metrics-*"))  # removed when the server stopped
+
+
+async def test_the_internal_port_of_serve_with_two_workers_answers_for_both(
+    fresh_pg: tuple[str, Database], tmp_path: Path
+) -> None:
+    """BOXOFFICE_METRICS_PORT without a token: the serving process's listener adds up both workers, the public
+    port has no /metrics."""
+    url, db = fresh_pg
+    metrics_port = free_port()
+    paid = paid_server(url, tmp_path, BOXOFFICE_METRICS_PORT=str(metrics_port))
+    paid.server.args += ["--workers", "2"]
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=100)
+    orders = 8
+    paid.stripe.start()
+    paid.server.start()
+    internal = f"http://127.0.0.1:{metrics_port}/metrics"
+    try:
+        await wait_up(paid.sb_url + "/v1/checkout/sessions")
+        await wait_up(paid.box_url + "/healthz")
+        await wait_up(internal)
+        async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0), timeout=30) as client:
+            for i in range(orders):
+                body = {"email": f"buyer{i}@example.com", "name": "Ada", "lines": [{"ticket_id": tt.id, "quantity": 1}]}
+                placed = await client.post(f"{paid.box_url}/api/v1/events/{event.id}/orders", json=body)
+                assert placed.status_code == 201, placed.text
+            scraped = figures((await client.get(internal)).text)
+            assert scraped[("boxoffice_reservation_seconds_count", frozenset({("outcome", "ok")}))] == orders
+
+            async def all_pending_counted() -> bool:  # the database's figures are read again after at most 5 s
+                scraped = figures((await client.get(internal)).text)
+                return scraped.get(("boxoffice_orders", frozenset({("status", "pending")}))) == orders
+
+            await eventually(all_pending_counted, timeout=30, interval=0.5)
+            assert (await client.get(f"{paid.box_url}/metrics")).status_code == 404
+    finally:
+        paid.server.stop()
+        paid.stripe.stop()
