@@ -1,0 +1,159 @@
+"""What the security review's findings must hold now: an open live stream ends as soon as its credentials stop
+working (a door device revoked, a member signed out or removed from the team, an API key revoked), for the check-in
+API's stream and the console dashboard's; a password link's secret never reaches the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from boxoffice.accounts import users
+from boxoffice.accounts.roles import Role
+from boxoffice.accounts.service import create_api_key
+from boxoffice.accounts.team import list_members
+from boxoffice.accounts.users import TokenPurpose, issue_token
+from boxoffice.checkin import devices
+from boxoffice.checkin.scan import ScanRequest, scan
+from tests.accounts.support import sign_in
+from tests.server import LiveServer
+from tests.web.console.test_checkin_pages import Night, member, night, scan_api
+
+
+async def _next(lines: AsyncIterator[str], wanted: str) -> dict[str, Any]:
+    name = ""
+    async for line in lines:
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: ") and name == wanted:
+            return dict(json.loads(line[6:]))
+    raise AssertionError("the stream ended")
+
+
+async def _rest(lines: AsyncIterator[str]) -> list[str]:
+    """Every event the stream still sends until it ends (a stream that does not end fails the wait)."""
+    return [line[7:] async for line in lines if line.startswith("event: ")]
+
+
+async def _check_in(site: LiveServer, n: Night, list_id: str, i: int) -> None:
+    request = ScanRequest(n.code(i), None, None, None, "")
+    await scan(site.box.db, list_id, request, n.organizer, keys=site.box.settings.signing_keys)
+
+
+async def test_a_revoked_devices_open_stream_ends_before_the_next_checkin(site: LiveServer) -> None:
+    manager = await member(site, role=Role.MANAGER)
+    n = await night(site, manager)
+    default = await n.default_list()
+    created = await devices.create_device(site.box.db, n.event_id, "Lost phone", n.organizer, list_id=default)
+    auth = {"Authorization": f"Bearer {created.token}"}
+    async with site.client.stream("GET", f"/api/v1/checkin-lists/{default}/stream", headers=auth) as stream:
+        assert stream.status_code == 200
+        lines = stream.aiter_lines()
+        await asyncio.wait_for(_next(lines, "checkin.status"), 10)
+        await site.box.devices.revoke(created.device.id, n.organizer)
+        assert (await scan_api(site, default, created.token, n.code(0))).status_code == 401
+        await _check_in(site, n, default, 1)
+        rest = await asyncio.wait_for(_rest(lines), 10)
+    assert "checkin.created" not in rest and "checkin.status" not in rest  # nothing more: it ended
+
+
+async def test_a_revoked_api_keys_open_stream_ends(site: LiveServer) -> None:
+    owner = await member(site, role=Role.OWNER)
+    n = await night(site, owner)
+    default = await n.default_list()
+    key, raw = await create_api_key(site.box.db, owner.organizer_email, name="script")
+    auth = {"Authorization": f"Bearer {raw}"}
+    async with site.client.stream("GET", f"/api/v1/checkin-lists/{default}/stream", headers=auth) as stream:
+        lines = stream.aiter_lines()
+        await asyncio.wait_for(_next(lines, "checkin.status"), 10)
+        await _check_in(site, n, default, 0)  # while the key works, check-ins arrive
+        assert (await asyncio.wait_for(_next(lines, "checkin.created"), 10))["ticket_id"] == n.tickets[0].id
+        assert (await site.client.delete(f"/api/v1/api-keys/{key.id}", headers=auth)).status_code == 204
+        await _check_in(site, n, default, 1)
+        rest = await asyncio.wait_for(_rest(lines), 10)
+    assert "checkin.created" not in rest
+
+
+async def test_a_door_members_stream_ends_with_their_sign_out(site: LiveServer) -> None:
+    owner = await member(site, role=Role.OWNER)
+    door = await member(site, role=Role.DOOR, organizer=owner.organizer_email)
+    n = await night(site, owner)
+    default = await n.default_list()
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as browser:
+        csrf = await sign_in(browser, door.email)
+        opened = await browser.post(f"{n.url}/lists/{default}/scanner", data={"csrf_token": csrf})
+        token = opened.headers["location"].split("token=")[1]
+        auth = {"Authorization": f"Bearer {token}"}
+        async with site.client.stream("GET", f"/api/v1/checkin-lists/{default}/stream", headers=auth) as stream:
+            lines = stream.aiter_lines()
+            await asyncio.wait_for(_next(lines, "checkin.status"), 10)
+            assert (await browser.post("/manage/sign-out", data={"csrf_token": csrf})).status_code == 303
+            assert (await scan_api(site, default, token, n.code(0))).status_code == 401
+            await _check_in(site, n, default, 1)
+            rest = await asyncio.wait_for(_rest(lines), 10)
+    assert "checkin.created" not in rest
+
+
+async def test_the_dashboards_stream_ends_with_sign_out(site: LiveServer) -> None:
+    manager = await member(site, role=Role.MANAGER)
+    n = await night(site, manager)
+    default = await n.default_list()
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as browser:
+        csrf = await sign_in(browser, manager.email)
+        async with browser.stream("GET", f"/manage/events/{n.event_id}/stream") as stream:
+            assert stream.status_code == 200
+            lines = stream.aiter_lines()
+            await asyncio.wait_for(_next(lines, "checkin.counts"), 10)
+            await _check_in(site, n, default, 0)  # while signed in, the counts follow
+            counts = await asyncio.wait_for(_next(lines, "checkin.counts"), 10)
+            assert [c["checked_in"] for c in counts["lists"] if c["id"] == default] == [1]
+            assert (await browser.post("/manage/sign-out", data={"csrf_token": csrf})).status_code == 303
+            await _check_in(site, n, default, 1)
+            rest = await asyncio.wait_for(_rest(lines), 10)
+    assert "checkin.created" not in rest and "checkin.counts" not in rest
+
+
+async def test_the_dashboards_stream_ends_when_its_member_leaves_the_team(site: LiveServer) -> None:
+    owner = await member(site, role=Role.OWNER)
+    manager = await member(site, role=Role.MANAGER, organizer=owner.organizer_email)
+    n = await night(site, owner)
+    default = await n.default_list()
+    async with (
+        httpx.AsyncClient(base_url=site.url, timeout=30) as browser,
+        httpx.AsyncClient(base_url=site.url, timeout=30) as owners,
+    ):
+        await sign_in(browser, manager.email)
+        csrf = await sign_in(owners, owner.email)
+        async with browser.stream("GET", f"/manage/events/{n.event_id}/stream") as stream:
+            lines = stream.aiter_lines()
+            await asyncio.wait_for(_next(lines, "checkin.counts"), 10)
+            (membership,) = [m for m in await list_members(site.box.db, owner.organizer_id) if m.email == manager.email]
+            removed = await owners.post(f"/manage/team/{membership.membership_id}/remove", data={"csrf_token": csrf})
+            assert removed.status_code == 303
+            await _check_in(site, n, default, 0)
+            rest = await asyncio.wait_for(_rest(lines), 10)
+    assert "checkin.counts" not in rest
+
+
+async def test_a_password_links_secret_never_reaches_the_log_when_its_form_is_refused(
+    site: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    someone = await member(site, role=Role.OWNER)
+    async with site.box.db.transaction() as session:
+        _, raw = await issue_token(session, someone.user_id, TokenPurpose.RESET, site.box.settings.secret_bytes)
+    caplog.set_level(logging.DEBUG, logger="boxoffice")
+    # the owner of the link, whose bo_csrf cookie is gone (another browser, a restart): the form is refused
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as fresh:
+        refused = await fresh.post(
+            f"/manage/password/{raw}", data={"password": "x" * 12, "password_confirm": "x" * 12, "csrf_token": "?"}
+        )
+    assert refused.status_code == 403
+    refusals = [r for r in caplog.records if "CSRF" in r.getMessage()]
+    assert [getattr(r, "path", None) for r in refusals] == ["/manage/password/{token}"]  # the route, not the link
+    assert not [r for r in caplog.records if raw in repr(vars(r)) or raw in r.getMessage()]
+    assert (await users.check_link(site.box.db, raw)).purpose == TokenPurpose.RESET  # unused: it still works
