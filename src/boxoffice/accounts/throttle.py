@@ -99,14 +99,24 @@ async def record_failure(db: Database, keys: Sequence[Key], *, now: datetime | N
     return max(waits, default=0)
 
 
-async def count_attempt(db: Database, key: Key, *, now: datetime | None = None) -> int:
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt counted before it is tried: ``refused`` (seconds to wait) when it is past the rule's
+    ``max_failures`` in the window, so it must not be tried; ``if_failed`` the wait a failure of it leaves (it is
+    the last one allowed), 0 when none."""
+
+    refused: int
+    if_failed: int
+
+
+async def count_attempt(db: Database, key: Key, *, now: datetime | None = None) -> Attempt:
     """Count an attempt against ``key`` BEFORE it is tried (one atomic upsert: concurrent attempts each get their
-    own number); returns the wait when this attempt is past the rule's ``max_failures`` in the window (it must not
-    be tried), else 0. An attempt that turns out good is handed back (``clear`` or ``take_back``)."""
+    own number, so of a burst exactly ``max_failures`` may be tried). A failed attempt stays counted; a good one is
+    handed back (``clear`` or ``take_back``)."""
     now = now or utcnow()
     async with db.transaction() as session:
         attempts, started = await count_in(session, db, key, now)
-    return key.rule.wait(attempts - 1, started, now)
+    return Attempt(key.rule.wait(attempts - 1, started, now), key.rule.wait(attempts, started, now))
 
 
 async def take_back(db: Database, key: str) -> None:

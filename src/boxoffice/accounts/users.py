@@ -217,16 +217,20 @@ async def sign_in(
         throttle.Key(throttle.account_key(secret, normalized), rules.account),
         throttle.Key(throttle.address_throttle_key(address_hash), rules.address),
     ]
-    for key, limit in zip(keys, ("sign-in-account", "sign-in-address"), strict=True):
+    limits = ("sign-in-account", "sign-in-address")
+    attempts = []
+    for key, limit in zip(keys, limits, strict=True):
         # the account first: attempts it refuses do not use up the address's (others sign in from there too)
-        wait = await throttle.count_attempt(db, key)
-        if wait:
-            raise SignInThrottled(
-                f"too many failed sign-ins: try again in {wait} seconds", limit=limit, retry_after=wait
-            )
+        attempt = await throttle.count_attempt(db, key)
+        if attempt.refused:
+            raise _throttled(limit, attempt.refused)
+        attempts.append(attempt)
     async with db.read() as session:
         user = (await session.scalars(select(User).where(User.email_normalized == normalized))).one_or_none()
     if not await passwords.verify_password(user.password_hash if user else None, password):
+        for attempt, limit in zip(attempts, limits, strict=True):
+            if attempt.if_failed:  # the failure that reaches a limit answers 429 at once
+                raise _throttled(limit, attempt.if_failed)
         raise InvalidCredentials("wrong email or password")
     assert user is not None and user.password_hash is not None
     values: dict[str, object] = {"last_sign_in_at": utcnow()}
@@ -237,6 +241,10 @@ async def sign_in(
     await throttle.clear(db, keys[0].value)
     await throttle.take_back(db, keys[1].value)
     return user
+
+
+def _throttled(limit: str, wait: int) -> SignInThrottled:
+    return SignInThrottled(f"too many failed sign-ins: try again in {wait} seconds", limit=limit, retry_after=wait)
 
 
 RESET_RULE = throttle.ThrottleRule(max_failures=3, window=timedelta(hours=1))

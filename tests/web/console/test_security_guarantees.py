@@ -1,6 +1,7 @@
 """What the security review's findings must hold now: an open live stream ends as soon as its credentials stop
 working (a door device revoked, a member signed out or removed from the team, an API key revoked), for the check-in
-API's stream and the console dashboard's; a password link's secret never reaches the logs."""
+API's stream and the console dashboard's; a password link's secret never reaches the logs; a burst of sign-ins
+cannot check more passwords than the limit allows."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from boxoffice.accounts import users
+from boxoffice.accounts import throttle, users
+from boxoffice.accounts.models import SignInFailure
 from boxoffice.accounts.roles import Role
 from boxoffice.accounts.service import create_api_key
 from boxoffice.accounts.team import list_members
 from boxoffice.accounts.users import TokenPurpose, issue_token
 from boxoffice.checkin import devices
 from boxoffice.checkin.scan import ScanRequest, scan
-from tests.accounts.support import sign_in
+from boxoffice.web.clients import address_key
+from tests.accounts.support import csrf_of, sign_in
 from tests.server import LiveServer
 from tests.web.console.test_checkin_pages import Night, member, night, scan_api
 
@@ -157,3 +161,40 @@ async def test_a_password_links_secret_never_reaches_the_log_when_its_form_is_re
     assert [getattr(r, "path", None) for r in refusals] == ["/manage/password/{token}"]  # the route, not the link
     assert not [r for r in caplog.records if raw in repr(vars(r)) or raw in r.getMessage()]
     assert (await users.check_link(site.box.db, raw)).purpose == TokenPurpose.RESET  # unused: it still works
+
+
+# last: it uses up some of the per-address attempts of 127.0.0.1 for the module's server
+async def test_a_burst_of_wrong_passwords_gets_429_past_the_limit_and_so_does_the_right_one(site: LiveServer) -> None:
+    victim = await member(site, role=Role.OWNER)
+    limit = site.box.settings.sign_in_failures_per_account
+    before = await _address_attempts(site)
+    clients = [httpx.AsyncClient(base_url=site.url, timeout=60) for _ in range(4 * limit)]
+    try:
+        tokens = [csrf_of(await c.get("/manage/sign-in")) for c in clients]
+
+        async def guess(c: httpx.AsyncClient, token: str, password: str) -> httpx.Response:
+            return await c.post(
+                "/manage/sign-in", data={"csrf_token": token, "email": victim.email, "password": password}
+            )
+
+        answers = await asyncio.gather(
+            *(guess(c, t, f"wrong guess {i}") for i, (c, t) in enumerate(zip(clients, tokens, strict=True)))
+        )
+        right = await guess(clients[0], tokens[0], victim.password)
+    finally:
+        for c in clients:
+            await c.aclose()
+    codes = [a.status_code for a in answers]
+    # limit - 1 plain refusals; the failure that reaches the limit and every attempt past it: 429, untried
+    assert codes.count(401) == limit - 1 and codes.count(429) == len(codes) - (limit - 1)
+    assert all(int(a.headers["Retry-After"]) > 0 for a in answers if a.status_code == 429)
+    assert right.status_code == 429 and int(right.headers["Retry-After"]) > 0
+    # only the attempts the account's limit let through reached the password check (and the address's count)
+    assert await _address_attempts(site) - before == limit
+
+
+async def _address_attempts(site: LiveServer) -> int:
+    key = throttle.address_throttle_key(address_key(site.box.settings.secret_bytes, "127.0.0.1"))
+    async with site.box.db.read() as session:
+        found = await session.scalar(select(SignInFailure.failures).where(SignInFailure.key == key))
+    return int(found or 0)
