@@ -163,6 +163,64 @@ async def test_a_password_links_secret_never_reaches_the_log_when_its_form_is_re
     assert (await users.check_link(site.box.db, raw)).purpose == TokenPurpose.RESET  # unused: it still works
 
 
+async def _open_scanner(browser: httpx.AsyncClient, n: Night, list_id: str, csrf: str) -> httpx.Response:
+    return await browser.post(f"{n.url}/lists/{list_id}/scanner", data={"csrf_token": csrf})
+
+
+async def test_a_revoked_members_scanner_signs_that_console_out_so_it_cannot_open_another(site: LiveServer) -> None:
+    owner = await member(site, role=Role.OWNER)
+    door = await member(site, role=Role.DOOR, organizer=owner.organizer_email)
+    n = await night(site, owner)
+    default = await n.default_list()
+    async with (
+        httpx.AsyncClient(base_url=site.url, timeout=30) as phone,
+        httpx.AsyncClient(base_url=site.url, timeout=30) as owners,
+    ):
+        csrf = await sign_in(phone, door.email)
+        token = (await _open_scanner(phone, n, default, csrf)).headers["location"].split("token=")[1]
+        (device,) = await devices.open_member_scanners(site.box.db, n.event_id, n.organizer)
+        owner_csrf = await sign_in(owners, owner.email)
+        revoked = await owners.post(f"{n.url}/devices/{device.id}/revoke", data={"csrf_token": owner_csrf})
+        assert revoked.status_code == 303
+        assert (await scan_api(site, default, token, n.code(0))).status_code == 401
+        again = await _open_scanner(phone, n, default, csrf)  # refused: its session (and so its token) is gone
+        assert again.status_code == 403 and "token=" not in again.headers.get("location", "")
+        assert (await phone.get(n.url)).headers["location"].startswith("/manage/sign-in")
+        assert await devices.open_member_scanners(site.box.db, n.event_id, n.organizer) == []
+
+
+async def test_signing_in_again_ends_the_old_sessions_scanner_at_once(site: LiveServer) -> None:
+    door = await member(site, role=Role.DOOR)
+    n = await night(site, await member(site, role=Role.OWNER, organizer=door.organizer_email))
+    default = await n.default_list()
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as phone:
+        csrf = await sign_in(phone, door.email)
+        token = (await _open_scanner(phone, n, default, csrf)).headers["location"].split("token=")[1]
+        assert (await scan_api(site, default, token, n.code(0))).status_code == 201  # now cached in this process
+        form = await phone.get("/manage/sign-in?done=signed-out")  # the form, while still signed in
+        data = {"csrf_token": csrf_of(form), "email": door.email, "password": door.password}
+        assert (await phone.post("/manage/sign-in", data=data)).status_code == 303  # a new session; the old one ends
+        assert (await scan_api(site, default, token, n.code(1))).status_code == 401
+
+
+async def test_a_new_password_ends_the_users_scanners_at_once(site: LiveServer) -> None:
+    door = await member(site, role=Role.DOOR)
+    n = await night(site, await member(site, role=Role.OWNER, organizer=door.organizer_email))
+    default = await n.default_list()
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as phone:
+        csrf = await sign_in(phone, door.email)
+        token = (await _open_scanner(phone, n, default, csrf)).headers["location"].split("token=")[1]
+        assert (await scan_api(site, default, token, n.code(0))).status_code == 201
+    async with site.box.db.transaction() as session:
+        _, raw = await issue_token(session, door.user_id, TokenPurpose.RESET, site.box.settings.secret_bytes)
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as laptop:
+        form = await laptop.get(f"/manage/password/{raw}")
+        new = "a brand new password"
+        data = {"csrf_token": csrf_of(form), "password": new, "password_confirm": new}
+        assert (await laptop.post(f"/manage/password/{raw}", data=data)).status_code == 303
+    assert (await scan_api(site, default, token, n.code(1))).status_code == 401
+
+
 # last: it uses up some of the per-address attempts of 127.0.0.1 for the module's server
 async def test_a_burst_of_wrong_passwords_gets_429_past_the_limit_and_so_does_the_right_one(site: LiveServer) -> None:
     victim = await member(site, role=Role.OWNER)

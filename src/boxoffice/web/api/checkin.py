@@ -399,5 +399,8 @@ async def event_devices(event_id: str, box: Box, door: Door) -> list[dict[str, A
 
 @router.delete("/devices/{device_id}", status_code=204, summary="Revoke a door device")
 async def revoke_device(device_id: str, box: Box, door: Door) -> Response:
+    """The token is refused (401) from now on and its open streams end. Revoking a team member's scanner also signs
+    out the console session that opened it, so that session cannot open another one."""
     await box.devices.revoke(device_id, door)
+    box.live_checks.forget()  # a member's scanner takes its console session along: that session's streams end
     return Response(status_code=204)
