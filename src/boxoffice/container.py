@@ -24,6 +24,7 @@ from boxoffice.payments.keys import SANDBOX_PATH, StripeConfig, StripeConfigErro
 from boxoffice.payments.service import Payments
 from boxoffice.payments.webhooks import WebhookProcessor
 from boxoffice.realtime import Broker, make_broker
+from boxoffice.realtime.checks import LiveChecks
 from boxoffice.sandbox import Sandbox, SandboxConfig
 from boxoffice.settings import Settings
 from boxoffice.ticketing import voucher_codes, waitlist_offers
@@ -87,6 +88,7 @@ class Boxoffice:
         )
         self.broker = broker or make_broker(settings.redis_dsn, prefix=settings.redis_prefix)
         self.devices = DeviceTokens(self.db)  # door devices' tokens (check-in)
+        self.live_checks = LiveChecks()  # open streams' credentials, asked again before each frame
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
         self.mailer = Mailer(
             self.db,

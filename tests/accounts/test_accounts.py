@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from boxoffice.accounts import sessions, team, throttle, users
+from boxoffice.accounts import passwords, sessions, team, throttle, users
 from boxoffice.accounts.errors import AlreadyMember, InvalidCredentials, InvalidLink, LastOwner, SignInThrottled
-from boxoffice.accounts.models import AccountToken, ApiKey, User
+from boxoffice.accounts.models import AccountToken, ApiKey, SignInFailure, User
 from boxoffice.accounts.roles import Role
 from boxoffice.accounts.service import authenticate, create_api_key, list_api_keys, revoke_api_key
 from boxoffice.accounts.users import SignInRules, TokenPurpose
@@ -120,6 +120,65 @@ async def test_wrong_passwords_throttle_the_account_then_even_the_right_one_wait
     for elsewhere in (where, address()):  # the account is throttled from any address, even with its password
         with pytest.raises(SignInThrottled):
             await users.sign_in(db, member.email, PASSWORD, secret=SECRET, address_hash=elsewhere, rules=RULES)
+
+
+async def test_a_burst_of_wrong_passwords_checks_at_most_the_limit_then_even_the_right_one_waits(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attempts are counted before the password is checked, atomically: of 20 at once, exactly the account's limit
+    (3) have their password checked (the CPU an attacker can spend on guesses), the rest are refused untried."""
+    member = await make_member(db, SECRET)
+    checked = 0
+    verify = passwords.verify_password
+
+    async def counted(stored: str | None, password: str) -> bool:
+        nonlocal checked
+        checked += 1
+        return await verify(stored, password)
+
+    monkeypatch.setattr(passwords, "verify_password", counted)
+    where = address()
+
+    async def guess(i: int) -> BaseException | None:
+        try:
+            await users.sign_in(db, member.email, f"guess {i}", secret=SECRET, address_hash=where, rules=RULES)
+        except (InvalidCredentials, SignInThrottled) as exc:
+            return exc
+        return None
+
+    answers = await asyncio.gather(*(guess(i) for i in range(20)))
+    assert checked == RULES.account.max_failures
+    assert sum(isinstance(a, InvalidCredentials) for a in answers) == RULES.account.max_failures - 1
+    throttled = [a for a in answers if isinstance(a, SignInThrottled)]
+    assert len(throttled) == 20 - (RULES.account.max_failures - 1)
+    assert all(a.limit == "sign-in-account" and a.retry_after > 0 for a in throttled)
+    with pytest.raises(SignInThrottled):  # the right password after the limit: refused, not checked
+        await users.sign_in(db, member.email, PASSWORD, secret=SECRET, address_hash=where, rules=RULES)
+    assert checked == RULES.account.max_failures
+
+
+async def test_good_sign_ins_do_not_use_up_their_addresss_limit(db: Database) -> None:
+    member = await make_member(db, SECRET)
+    where = address()
+    for _ in range(2 * RULES.address.max_failures):
+        await users.sign_in(db, member.email, PASSWORD, secret=SECRET, address_hash=where, rules=RULES)
+
+
+async def test_a_burst_of_reset_requests_sends_at_most_three_emails(db: Database) -> None:
+    member = await make_member(db, SECRET)
+    sent = await asyncio.gather(*(users.request_password_reset(db, member.email, SECRET) for _ in range(10)))
+    assert sent.count(True) == 3
+    assert len(await _outbox(db, "account.password_reset", member.email)) == 3
+
+
+async def test_a_reset_request_for_an_unknown_address_is_counted_like_a_known_one(db: Database) -> None:
+    """Same work for both (the count is written either way), and the unknown one sends nothing."""
+    ghost = unique_email("ghost")
+    assert [await users.request_password_reset(db, ghost, SECRET) for _ in range(2)] == [False, False]
+    key = "reset:" + throttle.account_key(SECRET, ghost)
+    async with db.read() as session:
+        counted = await session.scalar(select(SignInFailure.failures).where(SignInFailure.key == key))
+    assert counted == 2 and await _outbox(db, "account.password_reset", ghost) == []
 
 
 async def test_a_good_sign_in_clears_the_accounts_count_not_the_addresses(db: Database) -> None:

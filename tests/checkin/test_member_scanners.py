@@ -1,7 +1,8 @@
 """A team member's own scanner token (what the console's "Open the scanner" mints), on SQLite and PostgreSQL: it scans
 as a device of its one list, labelled with the member; it lasts 16 hours at most and never longer than the console
 session; it ends with the session (sign-out), when the member leaves the team or the session works for another
-organizer; it reaches only the member's organizer's lists."""
+organizer; it reaches only the member's organizer's lists; a member keeps five at most; revoking one signs out the
+session that opened it."""
 
 from __future__ import annotations
 
@@ -111,3 +112,30 @@ async def test_it_reaches_only_the_members_organizers_lists(db: Database) -> Non
     await lists.delete_list(db, side.id, sold.organizer)
     with pytest.raises(NotFound):  # a deleted list takes no scanner
         await open_member_scanner(db, side.id, member_scanner(sold), console(view))
+
+
+async def test_a_member_keeps_at_most_five_scanners_opening_more_revokes_the_oldest(db: Database) -> None:
+    sold, view, _ = await door_member(db)
+    opened = [
+        await open_member_scanner(db, sold.default_list.id, member_scanner(sold), console(view))
+        for _ in range(devices.MEMBER_SCANNERS + 1)
+    ]
+    with pytest.raises(Unauthorized):
+        await DeviceTokens(db).authenticate(opened[0].token)
+    for created in opened[1:]:
+        assert (await DeviceTokens(db).authenticate(created.token)).device_id == created.device.id
+    still = {d.id for d in await devices.open_member_scanners(db, sold.event.id, sold.organizer)}
+    assert still == {c.device.id for c in opened[1:]}
+
+
+async def test_revoking_a_members_scanner_signs_out_the_session_that_opened_it(db: Database) -> None:
+    sold, view, raw = await door_member(db)
+    lost = await open_member_scanner(db, sold.default_list.id, member_scanner(sold), console(view))
+    other = await open_member_scanner(db, sold.default_list.id, member_scanner(sold), console(view))
+    tokens = DeviceTokens(db)
+    await tokens.authenticate(other.token)  # cached
+    await tokens.revoke(lost.device.id, sold.organizer)
+    assert await sessions.load_session(db, raw) is None  # signed out: it cannot open another scanner
+    for token in (lost.token, other.token):  # the session's other scanners end with it, at once
+        with pytest.raises(Unauthorized):
+            await tokens.authenticate(token)

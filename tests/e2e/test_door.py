@@ -1,7 +1,7 @@
 """The door scanner in a real browser (Playwright driving Debian's Chromium): pair by opening the pairing link, scan
 through the code field (a keyboard-wedge scanner types there), go offline and keep scanning from the phone's copy,
 reload the page offline (service worker), come back and see the uploads, the duplicate entry and the counts; and a
-fake camera (Chromium's file-based fake video capture) showing a ticket's QR code."""
+fake camera (Chromium's file-based fake video capture) showing a ticket's QR code; a revoked phone keeps nothing."""
 
 from __future__ import annotations
 
@@ -205,6 +205,61 @@ async def test_manual_search_checks_in_a_buyer_whose_phone_died(browser_site: Li
         (row,) = await d.rows()
         assert (row.ticket_id, row.manual) == (d.tickets[0], True)
         assert violations == []
+    finally:
+        await context.close()
+
+
+async def _kept_on_the_phone(page: Any) -> dict[str, Any]:
+    """What the page keeps: its token in localStorage, and how many offline copies and queued scans IndexedDB has."""
+    kept: dict[str, Any] = await page.evaluate(
+        """() => new Promise((resolve, reject) => {
+          const open = indexedDB.open("boxoffice-door", 1);
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const tx = open.result.transaction(["copies", "queue"], "readonly");
+            const copies = tx.objectStore("copies").count();
+            const queue = tx.objectStore("queue").count();
+            tx.oncomplete = () => resolve({
+              token: localStorage.getItem("boxoffice.door.token"),
+              copies: copies.result,
+              queued: queue.result,
+            });
+          };
+        })"""
+    )
+    return kept
+
+
+async def test_a_revoked_phone_forgets_its_token_and_its_offline_copy(browser_site: LiveServer, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    d, link = await door(browser_site, n=2)
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = await context.new_page()
+        await page.goto(link)
+        await expect(await scan_here(page, d.code(0))).to_have_attribute("data-result", "ok")
+        await dismiss(page)
+
+        async def copy_kept() -> bool:
+            kept = await _kept_on_the_phone(page)
+            return bool(kept["token"]) and kept["copies"] == 1
+
+        assert await eventually(copy_kept)  # the holders' names are on the phone, for offline use
+        (phone,) = await devices.list_devices(browser_site.box.db, d.event_id, d.organizer)
+        await browser_site.box.devices.revoke(phone.id, d.organizer)
+        field = page.locator("#code")
+        await field.fill(d.code(1))
+        await field.press("Enter")
+        await expect(page.locator("#revoked")).to_be_visible()
+        await expect(page.locator("#scanner")).to_be_hidden()
+
+        async def forgotten() -> bool:
+            return await _kept_on_the_phone(page) == {"token": None, "copies": 0, "queued": 0}
+
+        assert await eventually(forgotten)
+        await page.reload()  # nothing left to scan with
+        await expect(page.locator("#unpaired")).to_be_visible()
     finally:
         await context.close()
 

@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as redis
 
 from boxoffice.realtime import InMemoryBroker, RedisBroker, make_broker
+from boxoffice.realtime.checks import LiveChecks
 from boxoffice.realtime.sse import frame, sse_events
 from tests.helpers import REDIS_URL, require_redis
 
@@ -143,6 +144,46 @@ async def test_sse_settle_sends_the_state_again_after_messages_once_per_interval
         assert ['"n":0' in frames[0], '"n":1' in frames[1], '"n":2' in frames[2]] == [True, True, True]
         assert '"type":"status","in":3' in frames[3]  # once, after the burst
         await stream.aclose()  # type: ignore[attr-defined]  # an async generator
+
+
+async def test_sse_ends_without_sending_once_its_credentials_no_longer_hold() -> None:
+    broker = InMemoryBroker()
+    valid = {"now": True}
+
+    async def snapshot() -> list[dict[str, object]]:
+        return [{"type": "status"}]
+
+    async def is_valid() -> bool:
+        return valid["now"]
+
+    async with broker.subscribe("list:l") as sub:
+        stream = sse_events(sub, snapshot, heartbeat=30, is_valid=is_valid)
+        assert await anext(stream) == "retry: 3000\n\n"
+        assert '"type":"status"' in await anext(stream)
+        await broker.publish("list:l", {"type": "checkin.created", "n": 1})
+        assert '"n":1' in await anext(stream)
+        valid["now"] = False  # revoked
+        await broker.publish("list:l", {"type": "checkin.created", "n": 2})
+        assert [f async for f in stream] == []  # nothing more: the stream ended
+
+    async with broker.subscribe("list:l") as sub:  # a quiet stream ends at its next heartbeat
+        stream = sse_events(sub, snapshot, heartbeat=0.05, is_valid=is_valid)
+        assert [f async for f in stream] == ["retry: 3000\n\n", 'event: status\ndata: {"type":"status"}\n\n']
+
+
+async def test_live_checks_cache_each_answer_until_forgotten() -> None:
+    checks = LiveChecks(seconds=60)
+    probes: list[str] = []
+
+    async def probe() -> bool:
+        probes.append("asked")
+        return len(probes) == 1  # valid the first time, not after
+
+    assert await checks.check("session:a", probe) is True
+    assert await checks.check("session:a", probe) is True  # cached: not asked again
+    checks.forget()  # a sign-out in this process
+    assert await checks.check("session:a", probe) is False
+    assert len(probes) == 2
 
 
 def test_frame_is_one_data_line() -> None:

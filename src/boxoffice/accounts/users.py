@@ -203,9 +203,12 @@ class SignInRules:
 async def sign_in(
     db: Database, email: str, password: str, *, secret: bytes, address_hash: str, rules: SignInRules
 ) -> User:
-    """The user whose email and password these are. Refusals: ``SignInThrottled`` (429, before the password is
-    checked) when the account or the address has had too many failures lately, ``InvalidCredentials`` otherwise
-    (counted against both). A wrong password and an unknown email take the same time and get the same answer."""
+    """The user whose email and password these are. Every attempt is counted against the account, then the
+    address, before the password is checked (``throttle.count_attempt``: atomic, so a burst of concurrent attempts
+    cannot slip past the count); one past either limit is refused with ``SignInThrottled`` (429) without checking
+    the password, even a right one. A wrong password is ``InvalidCredentials`` (its attempt stays counted); a
+    right one clears the account's count and hands its attempt back to the address. A wrong password and an unknown
+    email take the same time and get the same answer."""
     try:
         normalized = events.normalize_email(email)
     except InvalidInput:  # no account has it; still counted, under what was typed
@@ -214,13 +217,20 @@ async def sign_in(
         throttle.Key(throttle.account_key(secret, normalized), rules.account),
         throttle.Key(throttle.address_throttle_key(address_hash), rules.address),
     ]
-    await _refuse_if_throttled(db, keys)
+    limits = ("sign-in-account", "sign-in-address")
+    attempts = []
+    for key, limit in zip(keys, limits, strict=True):
+        # the account first: attempts it refuses do not use up the address's (others sign in from there too)
+        attempt = await throttle.count_attempt(db, key)
+        if attempt.refused:
+            raise _throttled(limit, attempt.refused)
+        attempts.append(attempt)
     async with db.read() as session:
         user = (await session.scalars(select(User).where(User.email_normalized == normalized))).one_or_none()
     if not await passwords.verify_password(user.password_hash if user else None, password):
-        wait = await throttle.record_failure(db, keys)
-        if wait:
-            await _refuse_if_throttled(db, keys)
+        for attempt, limit in zip(attempts, limits, strict=True):
+            if attempt.if_failed:  # the failure that reaches a limit answers 429 at once
+                raise _throttled(limit, attempt.if_failed)
         raise InvalidCredentials("wrong email or password")
     assert user is not None and user.password_hash is not None
     values: dict[str, object] = {"last_sign_in_at": utcnow()}
@@ -229,17 +239,12 @@ async def sign_in(
     async with db.single() as session:
         await session.execute(update(User).where(User.id == user.id).values(**values))
     await throttle.clear(db, keys[0].value)
+    await throttle.take_back(db, keys[1].value)
     return user
 
 
-async def _refuse_if_throttled(db: Database, keys: list[throttle.Key]) -> None:
-    account, address = keys
-    for key, limit in ((account, "sign-in-account"), (address, "sign-in-address")):
-        wait = await throttle.wait_seconds(db, [key])
-        if wait:
-            raise SignInThrottled(
-                f"too many failed sign-ins: try again in {wait} seconds", limit=limit, retry_after=wait
-            )
+def _throttled(limit: str, wait: int) -> SignInThrottled:
+    return SignInThrottled(f"too many failed sign-ins: try again in {wait} seconds", limit=limit, retry_after=wait)
 
 
 RESET_RULE = throttle.ThrottleRule(max_failures=3, window=timedelta(hours=1))
@@ -248,15 +253,22 @@ RESET_RULE = throttle.ThrottleRule(max_failures=3, window=timedelta(hours=1))
 async def request_password_reset(db: Database, email: str, secret: bytes) -> bool:
     """Email a reset link to the user with this address, if there is one: at most ``RESET_RULE.max_failures`` an
     hour per address (more are dropped quietly, so nobody can flood an inbox). The caller answers the same whether
-    or not an email went out, so the page tells nobody which addresses have accounts. True when one was queued."""
-    user = await find_user(db, email)
-    if user is None:
+    or not an email went out, so the page tells nobody which addresses have accounts. True when one was queued.
+
+    Known address or not, the same work in one transaction: the request is counted first (an atomic upsert, so a
+    burst cannot pass the limit), then the user is looked up; only the link and its outbox row (sent in the
+    background) are added for a known one, so the answer's time tells nothing either."""
+    try:
+        normalized = events.normalize_email(email)
+    except InvalidInput:
         return False
-    key = throttle.Key("reset:" + throttle.account_key(secret, user.email_normalized), RESET_RULE)
-    if await throttle.wait_seconds(db, [key]):
-        return False
-    await throttle.record_failure(db, [key])  # counts the reset emails of the hour
+    key = throttle.Key("reset:" + throttle.account_key(secret, normalized), RESET_RULE)
+    now = utcnow()
     async with db.transaction() as session:
+        requests, started = await throttle.count_in(session, db, key, now)
+        user = (await session.scalars(select(User).where(User.email_normalized == normalized))).one_or_none()
+        if user is None or RESET_RULE.wait(requests - 1, started, now):
+            return False
         token, _ = await issue_token(session, user.id, TokenPurpose.RESET, secret)
         outbox.record(session, "account.password_reset", [], {"token_id": token.id, "email": user.email})
     return True

@@ -8,7 +8,9 @@ A door team member signed in to the console opens the scanner with a token of th
 a device row with the member's ``user_id`` and console ``session_id``, for one list, expiring after
 ``MEMBER_HOURS`` (or with the session, if sooner). It authenticates like any device token, and only while its
 session is alive and still works for the event's organizer with a role that may check in: signing out, a new
-password, leaving the team or the session's expiry end it, with no other table to update.
+password, leaving the team or the session's expiry end it, with no other table to update. A member keeps at most
+``MEMBER_SCANNERS`` scanners: opening one more revokes the oldest. Revoking a member's scanner ends the console
+session it was opened from too (whoever holds that phone must sign in again, with the password, to open another).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Exists, and_, select, update
+from sqlalchemy import Exists, and_, delete, select, update
 
 from boxoffice.accounts.models import Membership, UserSession
 from boxoffice.accounts.roles import Action, roles_permitted
@@ -39,6 +41,7 @@ CACHE_SECONDS = 2.0
 CACHE_ENTRIES = 10_000
 LAST_USED_EVERY = timedelta(minutes=1)
 MEMBER_HOURS = 16  # a team member's scanner lasts a long evening at the door, at most
+MEMBER_SCANNERS = 5  # a member's scanners that may work at once (the oldest is revoked past it)
 
 
 def _hash(raw: str) -> str:
@@ -131,7 +134,9 @@ async def open_member_scanner(
     db: Database, list_id: str, scanner: Scanner, member: ConsoleSession, *, now: datetime | None = None
 ) -> NewDevice:
     """A scanner token of the member's own for ``list_id`` (any list the member's ``scanner`` reaches), living with
-    their console session (see the module's docstring). ``NotFound`` for a list they do not reach."""
+    their console session (see the module's docstring). ``NotFound`` for a list they do not reach. The member's
+    scanners past the newest ``MEMBER_SCANNERS`` are revoked (other processes may accept them for up to
+    ``CACHE_SECONDS`` more)."""
     now = now or utcnow()
     label = _label(member.label[:MAX_LABEL])
     async with db.transaction() as session:
@@ -140,6 +145,26 @@ async def open_member_scanner(
         device.user_id, device.session_id = member.user_id, member.session_id
         device.expires_at = min(now + timedelta(hours=MEMBER_HOURS), member.session_expires_at)
         session.add(device)
+        await session.flush()
+        older = (
+            await session.scalars(
+                select(CheckinDevice.id)
+                .where(
+                    CheckinDevice.user_id == member.user_id,
+                    CheckinDevice.revoked_at.is_(None),
+                    CheckinDevice.expires_at > now,
+                )
+                .order_by(CheckinDevice.created_at.desc(), CheckinDevice.id.desc())
+                .offset(MEMBER_SCANNERS)
+            )
+        ).all()
+        if older:
+            await session.execute(
+                update(CheckinDevice)
+                .where(CheckinDevice.id.in_(older))
+                .values(revoked_at=now)
+                .execution_options(synchronize_session=False)
+            )
     return NewDevice(device, raw)
 
 
@@ -276,7 +301,8 @@ class DeviceTokens:
             )
 
     async def revoke(self, device_id: str, scanner: Scanner) -> CheckinDevice:
-        """Revoke a device of the scanner's organizer (again: no change). ``NotFound`` for anyone else's."""
+        """Revoke a device of the scanner's organizer (again: no change). ``NotFound`` for anyone else's. A member's
+        scanner takes its console session with it (deleted: signed out), so that session cannot open another."""
         require_manager(scanner)
         async with self.db.transaction() as session:
             found = (
@@ -292,6 +318,10 @@ class DeviceTokens:
             device = found[0]
             if device.revoked_at is None:
                 device.revoked_at = utcnow()
+            if device.session_id is not None:
+                await session.execute(delete(UserSession).where(UserSession.id == device.session_id))
             token_hash = device.token_hash
         self._cache.pop(token_hash, None)
+        if device.session_id is not None:
+            self.forget_session(device.session_id)
         return device

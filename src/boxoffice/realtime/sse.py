@@ -27,12 +27,17 @@ async def sse_events(
     heartbeat: float = 15.0,
     is_disconnected: Callable[[], Awaitable[bool]] | None = None,
     settle: float | None = None,
+    is_valid: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[str]:
     """Formatted SSE frames. The subscription must be open before the snapshot is read, so nothing falls between.
 
     ``settle``: after live messages, the state (the snapshot) again, at most once every ``settle`` seconds, for
     clients that show totals: a total rebuilt from the messages would count twice a message whose change the first
-    snapshot already held."""
+    snapshot already held.
+
+    ``is_valid``: whether the credentials the stream was opened with still hold, asked before every frame after the
+    first snapshot (each message, heartbeat and state sent again): once it answers False the stream ends, sending
+    nothing more. It runs per message, so it must be cheap (a cached answer: see ``realtime.checks``)."""
     yield "retry: 3000\n\n"
     await subscription.wait_active()
     for message in await snapshot():
@@ -44,6 +49,8 @@ async def sse_events(
             return
         if due is not None and loop.time() >= due:
             due = None
+            if is_valid is not None and not await is_valid():
+                return
             for current in await snapshot():
                 yield frame(current)
             continue
@@ -52,8 +59,12 @@ async def sse_events(
             message = await subscription.get(timeout=wait)
         except TimeoutError:
             if due is None:
+                if is_valid is not None and not await is_valid():
+                    return
                 yield ": ping\n\n"
             continue
+        if is_valid is not None and not await is_valid():
+            return
         if message.get("type") == "reconnected":
             due = None
             for current in await snapshot():

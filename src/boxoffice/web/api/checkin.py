@@ -21,7 +21,7 @@ from boxoffice.checkin.undo import undo_checkin
 from boxoffice.errors import ErrorCode, FieldError
 from boxoffice.topics import checkin_list_topic
 from boxoffice.web.api import checkin_schemas as cs
-from boxoffice.web.api.deps import Box, Door
+from boxoffice.web.api.deps import Box, Credentials, Door, door_still_valid
 from boxoffice.web.api.routes import PROBLEMS
 from boxoffice.web.api.schemas import Problem
 from boxoffice.web.api.streams import SSE, _stream
@@ -355,17 +355,19 @@ async def offline(
     responses=SSE,
     summary="Live check-ins of a list (SSE)",
 )
-async def checkin_stream(list_id: str, request: Request, box: Box, door: Door) -> Response:
+async def checkin_stream(list_id: str, request: Request, box: Box, door: Door, credentials: Credentials) -> Response:
     """First `checkin.status` (the counts), then every `checkin.created` (with `duplicate`) and `checkin.undone`
     as they happen, and `checkin.status` again at most once a second while they do (and after a reconnect of the
-    broker): show the counts of the latest `checkin.status`, not a sum of the messages."""
+    broker): show the counts of the latest `checkin.status`, not a sum of the messages. The stream ends as soon as
+    its token stops working (a device revoked, a member's console session ended, an API key revoked)."""
     await lists.get_list(box.db, list_id, door)
 
     async def snapshot() -> list[dict[str, Any]]:
         current = await status.list_status(box.db, list_id, door)
         return [{"type": "checkin.status", **status_body(current)}]
 
-    return _stream(request, box, checkin_list_topic(list_id), snapshot, settle=STATUS_EVERY)
+    still_valid = door_still_valid(box, credentials)
+    return _stream(request, box, checkin_list_topic(list_id), snapshot, settle=STATUS_EVERY, is_valid=still_valid)
 
 
 # -- door devices ----------------------------------------------------------------------------------------------
@@ -397,5 +399,8 @@ async def event_devices(event_id: str, box: Box, door: Door) -> list[dict[str, A
 
 @router.delete("/devices/{device_id}", status_code=204, summary="Revoke a door device")
 async def revoke_device(device_id: str, box: Box, door: Door) -> Response:
+    """The token is refused (401) from now on and its open streams end. Revoking a team member's scanner also signs
+    out the console session that opened it, so that session cannot open another one."""
     await box.devices.revoke(device_id, door)
+    box.live_checks.forget()  # a member's scanner takes its console session along: that session's streams end
     return Response(status_code=204)

@@ -3,6 +3,8 @@ devices), order authentication (order token)."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -68,6 +70,31 @@ async def get_scanner(box: Box, credentials: Credentials) -> Scanner:
 
 
 Door = Annotated[Scanner, Depends(get_scanner)]
+
+
+def door_still_valid(box: Boxoffice, credentials: HTTPAuthorizationCredentials | None) -> Callable[[], Awaitable[bool]]:
+    """For a door's live stream: whether the credentials ``get_scanner`` accepted still hold (a device token: read
+    again through the devices' 2-second cache, dropped at once on a revocation or sign-out in this process; an API
+    key: ``box.live_checks``). Asked before every frame, so a revoked token's open stream ends."""
+    raw = credentials.credentials if credentials is not None else ""
+
+    async def key_holds() -> bool:
+        try:
+            await accounts.authenticate(box.db, raw)
+        except Unauthorized:
+            return False
+        return True
+
+    async def still_valid() -> bool:
+        if not is_device_token(raw):
+            return await box.live_checks.check("key:" + hashlib.sha256(raw.encode()).hexdigest(), key_holds)
+        try:
+            await box.devices.authenticate(raw)
+        except Unauthorized:
+            return False
+        return True
+
+    return still_valid
 
 
 ORDER_COOKIE_PREFIX = "bo_order_"

@@ -84,4 +84,5 @@ async def revoke_key(key_id: str, box: Box, organizer: Organizer) -> Response:
     """Revoke one of the organizer's keys: from this answer on, every process refuses it (401). Revoking a key
     already revoked changes nothing (204); another organizer's key, or none, is 404."""
     await keys.revoke_api_key(box.db, key_id[:64], organizer_id=organizer.id)
+    box.live_checks.forget()  # its open streams end
     return Response(status_code=204)

@@ -75,9 +75,11 @@ def _stream(
     snapshot: Callable[[], Awaitable[list[dict[str, Any]]]],
     *,
     settle: float | None = None,
+    is_valid: Callable[[], Awaitable[bool]] | None = None,
 ) -> Response:
-    """The SSE answer for ``topic`` (or several topics), within the caps on open streams (429 past them); ``settle``
-    as in ``realtime.sse_events``."""
+    """The SSE answer for ``topic`` (or several topics), within the caps on open streams (429 past them);
+    ``settle`` and ``is_valid`` (the stream ends once its credentials no longer hold) as in
+    ``realtime.sse_events``."""
     slots: StreamSlots = request.app.state.sse_slots
     slot = slots.take(client_address(request))
     if slot is None:
@@ -92,7 +94,7 @@ def _stream(
         try:
             async with subscription:
                 async for frame in sse_events(
-                    subscription, snapshot, is_disconnected=request.is_disconnected, settle=settle
+                    subscription, snapshot, is_disconnected=request.is_disconnected, settle=settle, is_valid=is_valid
                 ):
                     yield frame
         finally:

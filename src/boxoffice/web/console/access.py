@@ -44,6 +44,7 @@ from boxoffice.accounts.roles import Role
 from boxoffice.accounts.sessions import SessionView
 from boxoffice.container import Boxoffice
 from boxoffice.errors import NotFound
+from boxoffice.web.logpath import logged_path
 
 log = logging.getLogger("boxoffice.console")
 
@@ -168,6 +169,43 @@ Owner = Annotated[Member, Depends(require(Role.OWNER))]
 OwnerOrManager = Annotated[Member, Depends(require(Role.OWNER, Role.MANAGER))]
 
 
+def member_still_valid(request: Request, member: Member, *roles: Role) -> Callable[[], Awaitable[bool]]:
+    """For a console page's live stream: whether this request's session still works for ``member``'s organizer
+    with one of ``roles`` (signed out, a new password, removed from the team, another role or organizer: no).
+    Cached per session in ``live_checks`` (one query per session every 2 seconds, whatever the messages); whatever
+    ends or changes a session in this process calls ``live_checks.forget()``."""
+    box, raw, allowed = _box(request), request.cookies.get(SESSION_COOKIE), frozenset(roles)
+    view = current_session(request)
+    key = "session:" + (view.session_id if view is not None else "")
+
+    async def holds() -> bool:
+        now = await sessions.load_session(box.db, raw)
+        return (
+            now is not None
+            and view is not None
+            and now.session_id == view.session_id
+            and now.organizer_id == member.organizer_id
+            and now.role in allowed
+        )
+
+    async def still_valid() -> bool:
+        return await box.live_checks.check(key, holds)
+
+    return still_valid
+
+
+def sessions_changed(request: Request, *, session_id: str | None = None) -> None:
+    """A session ended or now works otherwise (sign-out, a new password, a member removed or their role changed):
+    this process's live streams ask again at their next frame, and the ended session's scanners stop (or, without
+    ``session_id``, every scanner token is read again)."""
+    box = _box(request)
+    box.live_checks.forget()
+    if session_id is not None:
+        box.devices.forget_session(session_id)
+    else:
+        box.devices.forget_all()
+
+
 # -- CSRF ----------------------------------------------------------------------------------------------------------
 
 
@@ -217,7 +255,7 @@ async def verify_csrf(request: Request, *, before_sign_in: bool = False) -> None
     if (before_sign_in or view is None) and cookie and len(cookie) <= 100:
         expected.append(_form_token(request, cookie))
     if not sent or not any(hmac.compare_digest(sent.encode(), token.encode()) for token in expected):
-        log.warning("console request refused: CSRF token missing or wrong", extra={"path": request.url.path})
+        log.warning("console request refused: CSRF token missing or wrong", extra={"path": logged_path(request)})
         raise CsrfRefused()
     request.state.csrf_checked = True
 
@@ -297,7 +335,7 @@ class ConsoleRoute(APIRoute):
             except ClientDisconnect:  # the browser left before its form arrived (a preview it no longer waits for)
                 response = Response(status_code=400)
             except Exception:
-                log.exception("console page failed", extra={"path": request.url.path})
+                log.exception("console page failed", extra={"path": logged_path(request)})
                 response = trouble_page(request)
             _set_form_cookie(request, response)
             for name, value in NO_STORE.items():

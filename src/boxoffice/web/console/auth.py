@@ -25,6 +25,7 @@ from boxoffice.web.console.access import (
     _box,
     current_session,
     safe_next,
+    sessions_changed,
     set_session_cookie,
 )
 from boxoffice.web.console.forms import ConsoleForm
@@ -103,6 +104,8 @@ async def sign_in(request: Request) -> Response:
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         await sessions.end_session(box.db, old)  # a new sign-in never reuses a session
+        previous = current_session(request)
+        sessions_changed(request, session_id=previous.session_id if previous is not None else None)
     _, raw = await sessions.start_session(box.db, user.id, lifetime=timedelta(hours=box.settings.session_hours))
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, raw)
@@ -179,6 +182,7 @@ async def set_password(request: Request, token: str) -> Response:
     except InvalidLink:
         return _link_expired(request)
     await sessions.end_session(box.db, request.cookies.get(SESSION_COOKIE))  # whoever was signed in here before
+    sessions_changed(request)  # every session of the user ended: their scanners and streams end with them
     _, raw = await sessions.start_session(box.db, user.id, lifetime=timedelta(hours=box.settings.session_hours))
     response = RedirectResponse("/manage?done=password-set", status_code=303)
     set_session_cookie(request, response, raw)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from boxoffice import money
+from boxoffice.accounts.roles import Role
 from boxoffice.checkin import status as checkin_status
 from boxoffice.checkin.rules import Scanner
 from boxoffice.errors import InvalidInput, InvalidTransition
@@ -22,7 +23,7 @@ from boxoffice.events.models import Event
 from boxoffice.ticketing.reports import dashboard
 from boxoffice.topics import checkin_list_topic, event_sales_topic, event_topic
 from boxoffice.web.api.streams import _stream
-from boxoffice.web.console.access import ConsoleRoute, Member, OwnerOrManager, _box
+from boxoffice.web.console.access import ConsoleRoute, Member, OwnerOrManager, _box, member_still_valid
 from boxoffice.web.console.chart import sales_chart
 from boxoffice.web.console.forms import ConsoleForm
 from boxoffice.web.console.render import message_page, render
@@ -130,4 +131,6 @@ async def dashboard_stream(request: Request, event_id: str, member: OwnerOrManag
         return [{"type": "hello", "event_id": event.id}, {"type": "checkin.counts", "lists": counts}]
 
     topics = (event_topic(event.id), event_sales_topic(event.id), *(checkin_list_topic(lst.id) for lst, _ in counted))
-    return _stream(request, _box(request), topics, snapshot, settle=COUNTS_EVERY)
+    # the stream ends once this session no longer works for an owner or manager of the event's organizer
+    still_valid = member_still_valid(request, member, Role.OWNER, Role.MANAGER)
+    return _stream(request, _box(request), topics, snapshot, settle=COUNTS_EVERY, is_valid=still_valid)

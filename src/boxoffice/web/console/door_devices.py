@@ -96,4 +96,5 @@ async def revoke_device(request: Request, event_id: str, device_id: str, member:
     if device_id not in known:  # another event's device (of this organizer or another): not found here
         raise NotFound("device not found")
     await box.devices.revoke(device_id, member_scanner(member, event.id))
+    box.live_checks.forget()  # a member's scanner takes its console session along: that session's streams end
     return RedirectResponse(f"/manage/events/{event.id}/checkin/devices?done=revoked", status_code=303)

@@ -19,6 +19,7 @@ from boxoffice.web.console.access import (
     _box,
     clear_session_cookie,
     safe_next,
+    sessions_changed,
 )
 from boxoffice.web.console.forms import ConsoleForm
 from boxoffice.web.console.render import render
@@ -80,6 +81,7 @@ async def choose_organizer(request: Request, user: ConsoleUser) -> Response:
     chosen = await sessions.choose_organizer(_box(request).db, user.session_id, user.user_id, form.get("organizer_id"))
     if not chosen:  # not (or no longer) a member: the list again
         return RedirectResponse("/manage/organizers", status_code=303)
+    sessions_changed(request, session_id=user.session_id)  # the other organizer's scanners and streams end
     target = safe_next(form.get("next"), "/manage?done=switched")
     return RedirectResponse(target if target != "/manage" else "/manage?done=switched", status_code=303)
 
@@ -87,7 +89,7 @@ async def choose_organizer(request: Request, user: ConsoleUser) -> Response:
 @router.post("/manage/sign-out")
 async def sign_out(request: Request, user: ConsoleUser) -> Response:
     await sessions.end_session(_box(request).db, request.cookies.get(SESSION_COOKIE))
-    _box(request).devices.forget_session(user.session_id)  # its scanners end with it (checkin.devices)
+    sessions_changed(request, session_id=user.session_id)  # its scanners and streams end with it
     response = RedirectResponse("/manage/sign-in?done=signed-out", status_code=303)
     clear_session_cookie(request, response)
     return response

@@ -62,4 +62,5 @@ async def create_key(request: Request, member: Owner) -> Response:
 @router.post("/manage/api-keys/{key_id}/revoke")
 async def revoke_key(request: Request, key_id: str, member: Owner) -> Response:
     await keys.revoke_api_key(_box(request).db, key_id[:64], organizer_id=member.organizer_id)
+    _box(request).live_checks.forget()  # its open streams end
     return RedirectResponse("/manage/api-keys?done=revoked", status_code=303)

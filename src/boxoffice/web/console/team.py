@@ -13,7 +13,7 @@ from boxoffice.accounts.errors import AlreadyMember, LastOwner
 from boxoffice.accounts.roles import DESCRIPTIONS, LABELS, Role, parse_role
 from boxoffice.errors import ErrorCode, FieldError, InvalidInput
 from boxoffice.events.service import normalize_email
-from boxoffice.web.console.access import ConsoleRoute, Member, Owner, _box
+from boxoffice.web.console.access import ConsoleRoute, Member, Owner, _box, sessions_changed
 from boxoffice.web.console.forms import ConsoleForm
 from boxoffice.web.console.render import render
 
@@ -99,6 +99,7 @@ async def change_role(request: Request, membership_id: str, member: Owner) -> Re
         return await _page(request, member, problem=form.problems[0].message, status=422)
     try:
         await team.change_role(_box(request).db, member.organizer_id, membership_id[:64], role)
+        sessions_changed(request)  # a role that no longer may: its scanners and streams end
     except LastOwner:
         return await _page(request, member, problem=LAST_OWNER, status=409)
     return RedirectResponse("/manage/team?done=role-changed", status_code=303)
@@ -108,7 +109,7 @@ async def change_role(request: Request, membership_id: str, member: Owner) -> Re
 async def remove(request: Request, membership_id: str, member: Owner) -> Response:
     try:
         await team.remove_member(_box(request).db, member.organizer_id, membership_id[:64])
-        _box(request).devices.forget_all()  # their scanners end with their membership (checkin.devices)
+        sessions_changed(request)  # their scanners and streams end with their membership
     except LastOwner:
         return await _page(request, member, problem=LAST_OWNER, status=409)
     return RedirectResponse("/manage/team?done=removed", status_code=303)

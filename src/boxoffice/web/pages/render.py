@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from boxoffice import money
 from boxoffice.container import Boxoffice
 from boxoffice.events.models import Event
+from boxoffice.web.logpath import logged_path
 
 log = logging.getLogger("boxoffice.pages")
 
@@ -66,7 +67,7 @@ class PageRoute(APIRoute):
             except HTTPException:
                 raise
             except Exception:
-                log.exception("page failed", extra={"path": request.url.path})
+                log.exception("page failed", extra={"path": logged_path(request)})
                 return _trouble(request)
 
         return guarded

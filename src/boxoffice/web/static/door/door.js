@@ -51,6 +51,22 @@
     $("scanner").hidden = true;
     $("unpaired").hidden = false;
     $("revoked").hidden = !revoked;
+    if (revoked) { forget(); }
+  }
+
+  // A refused token (401: revoked, or its console session ended): nothing of it stays on the phone, neither the
+  // token nor the offline copy (holders' names) nor scans not uploaded (they could not be, with this token).
+  function forget() {
+    token = null;
+    localStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(LIST_KEY);
+    copy = null;
+    queue = [];
+    if (scanning) { stopCamera(); }
+    if (liveAbort) { liveAbort.abort(); }
+    ["copies", "queue"].forEach(function (name) {
+      store(name, "readwrite", function (s) { return s.clear(); }).catch(function () {});
+    });
   }
 
   if ("serviceWorker" in navigator) {
@@ -128,7 +144,7 @@
   }
 
   function saveCopy() {
-    if (!copy) { return Promise.resolve(); }
+    if (!copy || !paired) { return Promise.resolve(); }
     var raw = copy.raw;
     raw.tickets = Object.keys(copy.byId).map(function (id) { return copy.byId[id]; });
     raw.fetched_at = copy.fetched_at;
