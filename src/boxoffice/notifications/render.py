@@ -8,8 +8,8 @@ and a receiver can drop the copy.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,11 +20,11 @@ from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import segno
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
 from boxoffice.money import format_money
 from boxoffice.notifications.ics import build_ics
+from boxoffice.notifications.qr import qr_png
 
 __all__ = [
     "LineView",
@@ -41,8 +41,6 @@ __all__ = [
 ]
 
 MESSAGE_ID_DOMAIN = "boxoffice"
-QR_SCALE = 6
-QR_BORDER = 4  # the quiet zone the QR specification asks for
 
 _env = Environment(
     loader=PackageLoader("boxoffice.notifications", "templates"),
@@ -53,6 +51,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    auto_reload=False,  # the templates ship with the package: no stat() of their files for every email
 )
 _env.filters["money"] = format_money
 
@@ -177,15 +176,6 @@ def moment(value: datetime, timezone: str) -> str:
     return f"{_day(local)}, {local:%H:%M} {local:%Z} ({timezone})"
 
 
-def qr_png(code: str) -> tuple[bytes, int]:
-    """The QR code for a ticket code as PNG bytes, and its width (= height) in pixels."""
-    qr = segno.make_qr(code, error="m")
-    out = io.BytesIO()
-    qr.save(out, kind="png", scale=QR_SCALE, border=QR_BORDER)
-    width, _ = qr.symbol_size(scale=QR_SCALE, border=QR_BORDER)
-    return out.getvalue(), int(width)
-
-
 def _message(
     ctx: OrderEmailContext | WaitingEmailContext, *, sender: str, subject: str, dedupe_key: str, now: datetime | None
 ) -> EmailMessage:
@@ -204,10 +194,15 @@ def _message(
     return message
 
 
+@functools.cache
+def _templates(name: str) -> tuple[Template, Template]:
+    """The text and HTML templates of an email, compiled once per process."""
+    return _env.get_template(f"email/{name}.txt"), _env.get_template(f"email/{name}.html")
+
+
 def _render(name: str, **values: Any) -> tuple[str, str]:
-    text = _env.get_template(f"email/{name}.txt").render(**values)
-    html = _env.get_template(f"email/{name}.html").render(**values)
-    return text, html
+    text, html = _templates(name)
+    return text.render(**values), html.render(**values)
 
 
 def _common(ctx: OrderEmailContext) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import re
 import tempfile
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -45,9 +46,22 @@ class EmailTransport(ABC):
     async def send(self, message: EmailMessage) -> None:
         """Hand the message over; ``TransportError`` if that failed."""
 
+    async def send_many(self, messages: Sequence[EmailMessage]) -> list[TransportError | None]:
+        """Hand several messages over; for each, ``None`` when it was handed over, else its ``TransportError``.
+        One message's failure does not stop the others. Transports override this to share the work of a batch."""
+        errors: list[TransportError | None] = []
+        for message in messages:
+            try:
+                await self.send(message)
+            except TransportError as exc:
+                errors.append(exc)
+            else:
+                errors.append(None)
+        return errors
+
 
 class SMTPTransport(EmailTransport):
-    """One SMTP connection per message, through aiosmtplib.
+    """SMTP through aiosmtplib: one connection per ``send``, one per batch with ``send_many``.
 
     ``start_tls``: ``True`` requires STARTTLS, ``False`` never uses it, ``None`` upgrades when the server offers it.
     With credentials, ``None`` means ``True``: a password is never sent in clear because a server (or someone in
@@ -136,46 +150,81 @@ class SMTPTransport(EmailTransport):
 
     __str__ = __repr__
 
+    def _client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.__password,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,
+            timeout=self.timeout,
+            local_hostname=self.local_hostname,
+        )
+
     async def send(self, message: EmailMessage) -> None:
+        error = (await self.send_many([message]))[0]
+        if error is not None:
+            raise error from None  # nothing chained: a cause could carry what the server or the OS said about us
+
+    async def send_many(self, messages: Sequence[EmailMessage]) -> list[TransportError | None]:
+        """The messages over one connection (connect, authenticate and TLS once per batch, not per message). A
+        refusal of one message (the server's reply) fails that message only; a broken connection fails it and the
+        rest of the batch (retried later, like any transport failure)."""
+        errors: list[TransportError | None] = []
+        if not messages:
+            return errors
+        client = self._client()
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.__password,
-                use_tls=self.use_tls,
-                start_tls=self.start_tls,
-                timeout=self.timeout,
-                local_hostname=self.local_hostname,
-            )
-        except aiosmtplib.SMTPResponseException as exc:
+            await client.connect()
+        except Exception as exc:
+            error = self._error(exc)
+            return [error] * len(messages)
+        try:
+            for index, message in enumerate(messages):
+                try:
+                    await client.send_message(message)
+                except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
+                    errors.append(self._error(exc))  # this message refused: the next one may go through
+                    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                        await client.rset()
+                    if not client.is_connected:
+                        rest = len(messages) - index - 1
+                        errors += [TransportError(f"SMTP server {self.host}:{self.port} closed the connection")] * rest
+                        break
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    errors += [self._error(exc)] * (len(messages) - index)
+                    break
+                else:
+                    errors.append(None)
+        finally:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()
+            client.close()
+        return errors
+
+    def _error(self, exc: BaseException) -> TransportError:
+        """The failure as a ``TransportError``: the server's reply when there was one, never our credentials."""
+        if isinstance(exc, aiosmtplib.SMTPResponseException):
             # The server's reply (code and text); aiosmtplib never puts our credentials in it.
-            raise TransportError(
+            return TransportError(
                 f"SMTP server {self.host}:{self.port} refused the message: {exc.code} {exc.message}",
                 smtp_code=exc.code,
-            ) from None
-        except aiosmtplib.SMTPRecipientsRefused as exc:
+            )
+        if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
             codes = [r.code for r in exc.recipients]
-            raise TransportError(
+            return TransportError(
                 f"SMTP server {self.host}:{self.port} refused every recipient: "
                 + "; ".join(f"{r.code} {r.message}" for r in exc.recipients),
                 smtp_code=min(codes) if codes else None,
-            ) from None
-        except aiosmtplib.SMTPException as exc:
-            if self.start_tls and "starttls" in str(exc).lower():
-                raise TransportError(
-                    f"SMTP server {self.host}:{self.port} does not offer STARTTLS: not sending "
-                    + ("the credentials in clear" if self.username or self.__password else "without TLS")
-                    + " (add ?starttls=false to BOXOFFICE_SMTP_URL only for a trusted local relay)"
-                ) from None
-            raise TransportError(
-                f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}"
-            ) from None
-        except (OSError, TimeoutError) as exc:
-            raise TransportError(
-                f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}"
-            ) from None
+            )
+        if isinstance(exc, aiosmtplib.SMTPException) and self.start_tls and "starttls" in str(exc).lower():
+            return TransportError(
+                f"SMTP server {self.host}:{self.port} does not offer STARTTLS: not sending "
+                + ("the credentials in clear" if self.username or self.__password else "without TLS")
+                + " (add ?starttls=false to BOXOFFICE_SMTP_URL only for a trusted local relay)"
+            )
+        return TransportError(f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}")
 
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
@@ -270,10 +319,25 @@ class FileTransport(EmailTransport):
             raise
 
     async def send(self, message: EmailMessage) -> None:
-        try:
-            await asyncio.to_thread(self._write, message)
-        except OSError as exc:
-            raise TransportError(f"could not write the email file: {type(exc).__name__}: {exc.strerror}") from None
+        error = (await self.send_many([message]))[0]
+        if error is not None:
+            raise error from None  # nothing chained: a cause could carry what the server or the OS said about us
+
+    async def send_many(self, messages: Sequence[EmailMessage]) -> list[TransportError | None]:
+        """Every file written by one thread hop (not one per message); each file is still flushed to disk before
+        it is named, so a message reported sent is on disk."""
+        return await asyncio.to_thread(self._write_all, messages)
+
+    def _write_all(self, messages: Sequence[EmailMessage]) -> list[TransportError | None]:
+        errors: list[TransportError | None] = []
+        for message in messages:
+            try:
+                self._write(message)
+            except OSError as exc:
+                errors.append(TransportError(f"could not write the email file: {type(exc).__name__}: {exc.strerror}"))
+            else:
+                errors.append(None)
+        return errors
 
 
 def make_transport(smtp_url: str | None, mail_dir: Path | str) -> EmailTransport:
