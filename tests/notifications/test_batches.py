@@ -16,8 +16,9 @@ from sqlalchemy import select
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.notifications.delivery import Mailer
+from boxoffice.notifications.mime import ComposedEmail
 from boxoffice.notifications.models import EmailMessage as EmailRow
-from boxoffice.notifications.transport import EmailTransport, TransportError
+from boxoffice.notifications.transport import EmailTransport, Outgoing, TransportError
 from boxoffice.ticketing.orders import confirm_order
 from boxoffice.ticketing.reserve import reserve
 from tests.helpers import make_event, make_ticket, order_request
@@ -35,8 +36,10 @@ class Recording(EmailTransport):
         self.refuse = refuse
         self.crash = crash
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Outgoing) -> None:
         await asyncio.sleep(0)
+        if isinstance(message, ComposedEmail):
+            message = message.as_message()
         if self.crash:
             raise SystemError("worker killed")
         if message["To"].addresses[0].addr_spec in self.refuse:

@@ -33,13 +33,13 @@ from boxoffice.notifications.models import EmailMessage
 from boxoffice.notifications.render import (
     OrderEmailContext,
     WaitingEmailContext,
-    render_confirmation,
+    compose_confirmation,
     render_payment_failed,
     render_refund,
     render_waiting_list,
 )
 from boxoffice.notifications.transfers import TRANSFER_KINDS, render_transfer_email
-from boxoffice.notifications.transport import EmailTransport
+from boxoffice.notifications.transport import EmailTransport, Outgoing
 from boxoffice.outbox.dispatcher import Message
 from boxoffice.ticketing import waitlist
 from boxoffice.ticketing.ticket_types import list_ticket_types
@@ -312,7 +312,7 @@ class Mailer:
             invited_by=details.invited_by,
         )
 
-    async def render(self, row: EmailMessage, contexts: dict[str, OrderEmailContext] | None = None) -> Any:
+    async def render(self, row: EmailMessage, contexts: dict[str, OrderEmailContext] | None = None) -> Outgoing:
         if row.token_id is not None:
             account = await self.account_context(row)
             return render_account_email(account, sender=self.sender, dedupe_key=row.dedupe_key)
@@ -327,7 +327,7 @@ class Mailer:
             raise ValueError(f"email {row.id} ({row.kind}) names no order")
         ctx = (contexts or {}).get(row.order_id) or await self.context(row.order_id)
         if row.kind == "confirmation":
-            return render_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
+            return compose_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
         if row.kind == "refund":
             return render_refund(ctx, sender=self.sender, amount_cents=row.amount_cents or 0, dedupe_key=row.dedupe_key)
         return render_payment_failed(ctx, sender=self.sender, dedupe_key=row.dedupe_key)

@@ -23,7 +23,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
 from boxoffice.money import format_money
+from boxoffice.notifications import mime
 from boxoffice.notifications.ics import build_ics
+from boxoffice.notifications.mime import ComposedEmail
 from boxoffice.notifications.qr import qr_png
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "OrderEmailContext",
     "TicketView",
     "WaitingEmailContext",
+    "compose_confirmation",
     "format_money",
     "message_id",
     "qr_png",
@@ -222,29 +225,36 @@ def _unit_prices(line: LineView, currency: str) -> str:
 def render_confirmation(
     ctx: OrderEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
 ) -> EmailMessage:
+    """The confirmation (``compose_confirmation``) as an ``EmailMessage``."""
+    return compose_confirmation(ctx, sender=sender, dedupe_key=dedupe_key, now=now).as_message()
+
+
+def compose_confirmation(
+    ctx: OrderEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
+) -> ComposedEmail:
     """The buyer's tickets: order summary, each ticket's code and QR code, and the event as a calendar file.
 
     Structure: ``multipart/mixed`` [ ``multipart/alternative`` [ text, ``multipart/related`` [ HTML, QR PNGs ] ],
-    ``event.ics`` ]."""
-    qr_images: list[tuple[TicketView, str, bytes]] = []
+    ``event.ics`` ]. Written straight to bytes (``notifications/mime.py``): the worker sends these in bulk."""
+    images: list[mime.Part] = []
     tickets: list[dict[str, Any]] = []
     for index, ticket in enumerate(ctx.tickets, start=1):
         png, size = qr_png(ticket.code)
-        cid = f"qr{index}.{_UNSAFE_ID.sub('-', ticket.ticket_id)[:64]}@{MESSAGE_ID_DOMAIN}"
-        qr_images.append((ticket, cid, png))
+        safe = _UNSAFE_ID.sub("-", ticket.ticket_id)
+        cid = f"qr{index}.{safe[:64]}@{MESSAGE_ID_DOMAIN}"
         tickets.append({"ticket": ticket, "cid": cid, "size": size, "number": index})
+        images.append(
+            mime.binary_part(
+                [
+                    "Content-Type: image/png\r\n",
+                    f'Content-Disposition: inline; filename="ticket-{safe}.png"\r\n',
+                    f"Content-ID: <{cid}>\r\n",
+                ],
+                png,
+            )
+        )
     lines = [{"line": line, "unit_prices": _unit_prices(line, ctx.currency)} for line in ctx.lines]
     text, html = _render("confirmation", tickets=tickets, lines=lines, **_common(ctx))
-
-    message = _message(
-        ctx, sender=sender, subject=f"Your tickets for {ctx.event_title}", dedupe_key=dedupe_key, now=now
-    )
-    add_bodies(
-        message,
-        text,
-        html,
-        [(cid, png, f"ticket-{_UNSAFE_ID.sub('-', ticket.ticket_id)}.png") for ticket, cid, png in qr_images],
-    )
     ics = build_ics(
         uid=f"{ctx.event_id}@{MESSAGE_ID_DOMAIN}",
         title=ctx.event_title,
@@ -258,8 +268,27 @@ def render_confirmation(
         location=", ".join(where(ctx)),
         stamp=now,
     )
-    attach_ics(message, ics)
-    return message
+    related = mime.multipart("related", [mime.text_part("html", html), *images])
+    alternative = mime.multipart("alternative", [mime.text_part("plain", text), related])
+    calendar = mime.binary_part(
+        [
+            'Content-Type: text/calendar; method="PUBLISH"; charset="utf-8"\r\n',
+            'Content-Disposition: attachment; filename="event.ics"\r\n',
+        ],
+        ics.encode("utf-8"),
+    )
+    to = Address(addr_spec=ctx.buyer_email.strip())
+    headers = [("Subject", _one_line(f"Your tickets for {ctx.event_title}")), ("From", sender), ("To", str(to))]
+    if ctx.organizer_email:
+        reply_to = Address(display_name=_one_line(ctx.organizer_name), addr_spec=ctx.organizer_email.strip())
+        headers.append(("Reply-To", str(reply_to)))
+    headers += [
+        ("Date", format_datetime((now or datetime.now(UTC)).astimezone(UTC), usegmt=True)),
+        ("Message-ID", message_id(dedupe_key)),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
+        ("X-Auto-Response-Suppress", "All"),
+    ]
+    return mime.compose(headers, mime.multipart("mixed", [alternative, calendar]), sender=sender, to=to)
 
 
 def add_bodies(message: EmailMessage, text: str, html: str, images: Sequence[tuple[str, bytes, str]]) -> None:

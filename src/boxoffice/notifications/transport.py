@@ -22,7 +22,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-__all__ = ["EmailTransport", "FileTransport", "SMTPTransport", "TransportError", "make_transport"]
+from boxoffice.notifications.mime import ComposedEmail
+
+__all__ = ["EmailTransport", "FileTransport", "Outgoing", "SMTPTransport", "TransportError", "make_transport"]
+
+Outgoing = EmailMessage | ComposedEmail
+"""What a transport sends: an ``EmailMessage``, or an email already composed to bytes (``notifications/mime.py``)."""
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -43,10 +48,10 @@ class TransportError(Exception):
 
 class EmailTransport(ABC):
     @abstractmethod
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Outgoing) -> None:
         """Hand the message over; ``TransportError`` if that failed."""
 
-    async def send_many(self, messages: Sequence[EmailMessage]) -> list[TransportError | None]:
+    async def send_many(self, messages: Sequence[Outgoing]) -> list[TransportError | None]:
         """Hand several messages over; for each, ``None`` when it was handed over, else its ``TransportError``.
         One message's failure does not stop the others. Transports override this to share the work of a batch."""
         errors: list[TransportError | None] = []
@@ -162,12 +167,12 @@ class SMTPTransport(EmailTransport):
             local_hostname=self.local_hostname,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Outgoing) -> None:
         error = (await self.send_many([message]))[0]
         if error is not None:
             raise error from None  # nothing chained: a cause could carry what the server or the OS said about us
 
-    async def send_many(self, messages: Sequence[EmailMessage]) -> list[TransportError | None]:
+    async def send_many(self, messages: Sequence[Outgoing]) -> list[TransportError | None]:
         """The messages over one connection (connect, authenticate and TLS once per batch, not per message). A
         refusal of one message (the server's reply) fails that message only; a broken connection fails it and the
         rest of the batch (retried later, like any transport failure)."""
@@ -183,7 +188,10 @@ class SMTPTransport(EmailTransport):
         try:
             for index, message in enumerate(messages):
                 try:
-                    await client.send_message(message)
+                    if isinstance(message, ComposedEmail):
+                        await client.sendmail(message.envelope_from, list(message.recipients), message.data)
+                    else:
+                        await client.send_message(message)
                 except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
                     errors.append(self._error(exc))  # this message refused: the next one may go through
                     with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
@@ -253,8 +261,11 @@ class FileTransport(EmailTransport):
         return f"FileTransport({str(self.folder)!r})"
 
     @staticmethod
-    def safe_id(message: EmailMessage, data: bytes) -> str:
-        raw = str(message.get("Message-ID", "") or "").strip().strip("<>")
+    def safe_id(message: Outgoing, data: bytes) -> str:
+        if isinstance(message, ComposedEmail):
+            raw = message.message_id.strip().strip("<>")
+        else:
+            raw = str(message.get("Message-ID", "") or "").strip().strip("<>")
         safe = _UNSAFE_NAME.sub("_", raw).strip("._")[:150]
         if not safe:
             return "nomsgid_" + hashlib.sha256(data).hexdigest()[:32]
@@ -281,17 +292,23 @@ class FileTransport(EmailTransport):
             self._names, self._listed = names, mtime
         return self._names.get(safe_id)
 
-    def path_for(self, message: EmailMessage) -> Path:
+    def path_for(self, message: Outgoing) -> Path:
         """Where ``message`` is (or would be) written."""
-        safe = self.safe_id(message, message.as_bytes())
+        safe = self.safe_id(message, self._bytes(message))
         with self._lock:
             return self._existing(safe) or self._new_path(safe)
 
     def _new_path(self, safe_id: str) -> Path:
         return self.folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}Z-{safe_id}.eml"
 
-    def _write(self, message: EmailMessage) -> Path:
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))  # RFC 5322 line endings
+    @staticmethod
+    def _bytes(message: Outgoing) -> bytes:
+        if isinstance(message, ComposedEmail):
+            return message.data
+        return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))  # RFC 5322 line endings
+
+    def _write(self, message: Outgoing) -> Path:
+        data = self._bytes(message)
         self.folder.mkdir(parents=True, exist_ok=True)
         safe = self.safe_id(message, data)
         with self._lock:
@@ -318,17 +335,17 @@ class FileTransport(EmailTransport):
                 os.unlink(tmp)
             raise
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Outgoing) -> None:
         error = (await self.send_many([message]))[0]
         if error is not None:
             raise error from None  # nothing chained: a cause could carry what the server or the OS said about us
 
-    async def send_many(self, messages: Sequence[EmailMessage]) -> list[TransportError | None]:
+    async def send_many(self, messages: Sequence[Outgoing]) -> list[TransportError | None]:
         """Every file written by one thread hop (not one per message); each file is still flushed to disk before
         it is named, so a message reported sent is on disk."""
         return await asyncio.to_thread(self._write_all, messages)
 
-    def _write_all(self, messages: Sequence[EmailMessage]) -> list[TransportError | None]:
+    def _write_all(self, messages: Sequence[Outgoing]) -> list[TransportError | None]:
         errors: list[TransportError | None] = []
         for message in messages:
             try:

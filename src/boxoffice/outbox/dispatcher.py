@@ -29,6 +29,7 @@ from boxoffice.outbox.models import OutboxMessage
 log = logging.getLogger("boxoffice.outbox")
 
 CLAIM_SECONDS = 60
+RETRY_BASE = 5.0  # seconds before a failed message's first retry; doubled for each further failure
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,13 @@ class OutboxDispatcher:
         coalesce: float = 0.01,
         gather: float = 0.05,
         claim_seconds: float = CLAIM_SECONDS,
-        retry_base: float = 5.0,
+        retry_base: float | None = None,
         max_retry_delay: float = 1800.0,
     ) -> None:
         self.coalesce = coalesce
         self.gather = gather
-        self.retry_base = retry_base
+        # The first retry comes no later than an abandoned claim would be taken again.
+        self.retry_base = retry_base if retry_base is not None else min(RETRY_BASE, claim_seconds)
         self.max_retry_delay = max_retry_delay
         self.claim_seconds = claim_seconds
         self.db = db
