@@ -38,6 +38,7 @@ from boxoffice.notifications.render import (
     render_refund,
     render_waiting_list,
 )
+from boxoffice.notifications.transfers import KIND as TRANSFER_EVENT
 from boxoffice.notifications.transfers import TRANSFER_KINDS, render_transfer_email
 from boxoffice.notifications.transport import EmailTransport, Outgoing
 from boxoffice.outbox.dispatcher import Message
@@ -76,6 +77,13 @@ def dedupe_key(message: Message) -> str:
     if message.kind == "order.partially_refunded":
         return f"{message.kind}:{order_id}:{message.payload.get('refunded_cents')}"
     return f"{message.kind}:{order_id}"
+
+
+def queues_email(message: Message) -> bool:
+    """Whether handling ``message`` queues an email (``queue_emails``, ``queue_transfer_emails``)."""
+    if message.kind == TRANSFER_EVENT:
+        return True
+    return (message.kind in EMAIL_KINDS or message.kind in ACCOUNT_EMAIL_KINDS) and bool(message.payload.get("email"))
 
 
 async def queue_emails(session: AsyncSession, message: Message) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import utcnow
@@ -58,6 +58,41 @@ async def prune_published(db: Database, *, older_than: timedelta, batch: int = 1
     return await db.delete_in_batches(OutboxMessage, OutboxMessage.published_at < utcnow() - older_than, batch=batch)
 
 
+_CLAIMABLE = (
+    OutboxMessage.published_at.is_(None),
+    or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < bindparam("now")),
+)
+# The statements of every batch, built once (building them cost about a sixth of the dispatcher's time in a sale).
+_CLAIM = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id.in_(
+            select(OutboxMessage.id)
+            .where(*_CLAIMABLE)
+            .order_by(OutboxMessage.id)
+            .limit(bindparam("size"))
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        ),
+        *_CLAIMABLE,
+    )
+    .values(locked_until=bindparam("until"), attempts=OutboxMessage.attempts + 1)
+    .returning(
+        OutboxMessage.id,
+        OutboxMessage.kind,
+        OutboxMessage.topics,
+        OutboxMessage.payload,
+        OutboxMessage.created_at,
+        OutboxMessage.attempts,
+    )
+)
+_MARK_PUBLISHED = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("now"), locked_until=None, last_error=None)
+)
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -67,7 +102,7 @@ class OutboxDispatcher:
         *,
         batch_size: int = 200,
         idle_interval: float = 1.0,
-        on_batch: Callable[[], None] | None = None,
+        on_batch: Callable[[Sequence[Message]], None] | None = None,
         coalesce: float = 0.01,
         gather: float = 0.05,
         claim_seconds: float = CLAIM_SECONDS,
@@ -159,34 +194,12 @@ class OutboxDispatcher:
         dispatchers never claim the same message, nor wait for each other) get a claim that expires after
         ``claim_seconds`` (a dispatcher that dies mid-batch leaves them to be taken again), and come back."""
         now = utcnow()
-        claimable = (
-            OutboxMessage.published_at.is_(None),
-            or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
-        )
-        oldest = (
-            select(OutboxMessage.id)
-            .where(*claimable)
-            .order_by(OutboxMessage.id)
-            .limit(self.batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        async with self.db.transaction() as session:
+        # One statement, atomic by itself: autocommit on PostgreSQL (one round trip, no BEGIN and COMMIT).
+        async with self.db.single() as session:
             claimed = (
                 await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(oldest.scalar_subquery()), *claimable)
-                    .values(
-                        locked_until=now + timedelta(seconds=self.claim_seconds),
-                        attempts=OutboxMessage.attempts + 1,
-                    )
-                    .returning(
-                        OutboxMessage.id,
-                        OutboxMessage.kind,
-                        OutboxMessage.topics,
-                        OutboxMessage.payload,
-                        OutboxMessage.created_at,
-                        OutboxMessage.attempts,
-                    ),
+                    _CLAIM,
+                    {"now": now, "until": now + timedelta(seconds=self.claim_seconds), "size": self.batch_size},
                     execution_options={"synchronize_session": False},
                 )
             ).all()
@@ -216,7 +229,7 @@ class OutboxDispatcher:
                             .values(last_error=f"{type(exc).__name__}: {exc}"[:2000], locked_until=utcnow() + retry)
                         )
         if self.on_batch is not None:
-            self.on_batch()
+            self.on_batch(messages)
         return len(messages)
 
     async def _finish(self, messages: Sequence[Message]) -> None:
@@ -225,7 +238,7 @@ class OutboxDispatcher:
                 for handler in self.handlers:
                     await handler(session, message)
             await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([m.id for m in messages]))
-                .values(published_at=utcnow(), locked_until=None, last_error=None)
+                _MARK_PUBLISHED,
+                {"ids": [m.id for m in messages], "now": utcnow()},
+                execution_options={"synchronize_session": False},
             )
