@@ -245,7 +245,7 @@ async def run(args: argparse.Namespace) -> None:
         sink.stdout.readline()
         transports = {"file": "file", "smtp": f"smtp://127.0.0.1:{port}?timeout=10"}
         if args.instructions:
-            await instructions(db, database_url, variants, transports["file"])
+            await instructions(db, database_url, variants, transports["file"], args.emails)
             return
         for round_ in range(1, args.rounds + 1):
             for label, src in variants:
@@ -273,8 +273,10 @@ async def run(args: argparse.Namespace) -> None:
         await pg.drop_database(admin_url, name)
 
 
-async def instructions(db: Database, database_url: str, variants: list[tuple[str, str | None]], file: str) -> None:
-    small, large = 20, 120
+async def instructions(
+    db: Database, database_url: str, variants: list[tuple[str, str | None]], file: str, emails: int
+) -> None:
+    small, large = max(emails // 6, 1), emails
     with tempfile.TemporaryDirectory() as tmp:
         for label, src in variants:
             counts = []
@@ -283,6 +285,7 @@ async def instructions(db: Database, database_url: str, variants: list[tuple[str
                 _, err = run_child(["_send", database_url, file, "--limit", str(n)], src, valgrind=Path(tmp) / "e.out")
                 counts.append(collected(err))
             per_email = (counts[1] - counts[0]) / (large - small)
+            small, large = 20, 120  # orders
             counts = []
             event = await make_event(db, title="Drain")
             tt = await make_ticket(db, event.id, quantity=2 * large)
@@ -292,6 +295,7 @@ async def instructions(db: Database, database_url: str, variants: list[tuple[str
                 _, err = run_child(["_drain", database_url], src, valgrind=Path(tmp) / "d.out")
                 counts.append(collected(err))
             per_order = (counts[1] - counts[0]) / (large - small)
+            small, large = max(emails // 6, 1), emails
             print(
                 f"{label:>4}: {per_email / 1e6:.2f} M instructions per email, "
                 f"{per_order / 1e6:.3f} M instructions per order (outbox drain)",

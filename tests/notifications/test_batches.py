@@ -121,3 +121,14 @@ async def test_one_refused_email_leaves_the_rest_of_its_batch_sent(db: Database)
         row = (await session.scalars(select(EmailRow).where(EmailRow.order_id == order_ids[1]))).one()
     assert row.last_error is not None and "550" in row.last_error
     assert row.next_attempt_at > utcnow() + mailer.backoff(1) - timedelta(seconds=5)
+
+
+async def test_a_claim_takes_at_most_a_batch(db: Database) -> None:
+    order_ids = await confirmed_orders(db, 7)
+    transport = Recording()
+    mailer = make_mailer(db, transport)
+    sizes = []
+    while n := await mailer.deliver_due(limit=3):
+        sizes.append(n)
+    assert max(sizes) <= 3
+    assert ours(transport.sent, order_ids) == Counter(dict.fromkeys(order_ids, 1))

@@ -134,3 +134,18 @@ async def test_a_failing_message_waits_longer_each_time_and_the_others_go_on(db:
         pass
     row = (await state(db, [bad]))[bad]
     assert row.published_at is not None and row.last_error is None
+
+
+async def test_a_claim_takes_at_most_a_batch(db: Database) -> None:
+    kind = f"test.{uuid.uuid4().hex[:12]}"
+    ids = await add_messages(db, kind, 30)
+    sizes: list[int] = []
+
+    async def handler(session: AsyncSession, message: Message) -> None:
+        pass
+
+    dispatcher = OutboxDispatcher(db, handlers=[handler], batch_size=7)
+    while n := await dispatcher.drain_once():
+        sizes.append(n)
+    assert max(sizes) <= 7 and sum(sizes) >= 30
+    assert all(row.published_at is not None for row in (await state(db, ids)).values())

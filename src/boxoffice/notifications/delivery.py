@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from boxoffice import metrics
 from boxoffice.accounts.roles import DESCRIPTIONS
@@ -190,24 +191,32 @@ class Mailer:
         between leaves its rows claimed until ``claim_seconds`` pass; then they are taken again and sent with the
         same Message-ID (at least once; a receiver drops the copy)."""
         now = now or utcnow()
+        # The candidates are a CTE, evaluated once: as an IN (subquery) PostgreSQL may rescan it for each row, each
+        # rescan skipping the rows this very statement has just locked, and the LIMIT would bound nothing.
+        candidate = aliased(EmailMessage)
+        due = (
+            select(candidate.id)
+            .where(
+                candidate.status == "pending",
+                candidate.next_attempt_at <= now,
+                or_(candidate.locked_until.is_(None), candidate.locked_until < now),
+            )
+            .order_by(candidate.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
         claimable = (
             EmailMessage.status == "pending",
             EmailMessage.next_attempt_at <= now,
             or_(EmailMessage.locked_until.is_(None), EmailMessage.locked_until < now),
-        )
-        due = (
-            select(EmailMessage.id)
-            .where(*claimable)
-            .order_by(EmailMessage.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
         )
         async with self.db.transaction() as session:
             rows = list(
                 (
                     await session.scalars(
                         update(EmailMessage)
-                        .where(EmailMessage.id.in_(due.scalar_subquery()), *claimable)
+                        .where(EmailMessage.id.in_(select(due.c.id)), *claimable)
                         .values(
                             locked_until=now + timedelta(seconds=self.claim_seconds),
                             attempts=EmailMessage.attempts + 1,

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
@@ -62,17 +63,24 @@ _CLAIMABLE = (
     OutboxMessage.published_at.is_(None),
     or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < bindparam("now")),
 )
+# The candidates are a CTE, evaluated once: as an IN (subquery) PostgreSQL may rescan it for each row, each rescan
+# skipping the rows this very statement has just locked, and the LIMIT would bound nothing.
+_CANDIDATE = aliased(OutboxMessage)
 # The statements of every batch, built once (building them cost about a sixth of the dispatcher's time in a sale).
 _CLAIM = (
     update(OutboxMessage)
     .where(
         OutboxMessage.id.in_(
-            select(OutboxMessage.id)
-            .where(*_CLAIMABLE)
-            .order_by(OutboxMessage.id)
+            select(_CANDIDATE.id)
+            .where(
+                _CANDIDATE.published_at.is_(None),
+                or_(_CANDIDATE.locked_until.is_(None), _CANDIDATE.locked_until < bindparam("now")),
+            )
+            .order_by(_CANDIDATE.id)
             .limit(bindparam("size"))
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
+            .cte("due")
+            .select()
         ),
         *_CLAIMABLE,
     )
