@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from boxoffice.accounts.housekeeping import prune_accounts
@@ -14,10 +15,10 @@ from boxoffice.integrations.addresses import UrlPolicy
 from boxoffice.integrations.deliveries import prune_deliveries
 from boxoffice.integrations.fanout import DeliveryQueue
 from boxoffice.integrations.sender import SenderConfig, WebhookSender
-from boxoffice.notifications.delivery import Mailer, queue_emails
+from boxoffice.notifications.delivery import Mailer, queue_emails, queues_email
 from boxoffice.notifications.transfers import queue_transfer_emails
 from boxoffice.notifications.transport import make_transport
-from boxoffice.outbox.dispatcher import DbHandler, OutboxDispatcher, prune_published
+from boxoffice.outbox.dispatcher import DbHandler, Message, OutboxDispatcher, prune_published
 from boxoffice.payments import closures
 from boxoffice.payments.gateway import StripeGateway
 from boxoffice.payments.keys import SANDBOX_PATH, StripeConfig, StripeConfigError, load_stripe_config
@@ -120,10 +121,11 @@ class Boxoffice:
             mail_from=settings.mail_from,
             public_url=self.public_url,
         )
+        self.delivery_queue = DeliveryQueue(retry_for=self.webhook_retry_for)
         self.dispatcher = OutboxDispatcher(
             self.db,
             publish=self.broker.publish_many,
-            handlers=[queue_emails, queue_transfer_emails, DeliveryQueue(retry_for=self.webhook_retry_for)],
+            handlers=[queue_emails, queue_transfer_emails, self.delivery_queue],
             on_batch=self._outbox_batch_done,
             claim_seconds=settings.outbox_claim_seconds,
         )
@@ -131,9 +133,13 @@ class Boxoffice:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
 
-    def _outbox_batch_done(self) -> None:
-        self.mailer.kick()
-        self.webhook_sender.kick()
+    def _outbox_batch_done(self, messages: Sequence[Message]) -> None:
+        # Wake the mailer and the webhook sender only when the batch gave them work: a sale's batches are mostly
+        # orders being held, and each needless wake-up costs their claim statements.
+        if any(queues_email(message) for message in messages):
+            self.mailer.kick()
+        if self.delivery_queue.take_queued():
+            self.webhook_sender.kick()
 
     def add_outbox_handler(self, handler: DbHandler) -> None:
         self.dispatcher.add_handler(handler)

@@ -38,6 +38,12 @@ class DeliveryQueue:
         self._organizers: OrderedDict[str, str] = OrderedDict()
         self._batch: weakref.ReferenceType[AsyncSession] | None = None
         self._endpoints: dict[str, list[tuple[str, list[str]]]] = {}
+        self.queued = False  # set when a delivery was queued; whoever wakes the sender reads and clears it
+
+    def take_queued(self) -> bool:
+        """Whether deliveries were queued since the last call (the sender need not look for work otherwise)."""
+        queued, self.queued = self.queued, False
+        return queued
 
     async def _organizer(self, session: AsyncSession, event_id: str) -> str | None:
         organizer = self._organizers.get(event_id)
@@ -109,6 +115,7 @@ class DeliveryQueue:
             )
             .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
         )
+        self.queued = True
 
     async def _event(self, session: AsyncSession, message: Message, event_type: str, organizer: str) -> str:
         """The webhook event of this outbox message: written the first time, found every other time (a handler

@@ -13,39 +13,39 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from boxoffice import metrics
 from boxoffice.accounts.roles import DESCRIPTIONS
 from boxoffice.accounts.users import TokenPurpose, link_secret, password_link, token_details
 from boxoffice.clock import utcnow
 from boxoffice.db import Database, insert_for
+from boxoffice.errors import NotFound
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
 from boxoffice.notifications.account_emails import AccountEmailContext, render_account_email
-from boxoffice.notifications.codes import ticket_code
+from boxoffice.notifications.contexts import OrderContexts
 from boxoffice.notifications.models import EmailMessage
 from boxoffice.notifications.render import (
-    LineView,
     OrderEmailContext,
-    TicketView,
     WaitingEmailContext,
-    render_confirmation,
+    compose_confirmation,
     render_payment_failed,
     render_refund,
     render_waiting_list,
 )
+from boxoffice.notifications.transfers import KIND as TRANSFER_EVENT
 from boxoffice.notifications.transfers import TRANSFER_KINDS, render_transfer_email
-from boxoffice.notifications.transport import EmailTransport, TransportError
+from boxoffice.notifications.transport import EmailTransport, Outgoing
 from boxoffice.outbox.dispatcher import Message
 from boxoffice.ticketing import waitlist
-from boxoffice.ticketing.attendance import order_details
-from boxoffice.ticketing.orders import get_order, list_tickets
 from boxoffice.ticketing.ticket_types import list_ticket_types
-from boxoffice.ticketing.tokens import entry_token, order_token
+from boxoffice.ticketing.tokens import entry_token
 
 log = logging.getLogger("boxoffice.notifications")
 
@@ -63,6 +63,7 @@ ACCOUNT_EMAIL_KINDS = {
     "account.invited": "invitation",
 }
 WAITING_KINDS = ("waitlist_joined", "waitlist_offer")
+ORDER_KINDS = ("confirmation", "refund", "payment_failed")
 CLAIM_SECONDS = 120
 
 
@@ -77,6 +78,13 @@ def dedupe_key(message: Message) -> str:
     if message.kind == "order.partially_refunded":
         return f"{message.kind}:{order_id}:{message.payload.get('refunded_cents')}"
     return f"{message.kind}:{order_id}"
+
+
+def queues_email(message: Message) -> bool:
+    """Whether handling ``message`` queues an email (``queue_emails``, ``queue_transfer_emails``)."""
+    if message.kind == TRANSFER_EVENT:
+        return True
+    return (message.kind in EMAIL_KINDS or message.kind in ACCOUNT_EMAIL_KINDS) and bool(message.payload.get("email"))
 
 
 async def queue_emails(session: AsyncSession, message: Message) -> None:
@@ -140,6 +148,7 @@ class Mailer:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.idle_interval = idle_interval
+        self.contexts = OrderContexts(db, secret=secret, public_url=self.public_url)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -173,64 +182,84 @@ class Mailer:
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self.base_delay * 2 ** max(attempts - 1, 0), self.max_delay))
 
-    async def deliver_due(self, *, limit: int = 20, now: datetime | None = None) -> int:
-        """Send the emails that are due. Returns how many were attempted."""
-        now = now or utcnow()
-        async with self.db.transaction() as session:
-            due = (
-                await session.scalars(
-                    select(EmailMessage.id)
-                    .where(
-                        EmailMessage.status == "pending",
-                        EmailMessage.next_attempt_at <= now,
-                        or_(EmailMessage.locked_until.is_(None), EmailMessage.locked_until < now),
-                    )
-                    .order_by(EmailMessage.next_attempt_at)
-                    .limit(limit)
-                )
-            ).all()
-            if not due:
-                return 0
-            claimed = (
-                await session.scalars(
-                    update(EmailMessage)
-                    .where(
-                        EmailMessage.id.in_(due),
-                        EmailMessage.status == "pending",
-                        or_(EmailMessage.locked_until.is_(None), EmailMessage.locked_until < now),
-                    )
-                    .values(
-                        locked_until=now + timedelta(seconds=self.claim_seconds), attempts=EmailMessage.attempts + 1
-                    )
-                    .returning(EmailMessage.id)
-                )
-            ).all()
-        for email_id in claimed:
-            await self._deliver(email_id)
-        return len(claimed)
+    async def deliver_due(self, *, limit: int = 50, now: datetime | None = None) -> int:
+        """Send the emails that are due, up to ``limit`` of them as one batch. Returns how many were attempted.
 
-    async def _deliver(self, email_id: str) -> None:
-        async with self.db.read() as session:
-            row = await session.get(EmailMessage, email_id)
-        if row is None:
-            return
-        try:
-            message = await self.render(row)
-            await self.transport.send(message)
-        except TransportError as exc:
-            await self._failed_attempt(row, f"{exc}")
-            return
-        except Exception as exc:
-            log.exception("email could not be rendered", extra={"email_id": row.id, "order_id": row.order_id})
-            await self._failed_attempt(row, f"{type(exc).__name__}: {exc}")
-            return
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(EmailMessage)
-                .where(EmailMessage.id == row.id)
-                .values(status="sent", sent_at=utcnow(), locked_until=None, last_error=None)
+        One statement claims the batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two workers never claim the same
+        row) and returns the rows; the orders they are about are read in a few statements for the whole batch; the
+        transport sends them (over one SMTP connection); one statement marks the sent ones. A worker that dies in
+        between leaves its rows claimed until ``claim_seconds`` pass; then they are taken again and sent with the
+        same Message-ID (at least once; a receiver drops the copy)."""
+        now = now or utcnow()
+        # The candidates are a CTE, evaluated once: as an IN (subquery) PostgreSQL may rescan it for each row, each
+        # rescan skipping the rows this very statement has just locked, and the LIMIT would bound nothing.
+        candidate = aliased(EmailMessage)
+        due = (
+            select(candidate.id)
+            .where(
+                candidate.status == "pending",
+                candidate.next_attempt_at <= now,
+                or_(candidate.locked_until.is_(None), candidate.locked_until < now),
             )
-        log.info("email sent", extra={"email_id": row.id, "order_id": row.order_id, "kind": row.kind})
+            .order_by(candidate.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        claimable = (
+            EmailMessage.status == "pending",
+            EmailMessage.next_attempt_at <= now,
+            or_(EmailMessage.locked_until.is_(None), EmailMessage.locked_until < now),
+        )
+        async with self.db.transaction() as session:
+            rows = list(
+                (
+                    await session.scalars(
+                        update(EmailMessage)
+                        .where(EmailMessage.id.in_(select(due.c.id)), *claimable)
+                        .values(
+                            locked_until=now + timedelta(seconds=self.claim_seconds),
+                            attempts=EmailMessage.attempts + 1,
+                        )
+                        .returning(EmailMessage),
+                        execution_options={"synchronize_session": False},
+                    )
+                ).all()
+            )
+        if not rows:
+            return 0
+        rows.sort(key=lambda row: (row.next_attempt_at, row.id))
+        await self._deliver_batch(rows)
+        return len(rows)
+
+    async def _deliver_batch(self, rows: list[EmailMessage]) -> None:
+        contexts = await self.contexts.load(
+            [r.order_id for r in rows if r.order_id and r.kind in ORDER_KINDS and r.token_id is None]
+        )
+        ready: list[tuple[EmailMessage, Any]] = []
+        for row in rows:
+            try:
+                ready.append((row, await self.render(row, contexts)))
+            except Exception as exc:
+                log.exception("email could not be rendered", extra={"email_id": row.id, "order_id": row.order_id})
+                await self._failed_attempt(row, f"{type(exc).__name__}: {exc}")
+        if not ready:
+            return
+        errors = await self.transport.send_many([message for _, message in ready])
+        sent = [row for (row, _), error in zip(ready, errors, strict=True) if error is None]
+        if sent:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(EmailMessage)
+                    .where(EmailMessage.id.in_([row.id for row in sent]))
+                    .values(status="sent", sent_at=utcnow(), locked_until=None, last_error=None),
+                    execution_options={"synchronize_session": False},
+                )
+        for row in sent:
+            log.info("email sent", extra={"email_id": row.id, "order_id": row.order_id, "kind": row.kind})
+        for (row, _), error in zip(ready, errors, strict=True):
+            if error is not None:
+                await self._failed_attempt(row, f"{error}")
 
     async def _failed_attempt(self, row: EmailMessage, error: str) -> None:
         final = row.attempts >= self.max_attempts
@@ -249,57 +278,10 @@ class Mailer:
             await session.execute(update(EmailMessage).where(EmailMessage.id == row.id).values(**values))
 
     async def context(self, order_id: str) -> OrderEmailContext:
-        order = await get_order(self.db, order_id)
-        event = await events.get_event(self.db, order.event_id)
-        organizer = await events.get_person(self.db, event.organizer_id)
-        tickets = await list_tickets(self.db, order.id)
-        holders = (await order_details(self.db, order.id)).by_ticket()
-        titles = {line.id: line.title for line in order.lines}
-        return OrderEmailContext(
-            order_id=order.id,
-            order_url=f"{self.public_url}/orders/{order.id}?token={order_token(order.id, self.secret)}",
-            buyer_name=order.name,
-            buyer_email=order.email,
-            event_id=event.id,
-            event_url=f"{self.public_url}/e/{event.id}",
-            event_title=event.title,
-            event_description=event.description,
-            event_starts_at=event.starts_at,
-            event_ends_at=event.ends_at,
-            event_timezone=event.timezone,
-            event_venue_name=event.venue_name,
-            event_venue_address=event.venue_address,
-            organizer_name=organizer.name or organizer.email,
-            organizer_email=organizer.email,
-            currency=order.currency,
-            subtotal_cents=order.subtotal_cents,
-            tip_cents=order.tip_cents,
-            total_cents=order.total_cents,
-            refunded_cents=order.refunded_cents,
-            lines=tuple(
-                LineView(
-                    title=line.title,
-                    quantity=line.quantity,
-                    unit_prices_cents=tuple(
-                        int(p) for p in (line.unit_prices or [line.unit_price_cents] * line.quantity)
-                    ),
-                    line_total_cents=line.line_total_cents,
-                )
-                for line in order.lines
-            ),
-            tickets=tuple(
-                TicketView(
-                    ticket_id=t.id,
-                    title=titles.get(t.order_line_id, ""),
-                    code=ticket_code(t.id, t.code_version, self.secret),
-                    unit_price_cents=t.unit_price_cents,
-                    holder=(holders[t.id].name or holders[t.id].email) if t.id in holders else "",
-                )
-                for t in tickets
-                if t.status == "valid"
-            ),
-            failure_reason=order.failure_reason,
-        )
+        found = (await self.contexts.load([order_id])).get(order_id)
+        if found is None:
+            raise NotFound(f"order {order_id} not found")
+        return found
 
     async def waiting_context(self, entry_id: str) -> WaitingEmailContext:
         view = await waitlist.get_entry(self.db, entry_id)
@@ -347,7 +329,7 @@ class Mailer:
             invited_by=details.invited_by,
         )
 
-    async def render(self, row: EmailMessage):  # type: ignore[no-untyped-def]
+    async def render(self, row: EmailMessage, contexts: dict[str, OrderEmailContext] | None = None) -> Outgoing:
         if row.token_id is not None:
             account = await self.account_context(row)
             return render_account_email(account, sender=self.sender, dedupe_key=row.dedupe_key)
@@ -360,9 +342,9 @@ class Mailer:
             return render_waiting_list(context, kind=row.kind, sender=self.sender, dedupe_key=row.dedupe_key)
         if row.order_id is None:
             raise ValueError(f"email {row.id} ({row.kind}) names no order")
-        ctx = await self.context(row.order_id)
+        ctx = (contexts or {}).get(row.order_id) or await self.context(row.order_id)
         if row.kind == "confirmation":
-            return render_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
+            return compose_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
         if row.kind == "refund":
             return render_refund(ctx, sender=self.sender, amount_cents=row.amount_cents or 0, dedupe_key=row.dedupe_key)
         return render_payment_failed(ctx, sender=self.sender, dedupe_key=row.dedupe_key)

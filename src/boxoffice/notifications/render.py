@@ -8,8 +8,8 @@ and a receiver can drop the copy.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,17 +20,20 @@ from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import segno
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
 from boxoffice.money import format_money
+from boxoffice.notifications import mime
 from boxoffice.notifications.ics import build_ics
+from boxoffice.notifications.mime import ComposedEmail
+from boxoffice.notifications.qr import qr_png
 
 __all__ = [
     "LineView",
     "OrderEmailContext",
     "TicketView",
     "WaitingEmailContext",
+    "compose_confirmation",
     "format_money",
     "message_id",
     "qr_png",
@@ -41,8 +44,6 @@ __all__ = [
 ]
 
 MESSAGE_ID_DOMAIN = "boxoffice"
-QR_SCALE = 6
-QR_BORDER = 4  # the quiet zone the QR specification asks for
 
 _env = Environment(
     loader=PackageLoader("boxoffice.notifications", "templates"),
@@ -53,6 +54,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    auto_reload=False,  # the templates ship with the package: no stat() of their files for every email
 )
 _env.filters["money"] = format_money
 
@@ -182,15 +184,6 @@ def moment(value: datetime, timezone: str) -> str:
     return f"{_day(local)}, {local:%H:%M} {local:%Z} ({timezone})"
 
 
-def qr_png(code: str) -> tuple[bytes, int]:
-    """The QR code for a ticket code as PNG bytes, and its width (= height) in pixels."""
-    qr = segno.make_qr(code, error="m")
-    out = io.BytesIO()
-    qr.save(out, kind="png", scale=QR_SCALE, border=QR_BORDER)
-    width, _ = qr.symbol_size(scale=QR_SCALE, border=QR_BORDER)
-    return out.getvalue(), int(width)
-
-
 def _message(
     ctx: OrderEmailContext | WaitingEmailContext, *, sender: str, subject: str, dedupe_key: str, now: datetime | None
 ) -> EmailMessage:
@@ -209,10 +202,15 @@ def _message(
     return message
 
 
+@functools.cache
+def _templates(name: str) -> tuple[Template, Template]:
+    """The text and HTML templates of an email, compiled once per process."""
+    return _env.get_template(f"email/{name}.txt"), _env.get_template(f"email/{name}.html")
+
+
 def _render(name: str, **values: Any) -> tuple[str, str]:
-    text = _env.get_template(f"email/{name}.txt").render(**values)
-    html = _env.get_template(f"email/{name}.html").render(**values)
-    return text, html
+    text, html = _templates(name)
+    return text.render(**values), html.render(**values)
 
 
 def _common(ctx: OrderEmailContext) -> dict[str, Any]:
@@ -232,29 +230,36 @@ def _unit_prices(line: LineView, currency: str) -> str:
 def render_confirmation(
     ctx: OrderEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
 ) -> EmailMessage:
+    """The confirmation (``compose_confirmation``) as an ``EmailMessage``."""
+    return compose_confirmation(ctx, sender=sender, dedupe_key=dedupe_key, now=now).as_message()
+
+
+def compose_confirmation(
+    ctx: OrderEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
+) -> ComposedEmail:
     """The buyer's tickets: order summary, each ticket's code and QR code, and the event as a calendar file.
 
     Structure: ``multipart/mixed`` [ ``multipart/alternative`` [ text, ``multipart/related`` [ HTML, QR PNGs ] ],
-    ``event.ics`` ]."""
-    qr_images: list[tuple[TicketView, str, bytes]] = []
+    ``event.ics`` ]. Written straight to bytes (``notifications/mime.py``): the worker sends these in bulk."""
+    images: list[mime.Part] = []
     tickets: list[dict[str, Any]] = []
     for index, ticket in enumerate(ctx.tickets, start=1):
         png, size = qr_png(ticket.code)
-        cid = f"qr{index}.{_UNSAFE_ID.sub('-', ticket.ticket_id)[:64]}@{MESSAGE_ID_DOMAIN}"
-        qr_images.append((ticket, cid, png))
+        safe = _UNSAFE_ID.sub("-", ticket.ticket_id)
+        cid = f"qr{index}.{safe[:64]}@{MESSAGE_ID_DOMAIN}"
         tickets.append({"ticket": ticket, "cid": cid, "size": size, "number": index})
+        images.append(
+            mime.binary_part(
+                [
+                    "Content-Type: image/png\r\n",
+                    f'Content-Disposition: inline; filename="ticket-{safe}.png"\r\n',
+                    f"Content-ID: <{cid}>\r\n",
+                ],
+                png,
+            )
+        )
     lines = [{"line": line, "unit_prices": _unit_prices(line, ctx.currency)} for line in ctx.lines]
     text, html = _render("confirmation", tickets=tickets, lines=lines, **_common(ctx))
-
-    message = _message(
-        ctx, sender=sender, subject=f"Your tickets for {ctx.event_title}", dedupe_key=dedupe_key, now=now
-    )
-    add_bodies(
-        message,
-        text,
-        html,
-        [(cid, png, f"ticket-{_UNSAFE_ID.sub('-', ticket.ticket_id)}.png") for ticket, cid, png in qr_images],
-    )
     ics = build_ics(
         uid=f"{ctx.event_id}@{MESSAGE_ID_DOMAIN}",
         title=ctx.event_title,
@@ -268,8 +273,27 @@ def render_confirmation(
         location=", ".join(where(ctx)),
         stamp=now,
     )
-    attach_ics(message, ics)
-    return message
+    related = mime.multipart("related", [mime.text_part("html", html), *images])
+    alternative = mime.multipart("alternative", [mime.text_part("plain", text), related])
+    calendar = mime.binary_part(
+        [
+            'Content-Type: text/calendar; method="PUBLISH"; charset="utf-8"\r\n',
+            'Content-Disposition: attachment; filename="event.ics"\r\n',
+        ],
+        ics.encode("utf-8"),
+    )
+    to = Address(addr_spec=ctx.buyer_email.strip())
+    headers = [("Subject", _one_line(f"Your tickets for {ctx.event_title}")), ("From", sender), ("To", str(to))]
+    if ctx.organizer_email:
+        reply_to = Address(display_name=_one_line(ctx.organizer_name), addr_spec=ctx.organizer_email.strip())
+        headers.append(("Reply-To", str(reply_to)))
+    headers += [
+        ("Date", format_datetime((now or datetime.now(UTC)).astimezone(UTC), usegmt=True)),
+        ("Message-ID", message_id(dedupe_key)),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
+        ("X-Auto-Response-Suppress", "All"),
+    ]
+    return mime.compose(headers, mime.multipart("mixed", [alternative, calendar]), sender=sender, to=to)
 
 
 def add_bodies(message: EmailMessage, text: str, html: str, images: Sequence[tuple[str, bytes, str]]) -> None:

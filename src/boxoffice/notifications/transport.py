@@ -14,6 +14,7 @@ import re
 import tempfile
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,7 +22,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-__all__ = ["EmailTransport", "FileTransport", "SMTPTransport", "TransportError", "make_transport"]
+from boxoffice.notifications.mime import ComposedEmail
+
+__all__ = ["EmailTransport", "FileTransport", "Outgoing", "SMTPTransport", "TransportError", "make_transport"]
+
+Outgoing = EmailMessage | ComposedEmail
+"""What a transport sends: an ``EmailMessage``, or an email already composed to bytes (``notifications/mime.py``)."""
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -42,12 +48,25 @@ class TransportError(Exception):
 
 class EmailTransport(ABC):
     @abstractmethod
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Outgoing) -> None:
         """Hand the message over; ``TransportError`` if that failed."""
+
+    async def send_many(self, messages: Sequence[Outgoing]) -> list[TransportError | None]:
+        """Hand several messages over; for each, ``None`` when it was handed over, else its ``TransportError``.
+        One message's failure does not stop the others. Transports override this to share the work of a batch."""
+        errors: list[TransportError | None] = []
+        for message in messages:
+            try:
+                await self.send(message)
+            except TransportError as exc:
+                errors.append(exc)
+            else:
+                errors.append(None)
+        return errors
 
 
 class SMTPTransport(EmailTransport):
-    """One SMTP connection per message, through aiosmtplib.
+    """SMTP through aiosmtplib: one connection per ``send``, one per batch with ``send_many``.
 
     ``start_tls``: ``True`` requires STARTTLS, ``False`` never uses it, ``None`` upgrades when the server offers it.
     With credentials, ``None`` means ``True``: a password is never sent in clear because a server (or someone in
@@ -136,46 +155,84 @@ class SMTPTransport(EmailTransport):
 
     __str__ = __repr__
 
-    async def send(self, message: EmailMessage) -> None:
+    def _client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.__password,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,
+            timeout=self.timeout,
+            local_hostname=self.local_hostname,
+        )
+
+    async def send(self, message: Outgoing) -> None:
+        error = (await self.send_many([message]))[0]
+        if error is not None:
+            raise error from None  # nothing chained: a cause could carry what the server or the OS said about us
+
+    async def send_many(self, messages: Sequence[Outgoing]) -> list[TransportError | None]:
+        """The messages over one connection (connect, authenticate and TLS once per batch, not per message). A
+        refusal of one message (the server's reply) fails that message only; a broken connection fails it and the
+        rest of the batch (retried later, like any transport failure)."""
+        errors: list[TransportError | None] = []
+        if not messages:
+            return errors
+        client = self._client()
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.__password,
-                use_tls=self.use_tls,
-                start_tls=self.start_tls,
-                timeout=self.timeout,
-                local_hostname=self.local_hostname,
-            )
-        except aiosmtplib.SMTPResponseException as exc:
+            await client.connect()
+        except Exception as exc:
+            error = self._error(exc)
+            return [error] * len(messages)
+        try:
+            for index, message in enumerate(messages):
+                try:
+                    if isinstance(message, ComposedEmail):
+                        await client.sendmail(message.envelope_from, list(message.recipients), message.data)
+                    else:
+                        await client.send_message(message)
+                except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
+                    errors.append(self._error(exc))  # this message refused: the next one may go through
+                    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                        await client.rset()
+                    if not client.is_connected:
+                        rest = len(messages) - index - 1
+                        errors += [TransportError(f"SMTP server {self.host}:{self.port} closed the connection")] * rest
+                        break
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    errors += [self._error(exc)] * (len(messages) - index)
+                    break
+                else:
+                    errors.append(None)
+        finally:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()
+            client.close()
+        return errors
+
+    def _error(self, exc: BaseException) -> TransportError:
+        """The failure as a ``TransportError``: the server's reply when there was one, never our credentials."""
+        if isinstance(exc, aiosmtplib.SMTPResponseException):
             # The server's reply (code and text); aiosmtplib never puts our credentials in it.
-            raise TransportError(
+            return TransportError(
                 f"SMTP server {self.host}:{self.port} refused the message: {exc.code} {exc.message}",
                 smtp_code=exc.code,
-            ) from None
-        except aiosmtplib.SMTPRecipientsRefused as exc:
+            )
+        if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
             codes = [r.code for r in exc.recipients]
-            raise TransportError(
+            return TransportError(
                 f"SMTP server {self.host}:{self.port} refused every recipient: "
                 + "; ".join(f"{r.code} {r.message}" for r in exc.recipients),
                 smtp_code=min(codes) if codes else None,
-            ) from None
-        except aiosmtplib.SMTPException as exc:
-            if self.start_tls and "starttls" in str(exc).lower():
-                raise TransportError(
-                    f"SMTP server {self.host}:{self.port} does not offer STARTTLS: not sending "
-                    + ("the credentials in clear" if self.username or self.__password else "without TLS")
-                    + " (add ?starttls=false to BOXOFFICE_SMTP_URL only for a trusted local relay)"
-                ) from None
-            raise TransportError(
-                f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}"
-            ) from None
-        except (OSError, TimeoutError) as exc:
-            raise TransportError(
-                f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}"
-            ) from None
+            )
+        if isinstance(exc, aiosmtplib.SMTPException) and self.start_tls and "starttls" in str(exc).lower():
+            return TransportError(
+                f"SMTP server {self.host}:{self.port} does not offer STARTTLS: not sending "
+                + ("the credentials in clear" if self.username or self.__password else "without TLS")
+                + " (add ?starttls=false to BOXOFFICE_SMTP_URL only for a trusted local relay)"
+            )
+        return TransportError(f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}: {exc}")
 
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
@@ -204,8 +261,11 @@ class FileTransport(EmailTransport):
         return f"FileTransport({str(self.folder)!r})"
 
     @staticmethod
-    def safe_id(message: EmailMessage, data: bytes) -> str:
-        raw = str(message.get("Message-ID", "") or "").strip().strip("<>")
+    def safe_id(message: Outgoing, data: bytes) -> str:
+        if isinstance(message, ComposedEmail):
+            raw = message.message_id.strip().strip("<>")
+        else:
+            raw = str(message.get("Message-ID", "") or "").strip().strip("<>")
         safe = _UNSAFE_NAME.sub("_", raw).strip("._")[:150]
         if not safe:
             return "nomsgid_" + hashlib.sha256(data).hexdigest()[:32]
@@ -232,17 +292,23 @@ class FileTransport(EmailTransport):
             self._names, self._listed = names, mtime
         return self._names.get(safe_id)
 
-    def path_for(self, message: EmailMessage) -> Path:
+    def path_for(self, message: Outgoing) -> Path:
         """Where ``message`` is (or would be) written."""
-        safe = self.safe_id(message, message.as_bytes())
+        safe = self.safe_id(message, self._bytes(message))
         with self._lock:
             return self._existing(safe) or self._new_path(safe)
 
     def _new_path(self, safe_id: str) -> Path:
         return self.folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}Z-{safe_id}.eml"
 
-    def _write(self, message: EmailMessage) -> Path:
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))  # RFC 5322 line endings
+    @staticmethod
+    def _bytes(message: Outgoing) -> bytes:
+        if isinstance(message, ComposedEmail):
+            return message.data
+        return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))  # RFC 5322 line endings
+
+    def _write(self, message: Outgoing) -> Path:
+        data = self._bytes(message)
         self.folder.mkdir(parents=True, exist_ok=True)
         safe = self.safe_id(message, data)
         with self._lock:
@@ -269,11 +335,26 @@ class FileTransport(EmailTransport):
                 os.unlink(tmp)
             raise
 
-    async def send(self, message: EmailMessage) -> None:
-        try:
-            await asyncio.to_thread(self._write, message)
-        except OSError as exc:
-            raise TransportError(f"could not write the email file: {type(exc).__name__}: {exc.strerror}") from None
+    async def send(self, message: Outgoing) -> None:
+        error = (await self.send_many([message]))[0]
+        if error is not None:
+            raise error from None  # nothing chained: a cause could carry what the server or the OS said about us
+
+    async def send_many(self, messages: Sequence[Outgoing]) -> list[TransportError | None]:
+        """Every file written by one thread hop (not one per message); each file is still flushed to disk before
+        it is named, so a message reported sent is on disk."""
+        return await asyncio.to_thread(self._write_all, messages)
+
+    def _write_all(self, messages: Sequence[Outgoing]) -> list[TransportError | None]:
+        errors: list[TransportError | None] = []
+        for message in messages:
+            try:
+                self._write(message)
+            except OSError as exc:
+                errors.append(TransportError(f"could not write the email file: {type(exc).__name__}: {exc.strerror}"))
+            else:
+                errors.append(None)
+        return errors
 
 
 def make_transport(smtp_url: str | None, mail_dir: Path | str) -> EmailTransport:

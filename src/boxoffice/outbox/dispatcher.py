@@ -1,9 +1,12 @@
 """The outbox dispatcher: delivers the recorded domain events after their commit.
 
-The ``OutboxDispatcher`` (in the web process by default, or ``boxoffice worker``) claims unpublished messages,
-publishes them to the pub/sub broker (best effort, outside any transaction), then runs the database handlers (for
-example: queue a confirmation email, idempotently) and marks the messages published in one short transaction.
-Delivery is at least once; handlers are idempotent. ``prune_published`` deletes the published history.
+The ``OutboxDispatcher`` (in the web process by default, or ``boxoffice worker``) claims unpublished messages in
+one statement, publishes them to the pub/sub broker (best effort, outside any transaction), then runs the database
+handlers (for example: queue a confirmation email, idempotently) and marks the messages published in one short
+transaction. Delivery is at least once; handlers are idempotent. A message whose handlers fail is retried alone,
+after a delay that doubles with each failure (``backoff``), up to a cap; the others go on. After a partial batch the
+dispatcher waits ``gather`` seconds so that a sale's trickle of messages is handled in batches, not one by one.
+``prune_published`` deletes the published history.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
@@ -26,6 +30,7 @@ from boxoffice.outbox.models import OutboxMessage
 log = logging.getLogger("boxoffice.outbox")
 
 CLAIM_SECONDS = 60
+RETRY_BASE = 5.0  # seconds before a failed message's first retry; doubled for each further failure
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,48 @@ async def prune_published(db: Database, *, older_than: timedelta, batch: int = 1
     return await db.delete_in_batches(OutboxMessage, OutboxMessage.published_at < utcnow() - older_than, batch=batch)
 
 
+_CLAIMABLE = (
+    OutboxMessage.published_at.is_(None),
+    or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < bindparam("now")),
+)
+# The candidates are a CTE, evaluated once: as an IN (subquery) PostgreSQL may rescan it for each row, each rescan
+# skipping the rows this very statement has just locked, and the LIMIT would bound nothing.
+_CANDIDATE = aliased(OutboxMessage)
+# The statements of every batch, built once (building them cost about a sixth of the dispatcher's time in a sale).
+_CLAIM = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id.in_(
+            select(_CANDIDATE.id)
+            .where(
+                _CANDIDATE.published_at.is_(None),
+                or_(_CANDIDATE.locked_until.is_(None), _CANDIDATE.locked_until < bindparam("now")),
+            )
+            .order_by(_CANDIDATE.id)
+            .limit(bindparam("size"))
+            .with_for_update(skip_locked=True)
+            .cte("due")
+            .select()
+        ),
+        *_CLAIMABLE,
+    )
+    .values(locked_until=bindparam("until"), attempts=OutboxMessage.attempts + 1)
+    .returning(
+        OutboxMessage.id,
+        OutboxMessage.kind,
+        OutboxMessage.topics,
+        OutboxMessage.payload,
+        OutboxMessage.created_at,
+        OutboxMessage.attempts,
+    )
+)
+_MARK_PUBLISHED = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("now"), locked_until=None, last_error=None)
+)
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -63,11 +110,18 @@ class OutboxDispatcher:
         *,
         batch_size: int = 200,
         idle_interval: float = 1.0,
-        on_batch: Callable[[], None] | None = None,
+        on_batch: Callable[[Sequence[Message]], None] | None = None,
         coalesce: float = 0.01,
+        gather: float = 0.05,
         claim_seconds: float = CLAIM_SECONDS,
+        retry_base: float | None = None,
+        max_retry_delay: float = 1800.0,
     ) -> None:
         self.coalesce = coalesce
+        self.gather = gather
+        # The first retry comes no later than an abandoned claim would be taken again.
+        self.retry_base = retry_base if retry_base is not None else min(RETRY_BASE, claim_seconds)
+        self.max_retry_delay = max_retry_delay
         self.claim_seconds = claim_seconds
         self.db = db
         self.publish = publish
@@ -76,6 +130,7 @@ class OutboxDispatcher:
         self.idle_interval = idle_interval
         self.on_batch = on_batch
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -88,10 +143,12 @@ class OutboxDispatcher:
     async def start(self) -> None:
         if self._task is None:
             self._stopping = False
+            self._stopped.clear()
             self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
         if self._task is not None:
             await self._task
@@ -104,7 +161,12 @@ class OutboxDispatcher:
             except Exception:
                 log.exception("outbox drain failed; retrying shortly")
                 handled = 0
+            if handled >= self.batch_size:
+                continue  # a backlog: the next batch at once
             if handled:
+                # A partial batch: what arrives in the next moment makes one batch, not one claim each (a sale's
+                # orders arrive one by one; each drain costs its claim and mark statements whatever its size).
+                await self._pause(self.gather)
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -113,6 +175,13 @@ class OutboxDispatcher:
                 await asyncio.sleep(self.coalesce)
         await self._drain_until_empty()
 
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, cut short by ``stop``."""
+        if seconds > 0 and not self._stopping:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
+
     async def _drain_until_empty(self) -> None:
         try:
             while await self.drain_once():
@@ -120,69 +189,55 @@ class OutboxDispatcher:
         except Exception:
             log.exception("outbox drain on shutdown failed")
 
+    def backoff(self, attempts: int) -> timedelta:
+        """How long a message whose handlers failed ``attempts`` times waits before its next try: ``retry_base``
+        doubled each time, at most ``max_retry_delay``."""
+        exponent = min(max(attempts - 1, 0), 32)
+        return timedelta(seconds=min(self.retry_base * 2**exponent, self.max_retry_delay))
+
     async def drain_once(self) -> int:
-        """Claim a batch, publish it, run the handlers and mark it done. Returns how many messages it handled."""
+        """Claim a batch, publish it, run the handlers and mark it done. Returns how many messages it handled.
+
+        The claim is one statement: the oldest claimable messages (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two
+        dispatchers never claim the same message, nor wait for each other) get a claim that expires after
+        ``claim_seconds`` (a dispatcher that dies mid-batch leaves them to be taken again), and come back."""
         now = utcnow()
-        async with self.db.transaction() as session:
-            candidates = (
-                await session.scalars(
-                    select(OutboxMessage.id)
-                    .where(
-                        OutboxMessage.published_at.is_(None),
-                        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
-                    )
-                    .order_by(OutboxMessage.id)
-                    .limit(self.batch_size)
-                )
-            ).all()
-            if not candidates:
-                return 0
+        # One statement, atomic by itself: autocommit on PostgreSQL (one round trip, no BEGIN and COMMIT).
+        async with self.db.single() as session:
             claimed = (
                 await session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id.in_(candidates),
-                        OutboxMessage.published_at.is_(None),
-                        or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now),
-                    )
-                    .values(
-                        locked_until=now + timedelta(seconds=self.claim_seconds),
-                        attempts=OutboxMessage.attempts + 1,
-                    )
-                    .returning(
-                        OutboxMessage.id,
-                        OutboxMessage.kind,
-                        OutboxMessage.topics,
-                        OutboxMessage.payload,
-                        OutboxMessage.created_at,
-                    )
+                    _CLAIM,
+                    {"now": now, "until": now + timedelta(seconds=self.claim_seconds), "size": self.batch_size},
+                    execution_options={"synchronize_session": False},
                 )
             ).all()
-        messages = sorted(
-            (Message(row.id, row.kind, tuple(row.topics), dict(row.payload), row.created_at) for row in claimed),
-            key=lambda m: m.id,
-        )
-        if not messages:
+        if not claimed:
             return 0
+        claimed = sorted(claimed, key=lambda row: row.id)
+        messages = [Message(row.id, row.kind, tuple(row.topics), dict(row.payload), row.created_at) for row in claimed]
         if self.publish is not None:
             await self.publish([(topic, message.wire()) for message in messages for topic in message.topics])
         try:
             await self._finish(messages)
         except Exception:
             # One bad message must not hold up the others: retry the batch one message at a time.
-            for message in messages:
+            for message, row in zip(messages, claimed, strict=True):
                 try:
                     await self._finish([message])
                 except Exception as exc:
-                    log.exception("outbox handler failed", extra={"outbox_id": message.id, "kind": message.kind})
+                    retry = self.backoff(row.attempts)
+                    log.exception(
+                        "outbox handler failed; will retry",
+                        extra={"outbox_id": message.id, "kind": message.kind, "attempts": row.attempts},
+                    )
                     async with self.db.transaction() as session:
                         await session.execute(
                             update(OutboxMessage)
                             .where(OutboxMessage.id == message.id)
-                            .values(last_error=f"{type(exc).__name__}: {exc}"[:2000])
+                            .values(last_error=f"{type(exc).__name__}: {exc}"[:2000], locked_until=utcnow() + retry)
                         )
         if self.on_batch is not None:
-            self.on_batch()
+            self.on_batch(messages)
         return len(messages)
 
     async def _finish(self, messages: Sequence[Message]) -> None:
@@ -191,7 +246,7 @@ class OutboxDispatcher:
                 for handler in self.handlers:
                     await handler(session, message)
             await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([m.id for m in messages]))
-                .values(published_at=utcnow(), locked_until=None, last_error=None)
+                _MARK_PUBLISHED,
+                {"ids": [m.id for m in messages], "now": utcnow()},
+                execution_options={"synchronize_session": False},
             )

@@ -5,7 +5,6 @@ nothing; door members, other organizers and forms without their CSRF token refus
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from email.message import EmailMessage as MimeMessage
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 from boxoffice.accounts.roles import Role
 from boxoffice.notifications.delivery import list_emails
 from boxoffice.notifications.email_log import list_event_emails
-from boxoffice.notifications.transport import EmailTransport, TransportError
+from boxoffice.notifications.transport import EmailTransport, Outgoing, TransportError
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 from tests.accounts.support import Member, make_member, sign_in
 from tests.helpers import eventually, make_event, make_ticket, unique_email
@@ -22,7 +21,7 @@ from tests.server import LiveServer
 
 
 class Refusing(EmailTransport):
-    async def send(self, message: MimeMessage) -> None:
+    async def send(self, message: Outgoing) -> None:
         raise TransportError("550 mailbox unavailable", smtp_code=550)
 
 

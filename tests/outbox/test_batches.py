@@ -1,0 +1,151 @@
+"""The dispatcher's batches: two dispatchers on PostgreSQL handle and publish every message exactly once, and a
+message whose handlers keep failing is retried after a delay that doubles up to a cap, without holding up others."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.clock import utcnow
+from boxoffice.db import Database
+from boxoffice.outbox.dispatcher import Message, OutboxDispatcher
+from boxoffice.outbox.models import OutboxMessage
+
+
+async def add_messages(db: Database, kind: str, count: int) -> list[int]:
+    async with db.transaction() as session:
+        rows = [
+            OutboxMessage(kind=kind, topics=[f"t:{kind}"], payload={"n": n}, created_at=utcnow()) for n in range(count)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        return [row.id for row in rows]
+
+
+async def state(db: Database, ids: list[int]) -> dict[int, OutboxMessage]:
+    async with db.read() as session:
+        rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))).all()
+    return {row.id: row for row in rows}
+
+
+async def test_two_dispatchers_handle_and_publish_each_message_once(pg_db: Database) -> None:
+    kind = f"test.{uuid.uuid4().hex[:12]}"
+    ids = await add_messages(pg_db, kind, 300)
+    handled: Counter[int] = Counter()
+    published: Counter[int] = Counter()
+
+    async def handler(session: AsyncSession, message: Message) -> None:
+        if message.kind == kind:
+            handled[message.id] += 1
+            await asyncio.sleep(0)  # let the other dispatcher run in the middle of a batch
+
+    async def publish(pairs: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        for topic, wire in pairs:
+            if topic == f"t:{kind}":
+                published[wire["id"]] += 1
+        await asyncio.sleep(0)
+
+    async def run(dispatcher: OutboxDispatcher) -> None:
+        while await dispatcher.drain_once():
+            pass
+
+    first = OutboxDispatcher(pg_db, publish, [handler], batch_size=7)
+    second = OutboxDispatcher(pg_db, publish, [handler], batch_size=7)
+    await asyncio.gather(run(first), run(second), run(first), run(second))
+    assert handled == Counter(dict.fromkeys(ids, 1))
+    assert published == Counter(dict.fromkeys(ids, 1))
+    rows = await state(pg_db, ids)
+    assert all(row.published_at is not None and row.attempts == 1 for row in rows.values())
+
+
+async def test_a_claim_left_by_a_dead_dispatcher_is_taken_again_after_it_expires(db: Database) -> None:
+    kind = f"test.{uuid.uuid4().hex[:12]}"
+    ids = await add_messages(db, kind, 3)
+    async with db.transaction() as session:  # what a dispatcher that died mid-batch leaves behind
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(locked_until=utcnow() + timedelta(seconds=60), attempts=1)
+        )
+    seen: list[int] = []
+
+    async def handler(session: AsyncSession, message: Message) -> None:
+        if message.kind == kind:
+            seen.append(message.id)
+
+    dispatcher = OutboxDispatcher(db, handlers=[handler])
+    while await dispatcher.drain_once():
+        pass
+    assert seen == []  # still claimed
+    async with db.transaction() as session:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(locked_until=utcnow() - timedelta(seconds=1))
+        )
+    while await dispatcher.drain_once():
+        pass
+    assert sorted(seen) == ids
+    assert all(row.published_at is not None for row in (await state(db, ids)).values())
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    dispatcher = OutboxDispatcher(Database("sqlite+aiosqlite://"), retry_base=2.0, max_retry_delay=60.0)
+    assert [dispatcher.backoff(n).total_seconds() for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
+    assert dispatcher.backoff(10_000) == timedelta(seconds=60)
+
+
+async def test_a_failing_message_waits_longer_each_time_and_the_others_go_on(db: Database) -> None:
+    kind = f"test.{uuid.uuid4().hex[:12]}"
+    bad, *good = await add_messages(db, kind, 4)
+    broken = True
+
+    async def handler(session: AsyncSession, message: Message) -> None:
+        if message.id == bad and broken:
+            raise RuntimeError("cannot handle this one")
+
+    dispatcher = OutboxDispatcher(db, handlers=[handler], retry_base=10.0, max_retry_delay=45.0)
+    delays = []
+    for attempt in range(1, 5):
+        before = utcnow()
+        while await dispatcher.drain_once():
+            pass
+        rows = await state(db, [bad, *good])
+        assert all(rows[i].published_at is not None for i in good)
+        row = rows[bad]
+        assert row.published_at is None and row.attempts == attempt
+        assert row.last_error == "RuntimeError: cannot handle this one"
+        assert row.locked_until is not None
+        delays.append(round((row.locked_until - before).total_seconds()))
+        async with db.transaction() as session:  # time passes: the retry is due
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == bad)
+                .values(locked_until=utcnow() - timedelta(seconds=1))
+            )
+    assert delays == [10, 20, 40, 45]
+    broken = False
+    while await dispatcher.drain_once():
+        pass
+    row = (await state(db, [bad]))[bad]
+    assert row.published_at is not None and row.last_error is None
+
+
+async def test_a_claim_takes_at_most_a_batch(db: Database) -> None:
+    kind = f"test.{uuid.uuid4().hex[:12]}"
+    ids = await add_messages(db, kind, 30)
+    sizes: list[int] = []
+
+    async def handler(session: AsyncSession, message: Message) -> None:
+        pass
+
+    dispatcher = OutboxDispatcher(db, handlers=[handler], batch_size=7)
+    while n := await dispatcher.drain_once():
+        sizes.append(n)
+    assert max(sizes) <= 7 and sum(sizes) >= 30
+    assert all(row.published_at is not None for row in (await state(db, ids)).values())
