@@ -3,12 +3,12 @@ first, a page at a time (keyset: the last row's ``created_at`` and id, so a page
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
 
+from boxoffice import cursors
 from boxoffice.db import Database
 from boxoffice.ticketing.models import ORDER_STATUSES, Order, Ticket
 
@@ -22,20 +22,11 @@ class OrderPage:
 
 
 def encode_cursor(order: Order) -> str:
-    raw = f"{order.created_at.isoformat()}|{order.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode(order.created_at, order.id)
 
 
 def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor or len(cursor) > 200:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, order_id = raw.partition("|")
-        parsed = datetime.fromisoformat(at)
-    except ValueError:
-        return None
-    return (parsed, order_id) if order_id and parsed.tzinfo is not None else None
+    return cursors.decode(cursor)
 
 
 async def search_orders(

@@ -8,12 +8,12 @@ costs the same however deep it is and a code added or deleted meanwhile neither 
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
+from boxoffice import cursors
 from boxoffice.db import Database
 from boxoffice.ticketing import vouchers as rules
 from boxoffice.ticketing.voucher_models import Voucher
@@ -32,21 +32,11 @@ class VoucherPage:
 
 
 def encode_cursor(voucher: Voucher) -> str:
-    raw = f"{voucher.created_at.isoformat()}|{voucher.code_normalized}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode(voucher.created_at, voucher.code_normalized)
 
 
 def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    """The cursor's position; None for no cursor or one that cannot be read (the first page)."""
-    if not cursor or len(cursor) > 200:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, code = raw.partition("|")
-        parsed = datetime.fromisoformat(at)
-    except ValueError:
-        return None
-    return (parsed, code) if code and parsed.tzinfo is not None else None
+    return cursors.decode(cursor)
 
 
 def _starts_with(prefix: str) -> ColumnElement[bool]:
