@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import random
-import secrets
 import shutil
 import signal
 import socket
@@ -680,6 +679,8 @@ def baseline_server(port: int, workers: str) -> list[str]:
 
 
 async def main(args: argparse.Namespace) -> int:
+    from benchmarks import services  # it imports this module's constants: imported here, not at the top
+
     quick = args.quick
     per_sale = 200 if quick else 1000
     client_counts = args.clients or ([32] if quick else [32, 128])
@@ -738,42 +739,12 @@ async def main(args: argparse.Namespace) -> int:
             sandbox_port, box_port, checkout_port = free_port(), free_port(), free_port()
             box_url = f"http://127.0.0.1:{box_port}"
             sandbox_env = {**os.environ}
-            box_env = {
-                **os.environ,
-                "BOXOFFICE_ENV": "production",
-                "BOXOFFICE_DATABASE_URL": db_url,
-                "BOXOFFICE_PUBLIC_URL": box_url,
-                "BOXOFFICE_SECRET_KEY": secrets.token_urlsafe(32),  # production refuses short keys
-                "BOXOFFICE_LOG_LEVEL": "WARNING",
-                "BOXOFFICE_MAIL_DIR": str(logs / "mail"),
-                # The load client sends every order from 127.0.0.1: the limits per client address would stop it
-                # (the per-email cap stays on: each simulated buyer has an address of its own).
-                "BOXOFFICE_ORDER_RATE_PER_MINUTE": "0",
-                "BOXOFFICE_MAX_HELD_TICKETS_PER_ADDRESS": "0",
-                "STRIPE_SECRET_KEY": API_KEY,
-                "STRIPE_WEBHOOK_SECRETS": WEBHOOK_SECRET,
-                "STRIPE_API_BASE": f"http://127.0.0.1:{sandbox_port}",
-            }
-            if redis:
-                box_env["BOXOFFICE_REDIS_URL"] = redis
+            # production, a test-mode key at the standalone sandbox; the load client sends every order from
+            # 127.0.0.1, so the limits per client address are off (the per-email cap stays on)
+            box_env = services.box_env(db_url, box_url, sandbox_port, logs, redis)
             with (
                 process(
-                    [
-                        PY,
-                        "-m",
-                        "boxoffice.cli",
-                        "sandbox",
-                        "--port",
-                        str(sandbox_port),
-                        "--api-key",
-                        API_KEY,
-                        "--webhook-secret",
-                        WEBHOOK_SECRET,
-                        "--webhook-url",
-                        f"{box_url}/webhooks/stripe",
-                        "--checkout-latency-ms",
-                        str(latency),
-                    ],
+                    services.sandbox_args(sandbox_port, f"{box_url}/webhooks/stripe", latency),
                     sandbox_env,
                     logs / f"sandbox-{latency}.log",
                 ) as sandbox,

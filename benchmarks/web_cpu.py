@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.flash_sale import API_KEY, WEBHOOK_SECRET, bench_database, free_port, make_sale, process, wait_http
+from benchmarks.services import sandbox_args
 from boxoffice.db import Database
 from boxoffice.payments.webhooks import sign_payload
 from boxoffice.settings import Settings
@@ -149,22 +150,7 @@ async def served(db_url: str) -> AsyncIterator[tuple[Any, str]]:
     sandbox_port = free_port()
     public = "http://127.0.0.1:8000"
     logs = Path(tempfile.mkdtemp(prefix="web-cpu-logs-"))
-    sandbox = [
-        PY,
-        "-m",
-        "boxoffice.cli",
-        "sandbox",
-        "--port",
-        str(sandbox_port),
-        "--api-key",
-        API_KEY,
-        "--webhook-secret",
-        WEBHOOK_SECRET,
-        "--webhook-url",
-        f"{public}/webhooks/stripe",
-        "--checkout-latency-ms",
-        "0",
-    ]
+    sandbox = sandbox_args(sandbox_port, f"{public}/webhooks/stripe")
     env = {key: value for key, value in os.environ.items() if not key.startswith("LD_PRELOAD")}
     with process(sandbox, env, logs / "sandbox.log"):
         await wait_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/health")
