@@ -20,6 +20,7 @@ from boxoffice.checkin.rules import Result, Scanner
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import NotFound, Unauthorized
+from boxoffice.web.api.checkin import device_out
 from tests.checkin.conftest import SECRET, Sold, sell, sold_event
 from tests.helpers import make_event, make_ticket, unique_email
 
@@ -50,6 +51,7 @@ async def test_a_members_scanner_scans_as_a_device_of_its_list_until_sign_out(db
     created = await open_member_scanner(db, sold.default_list.id, member_scanner(sold), console(view))
     assert created.device.user_id == view.user_id and created.device.label == view.email
     assert created.device.expires_at == view.expires_at  # the session ends before 16 hours do
+    assert device_out(created.device)["expires_at"] == view.expires_at  # the devices API says so
     tokens = DeviceTokens(db)
     scanner = await tokens.authenticate(created.token)
     assert (scanner.list_id, scanner.device_id, scanner.can_undo, scanner.can_manage) == (

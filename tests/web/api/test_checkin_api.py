@@ -215,7 +215,7 @@ async def test_a_door_device_scans_its_list_and_nothing_else(api: Api) -> None:
     assert device["pairing_qr_svg"] == expected_qr
     listed = (await c.get(f"/api/v1/events/{d.event_id}/devices", headers=api.auth())).json()
     assert [x["id"] for x in listed] == [device["id"]] and "token" not in listed[0]
-    assert listed[0]["last_used_at"] is None
+    assert listed[0]["last_used_at"] is None and listed[0]["expires_at"] is None  # works until revoked
 
     r = await d.scan(key=token, device="ignored")
     assert r.status_code == 201 and r.json()["device"] == "Door 1"

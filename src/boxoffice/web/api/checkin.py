@@ -60,6 +60,7 @@ def device_out(device: CheckinDevice) -> dict[str, Any]:
         "created_at": device.created_at,
         "last_used_at": device.last_used_at,
         "revoked_at": device.revoked_at,
+        "expires_at": device.expires_at,
     }
 
 

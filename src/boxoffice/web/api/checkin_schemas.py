@@ -306,6 +306,12 @@ class DeviceOut(BaseModel):
     created_at: datetime = about("When it was created (UTC).", "2027-03-01T10:00:00Z")
     last_used_at: datetime | None = about("When the device was last used (UTC).", "2027-06-12T18:45:12Z")
     revoked_at: datetime | None = about("When it was revoked (UTC), or null.", None)
+    expires_at: datetime | None = about(
+        "When a team member's scanner (opened from the console, labelled with their email) stops working (UTC): at "
+        "most 16 hours after it was opened, and never after the console session that opened it. Null for a paired "
+        "device, which works until it is revoked.",
+        None,
+    )
 
 
 class DeviceCreated(DeviceOut):
