@@ -109,11 +109,26 @@ def make_engine(
 
 
 DEADLOCK_RETRIES = 3
+R = TypeVar("R")
 
 
 def is_deadlock(exc: DBAPIError) -> bool:
     """PostgreSQL ended the statement's transaction to break a deadlock (SQLSTATE 40P01): nothing of it was written."""
     return (getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)) == "40P01"
+
+
+async def retrying_deadlocks(run: Callable[[], Awaitable[R]]) -> R:
+    """``run()`` (one statement alone in its transaction), run again up to ``DEADLOCK_RETRIES`` times when PostgreSQL
+    makes it a deadlock's victim: it wrote nothing then. Two statements that lock rows the other holds in different
+    modes (a reservation's ``FOR NO KEY UPDATE`` queued on a ticket type, a confirmation upgrading its own lock on
+    it) can still meet that way however their locks are ordered."""
+    for _ in range(DEADLOCK_RETRIES):
+        try:
+            return await run()
+        except DBAPIError as exc:
+            if not is_deadlock(exc):
+                raise
+    return await run()  # the last try: its deadlock, if any, goes to the caller
 
 
 class Database:
@@ -211,19 +226,15 @@ class Database:
         """One statement on a ``plain`` connection, its rows returned. A list of ``params`` runs it once for each
         (one round trip on asyncpg); in autocommit each execution is then atomic by itself, not the batch.
 
-        A statement PostgreSQL chose as a deadlock's victim wrote nothing (it is alone in its transaction), so it is
-        run again, up to ``DEADLOCK_RETRIES`` times: two statements that lock rows the other holds in different
-        modes (a reservation's ``FOR NO KEY UPDATE`` queued on a ticket type, a confirmation upgrading its own lock
-        on it) can still meet that way however their locks are ordered."""
-        for attempt in range(DEADLOCK_RETRIES + 1):
-            try:
-                async with self.plain(transaction=transaction) as connection:
-                    result = await connection.execute(statement, params)
-                    return list(result.all()) if result.returns_rows else []
-            except DBAPIError as exc:
-                if attempt == DEADLOCK_RETRIES or not is_deadlock(exc) or isinstance(params, list):
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        A single statement that PostgreSQL makes a deadlock's victim is run again (``retrying_deadlocks``); a list of
+        them is not (the ones before it may have committed)."""
+
+        async def run() -> list[Row[Any]]:
+            async with self.plain(transaction=transaction) as connection:
+                result = await connection.execute(statement, params)
+                return list(result.all()) if result.returns_rows else []
+
+        return await run() if isinstance(params, list) else await retrying_deadlocks(run)
 
     async def delete_in_batches(self, model: type[Base], condition: ColumnElement[bool], *, batch: int = 1000) -> int:
         """Delete the rows of ``model`` that match ``condition``, ``batch`` rows per short transaction (so no lock is

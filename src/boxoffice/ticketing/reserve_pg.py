@@ -16,11 +16,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Row, TextClause, bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.attributes import set_committed_value
 
-from boxoffice.db import DEADLOCK_RETRIES, Database, JSONType, UTCDateTime, is_deadlock
+from boxoffice.db import Database, JSONType, UTCDateTime, retrying_deadlocks
 from boxoffice.errors import BoxofficeError
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -364,7 +364,8 @@ async def _reserve_fused(
         planned is not None,
     ]
     async with db.plain() as session:
-        rows = await _run_retrying_deadlocks(session, statement, params)
+        # autocommit: the statement is alone in its transaction, so it may run again on the same connection
+        rows = await retrying_deadlocks(lambda: _all_rows(session, statement, params))
         if not rows:
             if planned is not None:
                 current_voucher = (
@@ -408,13 +409,5 @@ async def _reserve_fused(
     return order
 
 
-async def _run_retrying_deadlocks(session: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
-    """The reservation statement (autocommit: alone in its transaction), run again when PostgreSQL made it a
-    deadlock's victim: it wrote nothing then (see ``Database.execute_one``)."""
-    for attempt in range(DEADLOCK_RETRIES + 1):
-        try:
-            return list((await session.execute(statement, params)).all())
-        except DBAPIError as exc:
-            if attempt == DEADLOCK_RETRIES or not is_deadlock(exc):
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+async def _all_rows(session: AsyncConnection, statement: TextClause, params: dict[str, Any]) -> list[Row[Any]]:
+    return list((await session.execute(statement, params)).all())
