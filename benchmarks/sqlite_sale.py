@@ -65,6 +65,11 @@ async def voucher_uses_taken(url: str, voucher_id: str) -> int:
     return int(row[0])
 
 
+async def outbox_backlog(url: str) -> int:
+    row = await asyncio.to_thread(_query, url, "SELECT count(*) FROM outbox_messages WHERE published_at IS NULL", ())
+    return int(row[0])
+
+
 async def insert_ticket(url: str, ticket_id: str, quantity: int) -> None:
     """A baseline's ticket type, under the first event (timestamps as SQLAlchemy stores them in SQLite)."""
     now = datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
