@@ -32,11 +32,11 @@ async def test_slow_subscriber_never_blocks_the_publisher_and_is_told_to_resync(
         for n in range(100):
             await asyncio.wait_for(broker.publish("t", {"type": "order.confirmed", "n": n}), 1)
         assert len(slow) <= 3
-        assert await slow.get(1) == {"type": "resync"}  # what it lost, the state sent again holds
-        after = []
+        taken = []
         while (message := slow.get_nowait()) is not None:
-            after.append(message["n"])
-        assert after == list(range(100 - len(after), 100))  # then the newest ones, in order
+            taken.append(message.get("n", message["type"]))
+        # the pending ones were replaced by the newest message and a resync (the state sent again holds the rest)
+        assert taken == [99, "resync"]
 
 
 async def test_make_broker_picks_by_url() -> None:

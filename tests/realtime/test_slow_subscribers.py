@@ -149,12 +149,17 @@ async def test_more_statuses_than_the_queue_holds_end_in_a_resync_and_the_stream
         current["status"] = "refunded"
         await broker.publish("order:ord", status(21, "refunded"))
         frames: list[str] = []
-        while not frames or '"status":"refunded"' not in frames[-1]:
+        while not frames or not frames[-1].startswith("id: 21\n"):
             frames.append(await asyncio.wait_for(anext(stream), 5))
         await stream.aclose()  # type: ignore[attr-defined]  # an async generator
-    assert sub.resyncs >= 1
-    assert any(f.startswith("event: order.snapshot\n") for f in frames)  # the state again, as the page reads it
-    assert '"status":"refunded"' in frames[-1]
+    # 8 pending, then the 9th: replaced by the 9th and the resync; again at the 16th; 17 to 21 after it
+    assert sub.resyncs == 2
+    snapshot_at = [n for n, f in enumerate(frames) if f.startswith("event: order.snapshot\n")]
+    assert len(snapshot_at) == 1  # the second resync replaced the first before the stream read it
+    # the newest status first (for clients that act on messages), then the state, as the page reads it at the start
+    assert frames[snapshot_at[0] - 1].startswith("id: 16\n")
+    assert '"status":"refunded"' in frames[snapshot_at[0]]  # the state when it was read: every change in it
+    assert [f.split("\n")[0] for f in frames[snapshot_at[0] + 1 :]] == [f"id: {n}" for n in range(17, 22)]
 
 
 async def test_older_figures_published_late_never_replace_newer_ones() -> None:

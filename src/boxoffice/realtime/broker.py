@@ -7,9 +7,11 @@ A subscription never blocks a publisher and never leaves its reader with a stale
   message older (by its outbox ``id``) than figures already taken for a ticket type is dropped: two dispatchers may
   publish out of order, and a reader must never step back to older counts.
 - Every other message (an order's status, a check-in) is kept in order, up to ``maxsize`` pending. One more, and the
-  pending ones are replaced by a single ``{"type": "resync"}``: the reader sends its client the current state (the
-  SSE streams send their snapshot again, as after a broker reconnect), which holds every change the dropped messages
-  announced, since a message is published only after its change is committed. Nothing is dropped silently.
+  pending ones are replaced by that newest message and a ``{"type": "resync"}``: the reader sends its client the
+  current state (the SSE streams send their snapshot again, as after a broker reconnect), which holds every change
+  the dropped messages announced, since a message is published only after its change is committed. Nothing is
+  dropped silently; the newest message before the resync is for clients that act on messages rather than on the
+  state (the console's dashboard fetches its figures again on any sales message).
 """
 
 from __future__ import annotations
@@ -100,15 +102,18 @@ class Subscription:
             self._coalesce(message, figures)
             return
         if len(self._items) >= self.maxsize:
-            self._resync(RESYNC)  # the state sent again covers this message too
+            self._resync(RESYNC, newest=message)
             return
         self._items.append(message)
         self._ready.set()
 
-    def _resync(self, marker: Message) -> None:
+    def _resync(self, marker: Message, newest: Message | _Figures | None = None) -> None:
+        """Replace what is pending with ``newest`` (if any), then the marker: the state again."""
         self.resyncs += 1
         self._items.clear()
         self._unsent.clear()
+        if newest is not None:
+            self._items.append(newest)
         self._items.append(dict(marker))
         self._ready.set()
 
@@ -132,11 +137,11 @@ class Subscription:
         if isinstance(tail, _Figures) and merged:
             target = tail
         else:
-            if len(self._items) >= self.maxsize:
-                self._resync(RESYNC)
-                return
             target = _Figures(event_id)
-            self._items.append(target)
+            if len(self._items) >= self.maxsize:
+                self._resync(RESYNC, newest=target)  # filled below
+            else:
+                self._items.append(target)
         for key, entry in fresh:
             older = self._unsent.get(key)
             if older is not None and older is not target:
