@@ -162,6 +162,40 @@ async def test_more_statuses_than_the_queue_holds_end_in_a_resync_and_the_stream
     assert [f.split("\n")[0] for f in frames[snapshot_at[0] + 1 :]] == [f"id: {n}" for n in range(17, 22)]
 
 
+async def test_a_stream_sends_a_burst_of_statuses_in_one_go_and_loses_none() -> None:
+    """The outbox publishes batches of 200, one turn of the event loop apart; the stream (which asks whether its
+    client left, a question that costs a turn, as Starlette's does) sends what is pending in one go, so 1,000
+    statuses through a 256-message queue arrive every one, in order, with no resync."""
+    broker = InMemoryBroker()
+
+    async def snapshot() -> list[dict[str, Any]]:
+        return [{"type": "order.snapshot", "order_id": "ord", "status": "pending"}]
+
+    async def is_disconnected() -> bool:
+        await asyncio.sleep(0)
+        return False
+
+    async with broker.subscribe("event-sales:ev") as sub:
+        stream = sse_events(sub, snapshot, heartbeat=30, is_disconnected=is_disconnected)
+        received: list[int] = []
+
+        async def read() -> None:
+            async for text in stream:
+                if text.startswith("id: "):
+                    received.append(int(text.split("\n")[0][4:]))
+                    if received[-1] == 1000:
+                        return
+
+        reader = asyncio.create_task(read())
+        await asyncio.sleep(0.05)  # the stream sent its state and waits
+        for start in range(1, 1001, 200):
+            await broker.publish_many([("event-sales:ev", status(n, "confirmed")) for n in range(start, start + 200)])
+            await asyncio.sleep(0)
+        await asyncio.wait_for(reader, 10)
+        await stream.aclose()  # type: ignore[attr-defined]  # an async generator
+    assert received == list(range(1, 1001)) and sub.resyncs == 0
+
+
 async def test_older_figures_published_late_never_replace_newer_ones() -> None:
     """Two dispatchers may publish out of order: a reader keeps the figures of the newest outbox id."""
     broker = InMemoryBroker()

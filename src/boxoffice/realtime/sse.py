@@ -52,7 +52,10 @@ async def sse_events(
     loop = asyncio.get_running_loop()
     due: float | None = None  # when the state is sent again (settle), if messages came since it was last sent
     while True:
-        if is_disconnected is not None and await is_disconnected():
+        # Asked only before waiting: the question costs a turn of the event loop (Starlette's answer), and a stream
+        # must send what is pending in one go, or a burst piles up. A client that left while frames are pending
+        # ends the response itself (its send fails, or Starlette's disconnect listener cancels it).
+        if is_disconnected is not None and not len(subscription) and await is_disconnected():
             return
         if due is not None and loop.time() >= due:
             due = None
