@@ -27,6 +27,7 @@ import contextlib
 import json
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ class Subscriber:
         self.went_back = 0  # live frames with an outbox id below an earlier frame's
         self.last_id = 0
         self.shown: dict[str, Figures] = {}  # ticket type id -> the figures last shown
+        self.changed_at: dict[str, float] = {}  # ticket type id -> when (Unix time) its figures last changed
         self.open = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -97,7 +99,10 @@ class Subscriber:
                         self.went_back += current < self.last_id
                         self.last_id = max(self.last_id, current)
                     for entry in json.loads(line[6:]).get("ticket_types") or []:
-                        self.shown[str(entry["id"])] = figures_of(entry)
+                        figures = figures_of(entry)
+                        if self.shown.get(str(entry["id"])) != figures:
+                            self.shown[str(entry["id"])] = figures
+                            self.changed_at[str(entry["id"])] = time.time()
                     self.open.set()  # the first state arrived: subscribed
                 elif not line:
                     current, kind = None, ""
@@ -105,6 +110,11 @@ class Subscriber:
     def missed(self, final: dict[str, Figures]) -> list[str]:
         """The ticket types whose last figures shown are not the final ones."""
         return sorted(tt for tt, figures in final.items() if self.shown.get(tt) != figures)
+
+    def delay_ms(self, made: dict[str, datetime]) -> float:
+        """How long after the final figures' message was made (in its order's transaction) this stream showed them,
+        the slowest ticket type's: the outbox's and the broker's delay together, end to end."""
+        return max((self.changed_at[tt] - at.timestamp()) * 1000 for tt, at in made.items())
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._read())
@@ -128,12 +138,15 @@ async def outbox_high_water(db: Database) -> int:
         return int(await session.scalar(select(func.coalesce(func.max(OutboxMessage.id), 0))) or 0)
 
 
-async def published_availability(db: Database, event_id: str, after: int) -> tuple[int, int, dict[str, Figures]]:
+async def published_availability(
+    db: Database, event_id: str, after: int
+) -> tuple[int, int, dict[str, Figures], dict[str, datetime]]:
     """The event's availability messages after ``after``: how many were published, how many are not yet, and each
-    ticket type's figures in the newest published message that names it (the final state a stream must show)."""
+    ticket type's figures in the newest published message that names it (the final state a stream must show), with
+    when that message was made."""
     async with db.read() as session:
         rows = await session.execute(
-            select(OutboxMessage.id, OutboxMessage.published_at, OutboxMessage.payload)
+            select(OutboxMessage.id, OutboxMessage.published_at, OutboxMessage.payload, OutboxMessage.created_at)
             .where(
                 OutboxMessage.kind == "availability",
                 OutboxMessage.id > after,
@@ -143,14 +156,16 @@ async def published_availability(db: Database, event_id: str, after: int) -> tup
         )
         published, waiting = 0, 0
         final: dict[str, Figures] = {}
-        for _, published_at, payload in rows:
+        made: dict[str, datetime] = {}
+        for _, published_at, payload, created_at in rows:
             if published_at is None:
                 waiting += 1
                 continue
             published += 1
             for entry in payload.get("ticket_types") or []:
                 final[str(entry["id"])] = figures_of(entry)
-        return published, waiting, final
+                made[str(entry["id"])] = created_at
+        return published, waiting, final, made
 
 
 async def database_figures(db: Database, event_id: str) -> dict[str, Figures]:
@@ -265,8 +280,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             spread = await sale_on(db, bases, args, pids, event_id, ids[0])
             published = 0
             final: dict[str, Figures] = {}
+            made: dict[str, datetime] = {}
             for _ in range(240):  # until the outbox has published everything and every stream shows it (2 minutes)
-                published, waiting, final = await published_availability(db, event_id, start_id)
+                published, waiting, final, made = await published_availability(db, event_id, start_id)
                 if not waiting and all(not s.missed(final) for s in subscribers):
                     break
                 await asyncio.sleep(0.5)
@@ -280,6 +296,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "states_resent": s.snapshots - 1,
                     "went_back": s.went_back,
                     "missed_ticket_types": s.missed(final),
+                    "final_shown_after_ms": None if s.missed(final) else round(s.delay_ms(made), 1),
                     "last_available": sum(f["available"] for f in s.shown.values()),
                 }
                 for s in subscribers
@@ -293,6 +310,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "received": received,
                 "missed": sum(len(r["missed_ticket_types"]) for r in received),
                 "went_back": sum(r["went_back"] for r in received),
+                "final_shown_after_ms": max((r["final_shown_after_ms"] or 0.0) for r in received),
                 "broker_reconnects_logged": reconnects(logs),
             }
             one = await sale(db, bases[:1], args, {"web": webs[0].pid, "worker": worker.pid})
@@ -394,8 +412,9 @@ def render(result: dict[str, Any]) -> str:
         f"Live updates: the outbox published {live['published']} availability messages for the event during the "
         f"spread sale ({live['ticket_types']} ticket type{'s' if live['ticket_types'] != 1 else ''}); the "
         f"{streams} streams received these availability frames ({frames}). {verdict}. Frames that went back to an "
-        f"older outbox id: {live['went_back']}. Broker reconnections logged by the web processes: "
-        f"{live['broker_reconnects_logged']}.",
+        f"older outbox id: {live['went_back']}. The final figures reached the slowest stream "
+        f"{live['final_shown_after_ms']:.0f} ms after their message was made (in the order's transaction; outbox and "
+        f"broker together). Broker reconnections logged by the web processes: {live['broker_reconnects_logged']}.",
     ]
     return "\n".join(lines) + "\n"
 
