@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from boxoffice.realtime.broker import RECONNECTED, Broker, Message, Subscription
+from boxoffice.realtime.broker import RECONNECTED, RESYNC, Broker, Message, Subscription
 from boxoffice.realtime.memory import InMemoryBroker
 from boxoffice.realtime.redis import RedisBroker
 from boxoffice.realtime.sse import sse_events
@@ -16,6 +16,7 @@ def make_broker(redis_url: str | None, *, prefix: str = "boxoffice:") -> Broker:
 
 __all__ = [
     "RECONNECTED",
+    "RESYNC",
     "Broker",
     "InMemoryBroker",
     "Message",

@@ -4,6 +4,11 @@ One pub/sub connection per process listens on the channels that local subscriber
 their queues, so a thousand SSE clients do not open a thousand Redis connections. When Redis goes away, publishing
 logs and drops (it never hangs a request), the listener reconnects with backoff and re-subscribes, and every local
 subscription gets ``{"type": "reconnected"}`` so it can re-send the current state.
+
+The listener keeps up with a burst: a message costs a JSON decode and a hand-over to each local subscription (where
+availability coalesces, see ``realtime.broker``); the channels are re-synced only after a subscription came or went
+(not once per message), and the listener gives the event loop a turn every ``YIELD_EVERY`` messages, as a socket
+read may hold hundreds of them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from redis.exceptions import RedisError
 from boxoffice.realtime.broker import RECONNECTED, Broker, LocalFanout, Message, Subscription
 
 log = logging.getLogger("boxoffice.realtime")
+
+YIELD_EVERY = 256
 
 
 class RedisBroker(Broker):
@@ -44,6 +51,8 @@ class RedisBroker(Broker):
         )
         self._fanout = LocalFanout()
         self._subscribed: set[str] = set()
+        self._changed = True  # a subscription came or went since the channels were last synced
+        self._inactive: set[Subscription] = set()  # subscriptions waiting for their channels
         self._listener: asyncio.Task[None] | None = None
         self._connected = False
         self._publish_ok = True
@@ -101,12 +110,18 @@ class RedisBroker(Broker):
         self._fanout.add(subscription)
         if self._connected and all(t in self._subscribed for t in topics):
             subscription.active.set()
+        else:
+            self._inactive.add(subscription)
+            self._changed = True
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
-        self._fanout.remove(subscription)
+        self._inactive.discard(subscription)
+        if self._fanout.remove(subscription):
+            self._changed = True
 
     async def _sync_channels(self, pubsub: Any) -> None:
+        self._changed = False  # a change while this awaits sets it again
         wanted = set(self._fanout.by_topic)
         new = wanted - self._subscribed
         gone = self._subscribed - wanted
@@ -116,10 +131,10 @@ class RedisBroker(Broker):
         if gone:
             await pubsub.unsubscribe(*(self.prefix + t for t in gone))
             self._subscribed -= gone
-        for subs in self._fanout.by_topic.values():
-            for subscription in subs:
-                if not subscription.active.is_set() and all(t in self._subscribed for t in subscription.topics):
-                    subscription.active.set()
+        for subscription in list(self._inactive):
+            if all(t in self._subscribed for t in subscription.topics):
+                subscription.active.set()
+                self._inactive.discard(subscription)
 
     async def _listen(self) -> None:
         backoff = 0.1
@@ -141,10 +156,17 @@ class RedisBroker(Broker):
                     log.info("Redis pub/sub reconnected")
                     self._fanout.deliver_all(dict(RECONNECTED))
                 first = False
+                handled = 0
                 while True:
-                    await self._sync_channels(pubsub)
+                    if self._changed:
+                        await self._sync_channels(pubsub)
                     message = await pubsub.get_message(timeout=self._poll)
-                    if message is None or message.get("type") != "message":
+                    if message is None:
+                        continue
+                    handled += 1
+                    if handled % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # the streams and requests of this process get their turn
+                    if message.get("type") != "message":
                         continue
                     channel = (
                         message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
@@ -167,5 +189,7 @@ class RedisBroker(Broker):
             for subs in self._fanout.by_topic.values():
                 for subscription in subs:
                     subscription.active.clear()
+                    self._inactive.add(subscription)
+            self._changed = True
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)

@@ -1,4 +1,5 @@
-"""Server-Sent Events: the current state first, then live messages; the state again after a broker reconnect."""
+"""Server-Sent Events: the current state first, then live messages; the state again after a broker reconnect or
+when the subscription had to give up pending messages (``resync``, see ``realtime.broker``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from boxoffice.realtime.broker import Subscription
+from boxoffice.realtime.broker import STATE_AGAIN, Subscription
 
 
 def frame(message: dict[str, Any]) -> str:
@@ -37,7 +38,13 @@ async def sse_events(
 
     ``is_valid``: whether the credentials the stream was opened with still hold, asked before every frame after the
     first snapshot (each message, heartbeat and state sent again): once it answers False the stream ends, sending
-    nothing more. It runs per message, so it must be cheap (a cached answer: see ``realtime.checks``)."""
+    nothing more. It runs per message, so it must be cheap (a cached answer: see ``realtime.checks``).
+
+    The frames keep the format the pages and the door's scanner read: ``id:`` (live messages only: the outbox id),
+    ``event:`` (the message's type) and one ``data:`` line (the message as JSON). A coalesced availability frame is
+    an ordinary ``availability`` message whose ``ticket_types`` hold each type's newest figures and whose ``id`` is
+    the newest merged message's; after a resync the state comes as at the start (for an event, an ``availability``
+    frame with no ``id``; for an order, ``order.snapshot``)."""
     yield "retry: 3000\n\n"
     await subscription.wait_active()
     for message in await snapshot():
@@ -45,7 +52,10 @@ async def sse_events(
     loop = asyncio.get_running_loop()
     due: float | None = None  # when the state is sent again (settle), if messages came since it was last sent
     while True:
-        if is_disconnected is not None and await is_disconnected():
+        # Asked only before waiting: the question costs a turn of the event loop (Starlette's answer), and a stream
+        # must send what is pending in one go, or a burst piles up. A client that left while frames are pending
+        # ends the response itself (its send fails, or Starlette's disconnect listener cancels it).
+        if is_disconnected is not None and not len(subscription) and await is_disconnected():
             return
         if due is not None and loop.time() >= due:
             due = None
@@ -65,7 +75,7 @@ async def sse_events(
             continue
         if is_valid is not None and not await is_valid():
             return
-        if message.get("type") == "reconnected":
+        if message.get("type") in STATE_AGAIN:  # messages may be lost: the whole state again
             due = None
             for current in await snapshot():
                 yield frame(current)
