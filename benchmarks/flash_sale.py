@@ -382,6 +382,47 @@ async def boxoffice_run(
     return summary
 
 
+async def sale_series(
+    base: str,
+    db: Database,
+    dsn: str,
+    *,
+    clients: int,
+    types: int,
+    per_type: int,
+    server_pids: tuple[int, ...],
+    sandbox_pid: int,
+    voucher: bool,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The sales of one scenario, by report key: the plain sale (``boxoffice``); for one ticket type with ``voucher``,
+    then the same sale with every order using one code of max_uses half the tickets (``voucher``) and the plain sale
+    once more (``plain_after_voucher``), so that the voucher sale is compared with a plain sale on each side of it,
+    not only with one that always ran first."""
+    sales: list[tuple[str, int | None]] = [("boxoffice", None)]
+    if types == 1 and voucher:
+        sales += [("voucher", per_type // 2), ("plain_after_voucher", None)]
+    out = []
+    for key, max_uses in sales:
+        r = await boxoffice_run(
+            base,
+            db,
+            dsn,
+            clients=clients,
+            types=types,
+            per_type=per_type,
+            server_pids=server_pids,
+            sandbox_pid=sandbox_pid,
+            voucher_max_uses=max_uses,
+        )
+        out.append((key, r))
+    return out
+
+
+def sale_failed(r: dict[str, Any]) -> bool:
+    """An oversell, a code used beyond its max_uses, or a 5xx answer."""
+    return bool(r["oversold"] or r.get("overused")) or any(k.startswith("5") for k in r["errors"])
+
+
 async def baseline_ticket(dsn: str, name: str, quantity: int) -> str:
     tt = f"tt_{name}_{int(time.time() * 1000)}"
     if dsn.startswith("sqlite"):
@@ -814,7 +855,7 @@ async def main(args: argparse.Namespace) -> int:
                     failed |= bool(r["oversold"]) or any(k.startswith("5") for k in r["errors"])
                 for types, per_type in ((1, per_sale), (20, per_sale // 20))[: 1 if args.single_type else 2]:
                     for clients in client_counts:
-                        r = await boxoffice_run(
+                        for key, r in await sale_series(
                             box_url,
                             db,
                             dsn,
@@ -823,46 +864,12 @@ async def main(args: argparse.Namespace) -> int:
                             per_type=per_type,
                             server_pids=(server.pid, worker.pid),
                             sandbox_pid=sandbox.pid,
-                        )
-                        r.update({"stripe_latency_ms": latency, "ticket_types": types})
-                        print("boxoffice", r, flush=True)
-                        report["boxoffice"].append(r)
-                        failed |= bool(r["oversold"]) or any(k.startswith("5") for k in r["errors"])
-                        if types == 1 and not args.no_voucher:
-                            # the same sale right after, every order with one code of max_uses half the tickets
-                            v = await boxoffice_run(
-                                box_url,
-                                db,
-                                dsn,
-                                clients=clients,
-                                types=1,
-                                per_type=per_type,
-                                server_pids=(server.pid, worker.pid),
-                                sandbox_pid=sandbox.pid,
-                                voucher_max_uses=per_type // 2,
-                            )
-                            v.update({"stripe_latency_ms": latency, "ticket_types": 1})
-                            print("voucher", v, flush=True)
-                            report["voucher"].append(v)
-                            failed |= bool(v["oversold"] or v["overused"]) or any(
-                                k.startswith("5") for k in v["errors"]
-                            )
-                            # and the plain sale once more, so that the voucher sale is compared with a plain sale
-                            # on each side of it, not only with one that always ran first
-                            again = await boxoffice_run(
-                                box_url,
-                                db,
-                                dsn,
-                                clients=clients,
-                                types=1,
-                                per_type=per_type,
-                                server_pids=(server.pid, worker.pid),
-                                sandbox_pid=sandbox.pid,
-                            )
-                            again.update({"stripe_latency_ms": latency, "ticket_types": 1})
-                            print("plain again", again, flush=True)
-                            report["plain_after_voucher"].append(again)
-                            failed |= bool(again["oversold"]) or any(k.startswith("5") for k in again["errors"])
+                            voucher=not args.no_voucher,
+                        ):
+                            r.update({"stripe_latency_ms": latency, "ticket_types": types})
+                            print(key, r, flush=True)
+                            report[key].append(r)
+                            failed |= sale_failed(r)
                 # Last: its 5,000 confirmations queue 5,000 emails, which the worker would be sending during a sale.
                 if latency == latencies[-1] and not args.no_webhooks:
                     wh = await webhook_run(

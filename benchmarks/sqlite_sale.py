@@ -83,10 +83,6 @@ async def insert_ticket(url: str, ticket_id: str, quantity: int) -> None:
     )
 
 
-def _failed(r: dict[str, Any]) -> bool:
-    return bool(r["oversold"] or r.get("overused")) or any(k.startswith("5") for k in r["errors"])
-
-
 async def main(args: argparse.Namespace) -> int:
     stop_on_sigterm()
     per_sale = 200 if args.quick else 1000
@@ -106,6 +102,7 @@ async def main(args: argparse.Namespace) -> int:
         "baseline_checkout": [],
         "pgbench": [],
         "voucher": [],
+        "plain_after_voucher": [],
     }
     failed = False
     stolen = getattr(psutil.cpu_times(), "steal", 0.0)
@@ -156,28 +153,24 @@ async def main(args: argparse.Namespace) -> int:
                 r["stripe_latency_ms"] = latency
                 print("baseline (c)", r, flush=True)
                 report["baseline_checkout"].append(r)
-                failed |= _failed(r)
+                failed |= fs.sale_failed(r)
             for types, per_type in ((1, per_sale), (20, per_sale // 20))[: 1 if args.single_type else 2]:
                 for clients in client_counts:
-                    sales: list[tuple[str, int | None]] = [("boxoffice", None)]
-                    if types == 1 and not args.no_voucher:
-                        sales.append(("voucher", per_type // 2))
-                    for key, max_uses in sales:
-                        r = await fs.boxoffice_run(
-                            box_url,
-                            db,
-                            url,
-                            clients=clients,
-                            types=types,
-                            per_type=per_type,
-                            server_pids=(server.pid,),
-                            sandbox_pid=sandbox.pid,
-                            voucher_max_uses=max_uses,
-                        )
+                    for key, r in await fs.sale_series(
+                        box_url,
+                        db,
+                        url,
+                        clients=clients,
+                        types=types,
+                        per_type=per_type,
+                        server_pids=(server.pid,),
+                        sandbox_pid=sandbox.pid,
+                        voucher=not args.no_voucher,
+                    ):
                         r.update({"stripe_latency_ms": latency, "ticket_types": types})
                         print(key, r, flush=True)
                         report[key].append(r)
-                        failed |= _failed(r)
+                        failed |= fs.sale_failed(r)
     await db.dispose()
     report["machine"]["steal_s"] = round(getattr(psutil.cpu_times(), "steal", 0.0) - stolen, 1)
     report["ratios"] = fs.ratios(report)
