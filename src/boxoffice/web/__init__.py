@@ -6,7 +6,8 @@ from fastapi import FastAPI
 
 
 def register(app: FastAPI) -> None:
-    """Attach the API and page routers (each module adds its own)."""
+    """Attach the API and page routers (each module adds its own; a module's ``ROUTERS``, when it has them, are
+    included one by one: see ``web.api``)."""
     from importlib import import_module
 
     for name in ("boxoffice.web.api", "boxoffice.web.pages", "boxoffice.web.console", "boxoffice.web.door"):
@@ -16,4 +17,6 @@ def register(app: FastAPI) -> None:
             if exc.name != name:
                 raise
             continue
-        app.include_router(module.router)
+        routers = getattr(module, "ROUTERS", None) or (module.router,)
+        for router in routers:
+            app.include_router(router)

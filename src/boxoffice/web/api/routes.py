@@ -155,125 +155,6 @@ async def own_event(box: Box, organizer: Organizer, event_id: str) -> Event:
     return await events.get_event(box.db, event_id, organizer_id=organizer.id)
 
 
-# -- organizer: events -------------------------------------------------------------------------------------------
-
-
-@router.get("/events/{event_id}/orders", response_model=list[s.OrganizerOrderOut], tags=["organizer"], summary="Orders")
-async def event_orders(
-    event_id: str,
-    box: Box,
-    organizer: Organizer,
-    status: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[s.OrganizerOrderOut]:
-    await own_event(box, organizer, event_id)
-    orders = await lifecycle.list_orders(box.db, event_id, status=status, limit=limit, offset=offset)
-    details = await attendance.details_of_orders(box.db, [order.id for order in orders])
-    return [await organizer_order(box, order, details[order.id]) for order in orders]
-
-
-@router.get(
-    "/events/{event_id}/participants", response_model=list[s.ParticipantOut], tags=["organizer"], summary="Participants"
-)
-async def event_participants(
-    event_id: str, box: Box, organizer: Organizer, role: Annotated[str | None, Query(max_length=32)] = None
-) -> list[s.ParticipantOut]:
-    await own_event(box, organizer, event_id)
-    return [
-        s.ParticipantOut(
-            id=p.id,
-            email=person.email,
-            name=person.name,
-            role=p.role,
-            status=p.status,
-            source=p.source,
-            metadata=p.meta,
-            created_at=p.created_at,
-        )
-        for p, person in await events.list_participants(box.db, event_id, role=role)
-    ]
-
-
-@router.get("/events/{event_id}/emails", response_model=list[s.EmailOut], tags=["organizer"], summary="Buyer emails")
-async def event_emails(
-    event_id: str, box: Box, organizer: Organizer, status: Annotated[str | None, Query(max_length=16)] = None
-) -> list[s.EmailOut]:
-    """Emails sent to buyers; ``status=failed`` lists those that failed their last try."""
-    await own_event(box, organizer, event_id)
-    return [
-        s.EmailOut.model_validate(e, from_attributes=True) for e in await list_emails(box.db, event_id, status=status)
-    ]
-
-
-# -- organizer: ticket types -------------------------------------------------------------------------------------
-
-
-@router.post(
-    "/events/{event_id}/tickets",
-    status_code=201,
-    response_model=s.TicketOut,
-    tags=["organizer"],
-    summary="Add a ticket type",
-)
-async def create_ticket(
-    event_id: str,
-    body: Annotated[s.TicketCreate, Body(openapi_examples=s.TICKET_EXAMPLES)],
-    box: Box,
-    organizer: Organizer,
-) -> s.TicketOut:
-    tt = await create_ticket_type(box.db, event_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id)
-    return (await tickets_out(box, event_id, only=tt.id))[0]
-
-
-@router.get("/tickets/{ticket_id}", response_model=s.TicketOut, tags=["organizer"], summary="Get a ticket type")
-async def get_ticket(ticket_id: str, box: Box, organizer: Organizer) -> s.TicketOut:
-    tt = await get_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
-    return (await tickets_out(box, tt.event_id, only=tt.id))[0]
-
-
-@router.patch("/tickets/{ticket_id}", response_model=s.TicketOut, tags=["organizer"], summary="Change a ticket type")
-async def patch_ticket(ticket_id: str, body: s.TicketFields, box: Box, organizer: Organizer) -> s.TicketOut:
-    tt = await update_ticket_type(box.db, ticket_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id)
-    return (await tickets_out(box, tt.event_id, only=tt.id))[0]
-
-
-@router.delete("/tickets/{ticket_id}", status_code=204, tags=["organizer"], summary="Delete (or hide) a ticket type")
-async def delete_ticket(ticket_id: str, box: Box, organizer: Organizer) -> Response:
-    await delete_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/orders/{order_id}/refunds",
-    status_code=202,
-    response_model=s.RefundOut,
-    tags=["organizer"],
-    summary="Refund an order",
-)
-async def refund_order(
-    order_id: str,
-    body: s.RefundIn,
-    request: Request,
-    box: Box,
-    organizer: Organizer,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)] = None,
-) -> s.RefundOut:
-    """Full refund without ``amount_cents``. Every request is a refund of its own (two partial refunds refund
-    twice), checked against what is left after the refunds already asked; send an ``Idempotency-Key`` to make a
-    retried request the same refund. The order's status follows Stripe's ``charge.refunded`` webhook."""
-    refund = await box.payments.refund(
-        order_id,
-        body.amount_cents,
-        organizer_id=organizer.id,
-        idempotency_key=tokens.idempotency_ref(f"refunds:{order_id}", idempotency_key) if idempotency_key else None,
-        fingerprint=tokens.fingerprint(await request.body()) if idempotency_key else None,
-    )
-    return s.RefundOut(
-        order_id=refund.order_id, refund_id=refund.refund_id, amount_cents=refund.amount_cents, status=refund.status
-    )
-
-
 # -- public and buyers ---------------------------------------------------------------------------------------------
 
 
@@ -424,6 +305,125 @@ async def cancel_order(
 @router.post("/orders/{order_id}/checkout", response_model=s.CheckoutOut, tags=["buyers"], summary="Resume checkout")
 async def resume_checkout(order: BuyerOrder, box: Box) -> s.CheckoutOut:
     return s.CheckoutOut(checkout_url=await box.payments.start_checkout(order.id))
+
+
+# -- organizer: events -------------------------------------------------------------------------------------------
+
+
+@router.get("/events/{event_id}/orders", response_model=list[s.OrganizerOrderOut], tags=["organizer"], summary="Orders")
+async def event_orders(
+    event_id: str,
+    box: Box,
+    organizer: Organizer,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[s.OrganizerOrderOut]:
+    await own_event(box, organizer, event_id)
+    orders = await lifecycle.list_orders(box.db, event_id, status=status, limit=limit, offset=offset)
+    details = await attendance.details_of_orders(box.db, [order.id for order in orders])
+    return [await organizer_order(box, order, details[order.id]) for order in orders]
+
+
+@router.get(
+    "/events/{event_id}/participants", response_model=list[s.ParticipantOut], tags=["organizer"], summary="Participants"
+)
+async def event_participants(
+    event_id: str, box: Box, organizer: Organizer, role: Annotated[str | None, Query(max_length=32)] = None
+) -> list[s.ParticipantOut]:
+    await own_event(box, organizer, event_id)
+    return [
+        s.ParticipantOut(
+            id=p.id,
+            email=person.email,
+            name=person.name,
+            role=p.role,
+            status=p.status,
+            source=p.source,
+            metadata=p.meta,
+            created_at=p.created_at,
+        )
+        for p, person in await events.list_participants(box.db, event_id, role=role)
+    ]
+
+
+@router.get("/events/{event_id}/emails", response_model=list[s.EmailOut], tags=["organizer"], summary="Buyer emails")
+async def event_emails(
+    event_id: str, box: Box, organizer: Organizer, status: Annotated[str | None, Query(max_length=16)] = None
+) -> list[s.EmailOut]:
+    """Emails sent to buyers; ``status=failed`` lists those that failed their last try."""
+    await own_event(box, organizer, event_id)
+    return [
+        s.EmailOut.model_validate(e, from_attributes=True) for e in await list_emails(box.db, event_id, status=status)
+    ]
+
+
+# -- organizer: ticket types -------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/events/{event_id}/tickets",
+    status_code=201,
+    response_model=s.TicketOut,
+    tags=["organizer"],
+    summary="Add a ticket type",
+)
+async def create_ticket(
+    event_id: str,
+    body: Annotated[s.TicketCreate, Body(openapi_examples=s.TICKET_EXAMPLES)],
+    box: Box,
+    organizer: Organizer,
+) -> s.TicketOut:
+    tt = await create_ticket_type(box.db, event_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id)
+    return (await tickets_out(box, event_id, only=tt.id))[0]
+
+
+@router.get("/tickets/{ticket_id}", response_model=s.TicketOut, tags=["organizer"], summary="Get a ticket type")
+async def get_ticket(ticket_id: str, box: Box, organizer: Organizer) -> s.TicketOut:
+    tt = await get_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
+    return (await tickets_out(box, tt.event_id, only=tt.id))[0]
+
+
+@router.patch("/tickets/{ticket_id}", response_model=s.TicketOut, tags=["organizer"], summary="Change a ticket type")
+async def patch_ticket(ticket_id: str, body: s.TicketFields, box: Box, organizer: Organizer) -> s.TicketOut:
+    tt = await update_ticket_type(box.db, ticket_id, body.model_dump(exclude_unset=True), organizer_id=organizer.id)
+    return (await tickets_out(box, tt.event_id, only=tt.id))[0]
+
+
+@router.delete("/tickets/{ticket_id}", status_code=204, tags=["organizer"], summary="Delete (or hide) a ticket type")
+async def delete_ticket(ticket_id: str, box: Box, organizer: Organizer) -> Response:
+    await delete_ticket_type(box.db, ticket_id, organizer_id=organizer.id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/orders/{order_id}/refunds",
+    status_code=202,
+    response_model=s.RefundOut,
+    tags=["organizer"],
+    summary="Refund an order",
+)
+async def refund_order(
+    order_id: str,
+    body: s.RefundIn,
+    request: Request,
+    box: Box,
+    organizer: Organizer,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)] = None,
+) -> s.RefundOut:
+    """Full refund without ``amount_cents``. Every request is a refund of its own (two partial refunds refund
+    twice), checked against what is left after the refunds already asked; send an ``Idempotency-Key`` to make a
+    retried request the same refund. The order's status follows Stripe's ``charge.refunded`` webhook."""
+    refund = await box.payments.refund(
+        order_id,
+        body.amount_cents,
+        organizer_id=organizer.id,
+        idempotency_key=tokens.idempotency_ref(f"refunds:{order_id}", idempotency_key) if idempotency_key else None,
+        fingerprint=tokens.fingerprint(await request.body()) if idempotency_key else None,
+    )
+    return s.RefundOut(
+        order_id=refund.order_id, refund_id=refund.refund_id, amount_cents=refund.amount_cents, status=refund.status
+    )
 
 
 async def _organizer_order(box: Box, order_id: str, raw: str | None) -> Order | None:
