@@ -40,6 +40,7 @@ from boxoffice.web.console import (
     keys,
     landing,
     orders,
+    questions,
     team,
     ticket_types,
     vouchers,
@@ -59,6 +60,7 @@ router.include_router(dashboard.router)
 router.include_router(orders.router)
 router.include_router(exports.router)
 router.include_router(attendees.router)
+router.include_router(questions.router)
 router.include_router(emails.router)
 router.include_router(webhooks.router)
 router.include_router(vouchers.router)
