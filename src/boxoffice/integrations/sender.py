@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from boxoffice.clock import utcnow
@@ -181,15 +181,16 @@ class WebhookSender:
             earlier.status == "pending",
             earlier.seq < WebhookDelivery.seq,
         )
-        # An earlier domain event of the same order (or ticket) not handled yet: its delivery is still to be written.
-        # The unpublished messages below ``seq`` are few (the index on published_at, id finds them).
+        # An earlier domain event of the same key not handled yet: its delivery is still to be written. The key is
+        # ``catalog.order_key``'s (the order, else the ticket), one expression, so that PostgreSQL hashes the few
+        # unpublished messages once instead of scanning them for each due delivery.
+        message_key = func.coalesce(
+            OutboxMessage.payload["order_id"].as_string(), OutboxMessage.payload["ticket_id"].as_string()
+        )
         unhandled = exists().where(
             OutboxMessage.published_at.is_(None),
             OutboxMessage.id < WebhookDelivery.seq,
-            or_(
-                OutboxMessage.payload["order_id"].as_string() == WebhookDelivery.order_key,
-                OutboxMessage.payload["ticket_id"].as_string() == WebhookDelivery.order_key,
-            ),
+            message_key == WebhookDelivery.order_key,
         )
         unclaimed = or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now)
         async with self.db.transaction() as session:
