@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from boxoffice.accounts.roles import Role
 from boxoffice.clock import utcnow
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
@@ -22,11 +23,13 @@ from boxoffice.integrations import endpoints
 from boxoffice.integrations.attempts import Claimed, Outcome, retry_delay
 from boxoffice.integrations.deliveries import prune_deliveries
 from boxoffice.integrations.fanout import DeliveryQueue
-from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from boxoffice.integrations.notices import send_notices
 from boxoffice.integrations.verify import WebhookSignatureError
 from boxoffice.notifications.transport import FileTransport
 from boxoffice.outbox.dispatcher import Message
 from boxoffice.outbox.models import OutboxMessage
+from tests.accounts.support import make_member
 from tests.helpers import eventually, make_event
 from tests.integrations.conftest import Org
 from tests.integrations.receiver import Receiver
@@ -101,6 +104,46 @@ async def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_emailed(
         assert again.enabled and again.failing_since is None and again.disabled_reason is None
     finally:
         await sender.stop()
+
+
+async def test_the_disabled_endpoint_email_goes_to_the_organizer_and_the_members_who_manage_webhooks(
+    org_on_both: Org, tmp_path: Path
+) -> None:
+    org = org_on_both
+    organizer = await events.get_person(org.db, org.organizer_id)
+    team = {
+        role: await make_member(org.db, b"members-secret", role=role, organizer=organizer.email)
+        for role in (Role.OWNER, Role.MANAGER, Role.DOOR)
+    }
+    elsewhere = await make_member(org.db, b"members-secret")  # an owner of another organizer
+    created = await add_endpoint(org.db, org.organizer_id, "http://127.0.0.1:9/down")
+    now = utcnow()
+    async with org.db.transaction() as session:
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == created.endpoint.id)
+            .values(
+                enabled=False,
+                disabled_reason="failing",
+                disabled_at=now,
+                failing_since=now - timedelta(hours=25),
+                notice_pending=True,
+            )
+        )
+    mail = FileTransport(tmp_path / "mail")
+    sent = await send_notices(org.db, mail, sender="hooks@example.com", public_url="https://box.example")
+    assert sent >= 1
+    mine = [
+        message_from_bytes(eml.read_bytes(), policy=default)
+        for eml in (tmp_path / "mail").glob("*.eml")
+        if created.endpoint.id in eml.read_text()
+    ]
+    assert sorted(str(m["To"]) for m in mine) == sorted(
+        [organizer.email, team[Role.OWNER].email, team[Role.MANAGER].email]
+    )
+    assert len({m["Message-ID"] for m in mine}) == 3  # one message each, none replacing another
+    assert not {team[Role.DOOR].email, elsewhere.email} & {str(m["To"]) for m in mine}
+    assert not (await endpoint_row(org.db, created.endpoint.id)).notice_pending
 
 
 async def test_a_delivery_is_retried_with_growing_waits_then_failed_after_its_window(
