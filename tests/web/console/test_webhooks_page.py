@@ -75,6 +75,15 @@ async def test_an_endpoint_is_added_delivered_to_redelivered_rolled_disabled_and
         assert unknown.status_code == 422 and "Please choose among the events offered" in unknown.text
         assert await endpoints.list_endpoints(srv.box.db, manager.organizer_id) == []
 
+        paused = await browser.post(
+            "/manage/webhooks",
+            data={"csrf_token": csrf, "url": receiver.url, "event_types": "*", "enabled": "no"},
+        )
+        assert paused.status_code == 201
+        [off_endpoint] = await endpoints.list_endpoints(srv.box.db, manager.organizer_id)
+        assert not off_endpoint.enabled and off_endpoint.disabled_reason == "organizer"
+        await endpoints.delete_endpoint(srv.box.db, off_endpoint.id, manager.organizer_id)
+
         added = await browser.post(
             "/manage/webhooks",
             data={"csrf_token": csrf, "url": receiver.url, "description": "CRM", "event_types": "order.confirmed"},
