@@ -265,3 +265,32 @@ async def test_a_check_in_and_a_waiting_list_offer_go_out_as_their_webhook_types
 
     log = await eventually(recorded)
     assert sorted(d["event_type"] for d in log) == ["checkin.created", "waiting_list.offered"]
+
+
+async def test_expiries_and_refunds_go_out_as_order_expired_and_order_refunded(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    db = hooks.srv.box.db
+    endpoint = await hooks.register(receiver.url, ["order.expired", "order.refunded"])
+    event = await make_event(db, organizer=hooks.organizer_email)
+    tt = await make_ticket(db, event.id, base_price_cents=2000, quantity=10)
+    unpaid = await reserve(db, order_request(event.id, (tt.id, 1)))
+    assert (await lifecycle.expire_order(db, unpaid.id, force=True)).changed
+    paid = await reserve(db, order_request(event.id, (tt.id, 2)))
+    assert (await lifecycle.confirm_order(db, paid.id)).changed
+    assert (await lifecycle.record_refund(db, paid.id, 1000)).changed  # a partial refund, then the rest
+    assert (await lifecycle.record_refund(db, paid.id, 4000)).changed
+
+    await eventually(lambda: _at_least(receiver, 3))
+    sent = [hit.verified(endpoint["secret"]) for hit in receiver.hits]
+    by_order: dict[str, list[tuple[str, str, int, str]]] = defaultdict(list)
+    for e in sent:
+        obj = e["data"]["object"]
+        by_order[obj["id"]].append((e["type"], obj["status"], obj["refunded_cents"], e["data"]["previous_status"]))
+    assert by_order == {
+        unpaid.id: [("order.expired", "expired", 0, "pending")],
+        paid.id: [  # in the order they happened
+            ("order.refunded", "partially_refunded", 1000, "confirmed"),
+            ("order.refunded", "refunded", 4000, "partially_refunded"),
+        ],
+    }
