@@ -127,6 +127,32 @@ async def test_attendee_details_and_questions_are_set_in_the_console(
     assert public["attendee_details"] == "required"
     assert [q["id"] for q in public["questions"]] == [size_q.id, company_q.id, vat_q.id]
 
+    # changed on its own page: the form shows it as stored, saves through the service, refuses in words
+    edit = await browser.get(f"{url}/{size_q.id}")
+    assert edit.status_code == 200 and 'value="T-shirt size"' in edit.text and ">S\nM\nL</textarea>" in edit.text
+    assert_accessible(edit.text)
+    fields = {
+        "csrf_token": csrf,
+        "question_label": "Shirt size",
+        "kind": "choice",
+        "options": "S\nM\nL\nXL",
+        "scope": "ticket",
+        "position": "5",
+    }
+    saved_q = await browser.post(f"{url}/{size_q.id}", data=fields)
+    assert saved_q.status_code == 303 and saved_q.headers["location"].endswith("done=saved")
+    changed = (await list_questions(db, event.id))[-1]  # position 5: asked last now
+    assert (changed.id, changed.label, changed.options) == (size_q.id, "Shirt size", ["S", "M", "L", "XL"])
+    assert not changed.required and changed.ticket_type_ids == [] and changed.position == 5  # unticked: all types
+    pulled = await browser.post(
+        f"{url}/{company_q.id}",
+        data={"csrf_token": csrf, "question_label": "Company?", "kind": "text", "scope": "order", "position": "1"},
+    )
+    assert pulled.status_code == 422 and "Another question is asked on this one" in pulled.text
+    assert {q.id: q.kind for q in await list_questions(db, event.id)}[company_q.id] == "yes_no"  # unchanged
+    other_event = await make_event(db, organizer=owner.organizer_email)
+    assert (await browser.get(f"/manage/events/{other_event.id}/questions/{size_q.id}")).status_code == 404
+
     blocked = await browser.post(f"{url}/{company_q.id}/delete", data={"csrf_token": csrf})
     assert blocked.status_code == 303 and blocked.headers["location"].endswith("problem=dependent")
     assert "Another question is asked on this one" in (await browser.get(blocked.headers["location"])).text

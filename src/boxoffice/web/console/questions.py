@@ -3,7 +3,8 @@
 each ticket needs its attendee's name and email (off, optional, required) and until when buyers may change their
 details (empty: until the event starts); the questions in the order they are asked, with their kind, whether they
 are required, asked once per order or once per ticket, the ticket types they are limited to and the answer they
-depend on; add one; delete one (refused while another is asked on its answers; answers given stay in the exports).
+depend on; add one; change one (its page); delete one (refused while another is asked on its answers; answers
+given stay in the exports).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from boxoffice.attendees import questions as service
 from boxoffice.attendees.definitions import CONDITION_KINDS, KINDS
 from boxoffice.attendees.models import Question
-from boxoffice.errors import Conflict, FieldError, InvalidInput, NotFound
+from boxoffice.errors import Conflict, ErrorCode, FieldError, InvalidInput, NotFound
 from boxoffice.events.attendee_settings import changes_close_at, update_attendee_settings
 from boxoffice.events.models import Event
 from boxoffice.ticketing import ticket_types as ticket_service
@@ -27,6 +28,7 @@ from boxoffice.web.console.event_form import local_text, parse_local, zone_of
 from boxoffice.web.console.forms import ConsoleForm
 from boxoffice.web.console.render import render
 from boxoffice.web.console.words import say_field
+from boxoffice.web.pages.forms import whole_number
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
@@ -51,6 +53,7 @@ DETAILS = [
 NOTICES = {
     "settings": "Attendee details saved.",
     "added": "Question added: it is asked from now on.",
+    "saved": "Question saved.",
     "deleted": "Question deleted: new orders no longer answer it; the answers given stay in the exports.",
 }
 PROBLEMS = {"dependent": "Another question is asked on this one's answers: delete that one (or its condition) first."}
@@ -69,7 +72,7 @@ def _target(field: str) -> str | None:
         return "condition_values"
     if field.startswith("condition"):
         return "condition_question"
-    if base in ("help_text", "kind", "scope", "required", "options", "ticket_ids"):
+    if base in ("help_text", "kind", "scope", "required", "options", "ticket_ids", "position"):
         return base
     return None
 
@@ -212,13 +215,84 @@ async def add_question(request: Request, event_id: str, member: OwnerOrManager) 
     return RedirectResponse(f"/manage/events/{event.id}/questions?done=added", status_code=303)
 
 
+def form_of(question: Question) -> tuple[ConsoleForm, list[str]]:
+    """A stored question as the form shows it, and its ticket types ticked."""
+    condition = question.condition or {}
+    values = {
+        "question_label": question.label,
+        "help_text": question.help_text,
+        "kind": question.kind,
+        "required": "on" if question.required else "",
+        "scope": question.scope,
+        "options": "\n".join(str(o) for o in question.options or []),
+        "condition_question": str(condition.get("question_id") or ""),
+        "condition_values": "\n".join(str(v) for v in condition.get("values") or []),
+        "position": str(question.position),
+    }
+    return ConsoleForm(values), [str(t) for t in question.ticket_type_ids or []]
+
+
+async def _question(request: Request, event: Event, question_id: str, organizer_id: str) -> Question:
+    question = await service.get_question(_box(request).db, question_id[:64], organizer_id=organizer_id)
+    if question.event_id != event.id:
+        raise NotFound("question not found")
+    return question
+
+
+async def _edit_page(
+    request: Request, event: Event, question: Question, form: ConsoleForm, ticked: list[str], *, status: int = 200
+) -> Response:
+    db = _box(request).db
+    others = [q for q in await service.list_questions(db, event.id) if q.id != question.id]
+    context = {
+        "event": event,
+        "question": question,
+        "form": form,
+        "ticked": ticked,
+        "tickets": await ticket_service.list_ticket_types(db, event.id),
+        "kinds": list(KIND_WORDS.items()),
+        "scopes": SCOPES,
+        "depends_on": [
+            ("", "Always asked"),
+            *((q.id, f"{q.label} ({_scope(q)})") for q in others if q.kind in CONDITION_KINDS),
+        ],
+    }
+    return render(request, "console/question_form.html", context, status=status)
+
+
+@router.get("/manage/events/{event_id}/questions/{question_id}")
+async def edit_question(request: Request, event_id: str, question_id: str, member: OwnerOrManager) -> Response:
+    event = await owned_event(request, member, event_id)
+    question = await _question(request, event, question_id, member.organizer_id)
+    form, ticked = form_of(question)
+    return await _edit_page(request, event, question, form, ticked)
+
+
+@router.post("/manage/events/{event_id}/questions/{question_id}")
+async def save_question(request: Request, event_id: str, question_id: str, member: OwnerOrManager) -> Response:
+    event = await owned_event(request, member, event_id)
+    question = await _question(request, event, question_id, member.organizer_id)
+    form = await ConsoleForm.read(request)
+    raw = await request.form()
+    ticked = [v for v in raw.getlist("ticket_ids") if isinstance(v, str)][:100]
+    position = whole_number(form.get("position") or "0")
+    try:
+        if position is None:
+            raise InvalidInput.one("position", "must be a whole number", code=ErrorCode.NOT_INTEGER)
+        fields = question_fields(form, ticked, position)
+        fields.setdefault("condition", None)  # no question chosen: the condition is removed
+        await service.update_question(_box(request).db, question.id, fields, organizer_id=member.organizer_id)
+    except InvalidInput as exc:
+        add_question_errors(form, exc.errors)
+        return await _edit_page(request, event, question, form.shown(), ticked, status=422)
+    return RedirectResponse(f"/manage/events/{event.id}/questions?done=saved", status_code=303)
+
+
 @router.post("/manage/events/{event_id}/questions/{question_id}/delete")
 async def delete_question(request: Request, event_id: str, question_id: str, member: OwnerOrManager) -> Response:
     event = await owned_event(request, member, event_id)
     db = _box(request).db
-    question = await service.get_question(db, question_id[:64], organizer_id=member.organizer_id)
-    if question.event_id != event.id:
-        raise NotFound("question not found")
+    question = await _question(request, event, question_id, member.organizer_id)
     try:
         await service.delete_question(db, question.id, organizer_id=member.organizer_id)
     except Conflict:

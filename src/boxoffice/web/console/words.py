@@ -143,6 +143,12 @@ CONSOLE_WORDS: dict[tuple[ErrorCode, str], str] = {
     (ErrorCode.CONFLICT_WITH, "condition_question"): "Please choose a question asked as often as this one (per "
     "order or per ticket) whose answer is a choice, yes or no, or a country",
     (ErrorCode.NOT_FOUND, "condition_question"): "Please choose one of this event's questions",
+    (ErrorCode.CONFLICT_WITH, "kind"): "Another question is asked on this one's answers: keep a kind it can depend "
+    "on (a choice, yes or no, or a country), or change that question first",
+    (ErrorCode.CONFLICT_WITH, "scope"): "Another question is asked on this one's answers: ask this one as often as "
+    "that one, or change that question first",
+    (ErrorCode.INVALID_CHOICE, "options"): "Another question is asked on an option you removed: keep it, or change "
+    "that question first",
     (ErrorCode.REQUIRED, "condition_question"): "Please choose the question this one depends on",
     (ErrorCode.REQUIRED, "condition_values"): "Please enter the answers this question depends on, one per line",
     (ErrorCode.INVALID_CHOICE, "condition_values"): "Please enter answers that question can have (for yes or no: "
