@@ -14,7 +14,7 @@ from boxoffice.attendees.rules import AttendeeInput
 from boxoffice.db import Database
 from boxoffice.errors import ChangesClosed, Conflict, InvalidInput
 from boxoffice.events import service as events
-from boxoffice.events.attendee_settings import update_attendee_settings
+from boxoffice.events.attendee_settings import changes_close_at, update_attendee_settings
 from boxoffice.notifications import FileTransport, render_confirmation
 from boxoffice.notifications.delivery import Mailer
 from boxoffice.ticketing import attendance, roster, self_service
@@ -140,6 +140,38 @@ async def test_self_service_needs_a_paid_order_before_the_cut_off(db: Database) 
     await update_attendee_settings(db, event_id, {"changes_until": None})  # back to the event's start
     done = await self_service.transfer_ticket(db, order.id, ticket.id, name="Z", email="z@example.com")
     assert done.transfer.code_version == 1 and done.transfer.from_email == order.email  # the buyer held it
+
+
+async def test_self_service_ends_at_the_event_s_start_or_at_an_earlier_cut_off(db: Database) -> None:
+    event_id, tt_id, size = await asking(db)
+    order = await reserve(db, request(event_id, tt_id, [AttendeeInput("A", None, {size: "S"})]))
+    [ticket] = await list_tickets(db, order.id)
+    start = (await events.get_event(db, event_id)).starts_at
+    # a cut-off after the start is no later than the start
+    await update_attendee_settings(db, event_id, {"changes_until": start + timedelta(days=1)})
+    assert changes_close_at(await events.get_event(db, event_id)) == start
+    changed = await self_service.change_attendee(db, order.id, ticket.id, name="B", now=start - timedelta(seconds=1))
+    assert changed.name == "B"
+    closed_calls = (
+        lambda now: self_service.change_order_answers(db, order.id, {}, now=now),
+        lambda now: self_service.change_attendee(db, order.id, ticket.id, name="C", now=now),
+        lambda now: self_service.transfer_ticket(db, order.id, ticket.id, name="Z", email="z@example.com", now=now),
+    )
+    for call in closed_calls:
+        with pytest.raises(ChangesClosed) as exc:
+            await call(start)
+        assert exc.value.closed_at == start.isoformat()
+    # an earlier cut-off ends them earlier
+    cut = start - timedelta(days=2)
+    await update_attendee_settings(db, event_id, {"changes_until": cut})
+    assert changes_close_at(await events.get_event(db, event_id)) == cut
+    await self_service.change_attendee(db, order.id, ticket.id, name="D", now=cut - timedelta(seconds=1))
+    for call in closed_calls:
+        with pytest.raises(ChangesClosed) as exc:
+            await call(cut)
+        assert exc.value.closed_at == cut.isoformat()
+    [same] = await list_tickets(db, order.id)
+    assert same.code_version == 0 and (await attendance.order_details(db, order.id)).by_ticket()[ticket.id].name == "D"
 
 
 async def test_a_question_asked_on_another_cannot_pull_the_rug(db: Database) -> None:

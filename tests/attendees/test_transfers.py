@@ -1,6 +1,6 @@
-"""Transfers: concurrent hand-ons of one ticket are serialized (each a new version, each from the holder before
-it), and the two emails of a transfer: the new holder gets the code of the version the transfer gave, the previous
-holder no code at all."""
+"""Transfers: the old code stops admitting at the door and the new one admits; concurrent hand-ons of one ticket are
+serialized (each a new version, each from the holder before it), and the two emails of a transfer: the new holder
+gets the code of the version the transfer gave, the previous holder no code at all."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import email
 from email.message import EmailMessage
 
 from boxoffice.attendees.rules import AttendeeInput
+from boxoffice.checkin.rules import Result
 from boxoffice.db import Database
 from boxoffice.events.attendee_settings import update_attendee_settings
 from boxoffice.notifications.codes import ticket_code
@@ -18,6 +19,8 @@ from boxoffice.ticketing import self_service
 from boxoffice.ticketing.orders import list_tickets
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 from boxoffice.ticketing.reserve import reserve
+from tests.checkin.conftest import SECRET as DOOR_SECRET
+from tests.checkin.conftest import sold_event
 from tests.helpers import make_event, make_ticket, unique_email
 
 SECRET = b"a secret for the transfer emails"
@@ -54,6 +57,23 @@ async def test_concurrent_transfers_of_one_ticket_take_turns(pg_db: Database) ->
     assert all(chain[i][2] == chain[i + 1][1] for i in range(3))  # each from the holder the one before made
     [ticket] = await list_tickets(pg_db, order_id)
     assert ticket.code_version == 4
+
+
+async def test_a_transferred_ticket_s_old_code_is_refused_at_the_door_and_its_new_code_admits(db: Database) -> None:
+    sold = await sold_event(db, 2)
+    old = sold.code(0)
+    done = await self_service.transfer_ticket(
+        db, sold.order.id, sold.tickets[0].id, name="Zoe", email="zoe@example.com"
+    )
+    assert done.ticket.code_version == done.transfer.code_version == 1
+    refused = await sold.scan(old)
+    assert refused.result is Result.REPLACED and refused.checkin is None
+    new = ticket_code(sold.tickets[0].id, done.transfer.code_version, DOOR_SECRET)
+    assert new != old
+    admitted = await sold.scan(new)
+    assert admitted.result is Result.OK and admitted.ticket is not None and admitted.ticket.id == sold.tickets[0].id
+    assert (await sold.scan(old)).result is Result.REPLACED  # still refused after the new holder came in
+    assert (await sold.scan(sold.code(1))).result is Result.OK  # the order's other ticket is untouched
 
 
 def text_of(message: EmailMessage) -> str:

@@ -4,6 +4,7 @@ log filtered and paged, deletion taking the log with it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from boxoffice.accounts.service import create_api_key
@@ -143,3 +144,14 @@ async def test_the_openapi_document_states_the_rules_and_links(hooks: Hooks) -> 
     assert types == [*catalog.EVENT_TYPES, "*"]
     deliveries = spec["paths"][f"{BASE}/{{endpoint_id}}/deliveries"]["get"]["responses"]["200"]["links"]
     assert deliveries["Redeliver"]["parameters"]["path.delivery_id"] == "$response.body#/0/id"
+
+
+async def test_the_settings_reach_the_sender(hooks: Hooks) -> None:
+    """The running Boxoffice retries for ``BOXOFFICE_WEBHOOK_RETRY_HOURS`` (72 by default) and disables an endpoint
+    after ``BOXOFFICE_WEBHOOK_DISABLE_AFTER_HOURS`` (24), with the per-attempt timeout and answer cap it was given."""
+    box = hooks.srv.box
+    settings, config = box.settings, box.webhook_sender.config
+    assert box.webhook_retry_for == timedelta(hours=72) == timedelta(hours=settings.webhook_retry_hours)
+    assert config.disable_after == timedelta(hours=24) == timedelta(hours=settings.webhook_disable_after_hours)
+    assert config.timeout == settings.webhook_timeout_seconds and config.max_response_bytes == 16384
+    assert box.delivery_queue.retry_for == box.webhook_retry_for

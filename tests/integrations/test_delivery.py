@@ -1,6 +1,7 @@
 """Webhooks delivered by the running worker to a real local receiver: signed so that the README's function verifies
 them, every event of every order in its order after the receiver was down for a while, each order's events waiting
-behind its failing one, redelivery from the log, and the secret rolled with both signatures during the overlap."""
+behind its failing one, redelivery from the log, the secret rolled with both signatures during the overlap, and a
+check-in at the door and a waiting-list offer going out as ``checkin.created`` and ``waiting_list.offered``."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from typing import Any
 
 import pytest
 
+from boxoffice.checkin import lists
+from boxoffice.checkin.rules import Result, Scanner
+from boxoffice.checkin.scan import ScanRequest, scan
 from boxoffice.integrations.verify import WebhookSignatureError, verify_webhook
+from boxoffice.notifications.codes import ticket_code
 from boxoffice.ticketing import orders as lifecycle
+from boxoffice.ticketing import waitlist, waitlist_offers
+from boxoffice.ticketing.orders import list_tickets
 from boxoffice.ticketing.reserve import reserve
-from tests.helpers import eventually, make_event, make_ticket, order_request
+from tests.helpers import eventually, make_event, make_ticket, order_request, unique_email
 from tests.integrations.conftest import Hooks
 from tests.integrations.receiver import Receiver
 
@@ -202,3 +209,88 @@ async def test_a_rolled_secret_signs_beside_the_new_one_during_the_overlap(hooks
     for stale in (old, new):
         with pytest.raises(WebhookSignatureError):
             last.verified(stale)
+
+
+async def test_a_check_in_and_a_waiting_list_offer_go_out_as_their_webhook_types(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    db, settings = hooks.srv.box.db, hooks.srv.box.settings
+    endpoint = await hooks.register(receiver.url, ["checkin.created", "waiting_list.offered"])
+    event = await make_event(db, organizer=hooks.organizer_email)
+
+    free = await make_ticket(db, event.id, title="Free entry", base_price_cents=0, quantity=5)
+    order = await reserve(db, order_request(event.id, (free.id, 1)))
+    assert order.status == "confirmed"  # free: its order.* events are not subscribed, nothing is sent for them
+    [ticket] = await list_tickets(db, order.id)
+    organizer = Scanner(organizer_id=event.organizer_id, can_undo=True, can_manage=True)
+    [entrance] = await lists.list_lists(db, event.id, organizer)
+    code = ticket_code(ticket.id, ticket.code_version, settings.secret_bytes)
+    admitted = await scan(db, entrance.id, ScanRequest(code, device="Door 1"), organizer, keys=(settings.secret_bytes,))
+    assert admitted.result is Result.OK and admitted.checkin is not None
+
+    paid = await make_ticket(db, event.id, title="Seat", base_price_cents=2500, quantity=1)
+    holding = await reserve(db, order_request(event.id, (paid.id, 1)))  # the last seat, held while unpaid
+    entry = await waitlist.join(
+        db, event.id, email=unique_email("wait"), name="Wai Ting", ticket_type_id=paid.id, quantity=1
+    )
+    assert (await lifecycle.expire_order(db, holding.id, force=True)).changed  # the seat comes back for the list
+    await waitlist_offers.hand_out(db, paid.id)  # (the worker's round may have made the offer already)
+    offered = await waitlist.get_entry(db, entry.entry.id)
+    assert offered.entry.status == "offered" and offered.entry.voucher_id
+
+    await eventually(lambda: _at_least(receiver, 2))
+    by_type = {sent["type"]: sent for sent in (hit.verified(endpoint["secret"]) for hit in receiver.hits)}
+    assert set(by_type) == {"checkin.created", "waiting_list.offered"}
+    checked_in = by_type["checkin.created"]["data"]["object"]
+    assert (checked_in["checkin_id"], checked_in["ticket_id"], checked_in["event_id"]) == (
+        admitted.checkin.id,
+        ticket.id,
+        event.id,
+    )
+    assert checked_in["list_id"] == entrance.id and checked_in["duplicate"] is False
+    sent_bytes = b"".join(hit.body for hit in receiver.hits).decode()
+    assert code not in sent_bytes  # no ticket code goes out
+    offer = by_type["waiting_list.offered"]["data"]["object"]
+    assert (offer["entry_id"], offer["event_id"], offer["email"], offer["voucher_id"]) == (
+        entry.entry.id,
+        event.id,
+        entry.entry.email,
+        offered.entry.voucher_id,
+    )
+    assert offered.code is not None and offered.code not in sent_bytes  # nor the offer's code
+
+    async def recorded() -> list[dict[str, Any]] | None:
+        log = await hooks.deliveries(endpoint["id"])
+        return log if len(log) == 2 and all(d["status"] == "delivered" for d in log) else None
+
+    log = await eventually(recorded)
+    assert sorted(d["event_type"] for d in log) == ["checkin.created", "waiting_list.offered"]
+
+
+async def test_expiries_and_refunds_go_out_as_order_expired_and_order_refunded(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    db = hooks.srv.box.db
+    endpoint = await hooks.register(receiver.url, ["order.expired", "order.refunded"])
+    event = await make_event(db, organizer=hooks.organizer_email)
+    tt = await make_ticket(db, event.id, base_price_cents=2000, quantity=10)
+    unpaid = await reserve(db, order_request(event.id, (tt.id, 1)))
+    assert (await lifecycle.expire_order(db, unpaid.id, force=True)).changed
+    paid = await reserve(db, order_request(event.id, (tt.id, 2)))
+    assert (await lifecycle.confirm_order(db, paid.id)).changed
+    assert (await lifecycle.record_refund(db, paid.id, 1000)).changed  # a partial refund, then the rest
+    assert (await lifecycle.record_refund(db, paid.id, 4000)).changed
+
+    await eventually(lambda: _at_least(receiver, 3))
+    sent = [hit.verified(endpoint["secret"]) for hit in receiver.hits]
+    by_order: dict[str, list[tuple[str, str, int, str]]] = defaultdict(list)
+    for e in sent:
+        obj = e["data"]["object"]
+        by_order[obj["id"]].append((e["type"], obj["status"], obj["refunded_cents"], e["data"]["previous_status"]))
+    assert by_order == {
+        unpaid.id: [("order.expired", "expired", 0, "pending")],
+        paid.id: [  # in the order they happened
+            ("order.refunded", "partially_refunded", 1000, "confirmed"),
+            ("order.refunded", "refunded", 4000, "partially_refunded"),
+        ],
+    }

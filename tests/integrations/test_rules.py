@@ -201,6 +201,14 @@ def test_production_refuses_loopback_webhooks_and_a_claim_shorter_than_an_attemp
         Settings(_env_file=None, webhook_timeout_seconds=30, webhook_claim_seconds=20)  # type: ignore[call-arg]
 
 
+def test_by_default_a_delivery_is_retried_for_3_days_and_an_endpoint_disabled_after_a_day() -> None:
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert defaults.webhook_retry_hours == 72 and defaults.webhook_disable_after_hours == 24
+    assert defaults.webhook_retry_seconds == 60 and defaults.webhook_max_retry_delay_seconds == 6 * 3600
+    assert defaults.webhook_timeout_seconds == 10 and defaults.webhook_max_response_bytes == 16384
+    assert not defaults.webhook_allow_loopback
+
+
 def test_the_domain_events_of_check_in_and_the_waiting_list_go_out_under_their_webhook_types() -> None:
     assert catalog.webhook_type("checkin.created") == "checkin.created"  # recorded by checkin.scan
     assert catalog.webhook_type("waitlist.offered") == "waiting_list.offered"  # recorded by ticketing.waitlist_offers

@@ -15,15 +15,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from boxoffice.accounts.roles import Role
 from boxoffice.clock import utcnow
 from boxoffice.events import service as events
+from boxoffice.ids import new_id
 from boxoffice.integrations import endpoints
 from boxoffice.integrations.attempts import Claimed, Outcome, retry_delay
 from boxoffice.integrations.deliveries import prune_deliveries
 from boxoffice.integrations.fanout import DeliveryQueue
-from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from boxoffice.integrations.notices import send_notices
+from boxoffice.integrations.verify import WebhookSignatureError
 from boxoffice.notifications.transport import FileTransport
 from boxoffice.outbox.dispatcher import Message
+from boxoffice.outbox.models import OutboxMessage
+from tests.accounts.support import make_member
 from tests.helpers import eventually, make_event
 from tests.integrations.conftest import Org
 from tests.integrations.receiver import Receiver
@@ -100,6 +106,46 @@ async def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_emailed(
         await sender.stop()
 
 
+async def test_the_disabled_endpoint_email_goes_to_the_organizer_and_the_members_who_manage_webhooks(
+    org_on_both: Org, tmp_path: Path
+) -> None:
+    org = org_on_both
+    organizer = await events.get_person(org.db, org.organizer_id)
+    team = {
+        role: await make_member(org.db, b"members-secret", role=role, organizer=organizer.email)
+        for role in (Role.OWNER, Role.MANAGER, Role.DOOR)
+    }
+    elsewhere = await make_member(org.db, b"members-secret")  # an owner of another organizer
+    created = await add_endpoint(org.db, org.organizer_id, "http://127.0.0.1:9/down")
+    now = utcnow()
+    async with org.db.transaction() as session:
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == created.endpoint.id)
+            .values(
+                enabled=False,
+                disabled_reason="failing",
+                disabled_at=now,
+                failing_since=now - timedelta(hours=25),
+                notice_pending=True,
+            )
+        )
+    mail = FileTransport(tmp_path / "mail")
+    sent = await send_notices(org.db, mail, sender="hooks@example.com", public_url="https://box.example")
+    assert sent >= 1
+    mine = [
+        message_from_bytes(eml.read_bytes(), policy=default)
+        for eml in (tmp_path / "mail").glob("*.eml")
+        if created.endpoint.id in eml.read_text()
+    ]
+    assert sorted(str(m["To"]) for m in mine) == sorted(
+        [organizer.email, team[Role.OWNER].email, team[Role.MANAGER].email]
+    )
+    assert len({m["Message-ID"] for m in mine}) == 3  # one message each, none replacing another
+    assert not {team[Role.DOOR].email, elsewhere.email} & {str(m["To"]) for m in mine}
+    assert not (await endpoint_row(org.db, created.endpoint.id)).notice_pending
+
+
 async def test_a_delivery_is_retried_with_growing_waits_then_failed_after_its_window(
     org: Org, receiver: Receiver
 ) -> None:
@@ -123,6 +169,45 @@ async def test_a_delivery_is_retried_with_growing_waits_then_failed_after_its_wi
         assert all(30 <= w <= 6 * 3600 for w in waits)
         assert waits[3] > waits[0] * 2  # 60 s doubling: 30-60, 60-120, 120-240, 240-480
         assert (await endpoint_row(org.db, created.endpoint.id)).enabled
+    finally:
+        await sender.stop()
+
+
+async def test_a_rolled_secret_keeps_signing_beside_the_new_one_for_24_hours_then_stops(
+    org: Org, receiver: Receiver
+) -> None:
+    created = await add_endpoint(org.db, org.organizer_id, receiver.url)
+    old = created.secret
+    clock = FakeClock()
+    rolled = await endpoints.roll_secret(org.db, created.endpoint.id, org.organizer_id, now=clock.now)  # the default
+    new = rolled.secret
+    assert rolled.endpoint.previous_secret_expires_at == clock.now + timedelta(hours=24)
+    sender = make_sender(org.db, clock=clock)
+    try:
+        clock.advance(hours=23, minutes=59)  # within the overlap: both secrets sign, either verifies
+        await fan_out(org.db, "order.created", order_event(org, "ord_roll_1"))
+        assert await sender.deliver_due() >= 1
+        within = receiver.hits[-1]
+        assert within.signature.count("v1=") == 2
+        assert within.verified(old)["id"] == within.verified(new)["id"]
+
+        clock.advance(minutes=1, seconds=1)  # 24 hours and a second after the roll: only the new secret signs
+        await fan_out(org.db, "order.created", order_event(org, "ord_roll_2"))
+        assert await sender.deliver_due() >= 1
+        after = receiver.hits[-1]
+        assert after.signature.count("v1=") == 1 and after.verified(new)
+        with pytest.raises(WebhookSignatureError):
+            after.verified(old)
+
+        # rolled twice within an overlap: the oldest secret stops at once (two at most are ever valid)
+        second = await endpoints.roll_secret(org.db, created.endpoint.id, org.organizer_id, now=clock.now)
+        third = await endpoints.roll_secret(org.db, created.endpoint.id, org.organizer_id, now=clock.now)
+        await fan_out(org.db, "order.created", order_event(org, "ord_roll_3"))
+        assert await sender.deliver_due() >= 1
+        last = receiver.hits[-1]
+        assert last.signature.count("v1=") == 2 and last.verified(third.secret) and last.verified(second.secret)
+        with pytest.raises(WebhookSignatureError):
+            last.verified(new)
     finally:
         await sender.stop()
 
@@ -190,6 +275,58 @@ async def test_two_senders_send_each_delivery_once_and_each_order_in_sequence(or
         seen[sent["data"]["object"]["id"]].append(sent["type"])
     assert seen == expected
     assert all(d.attempts == 1 for d in await deliveries_of(org.db, created.endpoint.id))
+
+
+async def test_an_order_s_event_waits_for_an_earlier_one_still_unhandled_in_the_outbox(
+    org_on_both: Org, receiver: Receiver
+) -> None:
+    """Another dispatcher still has the order's first domain event (or its handlers failed and wait for a retry)
+    while the next one was handled: the next one's delivery waits until the first one's is written, then goes
+    second. Other orders are not held up."""
+    org = org_on_both
+    created = await add_endpoint(org.db, org.organizer_id, receiver.url)
+    order_id, other_id = new_id("ord"), new_id("ord")
+    first_payload = order_event(org, order_id)
+    async with org.db.transaction() as session:
+        first = OutboxMessage(
+            kind="order.created",
+            topics=[],
+            payload=first_payload,
+            created_at=utcnow(),
+            locked_until=utcnow() + timedelta(hours=1),  # claimed elsewhere: no dispatcher takes it meanwhile
+            attempts=1,
+        )
+        session.add(first)
+        await session.flush()
+        first_id = first.id
+    sender = make_sender(org.db)
+    try:
+        await fan_out(org.db, "order.confirmed", order_event(org, order_id, "confirmed"))  # a later outbox id
+        await fan_out(org.db, "order.created", order_event(org, other_id))
+        for _ in range(3):
+            await sender.deliver_due()
+        assert [(e["type"], e["data"]["object"]["id"]) for e in receiver.events()] == [("order.created", other_id)]
+
+        # the first message is handled at last: its delivery is written as its message is marked published
+        async with org.db.transaction() as session:
+            message = Message(first_id, "order.created", (), first_payload, utcnow())
+            await DeliveryQueue(retry_for=timedelta(hours=72))(session, message)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == first_id)
+                .values(published_at=utcnow(), locked_until=None)
+            )
+        for _ in range(4):
+            await sender.deliver_due()
+    finally:
+        async with org.db.transaction() as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == first_id).values(published_at=utcnow())
+            )
+        await sender.stop()
+    sent = [(e["type"], e["data"]["object"]["id"]) for e in receiver.events()]
+    assert [t for t, o in sent if o == order_id] == ["order.created", "order.confirmed"]
+    assert all(d.status == "delivered" for d in await deliveries_of(org.db, created.endpoint.id))
 
 
 async def test_the_handler_writes_each_event_and_delivery_once_for_subscribers_only(org_on_both: Org) -> None:

@@ -1,6 +1,6 @@
-"""The email to an endpoint's owners when it is disabled after a day of failures: at least once (the endpoint's
-``notice_pending`` is cleared only after the transport took the message; a sender killed in between sends it again,
-with the same ``Message-ID``)."""
+"""The email to an endpoint's owners (the organizer and the team members who manage webhooks) when it is disabled
+after a day of failures: at least once (the endpoint's ``notice_pending`` is cleared only after the transport took
+the messages; a sender killed in between sends them again, with the same ``Message-ID``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from email.utils import format_datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.accounts.models import Membership, User
+from boxoffice.accounts.roles import Action, roles_permitted
 from boxoffice.db import Database
 from boxoffice.events.models import Person
 from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -23,10 +25,25 @@ log = logging.getLogger("boxoffice.integrations")
 
 
 async def owner_emails(session: AsyncSession, organizer_id: str) -> list[str]:
-    """Who hears about an organizer's endpoints: the organizer's own address (team owners, once there are teams,
-    belong here too)."""
-    email = await session.scalar(select(Person.email).where(Person.id == organizer_id))
-    return [email] if email else []
+    """Who hears about an organizer's endpoints: the organizer's own address, then the team members who may manage
+    webhooks (owners and managers: ``Action.MANAGE_WEBHOOKS``), each address once (in any case)."""
+    found = [await session.scalar(select(Person.email).where(Person.id == organizer_id))]
+    roles = [role.value for role in roles_permitted(Action.MANAGE_WEBHOOKS)]
+    found += (
+        await session.scalars(
+            select(User.email)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.organizer_id == organizer_id, Membership.role.in_(roles))
+            .order_by(Membership.created_at, Membership.id)
+        )
+    ).all()
+    seen: set[str] = set()
+    out: list[str] = []
+    for email in found:
+        if email and email.strip().lower() not in seen:
+            seen.add(email.strip().lower())
+            out.append(email.strip())
+    return out
 
 
 def _when(value: datetime | None) -> str:
@@ -42,7 +59,8 @@ def render_disabled_notice(
     message["To"] = Address(addr_spec=to.strip())
     message["Date"] = format_datetime(datetime.now(UTC), usegmt=True)
     disabled = endpoint.disabled_at.timestamp() if endpoint.disabled_at else 0
-    message["Message-ID"] = message_id(f"webhook-disabled:{endpoint.id}:{int(disabled)}")
+    # one per recipient and disabling: sent again after a crash, it is the same message (transports dedupe on it)
+    message["Message-ID"] = message_id(f"webhook-disabled:{endpoint.id}:{int(disabled)}:{to.strip().lower()}")
     message["Auto-Submitted"] = "auto-generated"
     api = f"{public_url.rstrip('/')}/api/v1/webhook-endpoints/{endpoint.id}"
     message.set_content(

@@ -5,7 +5,10 @@ records the attempt.
   to the next claim after that, so none is lost (at least once; receivers dedupe on the event id).
 - **Sequence**: a delivery is claimed only when no earlier delivery of the same order to the same endpoint is
   pending, so an order's events reach an endpoint in the order they happened, the next waiting while an earlier one
-  is being retried. Deliveries of different orders go out side by side (``max_concurrency`` in flight).
+  is being retried. Nor while an earlier domain event of the same order is still unhandled in the outbox (its
+  deliveries not written yet: another dispatcher's batch in flight, or a message whose handlers failed and wait for
+  their retry): its delivery will come first. Deliveries of different orders go out side by side
+  (``max_concurrency`` in flight).
 - **Attempt** (``attempts.py``): one ``timeout`` for all of it (resolution, connection, answer), at most
   ``max_response_bytes`` of the answer read. A 2xx answer delivers; anything else (3xx included: redirects are not
   followed), a timeout, a refused address or a network error fails the attempt.
@@ -26,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from boxoffice.clock import utcnow
@@ -39,6 +42,7 @@ from boxoffice.integrations.models import WebhookDelivery, WebhookEndpoint, Webh
 from boxoffice.integrations.network import Resolver, make_client, system_resolver
 from boxoffice.integrations.notices import send_notices
 from boxoffice.notifications.transport import EmailTransport
+from boxoffice.outbox.models import OutboxMessage
 
 log = logging.getLogger("boxoffice.integrations")
 
@@ -177,6 +181,17 @@ class WebhookSender:
             earlier.status == "pending",
             earlier.seq < WebhookDelivery.seq,
         )
+        # An earlier domain event of the same key not handled yet: its delivery is still to be written. The key is
+        # ``catalog.order_key``'s (the order, else the ticket), one expression, so that PostgreSQL hashes the few
+        # unpublished messages once instead of scanning them for each due delivery.
+        message_key = func.coalesce(
+            OutboxMessage.payload["order_id"].as_string(), OutboxMessage.payload["ticket_id"].as_string()
+        )
+        unhandled = exists().where(
+            OutboxMessage.published_at.is_(None),
+            OutboxMessage.id < WebhookDelivery.seq,
+            message_key == WebhookDelivery.order_key,
+        )
         unclaimed = or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now)
         async with self.db.transaction() as session:
             due = (
@@ -189,6 +204,7 @@ class WebhookSender:
                         unclaimed,
                         WebhookEndpoint.enabled.is_(True),
                         ~waiting,
+                        ~unhandled,
                     )
                     .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.seq)
                     .limit(limit)

@@ -1,6 +1,7 @@
 """The attendees page (a page at a time, answers in words, search by name, email, order id or ticket code, door
-members refused, another organizer's event not found) and the attendees CSV read back with the questions as columns
-(per-ticket answers from the ticket, per-order ones from the order, a deleted question's answers kept)."""
+members refused, another organizer's event not found), an order's page with its tickets, attendees and answers, and
+the attendees CSV read back with the questions as columns (per-ticket answers from the ticket, per-order ones from
+the order, a deleted question's answers kept)."""
 
 from __future__ import annotations
 
@@ -121,6 +122,26 @@ async def test_the_attendees_page_shows_answers_in_pages_and_finds_by_name_email
 
     await cancel_order(site.box.db, ids["second"])
     assert "Grace Hopper" not in (await browser.get(url)).text  # a void ticket is no attendee
+
+
+async def test_an_order_s_page_shows_its_tickets_attendees_and_answers(
+    site: LiveServer, browser: httpx.AsyncClient
+) -> None:
+    owner = await member(site)
+    event_id, order_id, _ = await asking_event(site, owner.organizer_email)
+    await sign_in(browser, owner.email)
+    page = await browser.get(f"/manage/events/{event_id}/orders/{order_id}")
+    assert page.status_code == 200
+    order_answers = page.text.split("data-order-answers>")[1].split("</dl>")[0]
+    assert order_answers == "<dt>Company</dt><dd>=ACME</dd><dt>Vegan</dt><dd>Yes</dd>"
+    tickets = await list_tickets(site.box.db, order_id)
+    rows = {t.id: page.text.split(f'data-ticket="{t.id}"')[1].split("</tr>")[0] for t in tickets}
+    assert len(rows) == 2 and all("Day pass" in row and "valid" in row for row in rows.values())
+    named = [row for row in rows.values() if "Ada Lovelace" in row]
+    assert len(named) == 1 and "ada@example.com" in named[0] and "<dt>Size</dt><dd>S</dd>" in named[0]
+    [unnamed] = [row for row in rows.values() if "Ada Lovelace" not in row]
+    assert "the buyer" in unnamed and "<dt>Size</dt><dd>M</dd>" in unnamed
+    assert ticket_code(tickets[0].id, tickets[0].code_version, site.box.settings.secret_bytes) not in page.text
 
 
 async def test_the_attendees_csv_has_the_questions_as_columns(site: LiveServer, browser: httpx.AsyncClient) -> None:

@@ -18,6 +18,7 @@ from tests.accounts.support import make_member, sign_in
 from tests.helpers import eventually, make_event, make_ticket, unique_email
 from tests.integrations.conftest import Hooks, running_hooks
 from tests.integrations.receiver import Receiver
+from tests.integrations.support import deliveries_of
 
 SECRET_FIELD = 'id="new-secret" class="mono key" value="'
 
@@ -74,6 +75,15 @@ async def test_an_endpoint_is_added_delivered_to_redelivered_rolled_disabled_and
         assert unknown.status_code == 422 and "Please choose among the events offered" in unknown.text
         assert await endpoints.list_endpoints(srv.box.db, manager.organizer_id) == []
 
+        paused = await browser.post(
+            "/manage/webhooks",
+            data={"csrf_token": csrf, "url": receiver.url, "event_types": "*", "enabled": "no"},
+        )
+        assert paused.status_code == 201
+        [off_endpoint] = await endpoints.list_endpoints(srv.box.db, manager.organizer_id)
+        assert not off_endpoint.enabled and off_endpoint.disabled_reason == "organizer"
+        await endpoints.delete_endpoint(srv.box.db, off_endpoint.id, manager.organizer_id)
+
         added = await browser.post(
             "/manage/webhooks",
             data={"csrf_token": csrf, "url": receiver.url, "description": "CRM", "event_types": "order.confirmed"},
@@ -102,6 +112,11 @@ async def test_an_endpoint_is_added_delivered_to_redelivered_rolled_disabled_and
         await eventually(delivered)
         log = await browser.get(f"/manage/webhooks/{endpoint.id}")
         delivery_id = log.text.split('data-delivery="')[1].split('"')[0]
+        [stored_delivery] = await deliveries_of(srv.box.db, endpoint.id)
+        assert stored_delivery.last_attempt_at is not None
+        row = log.text.split(f'data-delivery="{delivery_id}"')[1].split("</tr>")[0]
+        assert "order.confirmed" in row and "<td>1</td>" in row and "HTTP 200" in row  # type, attempts, answer code
+        assert stored_delivery.last_attempt_at.strftime("%Y-%m-%d %H:%M:%S UTC") in row  # and when it was tried
         redeliver = f"/manage/webhooks/{endpoint.id}/deliveries/{delivery_id}/redeliver"
         again = await browser.post(redeliver, data={"csrf_token": csrf})
         assert again.status_code == 303 and again.headers["location"].endswith("done=redelivered")

@@ -4,8 +4,9 @@ pages, for an organizer's team.
 Modules: ``access`` (the session, ``Member``, roles, CSRF, the route class), ``render`` (``render`` and the
 navigation), ``forms`` and ``words`` (what was typed, problems in words), and one module per area: ``auth``
 (sign-in, sign-out, forgot password, the one-time link page), ``home`` (events, the organizer chooser), ``team``,
-``keys`` (API keys), ``landing`` (``/``), ``vouchers`` and ``waiting_list`` (an event's codes and waiting lists),
-``checkin`` (check-in lists, recent check-ins, "Open the scanner") and ``door_devices`` (paired door devices).
+``keys`` (API keys), ``landing`` (``/``), ``questions`` (an event's attendee details and questions), ``vouchers``
+and ``waiting_list`` (an event's codes and waiting lists), ``checkin`` (check-in lists, recent check-ins, "Open the
+scanner") and ``door_devices`` (paired door devices).
 
 Adding a page:
 
@@ -40,6 +41,7 @@ from boxoffice.web.console import (
     keys,
     landing,
     orders,
+    questions,
     team,
     ticket_types,
     vouchers,
@@ -59,6 +61,7 @@ router.include_router(dashboard.router)
 router.include_router(orders.router)
 router.include_router(exports.router)
 router.include_router(attendees.router)
+router.include_router(questions.router)
 router.include_router(emails.router)
 router.include_router(webhooks.router)
 router.include_router(vouchers.router)

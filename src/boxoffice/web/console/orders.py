@@ -25,6 +25,7 @@ from boxoffice.ticketing.order_history import HistoryStep, order_history
 from boxoffice.ticketing.order_search import search_orders
 from boxoffice.ticketing.refunds import list_refunds
 from boxoffice.web.console.access import ConsoleRoute, Member, OwnerOrManager, _box
+from boxoffice.web.console.attendees import order_attendees
 from boxoffice.web.console.dashboard import owned_event
 from boxoffice.web.console.forms import ConsoleForm
 from boxoffice.web.console.render import render
@@ -134,6 +135,7 @@ async def _detail(
         "refunds": refunds,
         "emails": emails,
         "history": _history(await order_history(box.db, order), order.currency),
+        **await order_attendees(box.db, order),
         "remaining": remaining,
         "can_refund": order.status in ("confirmed", "partially_refunded") and remaining > 0,
         "refund_form": refund_form or ConsoleForm({"amount": major_units(remaining, order.currency)}),

@@ -50,7 +50,7 @@ def _form_page(
 ) -> Response:
     context = {
         "endpoints": endpoints,
-        "form": form or ConsoleForm({"description": ""}, prefix="hook-"),
+        "form": form or ConsoleForm({"description": "", "enabled": "yes"}, prefix="hook-"),
         "chosen": chosen if chosen is not None else [ALL_TYPES],
         "types": list(TYPE_WORDS.items()),
         "notice": notice,
@@ -84,6 +84,7 @@ async def create_webhook(request: Request, member: WebhookManager) -> Response:
             url=form.get("url"),
             event_types=chosen,
             description=form.get("description"),
+            enabled=form.get("enabled") != "no",
             policy=box.webhook_policy,
         )
     except InvalidInput as exc:  # event_types[2] is the checkboxes' fault: one group of them on the form

@@ -73,6 +73,15 @@ WHAT: dict[str, str] = {
     "closes_at": "the closing time",
     "label": "the device's name",
     "checkin_list_id": "the check-in list",
+    "question_label": "the question",
+    "help_text": "the help text",
+    "kind": "the kind of answer",
+    "scope": "how often it is asked",
+    "options": "the options",
+    "condition_question": "the question it depends on",
+    "condition_values": "the answers it depends on",
+    "attendee_details": "the attendee details",
+    "changes_until": "the end of changes by buyers",
 }
 CONSOLE_WORDS: dict[tuple[ErrorCode, str], str] = {
     (ErrorCode.NOT_ORDERED, "ends_at"): "The end must be after the start",
@@ -128,6 +137,22 @@ CONSOLE_WORDS: dict[tuple[ErrorCode, str], str] = {
     "(to apply to or to unlock)",
     (ErrorCode.SOLD_OUT, "reserve"): "Only {available} tickets can be set aside: the public has no more left",
     (ErrorCode.BELOW_MINIMUM, "max_uses"): "Please enter at least {minimum} for the most uses",
+    (ErrorCode.REQUIRED, "options"): "Please enter the options to choose from, one per line",
+    (ErrorCode.CONFLICT_WITH, "options"): "Please offer each option once",
+    (ErrorCode.NOT_APPLICABLE, "options"): "Only a question with choices has options: please leave them empty",
+    (ErrorCode.CONFLICT_WITH, "condition_question"): "Please choose a question asked as often as this one (per "
+    "order or per ticket) whose answer is a choice, yes or no, or a country",
+    (ErrorCode.NOT_FOUND, "condition_question"): "Please choose one of this event's questions",
+    (ErrorCode.CONFLICT_WITH, "kind"): "Another question is asked on this one's answers: keep a kind it can depend "
+    "on (a choice, yes or no, or a country), or change that question first",
+    (ErrorCode.CONFLICT_WITH, "scope"): "Another question is asked on this one's answers: ask this one as often as "
+    "that one, or change that question first",
+    (ErrorCode.INVALID_CHOICE, "options"): "Another question is asked on an option you removed: keep it, or change "
+    "that question first",
+    (ErrorCode.REQUIRED, "condition_question"): "Please choose the question this one depends on",
+    (ErrorCode.REQUIRED, "condition_values"): "Please enter the answers this question depends on, one per line",
+    (ErrorCode.INVALID_CHOICE, "condition_values"): "Please enter answers that question can have (for yes or no: "
+    "yes or no; for a country: its two-letter code)",
 }
 _CONSOLE_GENERIC: dict[ErrorCode, str] = {
     ErrorCode.REQUIRED: "Please enter {what}",
