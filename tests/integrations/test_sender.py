@@ -25,6 +25,7 @@ from boxoffice.integrations.deliveries import prune_deliveries
 from boxoffice.integrations.fanout import DeliveryQueue
 from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from boxoffice.integrations.notices import send_notices
+from boxoffice.integrations.sender import HOLD_BEHIND_ATTEMPTS
 from boxoffice.integrations.verify import WebhookSignatureError
 from boxoffice.notifications.transport import FileTransport
 from boxoffice.outbox.dispatcher import Message
@@ -327,6 +328,52 @@ async def test_an_order_s_event_waits_for_an_earlier_one_still_unhandled_in_the_
     sent = [(e["type"], e["data"]["object"]["id"]) for e in receiver.events()]
     assert [t for t, o in sent if o == order_id] == ["order.created", "order.confirmed"]
     assert all(d.status == "delivered" for d in await deliveries_of(org.db, created.endpoint.id))
+
+
+async def test_a_message_whose_handlers_keep_failing_holds_the_order_s_later_webhooks_only_for_a_while(
+    org_on_both: Org, receiver: Receiver
+) -> None:
+    """The order's first message fails in every dispatcher round (an email template that chokes on the order): the
+    next event's delivery waits behind it for its first HOLD_BEHIND_ATTEMPTS tries, then goes out rather than
+    waiting for good. A message of a kind that never becomes a webhook holds nothing back at all."""
+    org = org_on_both
+    await add_endpoint(org.db, org.organizer_id, receiver.url, ["order.confirmed"])
+    order_id, other_id = new_id("ord"), new_id("ord")
+    async with org.db.transaction() as session:
+        failing = OutboxMessage(
+            kind="order.created", topics=[], payload=order_event(org, order_id), created_at=utcnow(), attempts=1
+        )
+        not_a_webhook = OutboxMessage(
+            kind="availability", topics=[], payload=order_event(org, other_id), created_at=utcnow(), attempts=0
+        )
+        session.add_all([failing, not_a_webhook])
+        await session.flush()
+        ids = [failing.id, not_a_webhook.id]
+    sender = make_sender(org.db)
+    try:
+        await fan_out(org.db, "order.confirmed", order_event(org, order_id, "confirmed"))
+        await fan_out(org.db, "order.confirmed", order_event(org, other_id, "confirmed"))
+        for _ in range(3):
+            await sender.deliver_due()
+        assert [e["data"]["object"]["id"] for e in receiver.events()] == [other_id]
+
+        for attempts in range(2, HOLD_BEHIND_ATTEMPTS):
+            async with org.db.transaction() as session:
+                await session.execute(update(OutboxMessage).where(OutboxMessage.id == ids[0]).values(attempts=attempts))
+            await sender.deliver_due()
+            assert [e["data"]["object"]["id"] for e in receiver.events()] == [other_id]
+
+        async with org.db.transaction() as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == ids[0]).values(attempts=HOLD_BEHIND_ATTEMPTS)
+            )
+        for _ in range(3):
+            await sender.deliver_due()
+    finally:
+        async with org.db.transaction() as session:
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(published_at=utcnow()))
+        await sender.stop()
+    assert sorted(e["data"]["object"]["id"] for e in receiver.events()) == sorted([order_id, other_id])
 
 
 async def test_the_handler_writes_each_event_and_delivery_once_for_subscribers_only(org_on_both: Org) -> None:

@@ -37,6 +37,7 @@ from boxoffice.db import Database
 from boxoffice.integrations.addresses import UrlPolicy
 from boxoffice.integrations.attempts import Claimed, Outcome, post, retry_delay
 from boxoffice.integrations.attempts import record as record_attempt
+from boxoffice.integrations.catalog import FROM_DOMAIN
 from boxoffice.integrations.endpoints import signing_secrets
 from boxoffice.integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from boxoffice.integrations.network import Resolver, make_client, system_resolver
@@ -46,6 +47,10 @@ from boxoffice.outbox.models import OutboxMessage
 
 log = logging.getLogger("boxoffice.integrations")
 
+HOLD_BEHIND_ATTEMPTS = 3
+"""A delivery waits behind an earlier unhandled outbox message of its order only while that message has been tried
+fewer than this many times (with the outbox's growing retry delay, about 35 s): a message whose handlers keep failing
+(an email template that chokes on the order, say) must not hold the order's later webhooks for good."""
 NOTICE_INTERVAL = 30.0  # seconds between looks for disabled-endpoint emails still to send
 # waits before recording an attempt again (the database out of connections a moment): an attempt that cannot be
 # recorded at all is sent again once its claim runs out, so each retry here spares the receiver a duplicate
@@ -183,13 +188,16 @@ class WebhookSender:
         )
         # An earlier domain event of the same key not handled yet: its delivery is still to be written. The key is
         # ``catalog.order_key``'s (the order, else the ticket), one expression, so that PostgreSQL hashes the few
-        # unpublished messages once instead of scanning them for each due delivery.
+        # unpublished messages once instead of scanning them for each due delivery. Only kinds that become webhooks
+        # hold a delivery back, and only for their first HOLD_BEHIND_ATTEMPTS tries.
         message_key = func.coalesce(
             OutboxMessage.payload["order_id"].as_string(), OutboxMessage.payload["ticket_id"].as_string()
         )
         unhandled = exists().where(
             OutboxMessage.published_at.is_(None),
             OutboxMessage.id < WebhookDelivery.seq,
+            OutboxMessage.kind.in_(sorted(FROM_DOMAIN)),
+            OutboxMessage.attempts < HOLD_BEHIND_ATTEMPTS,
             message_key == WebhookDelivery.order_key,
         )
         unclaimed = or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now)
