@@ -90,6 +90,52 @@ async def test_redis_publish_many_delivers_a_batch_in_order() -> None:
         assert publisher.healthy
 
 
+@pytest.mark.integration  # Redis
+async def test_redis_a_subscriber_arriving_while_its_channel_is_being_left_still_hears_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last subscriber of a topic leaves (a buyer's page reconnects) and a new one arrives while the listener is
+    still unsubscribing the channel in Redis: the new one must not count that channel as live. It waits for the next
+    sync, which subscribes again, and then hears what is published."""
+    from redis.asyncio.client import PubSub
+
+    leaving, left = asyncio.Event(), asyncio.Event()
+    unsubscribe = PubSub.unsubscribe
+
+    async def slow_unsubscribe(self: PubSub, *args: object, **kwargs: object) -> object:
+        leaving.set()
+        await asyncio.sleep(0.3)  # a slow round trip to Redis
+        try:
+            return await unsubscribe(self, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            left.set()
+
+    monkeypatch.setattr(PubSub, "unsubscribe", slow_unsubscribe)
+    async with redis_pair() as (listener, publisher):
+        first = listener.subscribe("order:o1")
+        assert await first.wait_active(10)
+        first.close()
+        await asyncio.wait_for(leaving.wait(), 10)
+        async with listener.subscribe("order:o1") as second:
+            await asyncio.wait_for(left.wait(), 10)  # the channel is gone from Redis now
+            assert await second.wait_active(10)
+            await publisher.publish("order:o1", {"type": "order.confirmed"})
+            assert (await second.get(10)) == {"type": "order.confirmed"}
+
+
+async def test_closing_a_subscription_ends_a_reader_waiting_on_it() -> None:
+    broker = InMemoryBroker()
+    subscription = broker.subscribe("t")
+
+    async def read_all() -> list[object]:
+        return [message async for message in subscription]
+
+    reader = asyncio.create_task(read_all())
+    await asyncio.sleep(0.05)
+    subscription.close()
+    assert await asyncio.wait_for(reader, 2) == []
+
+
 async def test_in_memory_publish_many_keeps_the_order() -> None:
     broker = InMemoryBroker()
     async with broker.subscribe("t") as sub:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from boxoffice.realtime.broker import RECONNECTED, RESYNC, Broker, Message, Subscription
+from boxoffice.realtime.broker import RECONNECTED, RESYNC, Broker, Message, Subscription, SubscriptionClosed
 from boxoffice.realtime.memory import InMemoryBroker
 from boxoffice.realtime.redis import RedisBroker
 from boxoffice.realtime.sse import sse_events
@@ -22,6 +22,7 @@ __all__ = [
     "Message",
     "RedisBroker",
     "Subscription",
+    "SubscriptionClosed",
     "event_topic",
     "make_broker",
     "order_topic",

@@ -61,6 +61,10 @@ def _figures_of(message: Message) -> list[tuple[str, Message]] | None:
     return pairs
 
 
+class SubscriptionClosed(Exception):
+    """``Subscription.get`` on a closed subscription."""
+
+
 class Subscription:
     """A subscriber's pending messages for its topics (see the module's docstring): availability coalesced per
     ticket type, other messages kept in order up to ``maxsize``, then a resync."""
@@ -175,12 +179,15 @@ class Subscription:
 
     async def get(self, timeout: float | None = None) -> Message:
         """The next message, waiting at most ``timeout`` seconds (TimeoutError). Returns at once, without giving
-        the event loop a turn, while messages are pending: a reader keeps up with a burst."""
+        the event loop a turn, while messages are pending: a reader keeps up with a burst. ``SubscriptionClosed``
+        once the subscription is closed, also for a reader already waiting."""
         message = self.get_nowait()
         if message is not None:
             return message
         async with asyncio.timeout(timeout):
             while True:
+                if self.closed:
+                    raise SubscriptionClosed
                 await self._ready.wait()
                 message = self.get_nowait()
                 if message is not None:
@@ -191,6 +198,7 @@ class Subscription:
             self.closed = True
             self._items.clear()
             self._unsent.clear()
+            self._ready.set()  # a reader waiting in get() wakes up and is told
             self._on_close(self)
 
     async def __aenter__(self) -> Subscription:
@@ -206,7 +214,11 @@ class Subscription:
 
     async def _iterate(self) -> AsyncIterator[Message]:
         while not self.closed:
-            yield await self.get()
+            try:
+                message = await self.get()
+            except SubscriptionClosed:
+                return
+            yield message
 
 
 class Broker(ABC):

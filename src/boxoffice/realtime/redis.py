@@ -129,8 +129,10 @@ class RedisBroker(Broker):
             await pubsub.subscribe(*(self.prefix + t for t in new))
             self._subscribed |= new
         if gone:
-            await pubsub.unsubscribe(*(self.prefix + t for t in gone))
+            # forgotten before the round trip: a subscriber arriving meanwhile must not count a channel that is being
+            # left as live (it waits, inactive, for the next sync, which subscribes again)
             self._subscribed -= gone
+            await pubsub.unsubscribe(*(self.prefix + t for t in gone))
         for subscription in list(self._inactive):
             if all(t in self._subscribed for t in subscription.topics):
                 subscription.active.set()

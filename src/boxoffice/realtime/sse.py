@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from boxoffice.realtime.broker import STATE_AGAIN, Subscription
+from boxoffice.realtime.broker import STATE_AGAIN, Subscription, SubscriptionClosed
 
 
 def frame(message: dict[str, Any]) -> str:
@@ -67,6 +67,8 @@ async def sse_events(
         wait = heartbeat if due is None else max(due - loop.time(), 0.001)
         try:
             message = await subscription.get(timeout=wait)
+        except SubscriptionClosed:
+            return
         except TimeoutError:
             if due is None:
                 if is_valid is not None and not await is_valid():
