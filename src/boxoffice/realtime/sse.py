@@ -40,6 +40,10 @@ async def sse_events(
     first snapshot (each message, heartbeat and state sent again): once it answers False the stream ends, sending
     nothing more. It runs per message, so it must be cheap (a cached answer: see ``realtime.checks``).
 
+    After a broker reconnect or a subscription's overflow (``STATE_AGAIN``) the state's frames carry ``"again":
+    true``: messages may have been lost, so a client that keeps state from single messages (the door's offline copy
+    of the tickets) loads it again.
+
     The frames keep the format the pages and the door's scanner read: ``id:`` (live messages only: the outbox id),
     ``event:`` (the message's type) and one ``data:`` line (the message as JSON). A coalesced availability frame is
     an ordinary ``availability`` message whose ``ticket_types`` hold each type's newest figures and whose ``id`` is
@@ -77,10 +81,10 @@ async def sse_events(
             continue
         if is_valid is not None and not await is_valid():
             return
-        if message.get("type") in STATE_AGAIN:  # messages may be lost: the whole state again
+        if message.get("type") in STATE_AGAIN:  # messages may be lost: the whole state again, marked as such
             due = None
             for current in await snapshot():
-                yield frame(current)
+                yield frame({**current, "again": True})
             continue
         yield frame(message)
         if settle is not None and due is None:

@@ -383,6 +383,8 @@
     // keep this phone's copy current for deciding offline
     if (message.type === "checkin.status") {
       server = { checked_in: message.checked_in, total: message.total, duplicates: message.duplicates };
+      // "again": sent after live messages may have been lost (a broker reconnect, a backlog): reload the copy
+      if (message.again) { refreshCopy(); }
     } else if (message.type === "checkin.created" && !message.duplicate) {
       var ticket = copy && copy.byId[message.ticket_id];
       if (ticket && !ticket.checked_in_at) { ticket.checked_in_at = message.scanned_at; }
