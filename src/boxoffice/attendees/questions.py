@@ -88,10 +88,21 @@ def _draft(values: Mapping[str, Any]) -> rules.QuestionDraft:
     )
 
 
+MAX_POSITION = 1000  # a question's position lies in -MAX_POSITION..MAX_POSITION (as the API's schema says)
+
+
 def _position(values: Mapping[str, Any]) -> int:
     position = values.get("position", 0)
     if isinstance(position, bool) or not isinstance(position, int):
         raise InvalidInput.one("position", "must be an integer", code=ErrorCode.NOT_INTEGER)
+    if position < -MAX_POSITION:
+        raise InvalidInput.one(
+            "position", f"must be at least {-MAX_POSITION}", (("minimum", -MAX_POSITION),), code=ErrorCode.BELOW_MINIMUM
+        )
+    if position > MAX_POSITION:
+        raise InvalidInput.one(
+            "position", f"must be at most {MAX_POSITION}", (("maximum", MAX_POSITION),), code=ErrorCode.ABOVE_MAXIMUM
+        )
     return position
 
 
