@@ -17,8 +17,10 @@ from tests.processes import ROOT
 
 # openpyxl: the XLSX export; requests, urllib3, charset_normalizer: the Stripe SDK's default sync client; httpx,
 # httpcore and the command-line tools httpx's import brings in (rich, pygments): the webhook sender and the sandbox's
-# deliveries, and the SDK's default async client; typer: the CLI; alembic, mako: migrations.
+# deliveries, and the SDK's default async client; aiosmtplib: sending emails by SMTP (the worker); typer: the CLI;
+# alembic, mako: migrations.
 NOT_IN_A_WEB_WORKER = {
+    "aiosmtplib",
     "alembic",
     "charset_normalizer",
     "httpcore",
