@@ -11,7 +11,7 @@ import sys
 import tempfile
 import types
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -86,7 +86,7 @@ def _main_not_rerun_in_workers() -> Iterator[None]:
     """Uvicorn starts its workers with multiprocessing's ``spawn``, which first runs the parent's main module again in
     each of them (as ``__mp_main__``): this CLI, Typer and what they import, 1.5 MB per web worker that it never uses
     (a worker is handed the app's import string). While inside, ``__main__`` is an empty module, which ``spawn``
-    leaves alone; the real one is back on the way out."""
+    leaves alone; the real one is back on the way out. Only with several workers: one is served in this process."""
     main = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
@@ -98,7 +98,7 @@ def _main_not_rerun_in_workers() -> Iterator[None]:
 def _run_uvicorn(host: str, port: int, workers: int, settings: Settings) -> None:
     import uvicorn
 
-    with _main_not_rerun_in_workers():
+    with _main_not_rerun_in_workers() if workers > 1 else nullcontext():
         uvicorn.run(
             "boxoffice.web.app:create_app",
             factory=True,
