@@ -7,8 +7,11 @@ import atexit
 import os
 import shutil
 import signal
+import sys
 import tempfile
-from collections.abc import AsyncIterator
+import types
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -78,24 +81,39 @@ def serve(
             listener.stop()
 
 
+@contextmanager
+def _main_not_rerun_in_workers() -> Iterator[None]:
+    """Uvicorn starts its workers with multiprocessing's ``spawn``, which first runs the parent's main module again in
+    each of them (as ``__mp_main__``): this CLI, Typer and what they import, 1.5 MB per web worker that it never uses
+    (a worker is handed the app's import string). While inside, ``__main__`` is an empty module, which ``spawn``
+    leaves alone; the real one is back on the way out. Only with several workers: one is served in this process."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def _run_uvicorn(host: str, port: int, workers: int, settings: Settings) -> None:
     import uvicorn
 
-    uvicorn.run(
-        "boxoffice.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        # The client address is the socket peer, or BOXOFFICE_TRUSTED_PROXY_HEADER (web/clients.py): Uvicorn's own
-        # X-Forwarded-For handling would let any client on a trusted IP choose its address for the order limits.
-        proxy_headers=False,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        server_header=False,  # no "server: uvicorn" banner
-        # Live streams (SSE) never end by themselves: on shutdown, give requests this long, then close what is left.
-        timeout_graceful_shutdown=10,
-    )
+    with _main_not_rerun_in_workers() if workers > 1 else nullcontext():
+        uvicorn.run(
+            "boxoffice.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            # The client address is the socket peer, or BOXOFFICE_TRUSTED_PROXY_HEADER (web/clients.py): Uvicorn's own
+            # X-Forwarded-For handling would let any client on a trusted IP choose its address for the order limits.
+            proxy_headers=False,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            server_header=False,  # no "server: uvicorn" banner
+            # Live streams (SSE) never end by themselves: on shutdown, give requests this long, then close what is left.
+            timeout_graceful_shutdown=10,
+        )
 
 
 def _metrics_listener(settings: Settings) -> MetricsListener | None:

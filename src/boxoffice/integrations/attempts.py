@@ -10,16 +10,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy import select, update
 
 from boxoffice.db import Database
 from boxoffice.integrations.addresses import UrlPolicy, url_errors
 from boxoffice.integrations.endpoints import DISABLED_FAILING, end_pending
 from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from boxoffice.integrations.network import AddressRefused
 from boxoffice.integrations.signing import SIGNATURE_HEADER, signature_header
+
+if TYPE_CHECKING:
+    import httpx
 
 EXCERPT_CHARS = 500
 
@@ -69,6 +71,8 @@ async def post(
 ) -> Outcome:
     """POST the event, signed, within ``timeout`` for all of it; read at most ``max_response_bytes`` of the answer.
     Never raises: whatever goes wrong is the outcome's ``error``."""
+    from boxoffice.integrations.network import AddressRefused  # with httpx, loaded by the sender's first client
+
     started_at = clock()
     started = time.monotonic()
 

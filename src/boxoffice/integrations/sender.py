@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import aliased
@@ -40,10 +41,14 @@ from boxoffice.integrations.attempts import record as record_attempt
 from boxoffice.integrations.catalog import FROM_DOMAIN
 from boxoffice.integrations.endpoints import signing_secrets
 from boxoffice.integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from boxoffice.integrations.network import Resolver, make_client, system_resolver
 from boxoffice.integrations.notices import send_notices
 from boxoffice.notifications.transport import EmailTransport
 from boxoffice.outbox.models import OutboxMessage
+
+if TYPE_CHECKING:
+    import httpx
+
+    from boxoffice.integrations.network import Resolver
 
 log = logging.getLogger("boxoffice.integrations")
 
@@ -78,7 +83,7 @@ class WebhookSender:
         mail: EmailTransport | None = None,
         mail_from: str = "",
         public_url: str = "",
-        resolve: Resolver = system_resolver,
+        resolve: Resolver | None = None,
         clock: Callable[[], datetime] = utcnow,
         idle_interval: float = 1.0,
     ) -> None:
@@ -89,17 +94,28 @@ class WebhookSender:
         self.public_url = public_url
         self.clock = clock
         self.idle_interval = idle_interval
-        self.client = make_client(
-            timeout=config.timeout,
-            max_connections=config.max_concurrency,
-            allow_loopback=config.policy.allow_loopback,
-            resolve=resolve,
-        )
+        self._resolve = resolve  # None: the system's resolver
+        self._client: httpx.AsyncClient | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._notices_due = True
         self._last_notice_look = 0.0
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client of the deliveries, made on first use: a process that never sends a webhook (a web worker
+        with the worker apart) never loads httpx and the network module."""
+        if self._client is None:
+            from boxoffice.integrations.network import make_client, system_resolver
+
+            self._client = make_client(
+                timeout=self.config.timeout,
+                max_connections=self.config.max_concurrency,
+                allow_loopback=self.config.policy.allow_loopback,
+                resolve=self._resolve or system_resolver,
+            )
+        return self._client
 
     # -- the loop ------------------------------------------------------------------------------------------------
 
@@ -123,7 +139,8 @@ class WebhookSender:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             self._task = None
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def _run(self) -> None:
         inflight: set[asyncio.Task[None]] = set()

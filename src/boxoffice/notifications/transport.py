@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiosmtplib
-
 from boxoffice.notifications.mime import ComposedEmail
+
+if TYPE_CHECKING:
+    import aiosmtplib
 
 __all__ = ["EmailTransport", "FileTransport", "Outgoing", "SMTPTransport", "TransportError", "make_transport"]
 
@@ -156,6 +158,8 @@ class SMTPTransport(EmailTransport):
     __str__ = __repr__
 
     def _client(self) -> aiosmtplib.SMTP:
+        import aiosmtplib  # here, not at the top: only a process that sends by SMTP loads it (not a web worker)
+
         return aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
@@ -176,6 +180,8 @@ class SMTPTransport(EmailTransport):
         """The messages over one connection (connect, authenticate and TLS once per batch, not per message). A
         refusal of one message (the server's reply) fails that message only; a broken connection fails it and the
         rest of the batch (retried later, like any transport failure)."""
+        import aiosmtplib
+
         errors: list[TransportError | None] = []
         if not messages:
             return errors
@@ -213,6 +219,8 @@ class SMTPTransport(EmailTransport):
 
     def _error(self, exc: BaseException) -> TransportError:
         """The failure as a ``TransportError``: the server's reply when there was one, never our credentials."""
+        import aiosmtplib
+
         if isinstance(exc, aiosmtplib.SMTPResponseException):
             # The server's reply (code and text); aiosmtplib never puts our credentials in it.
             return TransportError(

@@ -10,18 +10,41 @@ import asyncio
 import json
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import stripe
-from stripe._encode import _api_encode  # the SDK's own form encoding: the first try sends what the SDK would
 
 from boxoffice import metrics
 from boxoffice.errors import BoxofficeError
 from boxoffice.payments.keys import StripeConfig
+
+
+@contextmanager
+def _unimportable(*names: str) -> Iterator[None]:
+    """While inside, importing one of ``names`` (not yet imported) raises ImportError, as if it were not installed."""
+    hidden = [name for name in names if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # the import system's own "not importable" mark
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
+# The SDK picks its default HTTP clients when it is imported, by importing requests (sync) and httpx (async), which
+# Boxoffice never uses: every call goes through PooledAIOHTTPClient below. Hidden, they are not loaded into every
+# web worker (requests, urllib3 and charset_normalizer: 4.4 MB; httpx, httpcore and the command-line tools httpx's
+# import brings in, rich and pygments: 4.2 MB); the SDK's unused defaults fall back to urllib and aiohttp.
+with _unimportable("requests", "httpx"):
+    import stripe
+    from stripe._encode import _api_encode  # the SDK's own form encoding: the first try sends what the SDK would
 
 log = logging.getLogger("boxoffice.payments")
 

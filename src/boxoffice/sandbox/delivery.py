@@ -20,13 +20,14 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from boxoffice.sandbox.config import SandboxConfig
 from boxoffice.sandbox.faults import Faults
 from boxoffice.sandbox.objects import new_id
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("boxoffice.sandbox.webhooks")
 USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
@@ -169,6 +170,8 @@ class WebhookDispatcher:
     async def start(self) -> None:
         if self._worker is not None:
             return
+        import httpx  # here: importing the sandbox (as every web process does) does not load httpx
+
         self._client = httpx.AsyncClient(timeout=self.config.delivery_timeout, transport=self.config.webhook_transport)
         self._worker = asyncio.create_task(self._run(), name="sandbox-webhooks")
 
@@ -222,6 +225,8 @@ class WebhookDispatcher:
         delivery.due = time.monotonic() + schedule[delivery.attempts - 1]
 
     async def _post(self, delivery: Delivery) -> int | str:
+        import httpx  # loaded by start() already
+
         url = self.config.webhook_url
         if not url or self._client is None:
             return "NoEndpoint"

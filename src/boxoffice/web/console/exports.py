@@ -22,7 +22,6 @@ from boxoffice.events.models import Event
 from boxoffice.ticketing.exports import ORDER_COLUMNS, attendee_header, iter_order_rows, iter_ticket_holders, plain
 from boxoffice.web.console.access import NO_STORE, ConsoleRoute, OwnerOrManager, _box
 from boxoffice.web.console.dashboard import owned_event
-from boxoffice.web.console.xlsx import MEDIA_TYPE, time_zone, xlsx_stream
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -53,6 +52,9 @@ def _download(name: str, body: AsyncIterator[str] | AsyncIterator[bytes], media_
 def _file(event: Event, kind: str, fmt: str, header: list[str], rows: AsyncIterator[list[Any]]) -> Response:
     name = f"{kind}-{event.id}.{fmt}"
     if fmt == "xlsx":
+        # openpyxl (about 200 modules, 7.6 MB per process) is loaded by the first XLSX export, not by every web worker
+        from boxoffice.web.console.xlsx import MEDIA_TYPE, time_zone, xlsx_stream
+
         return _download(name, xlsx_stream(kind, header, rows, time_zone(event.timezone)), MEDIA_TYPE)
     return _download(name, _csv(header, rows), "text/csv; charset=utf-8")
 

@@ -1,0 +1,78 @@
+"""What a web worker loads (issue 15: at most 120 MB per worker): the web app, once imported and built, holds none of
+the packages only the CLI, the XLSX export, outgoing webhooks or the Stripe SDK's unused default clients need; and
+``boxoffice serve --workers N`` does not make each spawned worker run the CLI again as its main module."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing.spawn
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from boxoffice import cli
+from tests.processes import ROOT
+
+# openpyxl: the XLSX export; requests, urllib3, charset_normalizer: the Stripe SDK's default sync client; httpx,
+# httpcore and the command-line tools httpx's import brings in (rich, pygments): the webhook sender and the sandbox's
+# deliveries, and the SDK's default async client; aiosmtplib: sending emails by SMTP (the worker); typer: the CLI;
+# alembic, mako: migrations.
+NOT_IN_A_WEB_WORKER = {
+    "aiosmtplib",
+    "alembic",
+    "charset_normalizer",
+    "httpcore",
+    "httpx",
+    "mako",
+    "openpyxl",
+    "pygments",
+    "requests",
+    "rich",
+    "typer",
+    "urllib3",
+}
+
+
+WEBHOOK_SECRET = "whsec_imports000000000000000001"
+
+
+@pytest.mark.parametrize("stripe_key", [None, "sk_test_imports000000000000000001"], ids=["sandbox", "stripe-key"])
+def test_a_web_process_loads_none_of_them(tmp_path: Path, stripe_key: str | None) -> None:
+    code = (
+        "import json, os, sys\n"
+        f"os.environ['BOXOFFICE_DATABASE_URL'] = 'sqlite+aiosqlite:///{tmp_path / 'web.db'}'\n"
+        "from boxoffice.web.app import create_app\n"
+        "create_app()\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(NOT_IN_A_WEB_WORKER)!r}))))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # none of the test run's settings
+    if stripe_key:  # production's case: no sandbox
+        env |= {"STRIPE_SECRET_KEY": stripe_key, "STRIPE_WEBHOOK_SECRETS": WEBHOOK_SECRET}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_stripe_sdk_works_without_the_hidden_clients_and_they_stay_importable() -> None:
+    code = (
+        "import sys\n"
+        "from boxoffice.payments import gateway\n"
+        "assert 'requests' not in sys.modules and 'httpx' not in sys.modules\n"
+        "assert gateway.stripe.StripeClient is not None\n"
+        "import requests, httpx\n"  # hidden only while the SDK was imported
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "ok"
+
+
+def test_spawned_workers_do_not_run_the_cli_again() -> None:
+    """``spawn`` runs the parent's main module again in a child when its preparation data names it (by module name
+    or by path); while Uvicorn runs, it names none, and the parent's main module is back afterwards."""
+    main = sys.modules["__main__"]
+    with cli._main_not_rerun_in_workers():
+        data = multiprocessing.spawn.get_preparation_data("web worker")
+        assert "init_main_from_name" not in data
+        assert "init_main_from_path" not in data
+    assert sys.modules["__main__"] is main
