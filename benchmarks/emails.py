@@ -243,6 +243,7 @@ async def run(args: argparse.Namespace) -> None:
         )
         assert sink.stdout is not None
         sink.stdout.readline()
+        sink_proc = psutil.Process(sink.pid)
         transports = {"file": "file", "smtp": f"smtp://127.0.0.1:{port}?timeout=10"}
         if args.instructions:
             await instructions(db, database_url, variants, transports["file"], args.emails)
@@ -251,11 +252,16 @@ async def run(args: argparse.Namespace) -> None:
             for label, src in variants:
                 for kind, transport in transports.items():
                     await reset_emails(db)
+                    sink_cpu = sum(sink_proc.cpu_times()[:2])
                     result, _ = run_child(["_send", database_url, transport], src)
+                    sink_cpu = sum(sink_proc.cpu_times()[:2]) - sink_cpu
+                    sink_note = ""
+                    if kind == "smtp":
+                        sink_note = f", SMTP sink CPU {sink_cpu * 1000 / result['sent']:.2f} ms/email"
                     print(
                         f"round {round_} {label:>4} emails/{kind}: {result['sent']} sent, "
                         f"{result['sent'] / result['wall']:.0f} emails/s, "
-                        f"worker CPU {result['cpu'] * 1000 / result['sent']:.2f} ms/email",
+                        f"worker CPU {result['cpu'] * 1000 / result['sent']:.2f} ms/email{sink_note}",
                         flush=True,
                     )
                 if args.orders:
