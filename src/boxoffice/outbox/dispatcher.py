@@ -202,15 +202,11 @@ class OutboxDispatcher:
         dispatchers never claim the same message, nor wait for each other) get a claim that expires after
         ``claim_seconds`` (a dispatcher that dies mid-batch leaves them to be taken again), and come back."""
         now = utcnow()
-        # One statement, atomic by itself: autocommit on PostgreSQL (one round trip, no BEGIN and COMMIT).
-        async with self.db.single() as session:
-            claimed = (
-                await session.execute(
-                    _CLAIM,
-                    {"now": now, "until": now + timedelta(seconds=self.claim_seconds), "size": self.batch_size},
-                    execution_options={"synchronize_session": False},
-                )
-            ).all()
+        # One statement, atomic by itself: autocommit on PostgreSQL (one round trip, no BEGIN and COMMIT), on a
+        # connection with no ORM session around it (the session's bulk UPDATE machinery was a sixth of a batch).
+        claimed = await self.db.execute_one(
+            _CLAIM, {"now": now, "until": now + timedelta(seconds=self.claim_seconds), "size": self.batch_size}
+        )
         if not claimed:
             return 0
         claimed = sorted(claimed, key=lambda row: row.id)
@@ -245,8 +241,6 @@ class OutboxDispatcher:
             for message in messages:
                 for handler in self.handlers:
                     await handler(session, message)
-            await session.execute(
-                _MARK_PUBLISHED,
-                {"ids": [m.id for m in messages], "now": utcnow()},
-                execution_options={"synchronize_session": False},
-            )
+            # The session's own connection, in its transaction, without the ORM's bulk UPDATE path.
+            connection = await session.connection()
+            await connection.execute(_MARK_PUBLISHED, {"ids": [m.id for m in messages], "now": utcnow()})
