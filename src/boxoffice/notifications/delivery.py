@@ -15,7 +15,8 @@ import logging
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import String, any_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -282,13 +283,19 @@ class Mailer:
                 else:
                     refused.append((row, error))
         if sent:
-            async with self.db.transaction() as session:
-                await session.execute(
-                    update(EmailMessage)
-                    .where(EmailMessage.id.in_([row.id for row in sent]))
-                    .values(status="sent", sent_at=utcnow(), locked_until=None, last_error=None),
-                    execution_options={"synchronize_session": False},
-                )
+            ids = [row.id for row in sent]
+            # PostgreSQL: one array parameter, one statement text whatever the batch's size (an IN list is a new
+            # statement, prepared again by asyncpg, for each size).
+            which = (
+                EmailMessage.id == any_(bindparam("ids", ids, type_=ARRAY(String)))
+                if self.db.dialect == "postgresql"
+                else EmailMessage.id.in_(ids)
+            )
+            await self.db.execute_one(
+                update(EmailMessage)
+                .where(which)
+                .values(status="sent", sent_at=utcnow(), locked_until=None, last_error=None)
+            )
         for row in sent:
             log.info("email sent", extra={"email_id": row.id, "order_id": row.order_id, "kind": row.kind})
         for row, error in refused:

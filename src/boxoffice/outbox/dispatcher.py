@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import BigInteger, any_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -97,6 +98,13 @@ _CLAIM = (
 _MARK_PUBLISHED = (
     update(OutboxMessage)
     .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("now"), locked_until=None, last_error=None)
+)
+# PostgreSQL: the ids as one array parameter. An expanding IN is a new statement text for every batch size, and
+# asyncpg prepared each of them again (a fifth of the dispatcher's time in a sale's small, uneven batches).
+_MARK_PUBLISHED_PG = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger))))
     .values(published_at=bindparam("now"), locked_until=None, last_error=None)
 )
 
@@ -243,4 +251,5 @@ class OutboxDispatcher:
                     await handler(session, message)
             # The session's own connection, in its transaction, without the ORM's bulk UPDATE path.
             connection = await session.connection()
-            await connection.execute(_MARK_PUBLISHED, {"ids": [m.id for m in messages], "now": utcnow()})
+            mark = _MARK_PUBLISHED_PG if self.db.dialect == "postgresql" else _MARK_PUBLISHED
+            await connection.execute(mark, {"ids": [m.id for m in messages], "now": utcnow()})
