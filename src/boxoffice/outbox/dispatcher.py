@@ -5,7 +5,12 @@ one statement, publishes them to the pub/sub broker (best effort, outside any tr
 handlers (for example: queue a confirmation email, idempotently) and marks the messages published in one short
 transaction. Delivery is at least once; handlers are idempotent. A message whose handlers fail is retried alone,
 after a delay that doubles with each failure (``backoff``), up to a cap; the others go on. After a partial batch the
-dispatcher waits ``gather`` seconds so that a sale's trickle of messages is handled in batches, not one by one.
+dispatcher waits ``gather`` seconds so that a sale's trickle of messages is handled in batches, not one by one:
+each batch costs its claim, its transaction and the handlers' per-batch reads whatever its size, and in
+``benchmarks/emails.py`` (a real worker, 200 orders/s) the worker's CPU per order was 0.49 ms with 0.05 s, 0.38 ms
+with 0.1 s and 0.28 ms with 0.2 s. A live update in a busy moment waits at most that long; the first message after
+a quiet spell is not held by it (in a worker apart from the web processes it waits for the idle poll, up to
+``idle_interval``, as before).
 ``prune_published`` deletes the published history.
 """
 
@@ -120,7 +125,7 @@ class OutboxDispatcher:
         idle_interval: float = 1.0,
         on_batch: Callable[[Sequence[Message]], None] | None = None,
         coalesce: float = 0.01,
-        gather: float = 0.05,
+        gather: float = 0.2,
         claim_seconds: float = CLAIM_SECONDS,
         retry_base: float | None = None,
         max_retry_delay: float = 1800.0,
