@@ -28,16 +28,16 @@ from boxoffice.db import Database, insert_for
 from boxoffice.errors import NotFound
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
-from boxoffice.notifications.account_emails import AccountEmailContext, render_account_email
+from boxoffice.notifications.account_emails import AccountEmailContext, compose_account_email
 from boxoffice.notifications.contexts import OrderContexts
 from boxoffice.notifications.models import EmailMessage
 from boxoffice.notifications.render import (
     OrderEmailContext,
     WaitingEmailContext,
     compose_confirmation,
-    render_payment_failed,
-    render_refund,
-    render_waiting_list,
+    compose_payment_failed,
+    compose_refund,
+    compose_waiting_list,
 )
 from boxoffice.notifications.transfers import KIND as TRANSFER_EVENT
 from boxoffice.notifications.transfers import TRANSFER_KINDS, render_transfer_email
@@ -374,19 +374,21 @@ class Mailer:
     async def render(self, row: EmailMessage, contexts: dict[str, OrderEmailContext] | None = None) -> Outgoing:
         if row.token_id is not None:
             account = await self.account_context(row)
-            return render_account_email(account, sender=self.sender, dedupe_key=row.dedupe_key)
+            return compose_account_email(account, sender=self.sender, dedupe_key=row.dedupe_key)
         if row.kind in TRANSFER_KINDS:
             return await render_transfer_email(
                 self.db, row, secret=self.secret, sender=self.sender, public_url=self.public_url
             )
         if row.kind in WAITING_KINDS and row.waiting_list_entry_id is not None:
             context = await self.waiting_context(row.waiting_list_entry_id)
-            return render_waiting_list(context, kind=row.kind, sender=self.sender, dedupe_key=row.dedupe_key)
+            return compose_waiting_list(context, kind=row.kind, sender=self.sender, dedupe_key=row.dedupe_key)
         if row.order_id is None:
             raise ValueError(f"email {row.id} ({row.kind}) names no order")
         ctx = (contexts or {}).get(row.order_id) or await self.context(row.order_id)
         if row.kind == "confirmation":
             return compose_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
         if row.kind == "refund":
-            return render_refund(ctx, sender=self.sender, amount_cents=row.amount_cents or 0, dedupe_key=row.dedupe_key)
-        return render_payment_failed(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
+            return compose_refund(
+                ctx, sender=self.sender, amount_cents=row.amount_cents or 0, dedupe_key=row.dedupe_key
+            )
+        return compose_payment_failed(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
