@@ -12,10 +12,12 @@ One PostgreSQL database of its own (found as the tests find it, dropped afterwar
   confirmation emails queued (QR code, HTML, text, ``.ics``). Then, for each code under test in turn, every email
   is set back to pending and a child process, the one worker, sends them all with ``Mailer`` as ``boxoffice worker``
   does (to ``.eml`` files, then to an SMTP server running in another process). Reported: emails/s (wall) and the
-  child's CPU ms per email.
+  child's CPU ms per email, and for SMTP the server's CPU per email (it shares the machine: on 2 cores the sender
+  and the server together bound the wall rate).
 - **orders**: a real ``boxoffice worker`` process (outbox with its handlers, Redis pub/sub, emails, hold sweeper)
   runs while this process reserves ``--orders`` orders at ``--rate`` orders/s; reported is the worker's CPU (user +
-  system, from ``/proc``) from the first order until the outbox is drained, per order.
+  system, from ``/proc``) from the first order until the outbox is drained, per order. The worker has a Stripe key
+  of its own, as the flash sale's does, so it runs no in-process Stripe sandbox.
 - ``--instructions``: the email child and an outbox drain child (``--drain``) run under ``valgrind --tool=callgrind``
   with two sizes; the difference of the instruction counts over the difference of the sizes is the cost of one more
   email / one more order, free of start-up costs and of the machine's noise.
