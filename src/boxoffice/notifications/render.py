@@ -1,9 +1,13 @@
 """Email rendering: plain text and HTML from Jinja2 templates, each ticket's QR code inline, an ``.ics`` attachment.
 
 Pure: the caller passes everything in an ``OrderEmailContext`` (no database; nothing from other contexts, only the
-shared ``boxoffice.money`` formatting) and gets back an ``EmailMessage`` for a transport. The ``Message-ID`` comes
-from the caller's dedupe key, so sending the same email again (a retry, a restarted worker) carries the same id
-and a receiver can drop the copy.
+shared ``boxoffice.money`` formatting) and gets back the email for a transport: ``compose_*`` write it straight to
+bytes (``notifications/mime.py``), ``render_*`` give the same email parsed back as an ``EmailMessage``. The
+``Message-ID`` comes from the caller's dedupe key, so sending the same email again (a retry, a restarted worker)
+carries the same id and a receiver can drop the copy.
+
+A little over 400 lines: each order email is a ``compose_*`` and its ``render_*`` twin (so the tests check exactly
+what is sent), beside the shared helpers they need; splitting them apart would scatter one email's shape.
 """
 
 from __future__ import annotations
