@@ -11,7 +11,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
@@ -132,3 +132,54 @@ async def test_a_claim_takes_at_most_a_batch(db: Database) -> None:
         sizes.append(n)
     assert max(sizes) <= 3
     assert ours(transport.sent, order_ids) == Counter(dict.fromkeys(order_ids, 1))
+
+
+async def reset(db: Database, order_ids: list[str]) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            update(EmailRow)
+            .where(EmailRow.order_id.in_(order_ids))
+            .values(status="pending", attempts=0, sent_at=None, next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+
+
+class Chunked(Recording):
+    """Records the size of each ``send_many``; a chunk holding a recipient in ``crash_on`` raises mid-way."""
+
+    def __init__(self, crash_on: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.chunks: list[int] = []
+        self.crash_on = crash_on
+
+    async def send_many(self, messages: Sequence[Outgoing]) -> list[TransportError | None]:
+        self.chunks.append(len(messages))
+        if any(isinstance(m, ComposedEmail) and set(m.recipients) & self.crash_on for m in messages):
+            await asyncio.sleep(0)
+            raise SystemError("connection handler crashed")
+        return await super().send_many(messages)
+
+
+async def test_a_batch_goes_out_in_chunks_and_a_crashed_chunk_alone_stays_claimed(db: Database) -> None:
+    order_ids = await confirmed_orders(db, 20)
+    leftovers = make_mailer(db, Recording())  # the session's other tests may have left due emails behind
+    while await leftovers.deliver_due(limit=100):
+        pass
+    await reset(db, order_ids)
+    transport = Chunked()
+    mailer = Mailer(db, transport, secret=SECRET, sender="b@example.com", public_url="http://x", min_chunk=4)
+    while await mailer.deliver_due(limit=20):
+        pass
+    assert transport.chunks == [5, 5, 5, 5]  # four connections, a quarter of the batch each
+    assert ours(transport.sent, order_ids) == Counter(dict.fromkeys(order_ids, 1))
+
+    more = await confirmed_orders(db, 12)
+    async with db.read() as session:
+        victim = (await session.scalars(select(EmailRow.to_email).where(EmailRow.order_id == more[0]))).one()
+    crashing = Chunked(crash_on=frozenset({victim}))
+    mailer = Mailer(db, crashing, secret=SECRET, sender="b@example.com", public_url="http://x", min_chunk=4)
+    with contextlib.suppress(SystemError):
+        await mailer.deliver_due(limit=12)
+    found = await statuses(db, more)
+    assert crashing.chunks == [4, 4, 4]
+    assert sum(1 for status, _ in found.values() if status == "sent") == 8  # the other two chunks
+    assert found[more[0]] == ("pending", 1)  # claimed still: sent again when the claim runs out

@@ -4,6 +4,7 @@ symbol, and made once per ticket code (a second email for the same ticket reuses
 from __future__ import annotations
 
 import io
+import random
 import secrets
 
 import pytest
@@ -63,3 +64,33 @@ def test_the_cache_keeps_a_bounded_number(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(qr._cache) <= 3
     assert (codes[-1], qr.QR_SCALE, qr.QR_BORDER) in qr._cache
     assert (codes[0], qr.QR_SCALE, qr.QR_BORDER) not in qr._cache
+
+
+def segnos_modules(code: str) -> tuple[int, str]:
+    matrix = segno.make_qr(code, error="m", mask=qr.QR_MASK).matrix
+    return len(matrix), "".join("1" if module & 1 else "0" for row in matrix for module in row)
+
+
+def test_the_symbol_is_segnos_for_every_length() -> None:
+    """Our byte-mode encoder makes, module for module, the symbol segno makes (versions 1 to 40, error levels M, Q
+    and H as segno boosts them, every way the data meets the codeword boundary)."""
+    rng = random.Random(15)
+    printable = [chr(c) for c in range(0x21, 0x7F)]
+    lengths = [*range(1, 200), 271, 400, 1000, 2331]  # 2331 bytes: the most version 40-M holds
+    for length in lengths:
+        code = "".join(rng.choice(printable) for _ in range(length))
+        if set(code) <= set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"):
+            continue  # segno's numeric or alphanumeric mode, which we leave to segno
+        assert qr._byte_mode_symbol(code.encode("ascii")) is not None
+        assert qr._symbol(code) == segnos_modules(code), length
+    for _ in range(50):
+        code = sign_ticket_code(f"tkt_{secrets.token_hex(12)}", SECRET)
+        assert qr._symbol(code) == segnos_modules(code)
+
+
+def test_codes_segno_encodes_otherwise_go_to_segno() -> None:
+    for code in ["12345678", "TKT-ABC.123", "tkt_é.ABC"]:  # numeric, alphanumeric, not ASCII
+        assert qr._symbol(code) == segnos_modules(code)
+    assert qr._byte_mode_symbol(b"x" * 2400) is None  # more than version 40 holds
+    with pytest.raises(segno.DataOverflowError):
+        qr._symbol("x" * 2400)  # segno says so

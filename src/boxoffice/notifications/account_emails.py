@@ -1,15 +1,15 @@
 """Account emails: a password reset link and an invitation to an organizer's team. Pure, like ``render``: the
-caller passes an ``AccountEmailContext`` and gets an ``EmailMessage`` for a transport (plain text and HTML)."""
+caller passes an ``AccountEmailContext`` and gets the email for a transport (plain text and HTML), composed straight
+to bytes as every email of ours (``compose_account_email``), or as an ``EmailMessage`` (``render_account_email``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
 
-from boxoffice.notifications.render import _env, _one_line, message_id
+from boxoffice.notifications.mime import ComposedEmail
+from boxoffice.notifications.render import _env, compose_simple
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ def _expiry(value: datetime) -> str:
     return f"{at:%H:%M} UTC on {at:%A} {at.day} {at:%B %Y}"
 
 
-def render_account_email(
+def compose_account_email(
     ctx: AccountEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
-) -> EmailMessage:
+) -> ComposedEmail:
     if ctx.kind == "password_reset":
         subject = "Reset your Boxoffice password"
     else:
@@ -40,14 +40,13 @@ def render_account_email(
     values = {"a": ctx, "expires": _expiry(ctx.expires_at), "subject": subject}
     text = _env.get_template(f"email/{ctx.kind}.txt").render(**values)
     html = _env.get_template(f"email/{ctx.kind}.html").render(**values)
-    message = EmailMessage()
-    message["Subject"] = _one_line(subject)
-    message["From"] = sender
-    message["To"] = Address(addr_spec=ctx.to_email.strip())
-    message["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(UTC), usegmt=True)
-    message["Message-ID"] = message_id(dedupe_key)
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message
+    return compose_simple(
+        to_email=ctx.to_email, sender=sender, subject=subject, dedupe_key=dedupe_key, text=text, html=html, now=now
+    )
+
+
+def render_account_email(
+    ctx: AccountEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
+) -> EmailMessage:
+    """``compose_account_email`` as an ``EmailMessage``."""
+    return compose_account_email(ctx, sender=sender, dedupe_key=dedupe_key, now=now).as_message()

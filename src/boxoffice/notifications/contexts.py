@@ -9,8 +9,11 @@ not read yet), and an event and its organizer are kept for the next batches of a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute
 
 from boxoffice.attendees.models import Attendee
 from boxoffice.db import Database
@@ -32,20 +35,28 @@ class OrderContexts:
         self.secret = secret
         self.public_url = public_url.rstrip("/")
 
+    def _among(self, column: InstrumentedAttribute[Any], values: Sequence[str]) -> ColumnElement[bool]:
+        """``column IN values``; on PostgreSQL ``column = ANY($1)`` with one array parameter: an IN list is a new
+        statement text for every batch size, which asyncpg prepares again (a sale's batches are uneven)."""
+        if self.db.dialect == "postgresql":
+            return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return column.in_(values)
+
     async def load(self, order_ids: Sequence[str]) -> dict[str, OrderEmailContext]:
         """The context of each order found (an unknown id is left out)."""
         wanted = sorted(set(order_ids))
         if not wanted:
             return {}
+        among = self._among
         async with self.db.read() as session:
-            orders = list((await session.scalars(select(Order).where(Order.id.in_(wanted)))).all())
+            orders = list((await session.scalars(select(Order).where(among(Order.id, wanted)))).all())
             tickets = list(
-                (await session.scalars(select(Ticket).where(Ticket.order_id.in_(wanted)).order_by(Ticket.id))).all()
+                (await session.scalars(select(Ticket).where(among(Ticket.order_id, wanted)).order_by(Ticket.id))).all()
             )
             event_ids = sorted({o.event_id for o in orders})
-            events = {e.id: e for e in (await session.scalars(select(Event).where(Event.id.in_(event_ids)))).all()}
+            events = {e.id: e for e in (await session.scalars(select(Event).where(among(Event.id, event_ids)))).all()}
             people_ids = sorted({e.organizer_id for e in events.values()})
-            people = {p.id: p for p in (await session.scalars(select(Person).where(Person.id.in_(people_ids))))}
+            people = {p.id: p for p in (await session.scalars(select(Person).where(among(Person.id, people_ids))))}
         details = await details_of_orders(self.db, [o.id for o in orders])
         by_order: dict[str, list[Ticket]] = {}
         for ticket in tickets:

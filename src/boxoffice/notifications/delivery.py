@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import String, any_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,20 +28,20 @@ from boxoffice.db import Database, insert_for
 from boxoffice.errors import NotFound
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
-from boxoffice.notifications.account_emails import AccountEmailContext, render_account_email
+from boxoffice.notifications.account_emails import AccountEmailContext, compose_account_email
 from boxoffice.notifications.contexts import OrderContexts
 from boxoffice.notifications.models import EmailMessage
 from boxoffice.notifications.render import (
     OrderEmailContext,
     WaitingEmailContext,
     compose_confirmation,
-    render_payment_failed,
-    render_refund,
-    render_waiting_list,
+    compose_payment_failed,
+    compose_refund,
+    compose_waiting_list,
 )
 from boxoffice.notifications.transfers import KIND as TRANSFER_EVENT
 from boxoffice.notifications.transfers import TRANSFER_KINDS, render_transfer_email
-from boxoffice.notifications.transport import EmailTransport, Outgoing
+from boxoffice.notifications.transport import EmailTransport, Outgoing, TransportError
 from boxoffice.outbox.dispatcher import Message
 from boxoffice.ticketing import waitlist
 from boxoffice.ticketing.ticket_types import list_ticket_types
@@ -137,8 +137,16 @@ class Mailer:
         max_delay: float = 1800.0,
         idle_interval: float = 2.0,
         claim_seconds: float = CLAIM_SECONDS,
+        connections: int = 4,
+        min_chunk: int = 8,
     ) -> None:
+        if connections < 1 or min_chunk < 1:
+            raise ValueError("connections and min_chunk must be at least 1")
         self.db = db
+        # A batch goes out in up to ``connections`` chunks of at least ``min_chunk`` emails, each over a connection
+        # of its own (a file transport: a thread hop each), sent while the next is rendered.
+        self.connections = connections
+        self.min_chunk = min_chunk
         self.claim_seconds = claim_seconds
         self.transport = transport
         self.secret = secret
@@ -187,7 +195,8 @@ class Mailer:
 
         One statement claims the batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two workers never claim the same
         row) and returns the rows; the orders they are about are read in a few statements for the whole batch; the
-        transport sends them (over one SMTP connection); one statement marks the sent ones. A worker that dies in
+        transport sends them in a few chunks (one SMTP connection each) while the rest are rendered; one statement
+        marks the sent ones. A worker that dies in
         between leaves its rows claimed until ``claim_seconds`` pass; then they are taken again and sent with the
         same Message-ID (at least once; a receiver drops the copy)."""
         now = now or utcnow()
@@ -233,33 +242,66 @@ class Mailer:
         return len(rows)
 
     async def _deliver_batch(self, rows: list[EmailMessage]) -> None:
+        """Render the batch and hand it over in up to ``connections`` chunks, each sent (over a connection of its
+        own) while the next one is rendered: rendering is the worker's CPU, sending mostly waits for the server, so
+        the two overlap instead of adding up. The sent ones are marked in one statement once every chunk is done."""
         contexts = await self.contexts.load(
             [r.order_id for r in rows if r.order_id and r.kind in ORDER_KINDS and r.token_id is None]
         )
-        ready: list[tuple[EmailMessage, Any]] = []
+        chunk_size = max(-(-len(rows) // self.connections), self.min_chunk)
+        sending: list[tuple[list[EmailMessage], asyncio.Task[list[TransportError | None]]]] = []
+        chunk: list[tuple[EmailMessage, Outgoing]] = []
+
+        def hand_over() -> None:
+            messages = [message for _, message in chunk]
+            sending.append(([row for row, _ in chunk], asyncio.create_task(self.transport.send_many(messages))))
+            chunk.clear()
+
         for row in rows:
             try:
-                ready.append((row, await self.render(row, contexts)))
+                chunk.append((row, await self.render(row, contexts)))
             except Exception as exc:
                 log.exception("email could not be rendered", extra={"email_id": row.id, "order_id": row.order_id})
                 await self._failed_attempt(row, f"{type(exc).__name__}: {exc}")
-        if not ready:
-            return
-        errors = await self.transport.send_many([message for _, message in ready])
-        sent = [row for (row, _), error in zip(ready, errors, strict=True) if error is None]
+            if len(chunk) >= chunk_size:
+                hand_over()
+            if sending:
+                await asyncio.sleep(0)  # let the chunks on their way read their replies and send on
+        if chunk:
+            hand_over()
+        outcomes = await asyncio.gather(*(task for _, task in sending), return_exceptions=True)
+        sent: list[EmailMessage] = []
+        refused: list[tuple[EmailMessage, TransportError]] = []
+        crashed: BaseException | None = None
+        for (chunk_rows, _), outcome in zip(sending, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                crashed = crashed or outcome  # its rows stay claimed: taken again when the claim runs out
+                continue
+            for row, error in zip(chunk_rows, outcome, strict=True):
+                if error is None:
+                    sent.append(row)
+                else:
+                    refused.append((row, error))
         if sent:
-            async with self.db.transaction() as session:
-                await session.execute(
-                    update(EmailMessage)
-                    .where(EmailMessage.id.in_([row.id for row in sent]))
-                    .values(status="sent", sent_at=utcnow(), locked_until=None, last_error=None),
-                    execution_options={"synchronize_session": False},
-                )
+            ids = [row.id for row in sent]
+            # PostgreSQL: one array parameter, one statement text whatever the batch's size (an IN list is a new
+            # statement, prepared again by asyncpg, for each size).
+            which = (
+                EmailMessage.id == any_(bindparam("ids", ids, type_=ARRAY(String)))
+                if self.db.dialect == "postgresql"
+                else EmailMessage.id.in_(ids)
+            )
+            await self.db.execute_one(
+                update(EmailMessage)
+                .where(which)
+                .values(status="sent", sent_at=utcnow(), locked_until=None, last_error=None)
+            )
         for row in sent:
             log.info("email sent", extra={"email_id": row.id, "order_id": row.order_id, "kind": row.kind})
-        for (row, _), error in zip(ready, errors, strict=True):
-            if error is not None:
-                await self._failed_attempt(row, f"{error}")
+        for row, error in refused:
+            await self._failed_attempt(row, f"{error}")
+        if crashed is not None:
+            raise crashed
 
     async def _failed_attempt(self, row: EmailMessage, error: str) -> None:
         final = row.attempts >= self.max_attempts
@@ -332,19 +374,21 @@ class Mailer:
     async def render(self, row: EmailMessage, contexts: dict[str, OrderEmailContext] | None = None) -> Outgoing:
         if row.token_id is not None:
             account = await self.account_context(row)
-            return render_account_email(account, sender=self.sender, dedupe_key=row.dedupe_key)
+            return compose_account_email(account, sender=self.sender, dedupe_key=row.dedupe_key)
         if row.kind in TRANSFER_KINDS:
             return await render_transfer_email(
                 self.db, row, secret=self.secret, sender=self.sender, public_url=self.public_url
             )
         if row.kind in WAITING_KINDS and row.waiting_list_entry_id is not None:
             context = await self.waiting_context(row.waiting_list_entry_id)
-            return render_waiting_list(context, kind=row.kind, sender=self.sender, dedupe_key=row.dedupe_key)
+            return compose_waiting_list(context, kind=row.kind, sender=self.sender, dedupe_key=row.dedupe_key)
         if row.order_id is None:
             raise ValueError(f"email {row.id} ({row.kind}) names no order")
         ctx = (contexts or {}).get(row.order_id) or await self.context(row.order_id)
         if row.kind == "confirmation":
             return compose_confirmation(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
         if row.kind == "refund":
-            return render_refund(ctx, sender=self.sender, amount_cents=row.amount_cents or 0, dedupe_key=row.dedupe_key)
-        return render_payment_failed(ctx, sender=self.sender, dedupe_key=row.dedupe_key)
+            return compose_refund(
+                ctx, sender=self.sender, amount_cents=row.amount_cents or 0, dedupe_key=row.dedupe_key
+            )
+        return compose_payment_failed(ctx, sender=self.sender, dedupe_key=row.dedupe_key)

@@ -1,9 +1,13 @@
 """Email rendering: plain text and HTML from Jinja2 templates, each ticket's QR code inline, an ``.ics`` attachment.
 
 Pure: the caller passes everything in an ``OrderEmailContext`` (no database; nothing from other contexts, only the
-shared ``boxoffice.money`` formatting) and gets back an ``EmailMessage`` for a transport. The ``Message-ID`` comes
-from the caller's dedupe key, so sending the same email again (a retry, a restarted worker) carries the same id
-and a receiver can drop the copy.
+shared ``boxoffice.money`` formatting) and gets back the email for a transport: ``compose_*`` write it straight to
+bytes (``notifications/mime.py``), ``render_*`` give the same email parsed back as an ``EmailMessage``. The
+``Message-ID`` comes from the caller's dedupe key, so sending the same email again (a retry, a restarted worker)
+carries the same id and a receiver can drop the copy.
+
+A little over 400 lines: each order email is a ``compose_*`` and its ``render_*`` twin (so the tests check exactly
+what is sent), beside the shared helpers they need; splitting them apart would scatter one email's shape.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ __all__ = [
     "TicketView",
     "WaitingEmailContext",
     "compose_confirmation",
+    "compose_payment_failed",
+    "compose_refund",
+    "compose_simple",
+    "compose_waiting_list",
     "format_money",
     "message_id",
     "qr_png",
@@ -184,24 +192,6 @@ def moment(value: datetime, timezone: str) -> str:
     return f"{_day(local)}, {local:%H:%M} {local:%Z} ({timezone})"
 
 
-def _message(
-    ctx: OrderEmailContext | WaitingEmailContext, *, sender: str, subject: str, dedupe_key: str, now: datetime | None
-) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = _one_line(subject)
-    message["From"] = sender
-    # The address only: a display name would be text the requester chose, shown by mail clients as if it came
-    # from us (an order placed for someone else's address could greet them with anything).
-    message["To"] = Address(addr_spec=ctx.buyer_email.strip())
-    if ctx.organizer_email:
-        message["Reply-To"] = Address(display_name=_one_line(ctx.organizer_name), addr_spec=ctx.organizer_email.strip())
-    message["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(UTC), usegmt=True)
-    message["Message-ID"] = message_id(dedupe_key)
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
-    message["X-Auto-Response-Suppress"] = "All"
-    return message
-
-
 @functools.cache
 def _templates(name: str) -> tuple[Template, Template]:
     """The text and HTML templates of an email, compiled once per process."""
@@ -319,40 +309,87 @@ def attach_ics(message: EmailMessage, ics: str) -> None:
     )
 
 
-def render_refund(
+def compose_simple(
+    *,
+    to_email: str,
+    sender: str,
+    subject: str,
+    dedupe_key: str,
+    text: str,
+    html: str,
+    reply_to: tuple[str, str] | None = None,
+    now: datetime | None = None,
+) -> ComposedEmail:
+    """An email of a text and an HTML alternative, written straight to bytes (``notifications/mime.py``), with the
+    headers every email of ours carries. ``reply_to``: (name, address), the organizer's."""
+    # The address only: a display name would be text the requester chose, shown by mail clients as if it came
+    # from us (an order placed for someone else's address could greet them with anything).
+    to = Address(addr_spec=to_email.strip())
+    headers = [("Subject", _one_line(subject)), ("From", sender), ("To", str(to))]
+    if reply_to is not None and reply_to[1]:
+        headers.append(("Reply-To", str(Address(display_name=_one_line(reply_to[0]), addr_spec=reply_to[1].strip()))))
+    headers += [
+        ("Date", format_datetime((now or datetime.now(UTC)).astimezone(UTC), usegmt=True)),
+        ("Message-ID", message_id(dedupe_key)),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
+        ("X-Auto-Response-Suppress", "All"),
+    ]
+    body = mime.multipart("alternative", [mime.text_part("plain", text), mime.text_part("html", html)])
+    return mime.compose(headers, body, sender=sender, to=to)
+
+
+def compose_refund(
     ctx: OrderEmailContext, *, sender: str, amount_cents: int, dedupe_key: str, now: datetime | None = None
-) -> EmailMessage:
+) -> ComposedEmail:
     """A refund of ``amount_cents`` (this refund; ``ctx.refunded_cents`` is the order's total refunded so far)."""
     fully = ctx.refunded_cents >= ctx.total_cents
     text, html = _render("refund", amount=amount_cents, fully_refunded=fully, **_common(ctx))
-    message = _message(
-        ctx, sender=sender, subject=f"Refund for your order for {ctx.event_title}", dedupe_key=dedupe_key, now=now
+    return compose_simple(
+        to_email=ctx.buyer_email,
+        sender=sender,
+        subject=f"Refund for your order for {ctx.event_title}",
+        dedupe_key=dedupe_key,
+        text=text,
+        html=html,
+        reply_to=(ctx.organizer_name, ctx.organizer_email),
+        now=now,
     )
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message
+
+
+def render_refund(
+    ctx: OrderEmailContext, *, sender: str, amount_cents: int, dedupe_key: str, now: datetime | None = None
+) -> EmailMessage:
+    """``compose_refund`` as an ``EmailMessage``."""
+    return compose_refund(ctx, sender=sender, amount_cents=amount_cents, dedupe_key=dedupe_key, now=now).as_message()
+
+
+def compose_payment_failed(
+    ctx: OrderEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
+) -> ComposedEmail:
+    """The payment did not go through; the held tickets were released."""
+    text, html = _render("payment_failed", **_common(ctx))
+    return compose_simple(
+        to_email=ctx.buyer_email,
+        sender=sender,
+        subject=f"Your payment for {ctx.event_title} did not go through",
+        dedupe_key=dedupe_key,
+        text=text,
+        html=html,
+        reply_to=(ctx.organizer_name, ctx.organizer_email),
+        now=now,
+    )
 
 
 def render_payment_failed(
     ctx: OrderEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
 ) -> EmailMessage:
-    """The payment did not go through; the held tickets were released."""
-    text, html = _render("payment_failed", **_common(ctx))
-    message = _message(
-        ctx,
-        sender=sender,
-        subject=f"Your payment for {ctx.event_title} did not go through",
-        dedupe_key=dedupe_key,
-        now=now,
-    )
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message
+    """``compose_payment_failed`` as an ``EmailMessage``."""
+    return compose_payment_failed(ctx, sender=sender, dedupe_key=dedupe_key, now=now).as_message()
 
 
-def render_waiting_list(
+def compose_waiting_list(
     ctx: WaitingEmailContext, *, kind: str, sender: str, dedupe_key: str, now: datetime | None = None
-) -> EmailMessage:
+) -> ComposedEmail:
     """``waitlist_joined`` (the place in line, and how to leave) or ``waitlist_offer`` (the code holding the
     tickets, until when, and the link that fills it in)."""
     common = {
@@ -367,7 +404,20 @@ def render_waiting_list(
         if kind == "waitlist_offer"
         else f"You are on the waiting list for {ctx.event_title}"
     )
-    message = _message(ctx, sender=sender, subject=subject, dedupe_key=dedupe_key, now=now)
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message
+    return compose_simple(
+        to_email=ctx.buyer_email,
+        sender=sender,
+        subject=subject,
+        dedupe_key=dedupe_key,
+        text=text,
+        html=html,
+        reply_to=(ctx.organizer_name, ctx.organizer_email),
+        now=now,
+    )
+
+
+def render_waiting_list(
+    ctx: WaitingEmailContext, *, kind: str, sender: str, dedupe_key: str, now: datetime | None = None
+) -> EmailMessage:
+    """``compose_waiting_list`` as an ``EmailMessage``."""
+    return compose_waiting_list(ctx, kind=kind, sender=sender, dedupe_key=dedupe_key, now=now).as_message()

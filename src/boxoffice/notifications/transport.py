@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import os
 import re
+import socket
 import tempfile
 import threading
 from abc import ABC, abstractmethod
@@ -101,6 +102,9 @@ class SMTPTransport(EmailTransport):
         self.start_tls = start_tls
         self.timeout = timeout
         self.local_hostname = local_hostname
+        # The name we greet with when none is configured: aiosmtplib looks it up (socket.getfqdn, a thread hop and
+        # perhaps a DNS query) on every connection; it is looked up once here, the same way, and kept.
+        self._found_hostname: str | None = None
 
     @classmethod
     def from_url(cls, url: str) -> SMTPTransport:
@@ -157,7 +161,14 @@ class SMTPTransport(EmailTransport):
 
     __str__ = __repr__
 
-    def _client(self) -> aiosmtplib.SMTP:
+    async def _greeting_name(self) -> str:
+        if self.local_hostname:
+            return self.local_hostname
+        if self._found_hostname is None:
+            self._found_hostname = await asyncio.to_thread(socket.getfqdn)
+        return self._found_hostname
+
+    def _client(self, local_hostname: str) -> aiosmtplib.SMTP:
         import aiosmtplib  # here, not at the top: only a process that sends by SMTP loads it (not a web worker)
 
         return aiosmtplib.SMTP(
@@ -168,7 +179,7 @@ class SMTPTransport(EmailTransport):
             use_tls=self.use_tls,
             start_tls=self.start_tls,
             timeout=self.timeout,
-            local_hostname=self.local_hostname,
+            local_hostname=local_hostname,
         )
 
     async def send(self, message: Outgoing) -> None:
@@ -185,8 +196,8 @@ class SMTPTransport(EmailTransport):
         errors: list[TransportError | None] = []
         if not messages:
             return errors
-        client = self._client()
         try:
+            client = self._client(await self._greeting_name())
             await client.connect()
         except Exception as exc:
             error = self._error(exc)

@@ -5,7 +5,12 @@ one statement, publishes them to the pub/sub broker (best effort, outside any tr
 handlers (for example: queue a confirmation email, idempotently) and marks the messages published in one short
 transaction. Delivery is at least once; handlers are idempotent. A message whose handlers fail is retried alone,
 after a delay that doubles with each failure (``backoff``), up to a cap; the others go on. After a partial batch the
-dispatcher waits ``gather`` seconds so that a sale's trickle of messages is handled in batches, not one by one.
+dispatcher waits ``gather`` seconds so that a sale's trickle of messages is handled in batches, not one by one:
+each batch costs its claim, its transaction and the handlers' per-batch reads whatever its size, and in
+``benchmarks/emails.py`` (a real worker, 200 orders/s) the worker's CPU per order was 0.49 ms with 0.05 s, 0.38 ms
+with 0.1 s and 0.28 ms with 0.2 s. A live update in a busy moment waits at most that long; the first message after
+a quiet spell is not held by it (in a worker apart from the web processes it waits for the idle poll, up to
+``idle_interval``, as before).
 ``prune_published`` deletes the published history.
 """
 
@@ -19,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import BigInteger, any_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -99,6 +105,13 @@ _MARK_PUBLISHED = (
     .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
     .values(published_at=bindparam("now"), locked_until=None, last_error=None)
 )
+# PostgreSQL: the ids as one array parameter. An expanding IN is a new statement text for every batch size, and
+# asyncpg prepared each of them again (a fifth of the dispatcher's time in a sale's small, uneven batches).
+_MARK_PUBLISHED_PG = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger))))
+    .values(published_at=bindparam("now"), locked_until=None, last_error=None)
+)
 
 
 class OutboxDispatcher:
@@ -112,7 +125,7 @@ class OutboxDispatcher:
         idle_interval: float = 1.0,
         on_batch: Callable[[Sequence[Message]], None] | None = None,
         coalesce: float = 0.01,
-        gather: float = 0.05,
+        gather: float = 0.2,
         claim_seconds: float = CLAIM_SECONDS,
         retry_base: float | None = None,
         max_retry_delay: float = 1800.0,
@@ -202,15 +215,11 @@ class OutboxDispatcher:
         dispatchers never claim the same message, nor wait for each other) get a claim that expires after
         ``claim_seconds`` (a dispatcher that dies mid-batch leaves them to be taken again), and come back."""
         now = utcnow()
-        # One statement, atomic by itself: autocommit on PostgreSQL (one round trip, no BEGIN and COMMIT).
-        async with self.db.single() as session:
-            claimed = (
-                await session.execute(
-                    _CLAIM,
-                    {"now": now, "until": now + timedelta(seconds=self.claim_seconds), "size": self.batch_size},
-                    execution_options={"synchronize_session": False},
-                )
-            ).all()
+        # One statement, atomic by itself: autocommit on PostgreSQL (one round trip, no BEGIN and COMMIT), on a
+        # connection with no ORM session around it (the session's bulk UPDATE machinery was a sixth of a batch).
+        claimed = await self.db.execute_one(
+            _CLAIM, {"now": now, "until": now + timedelta(seconds=self.claim_seconds), "size": self.batch_size}
+        )
         if not claimed:
             return 0
         claimed = sorted(claimed, key=lambda row: row.id)
@@ -245,8 +254,7 @@ class OutboxDispatcher:
             for message in messages:
                 for handler in self.handlers:
                     await handler(session, message)
-            await session.execute(
-                _MARK_PUBLISHED,
-                {"ids": [m.id for m in messages], "now": utcnow()},
-                execution_options={"synchronize_session": False},
-            )
+            # The session's own connection, in its transaction, without the ORM's bulk UPDATE path.
+            connection = await session.connection()
+            mark = _MARK_PUBLISHED_PG if self.db.dialect == "postgresql" else _MARK_PUBLISHED
+            await connection.execute(mark, {"ids": [m.id for m in messages], "now": utcnow()})
