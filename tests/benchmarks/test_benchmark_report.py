@@ -170,10 +170,35 @@ def test_the_voucher_sale_has_its_table_and_is_compared_with_the_plain_sale_of_t
     voucher.update(tickets_taken=500, voucher_max_uses=500, voucher_uses=500, overused=False, errors={})
     data["voucher"] = [voucher]
     data["voucher_vs_plain"] = voucher_vs_plain(data)
-    assert data["voucher_vs_plain"] == {"32_clients_0ms": {"rate": 220.0, "plain": 250.0, "ratio": 0.88, "target": 0.8}}
+    # a report with no plain sale after the voucher sale: the one before alone
+    assert data["voucher_vs_plain"] == {
+        "32_clients_0ms": {
+            "rate": 220.0,
+            "plain": 250.0,
+            "plain_before": 250.0,
+            "plain_after": 0.0,
+            "ratio": 0.88,
+            "target": 0.8,
+        }
+    }
     text = render(data)
-    (row,) = table_rows(text, "### Voucher sale")
+    (row,) = table_rows(text, "### Voucher sale (")
     assert "| 220.0 |" in row and "500 / 1000, code used 500 / 500" in row
-    assert "| 0 ms | 32 | 220.0 / 250.0 | 0.88 | yes |" in text
+    assert "| 0 ms | 32 | 220.0 | 250.0 | 0.88 | yes |" in text
     voucher.update(voucher_uses=501, overused=True)
     assert "**OVERUSED**" in render(data)
+
+
+def test_the_voucher_sale_is_compared_with_the_mean_of_the_plain_sales_before_and_after_it() -> None:
+    data = report()
+    voucher = sale(1, 0, 32, 190.0, web=4.2)
+    voucher.update(tickets_taken=500, voucher_max_uses=500, voucher_uses=500, overused=False, errors={})
+    data["voucher"] = [voucher]
+    data["plain_after_voucher"] = [sale(1, 0, 32, 210.0, web=4.0)]
+    data["voucher_vs_plain"] = voucher_vs_plain(data)
+    against = data["voucher_vs_plain"]["32_clients_0ms"]
+    assert (against["plain"], against["plain_before"], against["plain_after"]) == (230.0, 250.0, 210.0)
+    assert against["ratio"] == round(190.0 / 230.0, 3)
+    text = render(data)
+    assert "### The plain one-type sale once more, right after the voucher sale" in text
+    assert "| 0 ms | 32 | 190.0 | 250.0 / 210.0 | 0.83 | yes |" in text

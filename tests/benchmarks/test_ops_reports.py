@@ -79,7 +79,7 @@ def test_the_soak_report_gives_the_orders_the_growth_table_and_the_chart() -> No
     assert text.rstrip().endswith("![RSS of every process, sampled each second](results/soak.svg)")
 
 
-def spread_result(all_received: bool) -> dict[str, Any]:
+def spread_result(missed: int) -> dict[str, Any]:
     def part(rate: float, ports: int) -> dict[str, Any]:
         return {
             "clients": 64,
@@ -96,18 +96,31 @@ def spread_result(all_received: bool) -> dict[str, Any]:
             "ports": ports,
         }
 
+    def stream(port: int, frames: int, resent: int, missed_types: list[str]) -> dict[str, Any]:
+        return {
+            "port": port,
+            "frames": frames,
+            "states_resent": resent,
+            "missed_ticket_types": missed_types,
+            "went_back": 0,
+            "final_shown_after_ms": None if missed_types else 900.0,
+            "final_shown_after_marked_ms": None if missed_types else 20.0,
+        }
+
     spread = part(150.0, 4)
+    received = [stream(8001, 183, 0, []), stream(8001, 180, 0, []), stream(8002, 170, 1, ["tt_a"] * missed)]
     spread["live_updates"] = {
         "published": 2000,
-        "received": [
-            {"port": 8001, "updates": 2000, "states_resent": 0, "last_available": 0},
-            {"port": 8001, "updates": 2000, "states_resent": 0, "last_available": 0},
-            {"port": 8002, "updates": 1990, "states_resent": 1, "last_available": 0},
-        ],
+        "ticket_types": 1,
+        "final": {"tt_a": {"sold": 0, "held": 2000, "available": 0}},
+        "final_is_database": True,
         "available_in_database": 0,
+        "received": received,
+        "missed": missed,
+        "went_back": 0,
+        "final_shown_after_ms": 900.0,
+        "final_shown_after_marked_ms": 20.0,
         "broker_reconnects_logged": 1,
-        "all_received": all_received,
-        "all_current": True,
     }
     return {
         "when": "2026-12-02T05:40:00+00:00",
@@ -119,18 +132,17 @@ def spread_result(all_received: bool) -> dict[str, Any]:
 
 
 def test_the_scale_out_report_shows_both_sales_and_the_updates_of_every_subscriber() -> None:
-    text = scale_out.render(spread_result(True))
+    text = scale_out.render(spread_result(0))
     rows = [line for line in text.splitlines() if line.startswith("| 4 services") or line.startswith("| 1 of them")]
     assert rows[0].split(" | ")[2:7] == ["150.0", "100", "400", "2000 / 2000", "2000"]
     assert "60 sold out" in rows[0] and "5.00 / 1.00 / 2.00" in rows[0]
-    assert "port 8001: 2000, 2000; port 8002: 1990 (+1 state resent)" in text
-    assert "**every update on every port**" in text
-    missed = spread_result(False)
-    assert "**NOT all of them**" in scale_out.render(missed)
-    assert "Broker reconnections logged by the web processes: 1" in scale_out.render(missed)
-    assert "**the database's (0 left) on every port**" in scale_out.render(missed)
-    missed["spread"]["live_updates"]["all_current"] = False
-    assert "**NOT the database's on every port**" in scale_out.render(missed)
+    assert "port 8001: 183, 180; port 8002: 170 (+1 state resent)" in text
+    assert "**Missed: none**" in text and "the database's (0 left)" in text and "(3 of 3 stream" in text
+    assert "Broker reconnections logged by the web processes: 1" in text
+    missed = spread_result(1)
+    assert "**Missed: 1 of 3 stream and ticket type pairs**" in scale_out.render(missed)
+    missed["spread"]["live_updates"]["final_is_database"] = False
+    assert "**NOT the database's counters**" in scale_out.render(missed)
 
 
 def test_a_spread_sale_adds_up_its_parts() -> None:

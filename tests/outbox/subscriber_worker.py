@@ -1,4 +1,5 @@
-"""Child process: subscribes to a topic through its own RedisBroker and prints each message as a JSON line."""
+"""Child process: subscribes to an event's topic through its own RedisBroker and prints each message as a JSON line,
+until one says its first ticket type has ``available`` left."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ import sys
 from boxoffice.realtime import RedisBroker
 
 
-async def main(url: str, prefix: str, topic: str, count: int) -> None:
+async def main(url: str, prefix: str, topic: str, available: int) -> None:
     broker = RedisBroker(url, channel_prefix=prefix)
     await broker.start()
     async with broker.subscribe(topic) as subscription:
         assert await subscription.wait_active(30)
         print("ready", flush=True)
-        seen = 0
-        while seen < count:
+        while True:
             message = await subscription.get(timeout=30)
             if message.get("type") == "reconnected":
                 continue
             print(json.dumps(message), flush=True)
-            seen += 1
+            if message.get("ticket_types", [{}])[0].get("available") == available:
+                break
     await broker.stop()
 
 

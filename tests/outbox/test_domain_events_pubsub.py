@@ -34,15 +34,15 @@ async def test_subscriber_receives_availability_and_order_events(db: Database) -
             await confirm_order(db, order.id)
             while await dispatcher.drain_once():
                 pass
-            seen = [await subscription.get(timeout=5) for _ in range(3)]
-            kinds = [m["type"] for m in seen]
-            assert kinds == ["ticket.created", "availability", "availability"] or kinds[-2:] == [
-                "availability",
-                "availability",
-            ]
-            availability = [m for m in seen if m["type"] == "availability"][-1]
-            assert availability["ticket_types"] == [
-                {"id": tt.id, "quantity": 5, "sold": 0, "held": 2, "reserved": 0, "available": 3}
+            seen = [await subscription.get(timeout=5)]
+            while (message := subscription.get_nowait()) is not None:
+                seen.append(message)
+            # availability coalesces per ticket type while unread (realtime/broker.py): the subscriber may get one
+            # frame or two, but it ends with the newest figures, those after the confirmation
+            availability = [m for m in seen if m["type"] == "availability"]
+            assert availability and seen[-1]["type"] == "availability"
+            assert availability[-1]["ticket_types"] == [
+                {"id": tt.id, "quantity": 5, "sold": 2, "held": 0, "reserved": 0, "available": 3}
             ]
             created, confirmed = await order_sub.get(timeout=5), await order_sub.get(timeout=5)
             assert created["type"] == "order.created"
@@ -67,7 +67,7 @@ async def test_across_two_processes_with_redis(pg_db: Database) -> None:
         REDIS_URL,
         prefix,
         event_topic(event.id),
-        "2",
+        "6",  # the figure it waits for: 10 tickets, 3 then 1 held
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -83,5 +83,6 @@ async def test_across_two_processes_with_redis(pg_db: Database) -> None:
     await broker.stop()
     assert child.returncode == 0, err.decode()
     messages = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
-    assert [m["type"] for m in messages] == ["availability", "availability"]
-    assert [m["ticket_types"][0]["available"] for m in messages] == [7, 6]
+    # one frame per order, or one for both when they arrived together (coalesced): never an older figure after a newer
+    assert {m["type"] for m in messages} == {"availability"}
+    assert [m["ticket_types"][0]["available"] for m in messages] in ([7, 6], [6])
