@@ -50,6 +50,26 @@ async def test_200_concurrent_orders_use_a_five_use_code_exactly_five_times(
     assert await counters(pg_db, tt.id) == (500, 0, 5)
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["one-statement", "general"])
+async def test_orders_that_find_the_tickets_sold_out_take_no_use_of_the_code(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch, fused: bool
+) -> None:
+    """The code has more uses than there are tickets: the one-statement path takes the uses first and undoes them
+    (the whole statement) when the tickets are gone, so every refused order leaves the code as it was."""
+    monkeypatch.setattr(pg_db, "one_statement_reservations", fused)
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, quantity=10)
+    voucher = await make_voucher(pg_db, event.id, code="MANY", max_uses=50, discount={"amount_cents": 100})
+    requests = [dataclasses.replace(order_request(event.id, (tt.id, 1)), voucher="many") for _ in range(100)]
+    results = await asyncio.gather(*(attempt(pg_db, r) for r in requests))
+    assert Counter(results) == {"voucher": 10, "sold_out": 90}
+    assert await voucher_state(pg_db, voucher.id) == (10, 0, 10)
+    assert await counters(pg_db, tt.id) == (10, 0, 10)
+    with pytest.raises(SoldOut):  # and once more, alone, after the sale
+        await reserve(pg_db, dataclasses.replace(order_request(event.id, (tt.id, 1)), voucher="many"))
+    assert await voucher_state(pg_db, voucher.id) == (10, 0, 10)
+
+
 async def test_mixed_quantities_never_take_more_uses_than_allowed(pg_db: Database) -> None:
     event = await make_event(pg_db)
     tt = await make_ticket(pg_db, event.id, quantity=500, max_per_order=4)
