@@ -8,19 +8,17 @@ the state again). Both brokers, and the SSE stream on top of them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from boxoffice.realtime import InMemoryBroker, RedisBroker
+from boxoffice.realtime import InMemoryBroker
 from boxoffice.realtime.broker import Broker, Message, Subscription
 from boxoffice.realtime.sse import sse_events
-from tests.helpers import REDIS_URL, require_redis
+from tests.realtime.test_brokers import redis_pair
 
 BURST = 5_000
 TYPES = ("tt_a", "tt_b", "tt_c")
@@ -275,26 +273,12 @@ async def test_the_sse_stream_of_a_slow_client_ends_on_the_latest_figures_in_mem
     assert figures.frames < BURST
 
 
-@contextlib.asynccontextmanager
-async def redis_brokers() -> AsyncIterator[tuple[RedisBroker, RedisBroker]]:
-    await require_redis()
-    prefix = f"bo-test-{secrets.token_hex(4)}:"
-    listener, publisher = RedisBroker(REDIS_URL, channel_prefix=prefix), RedisBroker(REDIS_URL, channel_prefix=prefix)
-    await listener.start()
-    await publisher.start()
-    try:
-        yield listener, publisher
-    finally:
-        await listener.stop()
-        await publisher.stop()
-
-
 @pytest.mark.integration  # Redis
 async def test_the_sse_stream_of_a_slow_client_ends_on_the_latest_figures_over_redis() -> None:
     """The burst of 5,000 through Redis, in the outbox's batches of 200: the listener hands whole socket reads to
     the subscription (hundreds of messages at once), the slow client still ends on every latest figure, and every
     status arrives (or, had the queue overflowed, the state was sent again)."""
-    async with redis_brokers() as (listener, publisher), listener.subscribe("event:ev", "order:ord") as sub:
+    async with redis_pair() as (listener, publisher), listener.subscribe("event:ev", "order:ord") as sub:
         figures = await burst_through_a_stream(publisher, sub, publish_batch=200)
         assert publisher.healthy
     assert figures.statuses == ["confirmed", "partially_refunded", "refunded"] or sub.resyncs > 0
@@ -304,7 +288,7 @@ async def test_the_sse_stream_of_a_slow_client_ends_on_the_latest_figures_over_r
 @pytest.mark.integration  # Redis
 async def test_a_subscriber_that_reads_nothing_gets_the_latest_figures_over_redis() -> None:
     messages, final = sale()
-    async with redis_brokers() as (listener, publisher), listener.subscribe("event:ev") as slow:
+    async with redis_pair() as (listener, publisher), listener.subscribe("event:ev") as slow:
         assert await slow.wait_active(10)
         for start in range(0, BURST, 500):
             await publisher.publish_many([("event:ev", m) for m in messages[start : start + 500]])
