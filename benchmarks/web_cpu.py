@@ -41,10 +41,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 from sqlalchemy import text
 
-from benchmarks.flash_sale import API_KEY, WEBHOOK_SECRET, bench_database, free_port, make_sale, process, wait_http
+from benchmarks.flash_sale import (
+    API_KEY,
+    WEBHOOK_SECRET,
+    _tree_cpu,
+    bench_database,
+    free_port,
+    make_sale,
+    process,
+    wait_http,
+)
 from benchmarks.services import sandbox_args
 from boxoffice.db import Database
 from boxoffice.payments.webhooks import sign_payload
@@ -264,12 +272,7 @@ async def backend_cpu(db: Database) -> dict[int, float]:
         pids = (
             await session.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))
         ).all()
-    out = {}
-    for pid in pids:
-        with contextlib.suppress(psutil.Error):
-            times = psutil.Process(pid).cpu_times()
-            out[pid] = times.user + times.system
-    return out
+    return {pid: seconds for pid in pids if (seconds := _tree_cpu(pid))}  # a backend gone meanwhile: left out
 
 
 async def measured(

@@ -75,6 +75,8 @@ class SenderConfig:
     policy: UrlPolicy = field(default_factory=UrlPolicy)
 
 
+_WEBHOOK_KINDS = sorted(FROM_DOMAIN)  # the outbox kinds that become webhooks
+
 CANDIDATES_PER_CLAIM = 4
 """A claim looks at up to this many due deliveries per free slot, so that those held back (``_held_keys``) do not
 keep the others waiting."""
@@ -91,7 +93,7 @@ async def _held_keys(session: AsyncSession) -> dict[str, int]:
         select(key, func.min(OutboxMessage.id))
         .where(
             OutboxMessage.published_at.is_(None),
-            OutboxMessage.kind.in_(sorted(FROM_DOMAIN)),
+            OutboxMessage.kind.in_(_WEBHOOK_KINDS),
             OutboxMessage.attempts < HOLD_BEHIND_ATTEMPTS,
         )
         .group_by(key)
