@@ -196,3 +196,49 @@ async def test_multi_line_orders_paid_while_others_reserve_never_deadlock(pg_db:
     async with pg_db.read() as session:
         statuses = Counter((await session.scalars(select(Order.status).where(Order.event_id == event.id))).all())
     assert statuses == {"confirmed": 120, "pending": 40}
+
+
+async def test_a_confirmation_undone_by_a_deadlock_runs_again_and_confirms_once(pg_db: Database, pg_url: str) -> None:
+    """PostgreSQL breaks a deadlock by undoing one of its transactions. A general-path confirmation that is the
+    victim writes nothing and is run again: the order is confirmed, once, with its tickets. The deadlock is made on
+    purpose: another transaction holds the buyer's participant row, waits until the confirmation queues on it while
+    holding the order's row, then asks for the order's row."""
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, base_price_cents=1000, quantity=10)
+    earlier = await reservations.reserve(pg_db, order_request(event.id, (tt.id, 1), email="ada@example.com"))
+    await lifecycle.confirm_order(pg_db, earlier.id)  # the buyer has a participant row now
+    order = await reservations.reserve(pg_db, order_request(event.id, (tt.id, 2), email="ada@example.com"))
+    other = Database(pg_url, pool_size=1)
+    try:
+        async with other.engine.connect() as blocker:
+            if (await blocker.scalar(text("SELECT current_setting('is_superuser')"))) == "on":
+                # the confirmation (which waits first) is then always the one PostgreSQL undoes
+                await blocker.execute(text("SET LOCAL deadlock_timeout = '30s'"))
+            await blocker.execute(
+                text("SELECT 1 FROM event_participants WHERE event_id = :e FOR UPDATE"), {"e": event.id}
+            )
+            confirming = asyncio.create_task(lifecycle.confirm_order(pg_db, order.id))
+            for _ in range(400):
+                waiting = await blocker.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+                )
+                if waiting:
+                    break
+                await asyncio.sleep(0.025)
+            assert waiting, "the confirmation never queued on the participant's row"
+            await blocker.execute(text("SELECT 1 FROM orders WHERE id = :o FOR UPDATE"), {"o": order.id})
+            await blocker.rollback()
+        result = await confirming
+    finally:
+        await other.dispose()
+    assert result.changed and result.order.status == "confirmed"
+    async with pg_db.read() as session:
+        tickets = (await session.scalars(select(Ticket.id).where(Ticket.order_id == order.id))).all()
+        history = (
+            await session.execute(
+                text("SELECT count(*) FROM order_events WHERE order_id = :o AND to_status = 'confirmed'"),
+                {"o": order.id},
+            )
+        ).scalar_one()
+    assert len(tickets) == 2 and history == 1
+    assert await counters(pg_db, tt.id) == (10, 3, 0)

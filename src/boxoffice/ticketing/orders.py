@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -21,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from boxoffice import outbox
 from boxoffice.attendees.models import Attendee
 from boxoffice.clock import utcnow
-from boxoffice.db import Database
+from boxoffice.db import DEADLOCK_RETRIES, Database, is_deadlock, retrying_deadlocks
 from boxoffice.errors import ErrorCode, InvalidInput, NotFound, SoldOut
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
@@ -212,22 +213,32 @@ async def _transition(
     move to ``target``, nothing changes and the current state is reported."""
     now = now or utcnow()
     allowed = tuple(sources if sources is not None else TRANSITIONS[target])
+    deadlocks = 0
     for _ in range(10):
-        async with db.transaction() as session:
-            order = await _load_order(session, order_id)
-            previous = order.status
-            if previous not in allowed:
-                return TransitionResult(order, changed=False, previous_status=previous, outcome="unchanged")
-            if not await _guarded_update(session, order, target, now, guard, **values):
-                current = await _load_order(session, order_id)
-                if current.status == previous:  # the extra guard said no (not expired yet, an older refund, ...)
-                    return TransitionResult(current, changed=False, previous_status=previous, outcome="unchanged")
-                continue  # lost a race: read the new state and decide again
-            counters = await _apply(session, order, previous, target, now)
-            _mark(order, target, now, values)
-            _record_status(session, order, previous)
-            _record_availability(session, order.event_id, _rows(counters))
-            return TransitionResult(order, changed=True, previous_status=previous, outcome=target)
+        try:
+            async with db.transaction() as session:
+                order = await _load_order(session, order_id)
+                previous = order.status
+                if previous not in allowed:
+                    return TransitionResult(order, changed=False, previous_status=previous, outcome="unchanged")
+                if not await _guarded_update(session, order, target, now, guard, **values):
+                    current = await _load_order(session, order_id)
+                    if current.status == previous:  # the extra guard said no (not expired yet, an older refund, ...)
+                        return TransitionResult(current, changed=False, previous_status=previous, outcome="unchanged")
+                    continue  # lost a race: read the new state and decide again
+                counters = await _apply(session, order, previous, target, now)
+                _mark(order, target, now, values)
+                _record_status(session, order, previous)
+                _record_availability(session, order.event_id, _rows(counters))
+                return TransitionResult(order, changed=True, previous_status=previous, outcome=target)
+        except DBAPIError as exc:
+            # PostgreSQL broke a deadlock by undoing this transaction (nothing of it was written): try it again. The
+            # effects lock rows of several tables (tickets' foreign keys on the ticket types, the buyer's
+            # participant row, the ticket types' counters); another transition of the same buyer, a one-statement
+            # confirmation or a reservation can take some of them in another order or mode.
+            deadlocks += 1
+            if not is_deadlock(exc) or deadlocks > DEADLOCK_RETRIES:
+                raise
     raise RuntimeError(f"order {order_id} kept changing under concurrent updates")
 
 
@@ -247,7 +258,8 @@ async def confirm_order(
     result = await _transition(db, order_id, OrderStatus.CONFIRMED, now=now, **values)
     if result.changed or result.previous_status not in LATE_PAYMENT_SOURCES:
         return result
-    return await _confirm_late(db, result.order, now, values)
+    late = result.order
+    return await retrying_deadlocks(lambda: _confirm_late(db, late, now, values))  # wrote nothing when undone
 
 
 async def _confirm_late(db: Database, order: Order, now: datetime, values: dict[str, Any]) -> TransitionResult:
