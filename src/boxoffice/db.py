@@ -112,9 +112,14 @@ DEADLOCK_RETRIES = 3
 R = TypeVar("R")
 
 
+def sqlstate(exc: DBAPIError) -> str | None:
+    """PostgreSQL's SQLSTATE of the error (None from SQLite)."""
+    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+
+
 def is_deadlock(exc: DBAPIError) -> bool:
     """PostgreSQL ended the statement's transaction to break a deadlock (SQLSTATE 40P01): nothing of it was written."""
-    return (getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)) == "40P01"
+    return sqlstate(exc) == "40P01"
 
 
 async def retrying_deadlocks(run: Callable[[], Awaitable[R]]) -> R:

@@ -10,17 +10,23 @@ statement can run without reading them again. It writes exactly the rows the gen
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 import time
 import weakref
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Row, TextClause, bindparam, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.attributes import set_committed_value
 
-from boxoffice.db import Database, JSONType, UTCDateTime, retrying_deadlocks
+from boxoffice.db import Database, JSONType, UTCDateTime, retrying_deadlocks, sqlstate
 from boxoffice.errors import BoxofficeError
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -47,6 +53,7 @@ from boxoffice.ticketing.voucher_uses import read_voucher
 from boxoffice.topics import event_topic, order_topic
 
 KEPT_SALE_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 class KeptSales:
@@ -280,6 +287,138 @@ _FUSED_RESERVE = {
 }
 
 
+# Waiting for the hot rows first. In a flash sale every order updates the same row (the ticket type's; with a code,
+# the voucher's too), so most statements wait for it. A statement that waited for a row another one updated meanwhile
+# re-checks it on its newest version (PostgreSQL's EvalPlanQual), and that re-check first sets up again every part of
+# the statement, each CTE: about as much PostgreSQL CPU as the statement itself, paid by nearly every order, and twice
+# by a voucher order, which waits on two rows (``benchmarks/hot_rows.py``). So the statement runs inside a PL/pgSQL
+# function that first locks those rows with small statements (the voucher's, then the ticket types' in id order, the
+# order every writer uses) and only then runs the statement itself, with a snapshot taken once the locks are held:
+# nothing it reads has changed under it, and there is nothing to re-check. Still one round trip, still atomic (one
+# autocommit call). The function lives in the connection's own temporary schema (``pg_temp``), made the first time a
+# connection needs it: no schema object, nothing to migrate, and its text always the statement's own. Its one
+# argument is the parameters as a JSON object.
+_PARAM_TYPES = {
+    **dict.fromkeys(
+        ("lines", "pricing_snapshot", "order_topics", "event_topics", "created_payload", "wants", "uses"), "jsonb"
+    ),
+    **dict.fromkeys(
+        (
+            "quantity",
+            "kinds",
+            "ticket_revision",
+            "event_revision",
+            "subtotal_cents",
+            "tip_cents",
+            "total_cents",
+            "voucher_revision",
+            "voucher_uses",
+            "email_room",
+            "address_room",
+        ),
+        "integer",
+    ),
+    **dict.fromkeys(("now", "expires_at"), "timestamptz"),
+    **dict.fromkeys(
+        (
+            "ticket_type_id",
+            "event_id",
+            "person_id",
+            "email",
+            "email_normalized",
+            "name",
+            "order_id",
+            "currency",
+            "idempotency_key",
+            "request_fingerprint",
+            "client_key",
+            "voucher_id",
+        ),
+        "text",
+    ),
+}
+_PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
+
+
+def _argument(match: re.Match[str]) -> str:
+    name = match.group(1)
+    kind = _PARAM_TYPES[name]  # a parameter without a declared type fails here, when the module is imported
+    if kind == "jsonb":
+        return f"(_a -> '{name}')"
+    return f"CAST(_a ->> '{name}' AS {kind})"
+
+
+@dataclass(frozen=True)
+class _LockingFunction:
+    name: str
+    ddl: str
+    call: TextClause
+
+
+def _locking_function(key: tuple[bool, bool, bool, bool], statement: TextClause) -> _LockingFunction:
+    one, _, _, voucher = key
+    name = "boxoffice_reserve_" + "".join("1" if flag else "0" for flag in key)
+    locks = "PERFORM 1 FROM vouchers WHERE id = _a ->> 'voucher_id' FOR NO KEY UPDATE;\n" if voucher else ""
+    if one:
+        locks += "PERFORM 1 FROM ticket_types WHERE id = _a ->> 'ticket_type_id' FOR NO KEY UPDATE;\n"
+    else:
+        locks += (
+            "PERFORM 1 FROM ticket_types\n"
+            "WHERE id IN (SELECT w ->> 'id' FROM jsonb_array_elements(_a -> 'wants') AS w)\n"
+            "ORDER BY id FOR NO KEY UPDATE;\n"
+        )
+    ddl = (
+        f"CREATE OR REPLACE FUNCTION pg_temp.{name}(_a jsonb) RETURNS TABLE (out_person_id varchar)\n"
+        "LANGUAGE plpgsql VOLATILE AS $function$\n#variable_conflict use_column\nBEGIN\n"
+        f"{locks}RETURN QUERY {_PARAM.sub(_argument, statement.text)};\nEND\n$function$"
+    )
+    call = text(f"SELECT out_person_id AS person_id FROM pg_temp.{name}(CAST(:a AS jsonb))")
+    return _LockingFunction(name, ddl, call)
+
+
+_LOCKING = {key: _locking_function(key, statement) for key, statement in _FUSED_RESERVE.items()}
+_MADE = "boxoffice_functions"  # the functions made on a connection, in its ``info``
+UNDEFINED_FUNCTION = "42883"
+LOCK_FIRST = True  # off: the statement alone (``benchmarks/hot_rows.py`` compares the two)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a parameter of the reservation statement")
+
+
+async def _run_reservation(
+    session: AsyncConnection, key: tuple[bool, bool, bool, bool], params: dict[str, Any]
+) -> list[Row[Any]]:
+    """The reservation statement through its locking function (made on this connection first if need be); the
+    statement alone where the connection may not make one (no TEMPORARY privilege on the database)."""
+    function = _LOCKING[key]
+    raw = await session.get_raw_connection()
+    made: dict[str, bool] = raw.info.setdefault(_MADE, {})
+    argument = {"a": json.dumps(params, default=_json_default)}
+    for _ in range(2):
+        if function.name not in made:
+            try:
+                await raw.driver_connection.execute(function.ddl)  # type: ignore[union-attr]
+                made[function.name] = True
+            except asyncpg.InsufficientPrivilegeError as exc:  # the statement alone still reserves correctly
+                log.warning(
+                    "the reservation's locking function could not be made (%s); the statement runs alone",
+                    type(exc).__name__,
+                )
+                made[function.name] = False
+        if not (made[function.name] and LOCK_FIRST):
+            return await retrying_deadlocks(lambda: _all_rows(session, _FUSED_RESERVE[key], params))
+        try:
+            return await retrying_deadlocks(lambda: _all_rows(session, function.call, argument))
+        except DBAPIError as exc:
+            if sqlstate(exc) != UNDEFINED_FUNCTION:
+                raise
+            del made[function.name]  # the session's temporary schema was reset (DISCARD TEMP): made again
+    raise RuntimeError(f"pg_temp.{function.name} vanished twice")
+
+
 async def _reserve_fused(
     db: Database,
     request: OrderRequest,
@@ -357,15 +496,15 @@ async def _reserve_fused(
                 ],
             }
         )
-    statement = _FUSED_RESERVE[
+    key = (
         len(takings) == 1,
         caps.held_per_email > 0,
         caps.held_per_address > 0 and bool(request.client_key),
         planned is not None,
-    ]
+    )
     async with db.plain() as session:
         # autocommit: the statement is alone in its transaction, so it may run again on the same connection
-        rows = await retrying_deadlocks(lambda: _all_rows(session, statement, params))
+        rows = await _run_reservation(session, key, params)
         if not rows:
             if planned is not None:
                 current_voucher = (

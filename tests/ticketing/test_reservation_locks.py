@@ -1,0 +1,83 @@
+"""The one-statement reservation runs inside a PL/pgSQL function of the connection's temporary schema that first locks
+the rows every order of a sale updates (``reserve_pg``): the function is made on each connection that needs it, made
+again when the session forgot it, and where a connection may not make one, the statement alone still reserves."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from boxoffice.db import Database
+from boxoffice.ticketing import reserve_pg
+from boxoffice.ticketing.reserve import reserve
+from tests.helpers import counters, make_event, make_ticket, order_request
+
+pytestmark = pytest.mark.postgres
+
+
+async def _functions_of_this_session(db: Database) -> list[str]:
+    async with db.plain() as connection:
+        rows = await connection.execute(
+            text("SELECT proname FROM pg_proc WHERE pronamespace = pg_my_temp_schema() ORDER BY proname")
+        )
+        return [name for (name,) in rows.all()]
+
+
+async def test_the_function_is_made_once_per_connection_and_again_after_discard_temp(pg_url: str) -> None:
+    db = Database(pg_url, pool_size=1)  # one connection: every call below is on it
+    try:
+        event = await make_event(db)
+        tt = await make_ticket(db, event.id, base_price_cents=1000, quantity=10)
+        await reserve(db, order_request(event.id, (tt.id, 1)))
+        await reserve(db, order_request(event.id, (tt.id, 2)))
+        made = await _functions_of_this_session(db)
+        assert len(made) == 1 and made[0].startswith("boxoffice_reserve_")
+        async with db.plain() as connection:
+            await connection.execute(text("DISCARD TEMP"))  # what a pooler's reset, for one, does
+        assert await _functions_of_this_session(db) == []
+        order = await reserve(db, order_request(event.id, (tt.id, 3)))
+        assert order.status == "pending" and [line.quantity for line in order.lines] == [3]
+        assert await _functions_of_this_session(db) == made
+        assert await counters(db, tt.id) == (10, 0, 6)
+    finally:
+        await db.dispose()
+
+
+async def test_without_the_temporary_privilege_the_statement_alone_reserves(
+    fresh_pg: tuple[str, Database], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, owner = fresh_pg
+    async with owner.plain() as connection:
+        if await connection.scalar(text("SELECT current_setting('is_superuser')")) != "on":
+            pytest.skip("making a role without the TEMPORARY privilege takes a superuser")
+    event = await make_event(owner)
+    tt = await make_ticket(owner, event.id, base_price_cents=1000, quantity=10)
+    role = f"boxoffice_no_temp_{secrets.token_hex(4)}"
+    database = make_url(url).database
+    grants = [
+        f"CREATE ROLE {role} LOGIN",
+        f"REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+    ]
+    async with owner.plain() as connection:
+        for statement in grants:
+            await connection.execute(text(statement))
+    limited = Database(make_url(url).set(username=role, password=None).render_as_string(hide_password=False))
+    try:
+        with caplog.at_level(logging.WARNING, logger=reserve_pg.__name__):
+            first = await reserve(limited, order_request(event.id, (tt.id, 2)))
+            second = await reserve(limited, order_request(event.id, (tt.id, 1)))
+        assert first.status == second.status == "pending"
+        assert await counters(owner, tt.id) == (10, 0, 3)
+        assert await _functions_of_this_session(limited) == []
+        assert "could not be made" in caplog.text
+    finally:
+        await limited.dispose()
+        async with owner.plain() as connection:
+            await connection.execute(text(f"DROP OWNED BY {role}"))
+            await connection.execute(text(f"DROP ROLE {role}"))
