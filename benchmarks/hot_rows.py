@@ -10,7 +10,7 @@ Variants, each on a sale in a PostgreSQL database of its own (found as the tests
   order updates.
 - ``voucher``: the same orders, each with one code (20 % off): two such rows, the code's and the ticket type's.
 - ``plain-statement-alone``, ``voucher-statement-alone``: the reservation statement sent alone, as before
-  ``reserve_pg``'s locking function (which first locks those rows with small statements, then runs the statement).
+  ``locked_first``'s function (which first locks those rows with small statements, then runs the statement).
 - ``plain-one-at-a-time``, ``voucher-one-at-a-time``: the same, but this process sends one reservation statement at a
   time (an ``asyncio.Lock``), so no statement ever waits for a row lock in PostgreSQL. Not a way to sell (this
   process's latency then bounds the rate): it shows what the waiting itself costs PostgreSQL.
@@ -37,8 +37,8 @@ from typing import Any
 
 from benchmarks.flash_sale import _postgres_cpu, bench_database, make_sale
 from boxoffice.db import Database
+from boxoffice.ticketing import locked_first, reserve_pg, voucher_codes
 from boxoffice.ticketing import reserve as reservations
-from boxoffice.ticketing import reserve_pg, voucher_codes
 from boxoffice.ticketing.caps import BuyerCaps
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 
@@ -74,11 +74,11 @@ def one_at_a_time() -> Iterator[None]:
 @contextmanager
 def statement_alone() -> Iterator[None]:
     """The reservation statement sent alone, not through the function that first locks the rows it updates."""
-    reserve_pg.LOCK_FIRST = False
+    locked_first.ENABLED = False
     try:
         yield
     finally:
-        reserve_pg.LOCK_FIRST = True
+        locked_first.ENABLED = True
 
 
 @contextmanager
@@ -96,12 +96,16 @@ def without_the_vouchers_row() -> Iterator[None]:
     # the same parameters stay bound, and nothing is written to the code's row
     reserve_pg._TAKE_USES = take.replace(update, "SELECT 1 WHERE CAST(:voucher_uses AS integer) > 0")
     reserve_pg._FUSED_RESERVE.update({key: reserve_pg._fused_statement(*key) for key in statements})
+    for key, statement in reserve_pg._FUSED_RESERVE.items():
+        reserve_pg._LOCKED_FIRST[key].statement = statement  # what runs when the statement runs alone
     try:
         with statement_alone():
             yield
     finally:
         reserve_pg._LOCK_VOUCHER, reserve_pg._TAKE_USES = lock, take
         reserve_pg._FUSED_RESERVE.update(statements)
+        for key, statement in statements.items():
+            reserve_pg._LOCKED_FIRST[key].statement = statement
 
 
 async def run_variant(db: Database, variant: str, *, clients: int, orders: int) -> dict[str, Any]:

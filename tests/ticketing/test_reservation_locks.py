@@ -1,6 +1,7 @@
-"""The one-statement reservation runs inside a PL/pgSQL function of the connection's temporary schema that first locks
-the rows every order of a sale updates (``reserve_pg``): the function is made on each connection that needs it, made
-again when the session forgot it, and where a connection may not make one, the statement alone still reserves."""
+"""The one-statement reservation and confirmation run inside PL/pgSQL functions of the connection's temporary schema
+that first lock the rows every order of a sale updates (``locked_first``): a function is made on each connection that
+needs it, made again when the session forgot it, and where a connection may not make one, the statement alone still
+reserves."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from boxoffice.db import Database
-from boxoffice.ticketing import reserve_pg
+from boxoffice.ticketing import locked_first
+from boxoffice.ticketing.confirm_pg import confirm_paid_in_one_statement
 from boxoffice.ticketing.reserve import reserve
 from tests.helpers import counters, make_event, make_ticket, order_request
 
@@ -69,7 +71,7 @@ async def test_without_the_temporary_privilege_the_statement_alone_reserves(
             await connection.execute(text(statement))
     limited = Database(make_url(url).set(username=role, password=None).render_as_string(hide_password=False))
     try:
-        with caplog.at_level(logging.WARNING, logger=reserve_pg.__name__):
+        with caplog.at_level(logging.WARNING, logger=locked_first.__name__):
             first = await reserve(limited, order_request(event.id, (tt.id, 2)))
             second = await reserve(limited, order_request(event.id, (tt.id, 1)))
         assert first.status == second.status == "pending"
@@ -81,3 +83,33 @@ async def test_without_the_temporary_privilege_the_statement_alone_reserves(
         async with owner.plain() as connection:
             await connection.execute(text(f"DROP OWNED BY {role}"))
             await connection.execute(text(f"DROP ROLE {role}"))
+
+
+async def test_the_confirmation_function_is_made_again_after_discard_temp(pg_url: str) -> None:
+    """The one-statement confirmation runs in a transaction: when the session forgot its function, the failed
+    transaction is run again with the function made anew, and the order is confirmed once."""
+    db = Database(pg_url, pool_size=1)
+    try:
+        event = await make_event(db)
+        tt = await make_ticket(db, event.id, base_price_cents=1000, quantity=10)
+        first = await reserve(db, order_request(event.id, (tt.id, 1)))
+        assert await confirm_paid_in_one_statement(db, first.id, amount=1000, currency="usd", payment_intent_id=None)
+        assert "boxoffice_confirm" in await _functions_of_this_session(db)
+        async with db.plain() as connection:
+            await connection.execute(text("DISCARD TEMP"))
+        second = await reserve(db, order_request(event.id, (tt.id, 2)))  # (its own function is made again here)
+        async with db.plain() as connection:
+            await connection.execute(text("DISCARD TEMP"))
+        assert await confirm_paid_in_one_statement(db, second.id, amount=2000, currency="usd", payment_intent_id=None)
+        assert not await confirm_paid_in_one_statement(
+            db, second.id, amount=2000, currency="usd", payment_intent_id=None
+        )
+        assert "boxoffice_confirm" in await _functions_of_this_session(db)
+        assert await counters(db, tt.id) == (10, 3, 0)
+        async with db.read() as session:
+            tickets = await session.scalar(
+                text("SELECT count(*) FROM tickets WHERE order_id IN (:a, :b)"), {"a": first.id, "b": second.id}
+            )
+        assert tickets == 3
+    finally:
+        await db.dispose()

@@ -7,18 +7,23 @@ row created, or an existing one upgraded the way ``events.participants.add_ticke
 sold, the order's history row and the ``order.confirmed`` and ``availability`` outbox messages. Everything is
 written only from the UPDATE's row, so an order that is not pending any more (a concurrent delivery confirmed it,
 the hold ended) writes nothing, and the caller takes the general path (``orders.confirm_order``), which judges every
-other case. It writes exactly the rows the general path writes (tests compare the two).
+other case. It writes exactly the rows the general path writes (tests compare the two). It runs inside a function
+that first locks the order's and its ticket types' rows (``locked_first``), so that waiting for a ticket type that
+other confirmations hold costs no re-check of the whole statement.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Row, bindparam, text
+from sqlalchemy.exc import DBAPIError
 
 from boxoffice.clock import utcnow
-from boxoffice.db import Database, UTCDateTime
+from boxoffice.db import Database, UTCDateTime, retrying_deadlocks, sqlstate
 from boxoffice.ids import new_id
+from boxoffice.ticketing.locked_first import UNDEFINED_FUNCTION, LockedFirst
 from boxoffice.topics import event_sales_topic, event_topic, order_topic
 
 # The ticket types' rows are locked in id order (``locked``), as every other writer of several of them does, so
@@ -111,6 +116,37 @@ SELECT o.id FROM o
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
+# Run inside a function that first locks the order's row and then its ticket types' rows (``locked_first``), in the
+# order the general path locks them, and only while the order is pending (a duplicate delivery waits for nothing).
+_LOCKED_FIRST = LockedFirst(
+    "boxoffice_confirm",
+    _CONFIRM,
+    column="id",
+    locks="""
+PERFORM 1 FROM orders WHERE id = _a ->> 'order_id' AND status = 'pending' FOR NO KEY UPDATE;
+PERFORM 1 FROM ticket_types WHERE id IN (
+    SELECT order_lines.ticket_type_id FROM order_lines JOIN orders ON orders.id = order_lines.order_id
+    WHERE order_lines.order_id = _a ->> 'order_id' AND orders.status = 'pending'
+) ORDER BY id FOR NO KEY UPDATE;""",
+    types={
+        "now": "timestamptz",
+        "amount": "integer",
+        **dict.fromkeys(
+            (
+                "order_id",
+                "currency",
+                "payment_intent_id",
+                "participant_id",
+                "order_topic",
+                "event_sales_prefix",
+                "event_topic_prefix",
+            ),
+            "text",
+        ),
+    },
+)
+
+
 async def confirm_paid_in_one_statement(
     db: Database,
     order_id: str,
@@ -135,7 +171,18 @@ async def confirm_paid_in_one_statement(
         "event_sales_prefix": event_sales_topic(""),
         "event_topic_prefix": event_topic(""),
     }
+
     # In a transaction (BEGIN, the statement, COMMIT: two round trips more than autocommit): a web process killed
     # while the statement waits for a ticket type's lock confirms nothing, as on the general path; in autocommit the
     # statement would go on and commit once the lock is free (Stripe's retry would then find the order confirmed).
-    return bool(await db.execute_one(_CONFIRM, params, transaction=True))
+    async def run() -> list[Row[Any]]:
+        async with db.plain(transaction=True) as connection:
+            return await _LOCKED_FIRST.run(connection, params, autocommit=False)
+
+    for _ in range(2):
+        try:
+            return bool(await retrying_deadlocks(run))
+        except DBAPIError as exc:
+            if sqlstate(exc) != UNDEFINED_FUNCTION:
+                raise  # (else the session had forgotten the function: made again, in a new transaction)
+    return bool(await retrying_deadlocks(run))

@@ -10,23 +10,15 @@ statement can run without reading them again. It writes exactly the rows the gen
 
 from __future__ import annotations
 
-import json
-import logging
-import re
 import time
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-import asyncpg
-from sqlalchemy import Row, TextClause, bindparam, select, text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm.attributes import set_committed_value
 
-from boxoffice.db import Database, JSONType, UTCDateTime, retrying_deadlocks, sqlstate
+from boxoffice.db import Database, JSONType, UTCDateTime, retrying_deadlocks
 from boxoffice.errors import BoxofficeError
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -36,6 +28,7 @@ from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing import pricing as pricing_rules
 from boxoffice.ticketing import vouchers as voucher_rules
 from boxoffice.ticketing.inventory import PUBLIC_LEFT, _sold_out
+from boxoffice.ticketing.locked_first import LockedFirst
 from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.ticketing.plan import (
     OrderRequest,
@@ -53,7 +46,6 @@ from boxoffice.ticketing.voucher_uses import read_voucher
 from boxoffice.topics import event_topic, order_topic
 
 KEPT_SALE_SECONDS = 5.0
-log = logging.getLogger(__name__)
 
 
 class KeptSales:
@@ -287,17 +279,8 @@ _FUSED_RESERVE = {
 }
 
 
-# Waiting for the hot rows first. In a flash sale every order updates the same row (the ticket type's; with a code,
-# the voucher's too), so most statements wait for it. A statement that waited for a row another one updated meanwhile
-# re-checks it on its newest version (PostgreSQL's EvalPlanQual), and that re-check first sets up again every part of
-# the statement, each CTE: about as much PostgreSQL CPU as the statement itself, paid by nearly every order, and twice
-# by a voucher order, which waits on two rows (``benchmarks/hot_rows.py``). So the statement runs inside a PL/pgSQL
-# function that first locks those rows with small statements (the voucher's, then the ticket types' in id order, the
-# order every writer uses) and only then runs the statement itself, with a snapshot taken once the locks are held:
-# nothing it reads has changed under it, and there is nothing to re-check. Still one round trip, still atomic (one
-# autocommit call). The function lives in the connection's own temporary schema (``pg_temp``), made the first time a
-# connection needs it: no schema object, nothing to migrate, and its text always the statement's own. Its one
-# argument is the parameters as a JSON object.
+# The statement runs inside a function that first locks the sale's hot rows (``locked_first``): the voucher's, then
+# the ticket types' in id order, as the statement itself does.
 _PARAM_TYPES = {
     **dict.fromkeys(
         ("lines", "pricing_snapshot", "order_topics", "event_topics", "created_payload", "wants", "uses"), "jsonb"
@@ -337,86 +320,29 @@ _PARAM_TYPES = {
         "text",
     ),
 }
-_PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 
 
-def _argument(match: re.Match[str]) -> str:
-    name = match.group(1)
-    kind = _PARAM_TYPES[name]  # a parameter without a declared type fails here, when the module is imported
-    if kind == "jsonb":
-        return f"(_a -> '{name}')"
-    return f"CAST(_a ->> '{name}' AS {kind})"
-
-
-@dataclass(frozen=True)
-class _LockingFunction:
-    name: str
-    ddl: str
-    call: TextClause
-
-
-def _locking_function(key: tuple[bool, bool, bool, bool], statement: TextClause) -> _LockingFunction:
-    one, _, _, voucher = key
-    name = "boxoffice_reserve_" + "".join("1" if flag else "0" for flag in key)
+def _locks(one: bool, voucher: bool) -> str:
     locks = "PERFORM 1 FROM vouchers WHERE id = _a ->> 'voucher_id' FOR NO KEY UPDATE;\n" if voucher else ""
     if one:
-        locks += "PERFORM 1 FROM ticket_types WHERE id = _a ->> 'ticket_type_id' FOR NO KEY UPDATE;\n"
-    else:
-        locks += (
-            "PERFORM 1 FROM ticket_types\n"
-            "WHERE id IN (SELECT w ->> 'id' FROM jsonb_array_elements(_a -> 'wants') AS w)\n"
-            "ORDER BY id FOR NO KEY UPDATE;\n"
-        )
-    ddl = (
-        f"CREATE OR REPLACE FUNCTION pg_temp.{name}(_a jsonb) RETURNS TABLE (out_person_id varchar)\n"
-        "LANGUAGE plpgsql VOLATILE AS $function$\n#variable_conflict use_column\nBEGIN\n"
-        f"{locks}RETURN QUERY {_PARAM.sub(_argument, statement.text)};\nEND\n$function$"
+        return locks + "PERFORM 1 FROM ticket_types WHERE id = _a ->> 'ticket_type_id' FOR NO KEY UPDATE;"
+    return locks + (
+        "PERFORM 1 FROM ticket_types\n"
+        "WHERE id IN (SELECT w ->> 'id' FROM jsonb_array_elements(_a -> 'wants') AS w)\n"
+        "ORDER BY id FOR NO KEY UPDATE;"
     )
-    call = text(f"SELECT out_person_id AS person_id FROM pg_temp.{name}(CAST(:a AS jsonb))")
-    return _LockingFunction(name, ddl, call)
 
 
-_LOCKING = {key: _locking_function(key, statement) for key, statement in _FUSED_RESERVE.items()}
-_MADE = "boxoffice_functions"  # the functions made on a connection, in its ``info``
-UNDEFINED_FUNCTION = "42883"
-LOCK_FIRST = True  # off: the statement alone (``benchmarks/hot_rows.py`` compares the two)
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a parameter of the reservation statement")
-
-
-async def _run_reservation(
-    session: AsyncConnection, key: tuple[bool, bool, bool, bool], params: dict[str, Any]
-) -> list[Row[Any]]:
-    """The reservation statement through its locking function (made on this connection first if need be); the
-    statement alone where the connection may not make one (no TEMPORARY privilege on the database)."""
-    function = _LOCKING[key]
-    raw = await session.get_raw_connection()
-    made: dict[str, bool] = raw.info.setdefault(_MADE, {})
-    argument = {"a": json.dumps(params, default=_json_default)}
-    for _ in range(2):
-        if function.name not in made:
-            try:
-                await raw.driver_connection.execute(function.ddl)  # type: ignore[union-attr]
-                made[function.name] = True
-            except asyncpg.InsufficientPrivilegeError as exc:  # the statement alone still reserves correctly
-                log.warning(
-                    "the reservation's locking function could not be made (%s); the statement runs alone",
-                    type(exc).__name__,
-                )
-                made[function.name] = False
-        if not (made[function.name] and LOCK_FIRST):
-            return await retrying_deadlocks(lambda: _all_rows(session, _FUSED_RESERVE[key], params))
-        try:
-            return await retrying_deadlocks(lambda: _all_rows(session, function.call, argument))
-        except DBAPIError as exc:
-            if sqlstate(exc) != UNDEFINED_FUNCTION:
-                raise
-            del made[function.name]  # the session's temporary schema was reset (DISCARD TEMP): made again
-    raise RuntimeError(f"pg_temp.{function.name} vanished twice")
+_LOCKED_FIRST = {
+    key: LockedFirst(
+        "boxoffice_reserve_" + "".join("1" if flag else "0" for flag in key),
+        statement,
+        column="person_id",
+        locks=_locks(key[0], key[3]),
+        types=_PARAM_TYPES,
+    )
+    for key, statement in _FUSED_RESERVE.items()
+}
 
 
 async def _reserve_fused(
@@ -504,7 +430,7 @@ async def _reserve_fused(
     )
     async with db.plain() as session:
         # autocommit: the statement is alone in its transaction, so it may run again on the same connection
-        rows = await _run_reservation(session, key, params)
+        rows = await retrying_deadlocks(lambda: _LOCKED_FIRST[key].run(session, params, autocommit=True))
         if not rows:
             if planned is not None:
                 current_voucher = (
@@ -546,7 +472,3 @@ async def _reserve_fused(
             return None  # tickets were freed in the meantime: the general path takes them
     set_committed_value(order, "person_id", rows[0].person_id)
     return order
-
-
-async def _all_rows(session: AsyncConnection, statement: TextClause, params: dict[str, Any]) -> list[Row[Any]]:
-    return list((await session.execute(statement, params)).all())

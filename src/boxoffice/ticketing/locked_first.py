@@ -1,0 +1,100 @@
+"""Statements that update a sale's hot rows, run on PostgreSQL inside a function that locks those rows first.
+
+In a flash sale every order updates the same row (the ticket type's; with a code, the voucher's too), and so does
+every confirmation, so most of these statements wait for it. A statement that waited for a row that another one
+updated meanwhile re-checks it on its newest version (PostgreSQL's EvalPlanQual), and that re-check first sets up
+again every part of the statement, each of its CTEs: about as much PostgreSQL CPU as the statement itself, paid by
+nearly every order, and twice by a voucher order, which waits on two rows (``benchmarks/hot_rows.py``).
+
+So such a statement runs inside a PL/pgSQL function that first locks those rows with small statements (in the order
+every writer locks them: a voucher, then ticket types by id) and only then runs the statement itself, with a snapshot
+taken once the locks are held: nothing it reads has changed under it, so there is nothing to re-check. It is still
+one round trip and one statement's worth of atomicity (the function call). The function lives in the connection's
+own temporary schema (``pg_temp``) and is made the first time a connection needs it: no schema object, nothing to
+migrate, and its body is always the statement's current text. Its one argument is the parameters as a JSON object;
+``LockedFirst`` rewrites each ``:name`` of the statement into a typed read of it.
+
+Where a connection may not make one (no TEMPORARY privilege on the database), the statement runs alone: correct, only
+slower under contention. A session that forgot its functions (``DISCARD TEMP``, a pooler's reset) makes them again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Row, TextClause, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boxoffice.db import sqlstate
+
+log = logging.getLogger(__name__)
+
+UNDEFINED_FUNCTION = "42883"
+_PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
+_MADE = "boxoffice_locked_first"  # per connection (its ``info``): function name -> whether it could be made
+
+# Off: every statement runs alone (``benchmarks/hot_rows.py`` compares the two).
+ENABLED = True
+
+
+class LockedFirst:
+    """``statement`` (whose rows are returned as its single column ``column``) inside ``pg_temp.<name>``, which
+    first runs ``locks`` (PL/pgSQL statements reading the parameters as ``_a ->> 'name'``). ``types``: the SQL type
+    of each parameter of the statement (``jsonb`` ones are passed as they are); one without a type fails here, when
+    the module that makes it is imported."""
+
+    def __init__(self, name: str, statement: TextClause, *, column: str, locks: str, types: Mapping[str, str]) -> None:
+        self.name, self.statement, self.column = name, statement, column
+
+        def argument(match: re.Match[str]) -> str:
+            kind = types[match.group(1)]
+            return f"(_a -> '{match.group(1)}')" if kind == "jsonb" else f"CAST(_a ->> '{match.group(1)}' AS {kind})"
+
+        self.ddl = (
+            f"CREATE OR REPLACE FUNCTION pg_temp.{name}(_a jsonb) RETURNS TABLE (out_{column} varchar)\n"
+            "LANGUAGE plpgsql VOLATILE AS $function$\n#variable_conflict use_column\nBEGIN\n"
+            f"{locks.strip()}\nRETURN QUERY {_PARAMETER.sub(argument, statement.text)};\nEND\n$function$"
+        )
+        self.call = text(f"SELECT out_{column} AS {column} FROM pg_temp.{name}(CAST(:a AS jsonb))")
+
+    async def run(self, connection: AsyncConnection, params: dict[str, Any], *, autocommit: bool) -> list[Row[Any]]:
+        """The statement's rows: through the function (made on this connection first if need be), or alone.
+        Call it before anything else runs on ``connection``: the function is then made outside the transaction (the
+        driver begins one with the first statement SQLAlchemy sends), and stays made whatever becomes of it. A
+        session that forgot its functions makes them again: at once in ``autocommit``, else at the next call (the
+        transaction is lost: the error goes to the caller)."""
+        raw = await connection.get_raw_connection()
+        made: dict[str, bool] = raw.info.setdefault(_MADE, {})
+        argument = {"a": json.dumps(params, default=_json_default)}
+        for _ in range(2):
+            if self.name not in made:
+                try:
+                    await raw.driver_connection.execute(self.ddl)  # type: ignore[union-attr]
+                    made[self.name] = True
+                except asyncpg.InsufficientPrivilegeError as exc:
+                    log.warning("pg_temp.%s could not be made (%s): its statement runs alone", self.name, exc)
+                    made[self.name] = False
+            if not (made[self.name] and ENABLED):
+                return list((await connection.execute(self.statement, params)).all())
+            try:
+                return list((await connection.execute(self.call, argument)).all())
+            except DBAPIError as exc:
+                if sqlstate(exc) != UNDEFINED_FUNCTION:
+                    raise
+                del made[self.name]
+                if not autocommit:
+                    raise
+        raise RuntimeError(f"pg_temp.{self.name} vanished twice in a row")
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a parameter these statements take")
