@@ -14,7 +14,6 @@ from boxoffice.container import Boxoffice
 from boxoffice.logs import configure_logging
 from boxoffice.payments.keys import SANDBOX_PATH
 from boxoffice.realtime.slots import StreamSlots
-from boxoffice.sandbox import create_sandbox_app
 from boxoffice.sandbox import page as sandbox_page
 from boxoffice.settings import Settings, get_settings
 from boxoffice.web import docs, problems, system
@@ -86,5 +85,7 @@ def create_app(
     api_openapi.install(app)  # links between operations, the body limit
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if box.sandbox is not None and box.settings.env != "production":  # never in production, whatever is set
+        from boxoffice.sandbox import create_sandbox_app
+
         app.mount(SANDBOX_PATH, create_sandbox_app(box.sandbox))
     return app
