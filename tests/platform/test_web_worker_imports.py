@@ -38,17 +38,20 @@ NOT_IN_A_WEB_WORKER = {
 
 
 # The Stripe sandbox's own modules, imported only where a sandbox is made: a production web worker (a Stripe key) loads
-# only the checkout page's module, for the Content-Security-Policy of the sandbox's path.
+# only ``boxoffice.sandbox.policy``, the Content-Security-Policy of the sandbox's path.
 SANDBOX_ONLY = {
     "boxoffice.sandbox.app",
     "boxoffice.sandbox.config",
     "boxoffice.sandbox.delivery",
+    "boxoffice.sandbox.errors",
     "boxoffice.sandbox.faults",
     "boxoffice.sandbox.forms",
     "boxoffice.sandbox.idempotency",
     "boxoffice.sandbox.objects",
+    "boxoffice.sandbox.page",
     "boxoffice.sandbox.server",
     "boxoffice.sandbox.state",
+    "boxoffice.sandbox.validation",
 }
 
 WEBHOOK_SECRET = "whsec_imports000000000000000001"

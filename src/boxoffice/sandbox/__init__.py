@@ -9,7 +9,7 @@ webhooks, and injects faults. Built from ``shared/stripe`` (Stripe's OpenAPI sub
 - ``run_sandbox``: serve it with Uvicorn in the current event loop on a free port.
 
 The names below are imported from their modules when first used, not with the package: a production web worker
-(which never runs the sandbox) imports only ``page``, for its Content-Security-Policy.
+(which never runs the sandbox) imports only ``policy``, the checkout page's Content-Security-Policy.
 """
 
 from __future__ import annotations
