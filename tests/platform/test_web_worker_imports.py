@@ -99,3 +99,50 @@ def test_spawned_workers_do_not_run_the_cli_again() -> None:
         assert "init_main_from_name" not in data
         assert "init_main_from_path" not in data
     assert sys.modules["__main__"] is main
+
+
+UPGRADE_ASKED = """
+import asyncio, socket, sys
+import uvicorn
+from boxoffice.web.serving import WS_PROTOCOL
+
+scopes = []
+
+async def app(scope, receive, send):
+    scopes.append(scope["type"])
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close"})  # refused, as the app refuses any WebSocket
+
+async def main():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, ws=WS_PROTOCOL, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    assert "websockets" not in sys.modules
+    reader, writer = await asyncio.open_connection(*sock.getsockname())
+    writer.write(
+        b"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: Upgrade\\r\\nUpgrade: websocket\\r\\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
+    )
+    print(scopes, (await reader.readline()).decode().strip(), "websockets" in sys.modules)
+    writer.close()
+    server.should_exit = True
+    await task
+
+asyncio.run(main())
+"""
+
+
+def test_uvicorn_imports_its_websocket_protocol_when_an_upgrade_is_asked() -> None:
+    """``boxoffice serve`` gives Uvicorn a WebSocket protocol that is imported on the first upgrade request, not in
+    every worker; it is the one Uvicorn's ``"auto"`` picks, so such a request still reaches the app as a WebSocket
+    (which refuses it: 403), not as plain HTTP."""
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    assert AutoWebSocketsProtocol is WebSocketsSansIOProtocol
+    done = subprocess.run([sys.executable, "-c", UPGRADE_ASKED], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['websocket'] HTTP/1.1 403 Forbidden True"
