@@ -19,10 +19,12 @@ from tests.processes import ROOT
 # openpyxl: the XLSX export; requests, urllib3, charset_normalizer: the Stripe SDK's default sync client; httpx,
 # httpcore and the command-line tools httpx's import brings in (rich, pygments): the webhook sender and the sandbox's
 # deliveries, and the SDK's default async client; aiosmtplib: sending emails by SMTP (the worker); typer: the CLI;
-# alembic, mako: migrations; pycountry: the country list, read when a page or an answer first needs it.
+# alembic, mako: migrations; pycountry: the country list, read when a page or an answer first needs it; argon2:
+# password hashing, imported on the first sign-in or password set.
 NOT_IN_A_WEB_WORKER = {
     "aiosmtplib",
     "alembic",
+    "argon2",
     "charset_normalizer",
     "httpcore",
     "httpx",
