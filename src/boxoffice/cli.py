@@ -98,6 +98,8 @@ def _main_not_rerun_in_workers() -> Iterator[None]:
 def _run_uvicorn(host: str, port: int, workers: int, settings: Settings) -> None:
     import uvicorn
 
+    from boxoffice.web.serving import WS_PROTOCOL
+
     with _main_not_rerun_in_workers() if workers > 1 else nullcontext():
         uvicorn.run(
             "boxoffice.web.app:create_app",
@@ -111,6 +113,7 @@ def _run_uvicorn(host: str, port: int, workers: int, settings: Settings) -> None
             log_level=settings.log_level.lower(),
             access_log=False,
             server_header=False,  # no "server: uvicorn" banner
+            ws=WS_PROTOCOL,  # Uvicorn's own, imported on a first upgrade request, not in every worker (web/serving.py)
             # Live streams (SSE) never end by themselves: on shutdown, give requests this long, then close what is left.
             timeout_graceful_shutdown=10,
         )

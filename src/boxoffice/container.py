@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from boxoffice.accounts.housekeeping import prune_accounts
 from boxoffice.checkin.devices import DeviceTokens
@@ -26,12 +27,14 @@ from boxoffice.payments.service import Payments
 from boxoffice.payments.webhooks import WebhookProcessor
 from boxoffice.realtime import Broker, make_broker
 from boxoffice.realtime.checks import LiveChecks
-from boxoffice.sandbox import Sandbox, SandboxConfig
 from boxoffice.settings import Settings
 from boxoffice.ticketing import voucher_codes, waitlist_offers
 from boxoffice.ticketing.caps import BuyerCaps
 from boxoffice.ticketing.orders import release_expired_holds
 from boxoffice.web.ratelimit import RateLimiter, make_rate_limiter
+
+if TYPE_CHECKING:
+    from boxoffice.sandbox import Sandbox
 
 log = logging.getLogger("boxoffice")
 
@@ -52,6 +55,8 @@ class Boxoffice:
         if self.stripe.is_sandbox:
             if settings.env == "production":  # load_stripe_config refuses this already; never rely on one guard
                 raise StripeConfigError("the Stripe sandbox is never run when BOXOFFICE_ENV is 'production'")
+            from boxoffice.sandbox import Sandbox, SandboxConfig  # only here: production never imports the sandbox
+
             self.sandbox = Sandbox(
                 SandboxConfig(
                     api_keys={self.stripe.secret_key.get_secret_value()},

@@ -4,6 +4,7 @@ the packages only the CLI, the XLSX export, outgoing webhooks or the Stripe SDK'
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import multiprocessing.spawn
 import subprocess
@@ -18,15 +19,18 @@ from tests.processes import ROOT
 # openpyxl: the XLSX export; requests, urllib3, charset_normalizer: the Stripe SDK's default sync client; httpx,
 # httpcore and the command-line tools httpx's import brings in (rich, pygments): the webhook sender and the sandbox's
 # deliveries, and the SDK's default async client; aiosmtplib: sending emails by SMTP (the worker); typer: the CLI;
-# alembic, mako: migrations.
+# alembic, mako: migrations; pycountry: the country list, read when a page or an answer first needs it; argon2:
+# password hashing, imported on the first sign-in or password set.
 NOT_IN_A_WEB_WORKER = {
     "aiosmtplib",
     "alembic",
+    "argon2",
     "charset_normalizer",
     "httpcore",
     "httpx",
     "mako",
     "openpyxl",
+    "pycountry",
     "pygments",
     "requests",
     "rich",
@@ -34,6 +38,23 @@ NOT_IN_A_WEB_WORKER = {
     "urllib3",
 }
 
+
+# The Stripe sandbox's own modules, imported only where a sandbox is made: a production web worker (a Stripe key) loads
+# only ``boxoffice.sandbox.policy``, the Content-Security-Policy of the sandbox's path.
+SANDBOX_ONLY = {
+    "boxoffice.sandbox.app",
+    "boxoffice.sandbox.config",
+    "boxoffice.sandbox.delivery",
+    "boxoffice.sandbox.errors",
+    "boxoffice.sandbox.faults",
+    "boxoffice.sandbox.forms",
+    "boxoffice.sandbox.idempotency",
+    "boxoffice.sandbox.objects",
+    "boxoffice.sandbox.page",
+    "boxoffice.sandbox.server",
+    "boxoffice.sandbox.state",
+    "boxoffice.sandbox.validation",
+}
 
 WEBHOOK_SECRET = "whsec_imports000000000000000001"
 
@@ -45,13 +66,17 @@ def test_a_web_process_loads_none_of_them(tmp_path: Path, stripe_key: str | None
         f"os.environ['BOXOFFICE_DATABASE_URL'] = 'sqlite+aiosqlite:///{tmp_path / 'web.db'}'\n"
         "from boxoffice.web.app import create_app\n"
         "create_app()\n"
-        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(NOT_IN_A_WEB_WORKER)!r}))))\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # none of the test run's settings
     if stripe_key:  # production's case: no sandbox
         env |= {"STRIPE_SECRET_KEY": stripe_key, "STRIPE_WEBHOOK_SECRETS": WEBHOOK_SECRET}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    modules = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert sorted({m.split(".")[0] for m in modules} & NOT_IN_A_WEB_WORKER) == []
+    if stripe_key:
+        assert all(importlib.util.find_spec(name) for name in SANDBOX_ONLY)  # real names: none is missed by a typo
+        assert sorted(modules & SANDBOX_ONLY) == []
 
 
 def test_the_stripe_sdk_works_without_the_hidden_clients_and_they_stay_importable() -> None:
@@ -76,3 +101,50 @@ def test_spawned_workers_do_not_run_the_cli_again() -> None:
         assert "init_main_from_name" not in data
         assert "init_main_from_path" not in data
     assert sys.modules["__main__"] is main
+
+
+UPGRADE_ASKED = """
+import asyncio, socket, sys
+import uvicorn
+from boxoffice.web.serving import WS_PROTOCOL
+
+scopes = []
+
+async def app(scope, receive, send):
+    scopes.append(scope["type"])
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close"})  # refused, as the app refuses any WebSocket
+
+async def main():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, ws=WS_PROTOCOL, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    assert "websockets" not in sys.modules
+    reader, writer = await asyncio.open_connection(*sock.getsockname())
+    writer.write(
+        b"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: Upgrade\\r\\nUpgrade: websocket\\r\\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
+    )
+    print(scopes, (await reader.readline()).decode().strip(), "websockets" in sys.modules)
+    writer.close()
+    server.should_exit = True
+    await task
+
+asyncio.run(main())
+"""
+
+
+def test_uvicorn_imports_its_websocket_protocol_when_an_upgrade_is_asked() -> None:
+    """``boxoffice serve`` gives Uvicorn a WebSocket protocol that is imported on the first upgrade request, not in
+    every worker; it is the one Uvicorn's ``"auto"`` picks, so such a request still reaches the app as a WebSocket
+    (which refuses it: 403), not as plain HTTP."""
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    assert AutoWebSocketsProtocol is WebSocketsSansIOProtocol
+    done = subprocess.run([sys.executable, "-c", UPGRADE_ASKED], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['websocket'] HTTP/1.1 403 Forbidden True"

@@ -4,10 +4,9 @@ are checked by ``rules``."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import functools
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-
-import pycountry
 
 from boxoffice.errors import ErrorCode, FieldError, InvalidInput
 
@@ -30,7 +29,33 @@ MAX_EMAIL = 320
 MAX_ANSWERS = 100  # keys of one answers object (an event asks at most 100 questions)
 NUMBER_DIGITS = (12, 6)  # before and after the point
 
-COUNTRIES: dict[str, str] = {c.alpha_2: c.name for c in sorted(pycountry.countries, key=lambda c: c.name)}
+
+class _Countries(Mapping[str, str]):
+    """ISO 3166-1 alpha-2 codes to English names, in the order of the names. pycountry is imported and its list read
+    the first time a country is looked up, not when the module is: a web worker holds them (0.4 MB) only once a
+    page or an answer needs a country."""
+
+    def __getitem__(self, code: str) -> str:
+        return _country_names()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_country_names())
+
+    def __len__(self) -> int:
+        return len(_country_names())
+
+    def __contains__(self, code: object) -> bool:
+        return code in _country_names()
+
+
+@functools.cache
+def _country_names() -> dict[str, str]:
+    import pycountry
+
+    return {c.alpha_2: c.name for c in sorted(pycountry.countries, key=lambda c: c.name)}
+
+
+COUNTRIES: Mapping[str, str] = _Countries()
 
 
 # -- questions -------------------------------------------------------------------------------------------------

@@ -7,9 +7,6 @@ decline message), so reloading never pays twice.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,17 +107,3 @@ def render_not_found() -> str:
         state_message="This checkout link is not valid.",
         choices=(),
     )
-
-
-def _style_source() -> str:
-    """The CSP source of the page's one inline ``<style>`` block (its SHA-256): the page has no script at all."""
-    match = re.search(r"<style>(.*?)</style>", render_not_found(), re.S)
-    digest = hashlib.sha256(match.group(1).encode() if match else b"").digest()
-    return f"'sha256-{base64.b64encode(digest).decode()}'"
-
-
-# The checkout page's Content-Security-Policy. No form-action: the page's form ends in a redirect to the
-# merchant's success or cancel URL, which may be anywhere.
-CONTENT_SECURITY_POLICY = (
-    f"default-src 'none'; style-src {_style_source()}; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
-)

@@ -14,8 +14,7 @@ from boxoffice.container import Boxoffice
 from boxoffice.logs import configure_logging
 from boxoffice.payments.keys import SANDBOX_PATH
 from boxoffice.realtime.slots import StreamSlots
-from boxoffice.sandbox import create_sandbox_app
-from boxoffice.sandbox import page as sandbox_page
+from boxoffice.sandbox.policy import CONTENT_SECURITY_POLICY as SANDBOX_PAGE_POLICY
 from boxoffice.settings import Settings, get_settings
 from boxoffice.web import docs, problems, system
 from boxoffice.web import metrics as metrics_endpoint
@@ -68,7 +67,7 @@ def create_app(
         page=page_policy(settings.public_url),
         hsts=settings.env == "production",
         policies={
-            SANDBOX_PATH + "/": sandbox_page.CONTENT_SECURITY_POLICY,
+            SANDBOX_PATH + "/": SANDBOX_PAGE_POLICY,
             "/docs": DOCS_POLICY,
             "/redoc": DOCS_POLICY,
             DOOR_PREFIX: DOOR_POLICY,
@@ -86,5 +85,7 @@ def create_app(
     api_openapi.install(app)  # links between operations, the body limit
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if box.sandbox is not None and box.settings.env != "production":  # never in production, whatever is set
+        from boxoffice.sandbox import create_sandbox_app
+
         app.mount(SANDBOX_PATH, create_sandbox_app(box.sandbox))
     return app
