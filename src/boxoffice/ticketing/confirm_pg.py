@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from boxoffice.clock import utcnow
 from boxoffice.db import Database, UTCDateTime, retrying_deadlocks, sqlstate
 from boxoffice.ids import new_id
-from boxoffice.ticketing.locked_first import UNDEFINED_FUNCTION, LockedFirst
+from boxoffice.ticketing.locked_first import UNDEFINED_FUNCTION, LockedFirst, parameter_types
 from boxoffice.topics import event_sales_topic, event_topic, order_topic
 
 # The ticket types' rows are locked in id order (``locked``), as every other writer of several of them does, so
@@ -128,22 +128,11 @@ PERFORM 1 FROM ticket_types WHERE id IN (
     SELECT order_lines.ticket_type_id FROM order_lines JOIN orders ON orders.id = order_lines.order_id
     WHERE order_lines.order_id = _a ->> 'order_id' AND orders.status = 'pending'
 ) ORDER BY id FOR NO KEY UPDATE;""",
-    types={
-        "now": "timestamptz",
-        "amount": "integer",
-        **dict.fromkeys(
-            (
-                "order_id",
-                "currency",
-                "payment_intent_id",
-                "participant_id",
-                "order_topic",
-                "event_sales_prefix",
-                "event_topic_prefix",
-            ),
-            "text",
-        ),
-    },
+    types=parameter_types(
+        timestamptz="now",
+        integer="amount",
+        text="order_id currency payment_intent_id participant_id order_topic event_sales_prefix event_topic_prefix",
+    ),
 )
 
 

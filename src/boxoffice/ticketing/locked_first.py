@@ -44,6 +44,11 @@ _MADE = "boxoffice_locked_first"  # per connection (its ``info``): function name
 ENABLED = True
 
 
+def parameter_types(**listed: str) -> dict[str, str]:
+    """Each parameter's SQL type, from ``type="name name ..."`` (``timestamptz="now expires_at"``)."""
+    return {name: kind for kind, names in listed.items() for name in names.split()}
+
+
 class LockedFirst:
     """``statement`` (whose rows are returned as its single column ``column``) inside ``pg_temp.<name>``, which
     first runs ``locks`` (PL/pgSQL statements reading the parameters as ``_a ->> 'name'``). ``types``: the SQL type

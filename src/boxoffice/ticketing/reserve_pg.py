@@ -28,7 +28,7 @@ from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing import pricing as pricing_rules
 from boxoffice.ticketing import vouchers as voucher_rules
 from boxoffice.ticketing.inventory import PUBLIC_LEFT, _sold_out
-from boxoffice.ticketing.locked_first import LockedFirst
+from boxoffice.ticketing.locked_first import LockedFirst, parameter_types
 from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.ticketing.plan import (
     OrderRequest,
@@ -281,45 +281,14 @@ _FUSED_RESERVE = {
 
 # The statement runs inside a function that first locks the sale's hot rows (``locked_first``): the voucher's, then
 # the ticket types' in id order, as the statement itself does.
-_PARAM_TYPES = {
-    **dict.fromkeys(
-        ("lines", "pricing_snapshot", "order_topics", "event_topics", "created_payload", "wants", "uses"), "jsonb"
-    ),
-    **dict.fromkeys(
-        (
-            "quantity",
-            "kinds",
-            "ticket_revision",
-            "event_revision",
-            "subtotal_cents",
-            "tip_cents",
-            "total_cents",
-            "voucher_revision",
-            "voucher_uses",
-            "email_room",
-            "address_room",
-        ),
-        "integer",
-    ),
-    **dict.fromkeys(("now", "expires_at"), "timestamptz"),
-    **dict.fromkeys(
-        (
-            "ticket_type_id",
-            "event_id",
-            "person_id",
-            "email",
-            "email_normalized",
-            "name",
-            "order_id",
-            "currency",
-            "idempotency_key",
-            "request_fingerprint",
-            "client_key",
-            "voucher_id",
-        ),
-        "text",
-    ),
-}
+_PARAM_TYPES = parameter_types(
+    jsonb="lines pricing_snapshot order_topics event_topics created_payload wants uses",
+    timestamptz="now expires_at",
+    integer="quantity kinds ticket_revision event_revision subtotal_cents tip_cents total_cents voucher_revision"
+    " voucher_uses email_room address_room",
+    text="ticket_type_id event_id person_id email email_normalized name order_id currency idempotency_key"
+    " request_fingerprint client_key voucher_id",
+)
 
 
 def _locks(one: bool, voucher: bool) -> str:
