@@ -5,6 +5,7 @@ reserves."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from boxoffice.db import Database
+from boxoffice.errors import SoldOut
 from boxoffice.ticketing import locked_first
 from boxoffice.ticketing.confirm_pg import confirm_paid_in_one_statement
 from boxoffice.ticketing.reserve import reserve
@@ -113,3 +115,27 @@ async def test_the_confirmation_function_is_made_again_after_discard_temp(pg_url
         assert tickets == 3
     finally:
         await db.dispose()
+
+
+async def test_once_sold_out_an_order_waits_for_no_lock(pg_db: Database) -> None:
+    """The function locks a ticket type only while it can serve the order: with its tickets gone, an order is
+    answered sold out even while another transaction holds the ticket type's row (it queued behind every lock
+    holder, one by one, when the lock was taken whatever was left)."""
+    event = await make_event(pg_db)
+    tt = await make_ticket(pg_db, event.id, base_price_cents=1000, quantity=1)
+    await reserve(pg_db, order_request(event.id, (tt.id, 1)))
+    async with pg_db.engine.connect() as blocker:
+        await blocker.execute(text("SELECT 1 FROM ticket_types WHERE id = :id FOR NO KEY UPDATE"), {"id": tt.id})
+        attempt = asyncio.create_task(reserve(pg_db, order_request(event.id, (tt.id, 1))))
+        blocked = False
+        while not attempt.done() and not blocked:
+            await asyncio.sleep(0.02)
+            blocked = bool(
+                await blocker.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+                )
+            )
+        await blocker.rollback()
+    with pytest.raises(SoldOut):
+        await attempt
+    assert not blocked, "the sold-out order waited for the ticket type's lock"

@@ -280,7 +280,8 @@ _FUSED_RESERVE = {
 
 
 # The statement runs inside a function that first locks the sale's hot rows (``locked_first``): the voucher's, then
-# the ticket types' in id order, as the statement itself does.
+# the ticket types' in id order, as the statement itself does; and only rows that can still serve the order, as the
+# statement's UPDATEs only lock a row whose condition holds: once the tickets are gone, later orders wait for nothing.
 _PARAM_TYPES = parameter_types(
     jsonb="lines pricing_snapshot order_topics event_topics created_payload wants uses",
     timestamptz="now expires_at",
@@ -289,25 +290,20 @@ _PARAM_TYPES = parameter_types(
     text="ticket_type_id event_id person_id email email_normalized name order_id currency idempotency_key"
     " request_fingerprint client_key voucher_id",
 )
-
-
-def _locks(one: bool, voucher: bool) -> str:
-    locks = "PERFORM 1 FROM vouchers WHERE id = _a ->> 'voucher_id' FOR NO KEY UPDATE;\n" if voucher else ""
-    if one:
-        return locks + "PERFORM 1 FROM ticket_types WHERE id = _a ->> 'ticket_type_id' FOR NO KEY UPDATE;"
-    return locks + (
-        "PERFORM 1 FROM ticket_types\n"
-        "WHERE id IN (SELECT w ->> 'id' FROM jsonb_array_elements(_a -> 'wants') AS w)\n"
-        "ORDER BY id FOR NO KEY UPDATE;"
-    )
-
-
+_LOCK_USES = """PERFORM 1 FROM vouchers WHERE id = _a ->> 'voucher_id'
+    AND (max_uses IS NULL OR uses_taken + CAST(_a ->> 'voucher_uses' AS integer) <= max_uses) FOR NO KEY UPDATE;
+"""
+_LOCK_ONE = """PERFORM 1 FROM ticket_types WHERE id = _a ->> 'ticket_type_id'
+    AND quantity - sold_count - held_count - reserved_count >= CAST(_a ->> 'quantity' AS integer) FOR NO KEY UPDATE;"""
+_LOCK_KINDS = """PERFORM 1 FROM ticket_types tt JOIN jsonb_to_recordset(_a -> 'wants') AS w(id text, quantity integer)
+    ON w.id = tt.id AND tt.quantity - tt.sold_count - tt.held_count - tt.reserved_count >= w.quantity
+ORDER BY tt.id FOR NO KEY UPDATE OF tt;"""
 _LOCKED_FIRST = {
     key: LockedFirst(
         "boxoffice_reserve_" + "".join("1" if flag else "0" for flag in key),
         statement,
         column="person_id",
-        locks=_locks(key[0], key[3]),
+        locks=(_LOCK_USES if key[3] else "") + (_LOCK_ONE if key[0] else _LOCK_KINDS),
         types=_PARAM_TYPES,
     )
     for key, statement in _FUSED_RESERVE.items()
