@@ -20,7 +20,8 @@ from tests.processes import ROOT
 # httpcore and the command-line tools httpx's import brings in (rich, pygments): the webhook sender and the sandbox's
 # deliveries, and the SDK's default async client; aiosmtplib: sending emails by SMTP (the worker); typer: the CLI;
 # alembic, mako: migrations; pycountry: the country list, read when a page or an answer first needs it; argon2:
-# password hashing, imported on the first sign-in or password set.
+# password hashing, imported on the first sign-in or password set; segno: QR codes, imported where a page or an email
+# draws one.
 NOT_IN_A_WEB_WORKER = {
     "aiosmtplib",
     "alembic",
@@ -34,6 +35,7 @@ NOT_IN_A_WEB_WORKER = {
     "pygments",
     "requests",
     "rich",
+    "segno",
     "typer",
     "urllib3",
 }
@@ -56,6 +58,15 @@ SANDBOX_ONLY = {
     "boxoffice.sandbox.validation",
 }
 
+# The email rendering (Jinja's email templates, MIME, calendar files, QR codes): imported where the worker makes an
+# email, not by the Mailer, the outbox's email handlers or the ticket codes and email log a web worker uses.
+EMAIL_RENDERING = {
+    "boxoffice.notifications.ics",
+    "boxoffice.notifications.mime",
+    "boxoffice.notifications.qr",
+    "boxoffice.notifications.render",
+}
+
 WEBHOOK_SECRET = "whsec_imports000000000000000001"
 
 
@@ -74,6 +85,8 @@ def test_a_web_process_loads_none_of_them(tmp_path: Path, stripe_key: str | None
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     modules = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert sorted({m.split(".")[0] for m in modules} & NOT_IN_A_WEB_WORKER) == []
+    assert all(importlib.util.find_spec(name) for name in EMAIL_RENDERING)  # real names: none is missed by a typo
+    assert sorted(modules & EMAIL_RENDERING) == []
     if stripe_key:
         assert all(importlib.util.find_spec(name) for name in SANDBOX_ONLY)  # real names: none is missed by a typo
         assert sorted(modules & SANDBOX_ONLY) == []

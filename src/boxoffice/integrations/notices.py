@@ -18,7 +18,6 @@ from boxoffice.accounts.roles import Action, roles_permitted
 from boxoffice.db import Database
 from boxoffice.events.models import Person
 from boxoffice.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from boxoffice.notifications.render import message_id
 from boxoffice.notifications.transport import EmailTransport, TransportError
 
 log = logging.getLogger("boxoffice.integrations")
@@ -53,6 +52,8 @@ def _when(value: datetime | None) -> str:
 def render_disabled_notice(
     endpoint: WebhookEndpoint, to: str, *, sender: str, public_url: str, last_problem: str | None
 ) -> EmailMessage:
+    from boxoffice.notifications.render import message_id  # the email rendering: where an email is made
+
     message = EmailMessage()
     message["Subject"] = "Webhook endpoint disabled after a day of failed deliveries"
     message["From"] = sender

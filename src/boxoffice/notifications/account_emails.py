@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
-from boxoffice.notifications.mime import ComposedEmail
-from boxoffice.notifications.render import _env, compose_simple
+if TYPE_CHECKING:
+    from boxoffice.notifications.mime import ComposedEmail
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ def _expiry(value: datetime) -> str:
 def compose_account_email(
     ctx: AccountEmailContext, *, sender: str, dedupe_key: str, now: datetime | None = None
 ) -> ComposedEmail:
+    from boxoffice.notifications.render import _env, compose_simple  # where an email is made, not in a web worker
+
     if ctx.kind == "password_reset":
         subject = "Reset your Boxoffice password"
     else:

@@ -9,7 +9,7 @@ not read yet), and an event and its organizer are kept for the next batches of a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -19,10 +19,12 @@ from boxoffice.attendees.models import Attendee
 from boxoffice.db import Database
 from boxoffice.events.models import Event, Person
 from boxoffice.notifications.codes import ticket_code
-from boxoffice.notifications.render import LineView, OrderEmailContext, TicketView
 from boxoffice.ticketing.attendance import details_of_orders
 from boxoffice.ticketing.models import Order, Ticket
 from boxoffice.ticketing.tokens import order_token
+
+if TYPE_CHECKING:
+    from boxoffice.notifications.render import OrderEmailContext
 
 __all__ = ["OrderContexts"]
 
@@ -74,6 +76,9 @@ class OrderContexts:
     def _context(
         self, order: Order, event: Event, organizer: Person, tickets: list[Ticket], holders: dict[str, Attendee]
     ) -> OrderEmailContext:
+        # the email rendering, imported where an email is made (a web worker builds a Mailer, never uses it)
+        from boxoffice.notifications.render import LineView, OrderEmailContext, TicketView
+
         titles = {line.id: line.title for line in order.lines}
 
         return OrderEmailContext(

@@ -5,6 +5,9 @@ with backoff.
 ``email_messages`` row per email the event calls for, unique by its dedupe key. The ``Mailer`` sends due rows,
 marks them sent, and on failure retries with exponential backoff; after the last try the row is ``failed`` and
 the organizer sees it (``list_emails``).
+
+Every process builds a ``Mailer``; only the worker sends, so the email rendering (``render``, Jinja, MIME, QR codes)
+is imported by ``Mailer.render``, where an email is made, not with this module.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from sqlalchemy import String, any_, bindparam, or_, select, update
@@ -31,14 +35,6 @@ from boxoffice.ids import new_id
 from boxoffice.notifications.account_emails import AccountEmailContext, compose_account_email
 from boxoffice.notifications.contexts import OrderContexts
 from boxoffice.notifications.models import EmailMessage
-from boxoffice.notifications.render import (
-    OrderEmailContext,
-    WaitingEmailContext,
-    compose_confirmation,
-    compose_payment_failed,
-    compose_refund,
-    compose_waiting_list,
-)
 from boxoffice.notifications.transfers import KIND as TRANSFER_EVENT
 from boxoffice.notifications.transfers import TRANSFER_KINDS, render_transfer_email
 from boxoffice.notifications.transport import EmailTransport, Outgoing, TransportError
@@ -46,6 +42,9 @@ from boxoffice.outbox.dispatcher import Message
 from boxoffice.ticketing import waitlist
 from boxoffice.ticketing.ticket_types import list_ticket_types
 from boxoffice.ticketing.tokens import entry_token
+
+if TYPE_CHECKING:
+    from boxoffice.notifications.render import OrderEmailContext, WaitingEmailContext
 
 log = logging.getLogger("boxoffice.notifications")
 
@@ -326,6 +325,8 @@ class Mailer:
         return found
 
     async def waiting_context(self, entry_id: str) -> WaitingEmailContext:
+        from boxoffice.notifications.render import WaitingEmailContext
+
         view = await waitlist.get_entry(self.db, entry_id)
         entry = view.entry
         event = await events.get_event(self.db, entry.event_id)
@@ -372,6 +373,13 @@ class Mailer:
         )
 
     async def render(self, row: EmailMessage, contexts: dict[str, OrderEmailContext] | None = None) -> Outgoing:
+        from boxoffice.notifications.render import (
+            compose_confirmation,
+            compose_payment_failed,
+            compose_refund,
+            compose_waiting_list,
+        )
+
         if row.token_id is not None:
             account = await self.account_context(row)
             return compose_account_email(account, sender=self.sender, dedupe_key=row.dedupe_key)

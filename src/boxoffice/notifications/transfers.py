@@ -4,7 +4,8 @@ code, QR code and calendar file; the previous holder is told the code they had n
 ``queue_transfer_emails`` is an outbox handler: one ``email_messages`` row per person, unique by a dedupe key that
 names the transfer (``ticket.transferred:<transfer id>:to|from``), so each is sent at least once and never twice.
 They are rendered from the transfer's row, at the code version it gave (a ticket handed on again since then shows
-its newer holder nothing).
+its newer holder nothing). The email rendering (``render``, ``ics``) is imported by the functions that render: a web
+process imports this module for the outbox handler only.
 """
 
 from __future__ import annotations
@@ -22,19 +23,7 @@ from boxoffice.db import Database, insert_for
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
 from boxoffice.notifications.codes import ticket_code
-from boxoffice.notifications.ics import build_ics
 from boxoffice.notifications.models import EmailMessage as EmailRow
-from boxoffice.notifications.render import (
-    MESSAGE_ID_DOMAIN,
-    _one_line,
-    _render,
-    add_bodies,
-    attach_ics,
-    message_id,
-    qr_png,
-    venue_lines,
-    when,
-)
 from boxoffice.outbox.dispatcher import Message
 from boxoffice.ticketing.self_service import get_transfer
 
@@ -129,6 +118,8 @@ async def transfer_context(db: Database, transfer_id: str, *, secret: bytes, pub
 
 
 def _message(ctx: TransferEmailContext, *, to: str, sender: str, subject: str, dedupe_key: str) -> EmailMessage:
+    from boxoffice.notifications.render import _one_line, message_id
+
     message = EmailMessage()
     message["Subject"] = _one_line(subject)
     message["From"] = sender
@@ -143,6 +134,18 @@ def _message(ctx: TransferEmailContext, *, to: str, sender: str, subject: str, d
 
 def render_ticket_received(ctx: TransferEmailContext, *, sender: str, dedupe_key: str) -> EmailMessage:
     """To the new holder: the ticket's new code with its QR code, and the event as a calendar file."""
+    from boxoffice.notifications.ics import build_ics
+    from boxoffice.notifications.render import (
+        MESSAGE_ID_DOMAIN,
+        _one_line,
+        _render,
+        add_bodies,
+        attach_ics,
+        qr_png,
+        venue_lines,
+        when,
+    )
+
     png, size = qr_png(ctx.code)
     cid = f"qr.{ctx.ticket_id}@{MESSAGE_ID_DOMAIN}"
     values = {
@@ -177,6 +180,8 @@ def render_ticket_received(ctx: TransferEmailContext, *, sender: str, dedupe_key
 
 def render_ticket_handed_on(ctx: TransferEmailContext, *, sender: str, dedupe_key: str) -> EmailMessage:
     """To the previous holder: the ticket is someone else's now, and the code they had no longer admits."""
+    from boxoffice.notifications.render import _one_line, _render, when
+
     values = {
         "t": ctx,
         "o": ctx,

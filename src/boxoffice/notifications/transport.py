@@ -19,18 +19,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import parse_qs, unquote, urlsplit
-
-from boxoffice.notifications.mime import ComposedEmail
 
 if TYPE_CHECKING:
     import aiosmtplib
 
+    from boxoffice.notifications.mime import ComposedEmail
+
 __all__ = ["EmailTransport", "FileTransport", "Outgoing", "SMTPTransport", "TransportError", "make_transport"]
 
-Outgoing = EmailMessage | ComposedEmail
-"""What a transport sends: an ``EmailMessage``, or an email already composed to bytes (``notifications/mime.py``)."""
+Outgoing: TypeAlias = "EmailMessage | ComposedEmail"
+"""What a transport sends: an ``EmailMessage``, or an email already composed to bytes (``notifications/mime.py``,
+imported where an email is sent: a web worker makes a transport but never sends through it)."""
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -193,6 +194,8 @@ class SMTPTransport(EmailTransport):
         rest of the batch (retried later, like any transport failure)."""
         import aiosmtplib
 
+        from boxoffice.notifications.mime import ComposedEmail
+
         errors: list[TransportError | None] = []
         if not messages:
             return errors
@@ -281,6 +284,8 @@ class FileTransport(EmailTransport):
 
     @staticmethod
     def safe_id(message: Outgoing, data: bytes) -> str:
+        from boxoffice.notifications.mime import ComposedEmail
+
         if isinstance(message, ComposedEmail):
             raw = message.message_id.strip().strip("<>")
         else:
@@ -322,6 +327,8 @@ class FileTransport(EmailTransport):
 
     @staticmethod
     def _bytes(message: Outgoing) -> bytes:
+        from boxoffice.notifications.mime import ComposedEmail
+
         if isinstance(message, ComposedEmail):
             return message.data
         return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))  # RFC 5322 line endings

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import segno
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -387,6 +386,8 @@ async def create_device(event_id: str, body: cs.DeviceCreate, box: Box, door: Do
     URL and its QR code: the phone opens the URL and can scan at once."""
     created = await devices.create_device(box.db, event_id, body.label, door, list_id=body.checkin_list_id)
     url = pairing_url(box, created.device, created.token)
+    import segno  # here: a web worker loads segno on its first QR code, not at start
+
     qr: str = segno.make(url, error="m", micro=False).svg_inline(scale=4, light="#fff", omitsize=True)
     body_out = {**device_out(created.device), "token": created.token, "pairing_url": url, "pairing_qr_svg": qr}
     return JSONResponse(jsonable_encoder(body_out), status_code=201, headers=NO_STORE)

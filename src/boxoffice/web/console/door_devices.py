@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import segno
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
@@ -27,6 +26,8 @@ NOTICES = {"revoked": "Revoked: that token is refused from now on."}
 
 def pairing_qr(url: str) -> Markup:
     """The pairing link as an inline SVG QR code (segno's output: no script, no style, only our URL in it)."""
+    import segno  # here: a web worker loads segno on its first QR code, not at start
+
     svg = segno.make(url, error="m", micro=False).svg_inline(scale=5, light="#fff", omitsize=True, svgclass="qr")
     return Markup(svg)  # noqa: S704 - segno writes the markup; the URL is ours (origin, list id, urlsafe token)
 

@@ -7,7 +7,6 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -89,6 +88,8 @@ async def _order_for(request: Request, order_id: str, token: str | None) -> Orde
 
 
 def _qr(code: str) -> str:
+    import segno  # here: a web worker loads segno on its first QR code, not at start
+
     svg: str = segno.make(code, error="m", micro=False).svg_inline(
         scale=4, light="#fff", svgclass="qr-code", omitsize=True
     )
