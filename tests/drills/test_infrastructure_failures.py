@@ -192,13 +192,15 @@ async def test_postgres_connections_dropped_during_a_sale(fresh_pg: tuple[str, D
             await asyncio.gather(*(buyer(n) for n in range(8)), drop_connections())
 
             # One drop that certainly lands inside a request: the ticket type's row is locked, so the reservation
-            # waits in PostgreSQL (seen in pg_stat_activity); its connection is terminated there.
+            # waits in PostgreSQL (seen in pg_stat_activity: the statement, or on PostgreSQL the function that runs
+            # it, ``locked_first``); its connection is terminated there.
             async with pg_db.engine.connect() as blocker:
                 transaction = await blocker.begin()
                 await blocker.execute(text("SELECT id FROM ticket_types WHERE id = :id FOR UPDATE"), {"id": tt.id})
                 waiting = (
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND query LIKE '%ticket_types%'"
+                    "AND wait_event_type = 'Lock' "
+                    "AND (query LIKE '%ticket_types%' OR query LIKE '%boxoffice_reserve_%')"
                 )
                 pids: list[int] = []
                 for attempt in range(20):
