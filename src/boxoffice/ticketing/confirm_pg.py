@@ -168,10 +168,9 @@ async def confirm_paid_in_one_statement(
         async with db.plain(transaction=True) as connection:
             return await _LOCKED_FIRST.run(connection, params, autocommit=False)
 
-    for _ in range(2):
-        try:
-            return bool(await retrying_deadlocks(run))
-        except DBAPIError as exc:
-            if sqlstate(exc) != UNDEFINED_FUNCTION:
-                raise  # (else the session had forgotten the function: made again, in a new transaction)
-    return bool(await retrying_deadlocks(run))
+    try:
+        return bool(await retrying_deadlocks(run))
+    except DBAPIError as exc:
+        if sqlstate(exc) != UNDEFINED_FUNCTION:
+            raise
+    return bool(await retrying_deadlocks(run))  # the session had forgotten the function: made again, in a new one

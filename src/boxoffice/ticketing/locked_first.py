@@ -56,7 +56,7 @@ class LockedFirst:
     the module that makes it is imported."""
 
     def __init__(self, name: str, statement: TextClause, *, column: str, locks: str, types: Mapping[str, str]) -> None:
-        self.name, self.statement, self.column = name, statement, column
+        self.name, self.statement = name, statement
 
         def argument(match: re.Match[str]) -> str:
             kind = types[match.group(1)]
@@ -77,7 +77,6 @@ class LockedFirst:
         transaction is lost: the error goes to the caller)."""
         raw = await connection.get_raw_connection()
         made: dict[str, bool] = raw.info.setdefault(_MADE, {})
-        argument = {"a": json.dumps(params, default=_json_default)}
         for _ in range(2):
             if self.name not in made:
                 try:
@@ -89,6 +88,7 @@ class LockedFirst:
             if not (made[self.name] and ENABLED):
                 return list((await connection.execute(self.statement, params)).all())
             try:
+                argument = {"a": json.dumps(params, default=_json_default)}
                 return list((await connection.execute(self.call, argument)).all())
             except DBAPIError as exc:
                 if sqlstate(exc) != UNDEFINED_FUNCTION:
