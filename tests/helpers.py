@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from aiosmtpd.smtp import Envelope, Session
-from sqlalchemy import text
+from sqlalchemy import or_, text, update
 
 from boxoffice.db import Database
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
+from boxoffice.notifications.models import EmailMessage
 from boxoffice.ticketing.models import TicketType
 from boxoffice.ticketing.orders import get_order
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
@@ -110,6 +111,19 @@ async def eventually(check: Any, *, timeout: float = 15.0, interval: float = 0.0
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last result: {result!r})")
         await asyncio.sleep(interval)
+
+
+async def set_aside_other_emails(db: Database, keep: Collection[str] = ()) -> None:
+    """Puts every pending email not of the orders in ``keep`` out of any mailer's reach.
+
+    On a database the session shares, emails other tests left pending come due at any moment of a later test: a retry
+    after its backoff, a claim of a worker a test crashed running out. A test that counts what a mailer sends (or
+    what fails) calls this first, so that it sees its own emails only."""
+    pending = update(EmailMessage).where(EmailMessage.status == "pending")
+    if keep:
+        pending = pending.where(or_(EmailMessage.order_id.is_(None), EmailMessage.order_id.not_in(list(keep))))
+    async with db.transaction() as session:
+        await session.execute(pending.values(next_attempt_at=datetime(9999, 1, 1, tzinfo=UTC)))
 
 
 async def order_status(db: Database, order_id: str) -> str:

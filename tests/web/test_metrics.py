@@ -12,12 +12,13 @@ import httpx
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
-from boxoffice import outbox
+from boxoffice import migrate, outbox
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.notifications.delivery import list_emails
+from boxoffice.notifications.models import EmailMessage
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.web import metrics as web_metrics
 from tests.helpers import eventually, make_event, make_ticket, order_status, unique_email
@@ -61,13 +62,17 @@ def value(figures: Figures, name: str, **labels: str) -> float:
 
 
 @pytest.fixture(scope="module")
-async def shop(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
+async def shop(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
     # Emails cannot be written (the mail "folder" is a file): every email fails, on its only try.
     mail = tmp_path_factory.mktemp("mail") / "not-a-folder"
     mail.write_text("")
+    # A database of its own: what other modules left in the session's (emails due again after a backoff, outbox
+    # messages) would otherwise move the counters in the middle of a test here.
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('metrics') / 'boxoffice.db'}"
+    await migrate.upgrade(url)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(web_metrics, "CACHE_SECONDS", 0.0)  # every scrape reads the database's figures
-        async with live_server(sqlite_url, mail_dir=str(mail), metrics_token=TOKEN, email_retry_seconds=0.05) as srv:
+        async with live_server(url, mail_dir=str(mail), metrics_token=TOKEN, email_retry_seconds=0.05) as srv:
             srv.box.mailer.max_attempts = 1
             yield srv
 
@@ -249,9 +254,18 @@ async def test_stripe_errors_are_counted_by_operation_and_code(shop: LiveServer)
     assert retry.status_code == 200
 
 
+async def settled(db: Database) -> bool:
+    """No outbox message waits to be handled and no email waits to be sent."""
+    async with db.read() as session:
+        waiting = await session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None)))
+        unsent = await session.scalar(select(func.count()).where(EmailMessage.status == "pending"))
+    return waiting == 0 and unsent == 0
+
+
 async def test_a_failed_email_is_counted(shop: LiveServer) -> None:
     event = await make_event(shop.box.db)
     tt = await make_ticket(shop.box.db, event.id, quantity=5)
+    await eventually(lambda: settled(shop.box.db))  # the emails of the tests before this one have failed already
     before = await scrape(shop)
     response = await place(shop, event.id, tt.id, 1)
     assert shop.box.sandbox is not None
