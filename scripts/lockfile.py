@@ -4,6 +4,9 @@
     python scripts/lockfile.py python           the oldest Python pyproject.toml allows (what the lock resolves for)
     python scripts/lockfile.py stamp FILE...    put the header (the inputs' digest) on freshly made lock files
     python scripts/lockfile.py check FILE...    exit 1, saying so, when a lock was made from other dependencies
+    .venv/bin/python scripts/lockfile.py unlocked
+                                                the packages installed in this Python that no lock names (left over
+                                                from an older lock: scripts/bootstrap uninstalls them)
 
 The digest covers the runtime and dev dependency lists, the build requirements, ``requires-python`` and the tools, each
 list sorted: reformatting pyproject.toml changes nothing, adding, removing or re-pinning a dependency does.
@@ -90,6 +93,23 @@ def stale(lock: Path, pyproject: Path = PYPROJECT) -> str | None:
     return None
 
 
+def locked_names(locks: tuple[Path, ...] = LOCKS) -> set[str]:
+    """The normalized names of every package the locks pin."""
+    pin = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", re.MULTILINE)
+    return {normalize(name) for lock in locks for name in pin.findall(lock.read_text())}
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def unlocked(installed: set[str], locks: tuple[Path, ...] = LOCKS) -> list[str]:
+    """Of the ``installed`` distribution names, those no lock pins (the project itself aside). Both locks count, so
+    that installing the runtime lock into a development environment removes none of the test tools."""
+    project = normalize(tomllib.loads(PYPROJECT.read_text())["project"]["name"])
+    return sorted(name for name in {normalize(n) for n in installed} - locked_names(locks) if name != project)
+
+
 def main(argv: list[str]) -> int:
     command, files = (argv[0] if argv else ""), [Path(name).resolve() for name in argv[1:]]
     if command == "tools":
@@ -99,6 +119,10 @@ def main(argv: list[str]) -> int:
     elif command == "stamp":
         for lock in files:
             stamp(lock)
+    elif command == "unlocked":
+        from importlib.metadata import distributions
+
+        print("\n".join(unlocked({dist.metadata["Name"] for dist in distributions()})))
     elif command == "check":
         problems = [problem for lock in files or LOCKS if (problem := stale(lock)) is not None]
         for problem in problems:

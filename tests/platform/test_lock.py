@@ -113,3 +113,9 @@ def test_the_runtime_pins_are_the_dev_pins() -> None:
     dev_pins = pins(DEV)
     for name, versions in pins(RUN).items():
         assert versions <= dev_pins.get(name, set()), f"{name}: run.lock {versions}, dev.lock {dev_pins.get(name)}"
+
+
+def test_what_no_lock_names_is_found_and_the_locked_packages_are_not() -> None:
+    dev_only = next(iter(set(pins(DEV)) - set(pins(RUN))))
+    installed = {"Uvicorn", "watchfiles", "Some_Old.Package", "boxoffice", dev_only, "pip"}
+    assert lockfile.unlocked(installed) == ["some-old-package", "watchfiles"]

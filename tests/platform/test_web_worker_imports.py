@@ -161,3 +161,11 @@ def test_uvicorn_imports_its_websocket_protocol_when_an_upgrade_is_asked() -> No
     assert AutoWebSocketsProtocol is WebSocketsSansIOProtocol
     done = subprocess.run([sys.executable, "-c", UPGRADE_ASKED], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['websocket'] HTTP/1.1 403 Forbidden True"
+
+
+def test_uvicorn_loads_no_reload_watcher_into_a_worker() -> None:
+    # `import uvicorn` (every spawned worker's first import) loads watchfiles whenever it is installed, for a --reload
+    # that `boxoffice serve` does not offer: the dependencies name Uvicorn's standard extras but that one.
+    code = "import sys, uvicorn; print(sorted(m for m in sys.modules if m.split('.')[0] == 'watchfiles'))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
