@@ -92,6 +92,14 @@ class LoadResult:
     successes: int
     latencies_ms: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
+    success_at_s: list[float] = field(default_factory=list)  # when each success was answered, from the start
+
+    def rate_of_first(self, n: int) -> float:
+        """The rate over the first ``n`` successes (``n`` over the time the ``n``-th was answered): what a sale of
+        ``n`` orders would have measured, for comparing sales of different lengths over the same length."""
+        if n <= 0 or len(self.success_at_s) < n or not self.success_at_s[n - 1]:
+            return 0.0
+        return n / self.success_at_s[n - 1]
 
     @property
     def rate(self) -> float:
@@ -163,6 +171,7 @@ async def run_load(
                     on_response(response)
                 if response.status_code in (200, 201):
                     result.successes += 1
+                    result.success_at_s.append(time.perf_counter() - started)
                     if result.successes >= target:
                         result.duration_s = time.perf_counter() - started
                         done.set()
