@@ -376,13 +376,18 @@ async def boxoffice_run(
         summary["rate_per_s"] = round(result.successes / result.duration_s, 1) if result.duration_s else 0
     else:
         # the rate over as many orders as the voucher sale sells (its code's max_uses, half the tickets)
-        summary["rate_first_half_per_s"] = round(result.rate_of_first(per_type // 2), 1)
+        summary["rate_first_half_per_s"] = round(result.rate_of_first(voucher_max_uses_for(per_type)), 1)
     if voucher is not None and voucher_max_uses is not None:
         used = await voucher_uses_taken(dsn, voucher.id)
         summary.update(
             {"voucher_max_uses": voucher_max_uses, "voucher_uses": used, "overused": used > voucher_max_uses}
         )
     return summary
+
+
+def voucher_max_uses_for(per_type: int) -> int:
+    """The voucher sale's code is good for half the tickets: 500 of the one-type sale's 1,000."""
+    return per_type // 2
 
 
 async def sale_series(
@@ -403,7 +408,7 @@ async def sale_series(
     not only with one that always ran first."""
     sales: list[tuple[str, int | None]] = [("boxoffice", None)]
     if types == 1 and voucher:
-        sales += [("voucher", per_type // 2), ("plain_after_voucher", None)]
+        sales += [("voucher", voucher_max_uses_for(per_type)), ("plain_after_voucher", None)]
     out = []
     for key, max_uses in sales:
         r = await boxoffice_run(
@@ -910,31 +915,31 @@ def voucher_vs_plain(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     def rates(runs: list[dict[str, Any]], field: str) -> dict[tuple[int, int], float]:
         return {(r["stripe_latency_ms"], r["clients"]): r.get(field, 0.0) for r in runs if r["ticket_types"] == 1}
 
-    plain = [r for r in report["boxoffice"] if r["ticket_types"] == 1]
-    again = report.get("plain_after_voucher", [])
+    def mean(*found: float | None) -> float:
+        present = [rate for rate in found if rate]
+        return sum(present) / len(present) if present else 0.0
+
+    plain, again = report["boxoffice"], report.get("plain_after_voucher", [])
     before, after = rates(plain, "rate_per_s"), rates(again, "rate_per_s")
     before_half, after_half = rates(plain, "rate_first_half_per_s"), rates(again, "rate_first_half_per_s")
     out: dict[str, dict[str, float]] = {}
     for r in report.get("voucher", []):
         key = (r["stripe_latency_ms"], r["clients"])
-        found = [rate for rate in (before.get(key), after.get(key)) if rate]
-        if found:
-            base = sum(found) / len(found)
-            out[f"{r['clients']}_clients_{r['stripe_latency_ms']}ms"] = {
-                "rate": r["rate_per_s"],
-                "plain": round(base, 1),
-                "plain_before": before.get(key, 0.0),
-                "plain_after": after.get(key, 0.0),
-                "ratio": round(r["rate_per_s"] / base, 3),
-                "target": 0.8,
-            }
-            # the same comparison over the same number of orders: the plain sales' first max_uses orders
-            halves = [rate for rate in (before_half.get(key), after_half.get(key)) if rate]
-            if halves:
-                half = sum(halves) / len(halves)
-                out[f"{r['clients']}_clients_{r['stripe_latency_ms']}ms"].update(
-                    {"plain_same_length": round(half, 1), "ratio_same_length": round(r["rate_per_s"] / half, 3)}
-                )
+        base = mean(before.get(key), after.get(key))
+        if not base:
+            continue
+        against = out[f"{r['clients']}_clients_{r['stripe_latency_ms']}ms"] = {
+            "rate": r["rate_per_s"],
+            "plain": round(base, 1),
+            "plain_before": before.get(key, 0.0),
+            "plain_after": after.get(key, 0.0),
+            "ratio": round(r["rate_per_s"] / base, 3),
+            "target": 0.8,
+        }
+        # the same comparison over the same number of orders: the plain sales' first max_uses orders
+        half = mean(before_half.get(key), after_half.get(key))
+        if half:
+            against.update({"plain_same_length": round(half, 1), "ratio_same_length": round(r["rate_per_s"] / half, 3)})
     return out
 
 

@@ -171,9 +171,9 @@ async def run_load(
                     on_response(response)
                 if response.status_code in (200, 201):
                     result.successes += 1
-                    result.success_at_s.append(time.perf_counter() - started)
+                    result.success_at_s.append(at := time.perf_counter() - started)
                     if result.successes >= target:
-                        result.duration_s = time.perf_counter() - started
+                        result.duration_s = at
                         done.set()
                     continue
                 if is_sold_out(response):

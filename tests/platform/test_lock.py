@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -23,12 +24,9 @@ def load_lockfile() -> ModuleType:
 
 
 lockfile = load_lockfile()
+normalized: Callable[[str], str] = lockfile.normalize  # PEP 503 names, as the lock tool compares them
 RUN, DEV = ROOT / "requirements" / "run.lock", ROOT / "requirements" / "dev.lock"
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)(?:\s*;\s*(?P<marker>[^\\]+?))?\s*$")
-
-
-def normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def requirement_name(requirement: str) -> str:
