@@ -23,6 +23,7 @@ from boxoffice import metrics
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.errors import NotFound
+from boxoffice.payments.confirm_delivery import CONFIRMED_OUTCOME, Delivery, confirm_paid_delivery
 from boxoffice.payments.gateway import StripeRequestRejected
 from boxoffice.payments.models import StripeEvent
 from boxoffice.payments.service import Payments
@@ -54,6 +55,20 @@ _MARK_PROCESSED = (
 )
 
 DEFAULT_TOLERANCE = 300
+
+_COMPLETED = "checkout.session.completed"
+_PAID = "checkout.session.async_payment_succeeded"
+
+
+def _order_named(obj: dict[str, Any]) -> str | None:
+    """The order id a Checkout Session (or PaymentIntent) carries in its metadata or client reference."""
+    order_id = (obj.get("metadata") or {}).get("order_id") or obj.get("client_reference_id")
+    return order_id if isinstance(order_id, str) and order_id else None
+
+
+def _payment_intent(obj: dict[str, Any]) -> str | None:
+    pi = obj.get("payment_intent")
+    return pi if isinstance(pi, str) else None
 
 
 class SignatureError(Exception):
@@ -185,14 +200,22 @@ class WebhookProcessor:
                 f"a {'live' if livemode else 'test'}-mode event was sent to an endpoint configured with a "
                 f"{'live' if self.livemode else 'test'}-mode key; nothing was changed"
             )
-        if await self._already_processed(event_id, kind, obj, livemode):
+        # A paid order's usual delivery is counted, confirmed and marked processed in one call; when that path does
+        # not run (None), the delivery is counted here; when it only counted, the general path judges the order.
+        delivery = await self._confirm_delivery_at_once(event_id, kind, obj, livemode)
+        if delivery is Delivery.DUPLICATE or (
+            delivery is None and await self._already_processed(event_id, kind, obj, livemode)
+        ):
             log.info("duplicate webhook ignored", extra={"stripe_event_id": event_id, "type": kind})
             return WebhookOutcome(event_id, kind, "duplicate", duplicate=True)
-        outcome, order_id = await self._apply(kind, obj)
-        await self.db.execute_one(
-            _MARK_PROCESSED,
-            {"event": event_id, "at": utcnow(), "short": outcome[:64], "long": outcome, "order": order_id},
-        )
+        if delivery is Delivery.CONFIRMED:
+            outcome, order_id = CONFIRMED_OUTCOME, _order_named(obj)
+        else:
+            outcome, order_id = await self._apply(kind, obj, at_once=delivery is None)
+            await self.db.execute_one(
+                _MARK_PROCESSED,
+                {"event": event_id, "at": utcnow(), "short": outcome[:64], "long": outcome, "order": order_id},
+            )
         metrics.webhook_processed(event.get("created"))
         log.info(
             "webhook processed",
@@ -234,12 +257,39 @@ class WebhookProcessor:
         )
         return row[0] is not None
 
+    async def _confirm_delivery_at_once(
+        self, event_id: str, kind: str, obj: dict[str, Any], livemode: bool
+    ) -> Delivery | None:
+        """``confirm_delivery`` for a Checkout Session that pays an order it names; None for any other delivery
+        (nothing done)."""
+        status = obj.get("payment_status")
+        paid = status in ("paid", "no_payment_required") if kind == _COMPLETED else kind == _PAID and status == "paid"
+        order_id = _order_named(obj) if paid else None
+        if order_id is None:
+            return None
+        object_id = obj.get("id")
+        return await confirm_paid_delivery(
+            self.db,
+            event_id=event_id,
+            kind=kind,
+            object_id=object_id if isinstance(object_id, str) else None,
+            livemode=livemode,
+            order_id=order_id,
+            amount=obj.get("amount_total"),
+            currency=obj.get("currency"),
+            payment_intent_id=_payment_intent(obj),
+        )
+
     # -- event handlers -----------------------------------------------------------------------------------------
 
-    async def _apply(self, kind: str, obj: dict[str, Any]) -> tuple[str, str | None]:
+    async def _apply(self, kind: str, obj: dict[str, Any], *, at_once: bool = True) -> tuple[str, str | None]:
+        """``at_once``: a paid Checkout Session may be confirmed by the one-statement path first (False once
+        ``confirm_delivery`` tried it)."""
+        if kind == _COMPLETED:
+            return await self._session_completed(obj, at_once=at_once)
+        if kind == _PAID:
+            return await self._session_paid(obj, at_once=at_once)
         handler = {
-            "checkout.session.completed": self._session_completed,
-            "checkout.session.async_payment_succeeded": self._session_paid,
             "checkout.session.async_payment_failed": self._session_async_failed,
             "checkout.session.expired": self._session_expired,
             "payment_intent.succeeded": self._intent_succeeded,
@@ -282,8 +332,8 @@ class WebhookProcessor:
     async def _confirmed_at_once(self, obj: dict[str, Any], payment_intent: str | None) -> str | None:
         """The id of the order ``obj`` names if one statement confirmed it (the usual paid pending order); None
         when the general path must judge it (read the order, check the payment, confirm or not)."""
-        order_id = (obj.get("metadata") or {}).get("order_id") or obj.get("client_reference_id")
-        if not isinstance(order_id, str) or not order_id:
+        order_id = _order_named(obj)
+        if order_id is None:
             return None
         confirmed = await confirm_paid_in_one_statement(
             self.db,
@@ -294,10 +344,10 @@ class WebhookProcessor:
         )
         return order_id if confirmed else None
 
-    async def _session_completed(self, session: dict[str, Any]) -> tuple[str, str | None]:
-        pi = session.get("payment_intent") if isinstance(session.get("payment_intent"), str) else None
+    async def _session_completed(self, session: dict[str, Any], *, at_once: bool) -> tuple[str, str | None]:
+        pi = _payment_intent(session)
         status = session.get("payment_status")
-        if status in ("paid", "no_payment_required"):
+        if status in ("paid", "no_payment_required") and at_once:
             confirmed = await self._confirmed_at_once(session, pi)
             if confirmed is not None:
                 return f"{OrderStatus.CONFIRMED}: order {OrderStatus.CONFIRMED}", confirmed
@@ -313,9 +363,9 @@ class WebhookProcessor:
         )
         return ("awaiting delayed payment: hold kept" if kept else f"unchanged: order {order.status}"), order.id
 
-    async def _session_paid(self, session: dict[str, Any]) -> tuple[str, str | None]:
-        pi = session.get("payment_intent") if isinstance(session.get("payment_intent"), str) else None
-        if session.get("payment_status") == "paid":
+    async def _session_paid(self, session: dict[str, Any], *, at_once: bool) -> tuple[str, str | None]:
+        pi = _payment_intent(session)
+        if session.get("payment_status") == "paid" and at_once:
             confirmed = await self._confirmed_at_once(session, pi)
             if confirmed is not None:
                 return f"{OrderStatus.CONFIRMED}: order {OrderStatus.CONFIRMED}", confirmed

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, text
+from sqlalchemy import Row, TextClause, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
 from boxoffice.clock import utcnow
@@ -29,8 +29,7 @@ from boxoffice.topics import event_sales_topic, event_topic, order_topic
 # The ticket types' rows are locked in id order (``locked``), as every other writer of several of them does, so
 # concurrent multi-line orders never deadlock. Ticket ids are made like ``ids.new_id`` (80 random bits, from the
 # server's strong random source).
-_CONFIRM = text(
-    """
+_CONFIRM_WITH = """
 WITH o AS (
     UPDATE orders SET status = 'confirmed', confirmed_at = :now, updated_at = :now,
         stripe_payment_intent_id = COALESCE(CAST(:payment_intent_id AS varchar), stripe_payment_intent_id)
@@ -110,30 +109,75 @@ WITH o AS (
                    ORDER BY t.id)
                FROM t)),
            :now, 0 FROM o
-)
-SELECT o.id FROM o
-"""
-).bindparams(bindparam("now", type_=UTCDateTime()))
+)"""
 
 
-# Run inside a function that first locks the order's row and then its ticket types' rows (``locked_first``), in the
-# order the general path locks them, and only while the order is pending (a duplicate delivery waits for nothing).
-_LOCKED_FIRST = LockedFirst(
-    "boxoffice_confirm",
-    _CONFIRM,
-    column="id",
-    locks="""
+def confirm_statement(also: str = "") -> TextClause:
+    """The confirmation statement, returning the confirmed order's id; ``also``: more CTEs (``, name AS (...)``),
+    written from ``o`` like the rest (``payments.confirm_delivery`` marks the Stripe event processed in one)."""
+    return text(_CONFIRM_WITH + also + "\nSELECT o.id FROM o\n").bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+# The order's row, then its ticket types' rows in id order, locked first, as the general path locks them; and only
+# while the order is pending (a duplicate delivery waits for nothing).
+CONFIRM_LOCKS = """
 PERFORM 1 FROM orders WHERE id = _a ->> 'order_id' AND status = 'pending' FOR NO KEY UPDATE;
 PERFORM 1 FROM ticket_types WHERE id IN (
     SELECT order_lines.ticket_type_id FROM order_lines JOIN orders ON orders.id = order_lines.order_id
     WHERE order_lines.order_id = _a ->> 'order_id' AND orders.status = 'pending'
-) ORDER BY id FOR NO KEY UPDATE;""",
-    types=parameter_types(
-        timestamptz="now",
-        integer="amount",
-        text="order_id currency payment_intent_id participant_id order_topic event_sales_prefix event_topic_prefix",
-    ),
+) ORDER BY id FOR NO KEY UPDATE;"""
+CONFIRM_TYPES = parameter_types(
+    timestamptz="now",
+    integer="amount",
+    text="order_id currency payment_intent_id participant_id order_topic event_sales_prefix event_topic_prefix",
 )
+
+
+# Run inside a function that first locks the order's and its ticket types' rows (``locked_first``).
+_LOCKED_FIRST = LockedFirst(
+    "boxoffice_confirm", confirm_statement(), column="id", locks=CONFIRM_LOCKS, types=CONFIRM_TYPES
+)
+
+
+def confirm_params(
+    order_id: str, *, amount: int, currency: object, payment_intent_id: str | None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The statement's parameters."""
+    return {
+        "now": now or utcnow(),
+        "order_id": order_id,
+        "amount": amount,
+        "currency": str(currency).lower(),
+        "payment_intent_id": payment_intent_id,
+        "participant_id": new_id("par"),
+        "order_topic": order_topic(order_id),  # the buyer's stream, and the console's dashboard (as orders.py)
+        "event_sales_prefix": event_sales_topic(""),
+        "event_topic_prefix": event_topic(""),
+    }
+
+
+def pays_at_once(amount: object) -> bool:
+    """Whether Stripe's amount can be checked by the statement (an integer; anything else goes the general way)."""
+    return isinstance(amount, int) and not isinstance(amount, bool)
+
+
+async def run_in_transaction(db: Database, locked_first: LockedFirst, params: dict[str, Any]) -> list[Row[Any]]:
+    """``locked_first`` run in a transaction of its own (BEGIN, the call, COMMIT: two round trips more than
+    autocommit), so that a web process killed while the statement waits for a lock leaves nothing done, as on the
+    general path: in autocommit the statement would go on and commit once the lock is free (Stripe's retry would
+    then find the order confirmed). A deadlock's victim is run again; a session that had forgotten the function
+    makes it again, in a new transaction."""
+
+    async def run() -> list[Row[Any]]:
+        async with db.plain(transaction=True) as connection:
+            return await locked_first.run(connection, params, autocommit=False)
+
+    try:
+        return await retrying_deadlocks(run)
+    except DBAPIError as exc:
+        if sqlstate(exc) != UNDEFINED_FUNCTION:
+            raise
+    return await retrying_deadlocks(run)
 
 
 async def confirm_paid_in_one_statement(
@@ -147,30 +191,8 @@ async def confirm_paid_in_one_statement(
 ) -> bool:
     """Confirm a pending order paid ``amount`` in ``currency`` (as Stripe reported them) in one statement; False
     when this path does not apply or the order is not such an order (nothing written: the general path decides)."""
-    if not db.one_statement_confirmations or not isinstance(amount, int) or isinstance(amount, bool):
+    if not db.one_statement_confirmations or not pays_at_once(amount):
         return False
-    params = {
-        "now": now or utcnow(),
-        "order_id": order_id,
-        "amount": amount,
-        "currency": str(currency).lower(),
-        "payment_intent_id": payment_intent_id,
-        "participant_id": new_id("par"),
-        "order_topic": order_topic(order_id),  # the buyer's stream, and the console's dashboard (as orders.py)
-        "event_sales_prefix": event_sales_topic(""),
-        "event_topic_prefix": event_topic(""),
-    }
-
-    # In a transaction (BEGIN, the statement, COMMIT: two round trips more than autocommit): a web process killed
-    # while the statement waits for a ticket type's lock confirms nothing, as on the general path; in autocommit the
-    # statement would go on and commit once the lock is free (Stripe's retry would then find the order confirmed).
-    async def run() -> list[Row[Any]]:
-        async with db.plain(transaction=True) as connection:
-            return await _LOCKED_FIRST.run(connection, params, autocommit=False)
-
-    try:
-        return bool(await retrying_deadlocks(run))
-    except DBAPIError as exc:
-        if sqlstate(exc) != UNDEFINED_FUNCTION:
-            raise
-    return bool(await retrying_deadlocks(run))  # the session had forgotten the function: made again, in a new one
+    assert isinstance(amount, int)
+    params = confirm_params(order_id, amount=amount, currency=currency, payment_intent_id=payment_intent_id, now=now)
+    return bool(await run_in_transaction(db, _LOCKED_FIRST, params))

@@ -44,6 +44,11 @@ _MADE = "boxoffice_locked_first"  # per connection (its ``info``): function name
 ENABLED = True
 
 
+class FunctionUnavailable(Exception):
+    """The function could not be made on this connection (or ``ENABLED`` is off), and its statement may not run
+    alone: nothing was run."""
+
+
 def parameter_types(**listed: str) -> dict[str, str]:
     """Each parameter's SQL type, from ``type="name name ..."`` (``timestamptz="now expires_at"``)."""
     return {name: kind for kind, names in listed.items() for name in names.split()}
@@ -53,10 +58,23 @@ class LockedFirst:
     """``statement`` (whose rows are returned as its single column ``column``) inside ``pg_temp.<name>``, which
     first runs ``locks`` (PL/pgSQL statements reading the parameters as ``_a ->> 'name'``). ``types``: the SQL type
     of each parameter of the statement (``jsonb`` ones are passed as they are); one without a type fails here, when
-    the module that makes it is imported."""
+    the module that makes it is imported. ``declare``: the function's variables, for ``locks`` that need some (they
+    may also end the call early with ``RETURN QUERY ...; RETURN;``). ``alone``: whether the statement may run without
+    the function (where it cannot be made); when not (``locks`` do more than lock), ``run`` raises
+    ``FunctionUnavailable`` instead."""
 
-    def __init__(self, name: str, statement: TextClause, *, column: str, locks: str, types: Mapping[str, str]) -> None:
-        self.name, self.statement = name, statement
+    def __init__(
+        self,
+        name: str,
+        statement: TextClause,
+        *,
+        column: str,
+        locks: str,
+        types: Mapping[str, str],
+        declare: str = "",
+        alone: bool = True,
+    ) -> None:
+        self.name, self.statement, self.alone = name, statement, alone
 
         def argument(match: re.Match[str]) -> str:
             kind = types[match.group(1)]
@@ -64,8 +82,10 @@ class LockedFirst:
 
         self.ddl = (
             f"CREATE OR REPLACE FUNCTION pg_temp.{name}(_a jsonb) RETURNS TABLE (out_{column} varchar)\n"
-            "LANGUAGE plpgsql VOLATILE AS $function$\n#variable_conflict use_column\nBEGIN\n"
-            f"{locks.strip()}\nRETURN QUERY {_PARAMETER.sub(argument, statement.text)};\nEND\n$function$"
+            "LANGUAGE plpgsql VOLATILE AS $function$\n#variable_conflict use_column\n"
+            + (f"DECLARE\n{declare.strip()}\n" if declare else "")
+            + "BEGIN\n"
+            + f"{locks.strip()}\nRETURN QUERY {_PARAMETER.sub(argument, statement.text)};\nEND\n$function$"
         )
         self.call = text(f"SELECT out_{column} AS {column} FROM pg_temp.{name}(CAST(:a AS jsonb))")
 
@@ -86,6 +106,8 @@ class LockedFirst:
                     log.warning("pg_temp.%s could not be made (%s): its statement runs alone", self.name, exc)
                     made[self.name] = False
             if not (made[self.name] and ENABLED):
+                if not self.alone:
+                    raise FunctionUnavailable(self.name)
                 return list((await connection.execute(self.statement, params)).all())
             try:
                 argument = {"a": json.dumps(params, default=_json_default)}
