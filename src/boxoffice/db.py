@@ -15,6 +15,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -47,6 +49,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+M = TypeVar("M")
+
+
+def as_loaded(cls: type[M], values: dict[str, Any], **collections: list[Any]) -> M:
+    """An instance of the mapped class ``cls`` holding ``values`` (and the related objects of ``collections``) as if
+    read from the database: no attribute events, no history, no backrefs. For rows a statement writes itself, built
+    in memory to be read and answered, never added to a session (a session would flush nothing of it)."""
+    instance = manager_of_class(cls).new_instance()
+    instance.__dict__.update(values)
+    for key, items in collections.items():
+        set_committed_value(instance, key, items)
+    return instance
 
 
 class Base(DeclarativeBase):

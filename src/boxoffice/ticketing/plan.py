@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from boxoffice.attendees.rules import AttendeeInput
-from boxoffice.db import Database
+from boxoffice.db import Database, as_loaded
 from boxoffice.errors import ErrorCode, FieldError, InvalidInput, NotFound, SalesClosed, SalesPaused
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
@@ -304,42 +304,51 @@ def _new_order(
     totals: pricing_rules.Totals,
     now: datetime,
     hold: timedelta,
+    *,
+    as_written: bool = False,
 ) -> Order:
-    order = Order(
-        id=new_id("ord"),
-        event_id=plan.event.id,
-        person_id=person_id,
-        email=request.email.strip(),
-        name=events.clean_name(request.name),
-        client_key=request.client_key,
-        status=OrderStatus.PENDING,
-        currency=totals.currency,
-        subtotal_cents=totals.subtotal_cents,
-        tip_cents=totals.tip_cents,
-        total_cents=totals.total_cents,
-        refunded_cents=0,
-        idempotency_key=request.idempotency_key,
-        request_fingerprint=request.fingerprint,
-        expires_at=now + hold,
-        checkout_attempt=0,
-        created_at=now,
-        updated_at=now,
-        pricing_snapshot=_snapshot(request, plan.event, plan.found, plan.chosen, priced, totals, now, plan),
-    )
-    order.lines = [
-        OrderLine(
-            id=new_id("ol"),
-            order_id=order.id,
-            ticket_type_id=line.ticket_type_id,
-            position=i,
-            title=plan.found[line.ticket_type_id].title,
-            quantity=line.quantity,
-            unit_price_cents=priced_line.unit_prices[0],
-            unit_prices=list(priced_line.unit_prices),
-            line_total_cents=priced_line.total_cents,
-        )
+    """The order to write, with its lines. ``as_written``: built as if read back from the database (``as_loaded``:
+    no attribute events, no history), for an order that a statement writes and no session will flush."""
+    order_id = new_id("ord")
+    values = {
+        "id": order_id,
+        "event_id": plan.event.id,
+        "person_id": person_id,
+        "email": request.email.strip(),
+        "name": events.clean_name(request.name),
+        "client_key": request.client_key,
+        "status": OrderStatus.PENDING,
+        "currency": totals.currency,
+        "subtotal_cents": totals.subtotal_cents,
+        "tip_cents": totals.tip_cents,
+        "total_cents": totals.total_cents,
+        "refunded_cents": 0,
+        "idempotency_key": request.idempotency_key,
+        "request_fingerprint": request.fingerprint,
+        "expires_at": now + hold,
+        "checkout_attempt": 0,
+        "created_at": now,
+        "updated_at": now,
+        "pricing_snapshot": _snapshot(request, plan.event, plan.found, plan.chosen, priced, totals, now, plan),
+    }
+    lines = [
+        {
+            "id": new_id("ol"),
+            "order_id": order_id,
+            "ticket_type_id": line.ticket_type_id,
+            "position": i,
+            "title": plan.found[line.ticket_type_id].title,
+            "quantity": line.quantity,
+            "unit_price_cents": priced_line.unit_prices[0],
+            "unit_prices": list(priced_line.unit_prices),
+            "line_total_cents": priced_line.total_cents,
+        }
         for i, (line, priced_line) in enumerate(zip(request.lines, priced, strict=True))
     ]
+    if as_written:
+        return as_loaded(Order, values, lines=[as_loaded(OrderLine, line) for line in lines])
+    order = Order(**values)
+    order.lines = [OrderLine(**line) for line in lines]
     return order
 
 

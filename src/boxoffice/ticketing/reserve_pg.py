@@ -322,7 +322,7 @@ async def _reserve_fused(
 ) -> Order | None:
     """None when the event or a ticket type is no longer at the revision the plan was made from, or when the
     buyer's caps refused it (the general path then checks them again and says which)."""
-    order = _new_order(request, plan, "", priced, totals, now, hold_for(plan.event, hold))
+    order = _new_order(request, plan, "", priced, totals, now, hold_for(plan.event, hold), as_written=True)
     takings = [plan.takings[tt_id] for tt_id in sorted(plan.takings)]
     params = {
         "now": now,
