@@ -20,14 +20,13 @@ slower under contention. A session that forgot its functions (``DISCARD TEMP``, 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import asyncpg
+from pydantic_core import to_json
 from sqlalchemy import Row, TextClause, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -110,7 +109,7 @@ class LockedFirst:
                     raise FunctionUnavailable(self.name)
                 return list((await connection.execute(self.statement, params)).all())
             try:
-                argument = {"a": json.dumps(params, default=_json_default)}
+                argument = {"a": to_json(params).decode()}  # datetimes as ISO 8601 (UTC written "Z")
                 return list((await connection.execute(self.call, argument)).all())
             except DBAPIError as exc:
                 if sqlstate(exc) != UNDEFINED_FUNCTION:
@@ -119,9 +118,3 @@ class LockedFirst:
                 if not autocommit:
                     raise
         raise RuntimeError(f"pg_temp.{self.name} vanished twice in a row")
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a parameter these statements take")
