@@ -488,3 +488,40 @@ async def test_an_attempt_the_database_could_not_take_at_once_is_recorded_on_a_r
     (delivery,) = await deliveries_of(org.db, created.endpoint.id)
     assert failures == [delivery.id] and delivery.status == "delivered" and delivery.attempts == 1
     assert len(receiver.hits) == 1  # recorded on the retry: not sent a second time
+
+
+async def test_a_delivered_attempt_is_logged_and_ends_the_endpoints_failing_streak(
+    org_on_both: Org, receiver: Receiver
+) -> None:
+    """On PostgreSQL a delivered attempt is written by one statement, on SQLite by the transaction every other
+    outcome takes: the same rows either way."""
+    org = org_on_both
+    receiver.status = 503
+    created = await add_endpoint(org.db, org.organizer_id, receiver.url)
+    await fan_out(org.db, "order.created", order_event(org, "ord_streak"))
+    clock = FakeClock()
+    sender = make_sender(org.db, clock=clock, retry_base=60, disable_after=timedelta(days=30))
+    try:
+        assert await sender.deliver_due() == 1
+        failing_since = (await endpoint_row(org.db, created.endpoint.id)).failing_since
+        assert failing_since is not None
+        (delivery,) = await deliveries_of(org.db, created.endpoint.id)
+        clock.now = delivery.next_attempt_at
+        receiver.status = 200
+        assert await sender.deliver_due() == 1
+        (delivery,) = await deliveries_of(org.db, created.endpoint.id)
+        assert (delivery.status, delivery.attempts, delivery.last_status_code, delivery.last_error) == (
+            "delivered",
+            2,
+            200,
+            None,
+        )
+        assert delivery.delivered_at == clock.now and delivery.locked_until is None
+        assert delivery.last_attempt_at is not None and delivery.last_attempt_at <= clock.now
+        assert (await endpoint_row(org.db, created.endpoint.id)).failing_since is None
+        attempts = await attempts_of(org.db, delivery.id)
+        assert [(a.attempt, a.status_code, a.error is None) for a in attempts] == [(1, 503, True), (2, 200, True)]
+        assert attempts[1].started_at == delivery.last_attempt_at and attempts[1].duration_ms >= 0
+        assert attempts[1].response_excerpt == attempts[0].response_excerpt  # the receiver's same answer body
+    finally:
+        await sender.stop()
