@@ -11,6 +11,7 @@ from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -20,6 +21,7 @@ from boxoffice.clock import utcnow
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
 from boxoffice.integrations import endpoints
+from boxoffice.integrations import sender as sender_module
 from boxoffice.integrations.attempts import Claimed, Outcome, retry_delay
 from boxoffice.integrations.deliveries import prune_deliveries
 from boxoffice.integrations.fanout import DeliveryQueue
@@ -525,3 +527,52 @@ async def test_a_delivered_attempt_is_logged_and_ends_the_endpoints_failing_stre
         assert attempts[1].response_excerpt == attempts[0].response_excerpt  # the receiver's same answer body
     finally:
         await sender.stop()
+
+
+async def test_an_earlier_event_handled_between_the_claims_reads_still_goes_first(
+    org: Org, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL (on SQLite the claim's transaction holds the write lock from its start: nothing is handled in
+    between). The claim reads the due deliveries, then which of their orders still have an unhandled event. An
+    earlier event handled in between (its delivery written, its message published) is in neither read: the claim's
+    own update checks again that no earlier delivery of the order is pending, so the later one still waits its
+    turn."""
+    await add_endpoint(org.db, org.organizer_id, receiver.url)
+    order_id = new_id("ord")
+    first_payload = order_event(org, order_id)
+    async with org.db.transaction() as session:
+        first = OutboxMessage(
+            kind="order.created",
+            topics=[],
+            payload=first_payload,
+            created_at=utcnow(),
+            locked_until=utcnow() + timedelta(hours=1),  # another dispatcher has it
+            attempts=1,
+        )
+        session.add(first)
+        await session.flush()
+        first_id = first.id
+    await fan_out(org.db, "order.confirmed", order_event(org, order_id, "confirmed"))
+    original = sender_module._held_keys
+
+    async def handled_meanwhile(session: Any, keys: Any) -> dict[str, int]:
+        async with org.db.transaction() as other:
+            message = Message(first_id, "order.created", (), first_payload, utcnow())
+            await DeliveryQueue(retry_for=timedelta(hours=72))(other, message)
+            handled = update(OutboxMessage).where(OutboxMessage.id == first_id)
+            await other.execute(handled.values(published_at=utcnow(), locked_until=None))
+        monkeypatch.setattr(sender_module, "_held_keys", original)
+        return await original(session, keys)
+
+    monkeypatch.setattr(sender_module, "_held_keys", handled_meanwhile)
+    sender = make_sender(org.db)
+    try:
+        assert await sender.deliver_due() == 0  # the confirmed one was a candidate; it waits behind the created one
+        for _ in range(3):
+            await sender.deliver_due()
+    finally:
+        await sender.stop()
+    assert [(e["type"], e["data"]["object"]["id"]) for e in receiver.events()] == [
+        ("order.created", order_id),
+        ("order.confirmed", order_id),
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.clock import utcnow
@@ -13,8 +13,19 @@ from boxoffice.db import Base
 
 
 class OutboxMessage(Base):
+    """A domain event to hand over. On PostgreSQL the unpublished ones are also indexed by their order's (else
+    ticket's) key (``integrations.sender._held_keys``)."""
+
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_unpublished", "published_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_unpublished", "published_at", "id"),
+        Index(
+            "ix_outbox_messages_unpublished_key",
+            text("coalesce(payload ->> 'order_id', payload ->> 'ticket_id')"),
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(64))
