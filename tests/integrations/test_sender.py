@@ -52,6 +52,22 @@ def order_event(org: Org, order_id: str, status: str = "pending") -> dict[str, s
     return {"order_id": order_id, "event_id": org.event_id, "status": status, "email": "buyer@example.com"}
 
 
+async def claimed_elsewhere(org: Org, payload: dict[str, str]) -> int:
+    """An ``order.created`` outbox message that another dispatcher has claimed (none takes it meanwhile): its id."""
+    async with org.db.transaction() as session:
+        message = OutboxMessage(
+            kind="order.created",
+            topics=[],
+            payload=payload,
+            created_at=utcnow(),
+            locked_until=utcnow() + timedelta(hours=1),
+            attempts=1,
+        )
+        session.add(message)
+        await session.flush()
+        return message.id
+
+
 async def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owner_emailed(
     org: Org, receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -290,18 +306,7 @@ async def test_an_order_s_event_waits_for_an_earlier_one_still_unhandled_in_the_
     created = await add_endpoint(org.db, org.organizer_id, receiver.url)
     order_id, other_id = new_id("ord"), new_id("ord")
     first_payload = order_event(org, order_id)
-    async with org.db.transaction() as session:
-        first = OutboxMessage(
-            kind="order.created",
-            topics=[],
-            payload=first_payload,
-            created_at=utcnow(),
-            locked_until=utcnow() + timedelta(hours=1),  # claimed elsewhere: no dispatcher takes it meanwhile
-            attempts=1,
-        )
-        session.add(first)
-        await session.flush()
-        first_id = first.id
+    first_id = await claimed_elsewhere(org, first_payload)
     sender = make_sender(org.db)
     try:
         await fan_out(org.db, "order.confirmed", order_event(org, order_id, "confirmed"))  # a later outbox id
@@ -540,18 +545,7 @@ async def test_an_earlier_event_handled_between_the_claims_reads_still_goes_firs
     await add_endpoint(org.db, org.organizer_id, receiver.url)
     order_id = new_id("ord")
     first_payload = order_event(org, order_id)
-    async with org.db.transaction() as session:
-        first = OutboxMessage(
-            kind="order.created",
-            topics=[],
-            payload=first_payload,
-            created_at=utcnow(),
-            locked_until=utcnow() + timedelta(hours=1),  # another dispatcher has it
-            attempts=1,
-        )
-        session.add(first)
-        await session.flush()
-        first_id = first.id
+    first_id = await claimed_elsewhere(org, first_payload)
     await fan_out(org.db, "order.confirmed", order_event(org, order_id, "confirmed"))
     original = sender_module._held_keys
 

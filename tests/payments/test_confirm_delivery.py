@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from boxoffice.ticketing import confirm_pg, locked_first
 from boxoffice.ticketing.models import Order, OrderEvent, Ticket
 from boxoffice.ticketing.reserve import reserve
 from tests.helpers import counters, make_event, make_ticket, order_request, order_status
+from tests.payments.signed_events import made_event
 
 pytestmark = pytest.mark.usefixtures("pg_db")
 
@@ -43,28 +43,19 @@ def processor(db: Database) -> WebhookProcessor:
     return WebhookProcessor(db, payments, [SECRET])
 
 
-def session_completed(order: Order, *, amount: int | None = None, event_id: str | None = None) -> bytes:
-    return json.dumps(
-        {
-            "id": event_id or f"evt_{secrets.token_hex(8)}",
-            "object": "event",
-            "type": "checkout.session.completed",
-            "livemode": False,
-            "created": int(time.time()),
-            "data": {
-                "object": {
-                    "id": f"cs_test_{secrets.token_hex(8)}",
-                    "object": "checkout.session",
-                    "payment_status": "paid",
-                    "amount_total": order.total_cents if amount is None else amount,
-                    "currency": order.currency,
-                    "payment_intent": f"pi_{secrets.token_hex(8)}",
-                    "client_reference_id": order.id,
-                    "metadata": {"order_id": order.id, "event_id": order.event_id},
-                }
-            },
-        }
-    ).encode()
+def session_completed(order: Order, *, amount: int | None = None) -> bytes:
+    """A ``checkout.session.completed`` paying ``order`` (``amount``: another amount than its total)."""
+    session = {
+        "id": f"cs_test_{secrets.token_hex(8)}",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "amount_total": order.total_cents if amount is None else amount,
+        "currency": order.currency,
+        "payment_intent": f"pi_{secrets.token_hex(8)}",
+        "client_reference_id": order.id,
+        "metadata": {"order_id": order.id, "event_id": order.event_id},
+    }
+    return json.dumps(made_event("checkout.session.completed", session)).encode()
 
 
 async def deliver(hooks: WebhookProcessor, payload: bytes) -> Any:
