@@ -236,3 +236,16 @@ async def test_without_the_function_the_step_by_step_path_counts_once(pg_db: Dat
     row = await stripe_event(pg_db, json.loads(payload)["id"])
     assert (row.deliveries, row.order_id) == (1, order.id)
     assert await written_for(pg_db, order.id) == (1, [("pending", "confirmed")])
+
+
+@pytest.mark.parametrize("metadata", ["ord_not_a_mapping", ["ord_x"], None])
+async def test_metadata_that_is_not_an_object_falls_back_to_the_client_reference(
+    pg_db: Database, metadata: Any
+) -> None:
+    hooks = processor(pg_db)
+    order = await a_pending_order(pg_db)
+    body = json.loads(session_completed(order))
+    body["data"]["object"]["metadata"] = metadata
+    outcome = await deliver(hooks, json.dumps(body).encode())
+    assert outcome.outcome == "confirmed: order confirmed"
+    assert (await stripe_event(pg_db, body["id"])).order_id == order.id

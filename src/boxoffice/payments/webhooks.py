@@ -62,7 +62,8 @@ _PAID = "checkout.session.async_payment_succeeded"
 
 def _order_named(obj: dict[str, Any]) -> str | None:
     """The order id a Checkout Session (or PaymentIntent) carries in its metadata or client reference."""
-    order_id = (obj.get("metadata") or {}).get("order_id") or obj.get("client_reference_id")
+    metadata = obj.get("metadata")
+    order_id = (metadata.get("order_id") if isinstance(metadata, dict) else None) or obj.get("client_reference_id")
     return order_id if isinstance(order_id, str) and order_id else None
 
 
@@ -303,9 +304,8 @@ class WebhookProcessor:
     async def _order_for(
         self, obj: dict[str, Any], *, session_id: str | None = None, payment_intent: str | None = None
     ) -> Order | None:
-        metadata = obj.get("metadata") or {}
-        order_id = metadata.get("order_id") or obj.get("client_reference_id")
-        if isinstance(order_id, str) and order_id:
+        order_id = _order_named(obj)
+        if order_id is not None:
             try:
                 return await get_order(self.db, order_id, with_lines=False)
             except NotFound:
@@ -350,7 +350,7 @@ class WebhookProcessor:
         if status in ("paid", "no_payment_required") and at_once:
             confirmed = await self._confirmed_at_once(session, pi)
             if confirmed is not None:
-                return f"{OrderStatus.CONFIRMED}: order {OrderStatus.CONFIRMED}", confirmed
+                return CONFIRMED_OUTCOME, confirmed
         order = await self._order_for(session, session_id=session.get("id"), payment_intent=pi)
         if order is None:
             return "ignored: unknown order", None
@@ -368,7 +368,7 @@ class WebhookProcessor:
         if session.get("payment_status") == "paid" and at_once:
             confirmed = await self._confirmed_at_once(session, pi)
             if confirmed is not None:
-                return f"{OrderStatus.CONFIRMED}: order {OrderStatus.CONFIRMED}", confirmed
+                return CONFIRMED_OUTCOME, confirmed
         order = await self._order_for(session, session_id=session.get("id"), payment_intent=pi)
         if order is None:
             return "ignored: unknown order", None
