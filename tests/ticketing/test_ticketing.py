@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -11,6 +12,8 @@ from boxoffice.db import Database
 from boxoffice.errors import InvalidInput, NotFound, SalesClosed, SoldOut
 from boxoffice.events import service as events
 from boxoffice.outbox.models import OutboxMessage
+from boxoffice.ticketing import orders as lifecycle
+from boxoffice.ticketing import reserve as reserve_module
 from boxoffice.ticketing.models import TicketType
 from boxoffice.ticketing.orders import (
     cancel_order,
@@ -508,3 +511,33 @@ async def test_event_validation(db: Database) -> None:
         ("timezone", "invalid_format"),
     }
     assert await database_state(db) == before
+
+
+async def test_a_sold_out_answer_looks_for_ended_holds_only_when_there_are_some(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's one-statement path: the read that finds the tickets gone also tells whether a hold of them has
+    ended. With none, the answer is given at once; with one, it is released and the order sold."""
+    db = pg_db
+    released: list[list[str]] = []
+    real = lifecycle.release_expired_holds
+
+    async def spy(db: Database, **kw: Any) -> int:
+        released.append(list(kw.get("ticket_type_ids") or []))
+        return await real(db, **kw)
+
+    monkeypatch.setattr(reserve_module, "release_expired_holds", spy)
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=2)
+    now = datetime.now(UTC)
+    await reserve(db, order_request(event.id, (tt.id, 2)))
+    with pytest.raises(SoldOut) as sold_out:
+        await reserve(db, order_request(event.id, (tt.id, 1)))
+    assert sold_out.value.available == 0
+    assert released == []
+
+    other = await make_ticket(db, event.id, quantity=2)
+    stale = await reserve(db, order_request(event.id, (other.id, 2)), now=now - timedelta(hours=1))
+    fresh = await reserve(db, order_request(event.id, (other.id, 2)))
+    assert released == [[other.id]]
+    assert fresh.status == "pending" and (await get_order(db, stale.id)).status == "expired"

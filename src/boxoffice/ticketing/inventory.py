@@ -82,10 +82,16 @@ async def _expired_holds(session: AsyncSession, ticket_type_ids: Sequence[str], 
     return {tt_id: int(total or 0) for tt_id, total in rows.tuples()}
 
 
-def _sold_out(taking: _Taking, left: int) -> SoldOut:
-    """The answer to an order asking more of a ticket type than the ``left`` it has, on the type's first line."""
+class SoldOutNothingExpired(SoldOut):
+    """Sold out, and no hold of the order's ticket types had ended when that was found: there is no expired hold to
+    release and try again with (the reservation answers at once)."""
+
+
+def _sold_out(taking: _Taking, left: int, *, holds_ended: bool = True) -> SoldOut:
+    """The answer to an order asking more of a ticket type than the ``left`` it has, on the type's first line;
+    ``holds_ended=False`` when it is known that none of the order's ticket types has an ended hold."""
     tt = taking.ticket_type
-    return SoldOut(
+    return (SoldOut if holds_ended else SoldOutNothingExpired)(
         f"{tt.title}: only {left} left" if left else f"{tt.title} is sold out",
         ticket_type_id=tt.id,
         available=left,

@@ -20,7 +20,14 @@ from boxoffice.events import service as events
 from boxoffice.ticketing import attendance, voucher_uses
 from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing import vouchers as voucher_rules
-from boxoffice.ticketing.inventory import Counters, _counters, _record_availability, _rows, _take
+from boxoffice.ticketing.inventory import (
+    Counters,
+    SoldOutNothingExpired,
+    _counters,
+    _record_availability,
+    _rows,
+    _take,
+)
 from boxoffice.ticketing.models import Order, OrderStatus
 from boxoffice.ticketing.orders import _apply, _record_status, release_expired_holds
 from boxoffice.ticketing.plan import (
@@ -62,7 +69,9 @@ async def reserve(
     try:
         try:
             return await _reserve_once(db, request, now, hold, caps)
-        except SoldOut:
+        except SoldOut as sold_out:
+            if isinstance(sold_out, SoldOutNothingExpired):
+                raise  # the same read found no ended hold of these ticket types: nothing to release
             released = await release_expired_holds(
                 db, now=now, ticket_type_ids=sorted({line.ticket_type_id for line in request.lines})
             )

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import TextClause, bindparam, exists, select, text
 from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice.db import Database, JSONType, UTCDateTime, retrying_deadlocks
@@ -29,7 +29,7 @@ from boxoffice.ticketing import pricing as pricing_rules
 from boxoffice.ticketing import vouchers as voucher_rules
 from boxoffice.ticketing.inventory import PUBLIC_LEFT, _sold_out
 from boxoffice.ticketing.locked_first import LockedFirst, parameter_types
-from boxoffice.ticketing.models import Order, TicketType
+from boxoffice.ticketing.models import Order, OrderLine, OrderStatus, TicketType
 from boxoffice.ticketing.plan import (
     OrderRequest,
     Sale,
@@ -410,9 +410,16 @@ async def _reserve_fused(
                 max_uses, used = current_voucher[2], current_voucher[3]
                 if max_uses is not None and used + planned.applicable > max_uses:
                     raise voucher_rules.used_up(max(max_uses - used, 0))
+            # with, per ticket type, whether a hold of it has ended (a sold-out answer then releases it and tries
+            # again; without one it answers at once, no second look needed)
+            ended = (
+                exists()
+                .where(OrderLine.ticket_type_id == TicketType.id, Order.id == OrderLine.order_id)
+                .where(Order.status == OrderStatus.PENDING, Order.expires_at <= now)
+            )
             current = {
-                tt_id: (int(left), revision, deleted_at is None and event_revision == plan.event.revision)
-                for tt_id, left, revision, deleted_at, event_revision in (
+                tt_id: (int(left), revision, deleted_at is None and event_revision == plan.event.revision, held)
+                for tt_id, left, revision, deleted_at, event_revision, held in (
                     await session.execute(
                         select(
                             TicketType.id,
@@ -420,6 +427,7 @@ async def _reserve_fused(
                             TicketType.revision,
                             TicketType.deleted_at,
                             Event.revision,
+                            ended,
                         )
                         .join(Event, Event.id == TicketType.event_id)
                         .where(TicketType.id.in_([t.ticket_type.id for t in takings]))
@@ -427,13 +435,14 @@ async def _reserve_fused(
                 ).all()
             }
             for taking in takings:
-                _, revision, on_sale = current.get(taking.ticket_type.id, (0, None, False))
+                _, revision, on_sale, _ = current.get(taking.ticket_type.id, (0, None, False, True))
                 if not on_sale or revision != taking.ticket_type.revision:
                     return None  # the event or a ticket type changed since they were read
+            holds_ended = any(current[taking.ticket_type.id][3] for taking in takings)
             for taking in takings:
                 left = max(current[taking.ticket_type.id][0], 0)
                 if left < taking.quantity:
-                    raise _sold_out(taking, left)
+                    raise _sold_out(taking, left, holds_ended=holds_ended)
             return None  # tickets were freed in the meantime: the general path takes them
     set_committed_value(order, "person_id", rows[0].person_id)
     return order
