@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice import outbox
@@ -68,15 +68,19 @@ def _record_availability(session: AsyncSession, event_id: str, rows: Iterable[tu
         outbox.record(session, "availability", [event_topic(event_id)], payload)
 
 
+def hold_ended(now: datetime) -> ColumnElement[bool]:
+    """An order whose hold has ended at ``now``: still pending, past its expiry (what every reader and the sweeper
+    count as available again, and release)."""
+    return and_(Order.status == OrderStatus.PENDING, Order.expires_at <= now)
+
+
 async def _expired_holds(session: AsyncSession, ticket_type_ids: Sequence[str], now: datetime) -> dict[str, int]:
     if not ticket_type_ids:
         return {}
     rows = await session.execute(
         select(OrderLine.ticket_type_id, func.sum(OrderLine.quantity))
         .join(Order, Order.id == OrderLine.order_id)
-        .where(
-            Order.status == OrderStatus.PENDING, Order.expires_at <= now, OrderLine.ticket_type_id.in_(ticket_type_ids)
-        )
+        .where(hold_ended(now), OrderLine.ticket_type_id.in_(ticket_type_ids))
         .group_by(OrderLine.ticket_type_id)
     )
     return {tt_id: int(total or 0) for tt_id, total in rows.tuples()}

@@ -36,6 +36,7 @@ from boxoffice.ticketing.inventory import (
     _release,
     _rows,
     _shift,
+    hold_ended,
 )
 from boxoffice.ticketing.models import (
     SOLD_STATUSES,
@@ -398,7 +399,7 @@ async def release_expired_holds(
     """Expire pending orders whose hold has ended (the sweeper). Returns how many it expired."""
     now = now or utcnow()
     async with db.read() as session:
-        stmt = select(Order.id).where(Order.status == OrderStatus.PENDING, Order.expires_at <= now)
+        stmt = select(Order.id).where(hold_ended(now))
         if ticket_type_ids is not None:
             stmt = stmt.where(
                 exists().where(OrderLine.order_id == Order.id, OrderLine.ticket_type_id.in_(ticket_type_ids))
