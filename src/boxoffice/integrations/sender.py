@@ -44,7 +44,7 @@ from boxoffice.integrations.endpoints import signing_secrets
 from boxoffice.integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from boxoffice.integrations.notices import send_notices
 from boxoffice.notifications.transport import EmailTransport
-from boxoffice.outbox.models import OutboxMessage
+from boxoffice.outbox.models import MESSAGE_KEY_SQL, OutboxMessage
 
 if TYPE_CHECKING:
     import httpx
@@ -82,13 +82,12 @@ CANDIDATES_PER_CLAIM = 4
 keep the others waiting."""
 
 
-# The key of an outbox message's order (else ticket), written as the partial index of unpublished messages on
-# PostgreSQL has it (migration 0025), so that a look-up of a few keys is a few index probes.
-_MESSAGE_KEY_SQL = "coalesce(payload ->> 'order_id', payload ->> 'ticket_id')"
+# The key written as the partial index of unpublished messages has it, so that a look-up of a few keys is a few
+# index probes.
 _HELD_PG = text(
     f"""
-SELECT {_MESSAGE_KEY_SQL} AS key, min(id) AS oldest FROM outbox_messages
-WHERE published_at IS NULL AND {_MESSAGE_KEY_SQL} = ANY(:keys) AND kind = ANY(:kinds) AND attempts < :attempts
+SELECT {MESSAGE_KEY_SQL} AS key, min(id) AS oldest FROM outbox_messages
+WHERE published_at IS NULL AND {MESSAGE_KEY_SQL} = ANY(:keys) AND kind = ANY(:kinds) AND attempts < :attempts
 GROUP BY 1
 """
 ).bindparams(bindparam("keys", type_=ARRAY(String)), bindparam("kinds", type_=ARRAY(String)))

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from boxoffice.clock import utcnow
 from boxoffice.db import Base
 
+# The order (else ticket) a message is about, as SQL: the key of the PostgreSQL index of unpublished messages below;
+# a query that is to use that index writes the key as exactly this text (``integrations.sender._held_keys``).
+MESSAGE_KEY_SQL = "coalesce(payload ->> 'order_id', payload ->> 'ticket_id')"
+
 
 class OutboxMessage(Base):
     """A domain event to hand over. On PostgreSQL the unpublished ones are also indexed by their order's (else
@@ -21,7 +25,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_messages_unpublished", "published_at", "id"),
         Index(
             "ix_outbox_messages_unpublished_key",
-            text("coalesce(payload ->> 'order_id', payload ->> 'ticket_id')"),
+            text(MESSAGE_KEY_SQL),
             "id",
             postgresql_where=text("published_at IS NULL"),
         ).ddl_if(dialect="postgresql"),
