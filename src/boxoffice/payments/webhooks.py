@@ -58,6 +58,13 @@ DEFAULT_TOLERANCE = 300
 
 _COMPLETED = "checkout.session.completed"
 _PAID = "checkout.session.async_payment_succeeded"
+# The Checkout Session's ``payment_status`` values that mean "paid" in each of the two events that may confirm
+_PAID_STATUSES = {_COMPLETED: ("paid", "no_payment_required"), _PAID: ("paid",)}
+
+
+def _session_pays(kind: str, session: dict[str, Any]) -> bool:
+    """Whether a Checkout Session event of ``kind`` reports the session paid (other kinds never do)."""
+    return session.get("payment_status") in _PAID_STATUSES.get(kind, ())
 
 
 def _order_named(obj: dict[str, Any]) -> str | None:
@@ -263,9 +270,7 @@ class WebhookProcessor:
     ) -> Delivery | None:
         """``confirm_delivery`` for a Checkout Session that pays an order it names; None for any other delivery
         (nothing done)."""
-        status = obj.get("payment_status")
-        paid = status in ("paid", "no_payment_required") if kind == _COMPLETED else kind == _PAID and status == "paid"
-        order_id = _order_named(obj) if paid else None
+        order_id = _order_named(obj) if _session_pays(kind, obj) else None
         if order_id is None:
             return None
         object_id = obj.get("id")
@@ -346,15 +351,15 @@ class WebhookProcessor:
 
     async def _session_completed(self, session: dict[str, Any], *, at_once: bool) -> tuple[str, str | None]:
         pi = _payment_intent(session)
-        status = session.get("payment_status")
-        if status in ("paid", "no_payment_required") and at_once:
+        paid = _session_pays(_COMPLETED, session)
+        if paid and at_once:
             confirmed = await self._confirmed_at_once(session, pi)
             if confirmed is not None:
                 return CONFIRMED_OUTCOME, confirmed
         order = await self._order_for(session, session_id=session.get("id"), payment_intent=pi)
         if order is None:
             return "ignored: unknown order", None
-        if status in ("paid", "no_payment_required"):
+        if paid:
             return await self._confirm_paid(
                 order, amount=session.get("amount_total"), currency=session.get("currency"), payment_intent=pi
             ), order.id
@@ -365,14 +370,15 @@ class WebhookProcessor:
 
     async def _session_paid(self, session: dict[str, Any], *, at_once: bool) -> tuple[str, str | None]:
         pi = _payment_intent(session)
-        if session.get("payment_status") == "paid" and at_once:
+        paid = _session_pays(_PAID, session)
+        if paid and at_once:
             confirmed = await self._confirmed_at_once(session, pi)
             if confirmed is not None:
                 return CONFIRMED_OUTCOME, confirmed
         order = await self._order_for(session, session_id=session.get("id"), payment_intent=pi)
         if order is None:
             return "ignored: unknown order", None
-        if session.get("payment_status") != "paid":
+        if not paid:
             return "ignored: not paid", order.id
         return await self._confirm_paid(
             order, amount=session.get("amount_total"), currency=session.get("currency"), payment_intent=pi
