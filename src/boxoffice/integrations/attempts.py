@@ -156,12 +156,6 @@ async def record(
     """Write the attempt down. Only the claim's own attempt (``attempts`` unchanged since the claim) moves the
     delivery; a failure moves only a pending one (not one ended meanwhile by its endpoint's disabling). Returns
     whether this failure disabled the endpoint. A delivery deleted meanwhile (its endpoint was) is left alone."""
-    last = {
-        "last_attempt_at": outcome.started_at,
-        "last_status_code": outcome.status_code,
-        "last_error": outcome.error,
-        "locked_until": None,
-    }
     if outcome.delivered and db.dialect == "postgresql":
         await db.execute_one(
             _DELIVERED,
@@ -177,6 +171,12 @@ async def record(
             },
         )
         return False
+    last = {
+        "last_attempt_at": outcome.started_at,
+        "last_status_code": outcome.status_code,
+        "last_error": outcome.error,
+        "locked_until": None,
+    }
     mine = (WebhookDelivery.id == delivery.id, WebhookDelivery.attempts == delivery.attempt)
     endpoint = WebhookEndpoint.id == delivery.endpoint_id
     async with db.transaction() as session:
