@@ -12,7 +12,7 @@ import pytest
 import stripe
 from pydantic import SecretStr
 
-from boxoffice.payments.gateway import StripeGateway, StripeUnavailable
+from boxoffice.payments.gateway import StripeGateway, StripeRequestRejected, StripeUnavailable
 from boxoffice.payments.keys import StripeConfig
 
 
@@ -82,7 +82,7 @@ async def test_an_answer_cut_off_mid_body_is_a_retried_network_error() -> None:
         await server.wait_closed()
 
 
-async def serve_once(answer: bytes, seen: list[tuple[bytes, bytes]]) -> asyncio.Server:
+async def serve_once(answer: bytes, seen: list[tuple[bytes, bytes]], status: bytes = b"200 OK") -> asyncio.Server:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         length = next(
@@ -90,7 +90,8 @@ async def serve_once(answer: bytes, seen: list[tuple[bytes, bytes]]) -> asyncio.
         )
         seen.append((head, await reader.readexactly(length)))
         writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(answer) + answer
+            b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (status, len(answer))
+            + answer
         )
         await writer.drain()
         writer.close()
@@ -137,3 +138,39 @@ async def test_an_answer_without_a_url_is_stripe_being_unavailable() -> None:
         await gw.close()
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize("answer", [b'{"id": "cs_test_3", "url": "https://pay', b"\xff\xfe", b'["cs_test_3"]', b"null"])
+async def test_a_success_that_is_not_a_session_object_is_stripe_being_unavailable(answer: bytes) -> None:
+    seen: list[tuple[bytes, bytes]] = []
+    server = await serve_once(answer, seen)
+    gw = gateway(4, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    try:
+        with pytest.raises(StripeUnavailable) as exc:
+            await gw.create_checkout_session({"mode": "payment"}, idempotency_key="k")
+    finally:
+        await gw.close()
+        server.close()
+        await server.wait_closed()
+    assert len(seen) == 1  # a success is final: not sent again
+    assert "sk_test_concurrency" not in str(exc.value)
+
+
+async def test_a_refusal_is_read_by_the_sdk_and_reported_with_stripes_message() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+    error = (
+        b'{"error": {"type": "invalid_request_error", "code": "parameter_invalid_integer", '
+        b'"message": "Invalid integer: x", "param": "line_items[0][quantity]"}}'
+    )
+    server = await serve_once(error, seen, b"400 Bad Request")
+    gw = gateway(4, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    try:
+        with pytest.raises(StripeRequestRejected) as exc:
+            await gw.create_checkout_session({"mode": "payment"}, idempotency_key="k")
+    finally:
+        await gw.close()
+        server.close()
+        await server.wait_closed()
+    assert len(seen) == 1
+    assert exc.value.extra.get("stripe_code") == "parameter_invalid_integer"
+    assert "parameter_invalid_integer" in str(exc.value)
