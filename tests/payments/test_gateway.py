@@ -41,6 +41,7 @@ async def test_requests_beyond_the_cap_wait_their_turn(monkeypatch: pytest.Monke
     assert in_flight == 3
     release.set()
     results = await asyncio.gather(*calls)
+    await gw.close()  # the first tries' connection pool
     assert [(r.id, r.url) for r in results] == [(f"cs_k{i}", f"https://pay.test/k{i}") for i in range(10)]
     assert peak == 3
 
@@ -52,9 +53,12 @@ async def test_a_failed_request_gives_its_slot_back(monkeypatch: pytest.MonkeyPa
         raise stripe.APIConnectionError("network down")
 
     monkeypatch.setattr(gw.client, "raw_request_async", failing)
-    for _ in range(3):
-        with pytest.raises(StripeUnavailable):
-            await asyncio.wait_for(gw.create_checkout_session({}, idempotency_key="k"), 2)
+    try:
+        for _ in range(3):
+            with pytest.raises(StripeUnavailable):
+                await asyncio.wait_for(gw.create_checkout_session({}, idempotency_key="k"), 2)
+    finally:
+        await gw.close()
 
 
 async def test_an_answer_cut_off_mid_body_is_a_retried_network_error() -> None:

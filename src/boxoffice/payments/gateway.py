@@ -210,10 +210,10 @@ class StripeGateway:
 
         Its first attempt is one POST made here (``_first_try``), with the SDK's form encoding (``payments.form``)
         and headers made once; a success's JSON is read here, any other answer it need not retry by the SDK's own
-        response handling (its errors, translated as for every call); a network failure or an answer to retry (409, 5xx, ``Stripe-Should-Retry``) goes to the SDK's
-        own request with the same idempotency key and one retry fewer, so the attempts are the same as the SDK's
-        alone. The answer is never turned into SDK objects: that conversion walks every field of the session and
-        measured a seventh of a web process's CPU per order."""
+        response handling (its errors, translated as for every call); a network failure or an answer to retry
+        (409, 5xx, ``Stripe-Should-Retry``) goes to the SDK's own request with the same idempotency key and one
+        retry fewer, so the attempts are the same as the SDK's alone. The answer is never turned into SDK objects:
+        that conversion walks every field of the session and measured a seventh of a web process's CPU per order."""
         action = "create a Checkout Session"
         try:
             async with self._slots:
