@@ -45,7 +45,6 @@ def _unimportable(*names: str) -> Iterator[None]:
 # import brings in, rich and pygments: 4.2 MB); the SDK's unused defaults fall back to urllib and aiohttp.
 with _unimportable("requests", "httpx"):
     import stripe
-    from stripe._encode import _api_encode  # the SDK's own form encoding: the first try sends what the SDK would
 
 log = logging.getLogger("boxoffice.payments")
 
@@ -250,7 +249,7 @@ class StripeGateway:
         0.3 ms of CPU per order here. A success's JSON is read by pydantic-core: the SDK reads it into ordered dicts
         with a hook called for every object of the session, a tenth of the call's CPU; an answer it cannot read, and
         any error, is read by the SDK, as before."""
-        body = form_body(_api_encode(params))
+        body = form_body(params)
         headers = {**self._post_headers, "Idempotency-Key": idempotency_key}
         try:
             answer = await self._http.post_once(self._sessions_url, headers, body)
