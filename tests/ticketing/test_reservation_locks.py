@@ -12,8 +12,9 @@ import secrets
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from boxoffice.db import Database
+from boxoffice.db import Database, is_deadlock, sqlstate
 from boxoffice.errors import SoldOut
 from boxoffice.ticketing import locked_first
 from boxoffice.ticketing.confirm_pg import confirm_paid_in_one_statement
@@ -139,3 +140,66 @@ async def test_once_sold_out_an_order_waits_for_no_lock(pg_db: Database) -> None
     with pytest.raises(SoldOut):
         await attempt
     assert not blocked, "the sold-out order waited for the ticket type's lock"
+
+
+def _probe(statement: str) -> locked_first.LockedFirst:
+    """A ``LockedFirst`` whose statement is ``statement`` (one varchar column ``x``), locking nothing."""
+    return locked_first.LockedFirst(
+        f"boxoffice_probe_{secrets.token_hex(4)}", text(statement), column="x", locks="", types={"v": "integer"}
+    )
+
+
+async def test_the_driver_s_errors_reach_the_caller_as_sqlalchemy_s(pg_url: str) -> None:
+    """The autocommit call runs on the driver's connection; its errors are SQLAlchemy's, SQLSTATE included: a
+    unique violation is an ``IntegrityError`` (an Idempotency-Key used twice), a deadlock one that
+    ``retrying_deadlocks`` recognizes, and the connection stays usable."""
+    db = Database(pg_url, pool_size=1)
+    try:
+        async with db.plain() as connection:
+            await connection.execute(text("CREATE TEMP TABLE probe_once (v integer PRIMARY KEY)"))
+            insert = _probe("INSERT INTO probe_once (v) VALUES (:v) RETURNING CAST(v AS varchar) AS out_x")
+            assert [row.x for row in await insert.run(connection, {"v": 7}, autocommit=True)] == ["7"]
+            with pytest.raises(IntegrityError) as unique:
+                await insert.run(connection, {"v": 7}, autocommit=True)
+            assert sqlstate(unique.value) == "23505"
+            await connection.execute(
+                text(
+                    "CREATE FUNCTION pg_temp.raise_deadlock() RETURNS integer LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'a deadlock' USING ERRCODE = '40P01'; END $$"
+                )
+            )
+            deadlock = _probe("SELECT CAST(pg_temp.raise_deadlock() AS varchar) AS out_x WHERE :v > 0")
+            with pytest.raises(DBAPIError) as caught:
+                await deadlock.run(connection, {"v": 1}, autocommit=True)
+            assert is_deadlock(caught.value)
+            assert (await connection.execute(text("SELECT count(*) FROM probe_once"))).scalar() == 1
+    finally:
+        await db.dispose()
+
+
+async def test_a_call_cancelled_while_it_waits_leaves_no_connection_behind_in_the_pool(pg_url: str) -> None:
+    db = Database(pg_url, pool_size=1)
+    try:
+        waits = _probe("SELECT CAST(1 AS varchar) AS out_x FROM pg_sleep(:v)")
+        started = asyncio.Event()
+
+        pids: list[int] = []
+
+        async def call() -> None:
+            async with db.plain() as connection:
+                pids.append(await connection.scalar(text("SELECT pg_backend_pid()")))
+                started.set()
+                await waits.run(connection, {"v": 30}, autocommit=True)
+
+        task = asyncio.create_task(call())
+        await started.wait()
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with db.plain() as connection:  # the pool's one connection: a new one, not the interrupted one
+            assert await connection.scalar(text("SELECT pg_backend_pid()")) != pids[0]
+            rows = await _probe("SELECT CAST(:v AS varchar) AS out_x").run(connection, {"v": 5}, autocommit=True)
+            assert [row.x for row in rows] == ["5"]
+    finally:
+        await db.dispose()

@@ -198,6 +198,7 @@ class Payments:
     async def checkout_params(self, order: Order) -> dict[str, Any]:
         event_title, descriptions = await self._checkout_texts(order)
         ids = {"order_id": order.id, "event_id": order.event_id}
+        order_url = self.order_url(order)
         return {
             "mode": "payment",
             "line_items": checkout_line_items(order, descriptions, event_title),
@@ -205,8 +206,8 @@ class Payments:
             "client_reference_id": order.id,
             "metadata": ids,
             "payment_intent_data": {"metadata": ids},
-            "success_url": self.order_url(order) + "&session_id={CHECKOUT_SESSION_ID}",
-            "cancel_url": self.order_url(order) + "&checkout=canceled",
+            "success_url": order_url + "&session_id={CHECKOUT_SESSION_ID}",
+            "cancel_url": order_url + "&checkout=canceled",
             "expires_at": int(closures.session_expiry(order.expires_at, utcnow()).timestamp()),
             "submit_type": "book",
         }
