@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from boxoffice.notifications import mime
 from boxoffice.notifications.render import compose_confirmation
@@ -128,3 +131,39 @@ async def test_several_emails_over_one_smtp_connection() -> None:
     for env, email in zip(handler.received, [emails[0], *emails[2:]], strict=True):
         assert isinstance(env.original_content, bytes)
         assert re.sub(rb"\r\n", b"\n", env.original_content).rstrip() == email.data.replace(b"\r\n", b"\n").rstrip()
+
+
+def _the_librarys(addr_spec: str, display_name: str) -> tuple[str, str, str, str] | type[Exception]:
+    try:
+        made = Address(display_name=display_name, addr_spec=addr_spec)
+    except Exception as exc:  # whatever the library raises (an IndexError for "", for one)
+        return type(exc)
+    return str(made), made.addr_spec, made.username, made.domain
+
+
+def _ours(addr_spec: str, display_name: str) -> tuple[str, str, str, str] | type[Exception]:
+    try:
+        made = mime.address(addr_spec, display_name)
+    except Exception as exc:  # whatever the library raises (an IndexError for "", for one)
+        return type(exc)
+    return str(made), made.addr_spec, made.username, made.domain
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.from_regex(mime._PLAIN_ADDRESS, fullmatch=True),
+        st.emails(),
+        st.text(alphabet=st.sampled_from('aZ09._+-@"() \\\r\né<>,;'), max_size=20),
+    ),
+    st.sampled_from(["", "Ana", "Ana B. (Box)", 'O"Neil, Ana', "Zoë"]),
+)
+def test_an_address_is_the_one_the_standard_library_makes(addr_spec: str, display_name: str) -> None:
+    assert _ours(addr_spec, display_name) == _the_librarys(addr_spec, display_name)
+
+
+def test_a_plain_address_skips_the_parse_and_others_do_not() -> None:
+    assert mime._PLAIN_ADDRESS.fullmatch("ana.b+x@mail.example.com")
+    for other in ('"a b"@example.com', "a..b@example.com", "a@[127.0.0.1]", "a(c)@example.com", "zoë@example.com"):
+        assert not mime._PLAIN_ADDRESS.fullmatch(other)
+        assert _ours(other, "") == _the_librarys(other, "")

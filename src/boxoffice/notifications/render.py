@@ -18,7 +18,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from typing import Any
@@ -272,10 +271,10 @@ def compose_confirmation(
         ],
         ics.encode("utf-8"),
     )
-    to = Address(addr_spec=ctx.buyer_email.strip())
+    to = mime.address(ctx.buyer_email.strip())
     headers = [("Subject", _one_line(f"Your tickets for {ctx.event_title}")), ("From", sender), ("To", str(to))]
     if ctx.organizer_email:
-        reply_to = Address(display_name=_one_line(ctx.organizer_name), addr_spec=ctx.organizer_email.strip())
+        reply_to = mime.address(ctx.organizer_email.strip(), _one_line(ctx.organizer_name))
         headers.append(("Reply-To", str(reply_to)))
     headers += [
         ("Date", format_datetime((now or datetime.now(UTC)).astimezone(UTC), usegmt=True)),
@@ -324,10 +323,10 @@ def compose_simple(
     headers every email of ours carries. ``reply_to``: (name, address), the organizer's."""
     # The address only: a display name would be text the requester chose, shown by mail clients as if it came
     # from us (an order placed for someone else's address could greet them with anything).
-    to = Address(addr_spec=to_email.strip())
+    to = mime.address(to_email.strip())
     headers = [("Subject", _one_line(subject)), ("From", sender), ("To", str(to))]
     if reply_to is not None and reply_to[1]:
-        headers.append(("Reply-To", str(Address(display_name=_one_line(reply_to[0]), addr_spec=reply_to[1].strip()))))
+        headers.append(("Reply-To", str(mime.address(reply_to[1].strip(), _one_line(reply_to[0])))))
     headers += [
         ("Date", format_datetime((now or datetime.now(UTC)).astimezone(UTC), usegmt=True)),
         ("Message-ID", message_id(dedupe_key)),
