@@ -103,21 +103,33 @@ async def serve_once(answer: bytes, seen: list[tuple[bytes, bytes]], status: byt
     return await asyncio.start_server(handle, "127.0.0.1", 0)
 
 
-async def test_a_checkout_session_is_posted_form_encoded_with_its_idempotency_key() -> None:
+async def checkout_against(
+    answer: bytes, status: bytes = b"200 OK", params: dict[str, Any] | None = None, key: str = "k"
+) -> tuple[Any, list[tuple[bytes, bytes]]]:
+    """A Checkout Session created against a server that answers ``answer`` once: what the gateway returned (or
+    raised), and the requests the server got."""
     seen: list[tuple[bytes, bytes]] = []
-    server = await serve_once(b'{"id": "cs_test_1", "object": "checkout.session", "url": "https://pay.test/1"}', seen)
+    server = await serve_once(answer, seen, status)
     gw = gateway(4, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    try:
+        outcome: Any = await gw.create_checkout_session(params or {"mode": "payment"}, idempotency_key=key)
+    except Exception as exc:
+        outcome = exc
+    finally:
+        await gw.close()
+        server.close()
+        await server.wait_closed()
+    return outcome, seen
+
+
+async def test_a_checkout_session_is_posted_form_encoded_with_its_idempotency_key() -> None:
     params = {
         "mode": "payment",
         "line_items": [{"quantity": 2, "price_data": {"currency": "usd", "unit_amount": 1500}}],
         "metadata": {"order_id": "ord_1"},
     }
-    try:
-        created = await gw.create_checkout_session(params, idempotency_key="order-ord_1-0")
-    finally:
-        await gw.close()
-        server.close()
-        await server.wait_closed()
+    answer = b'{"id": "cs_test_1", "object": "checkout.session", "url": "https://pay.test/1"}'
+    created, seen = await checkout_against(answer, params=params, key="order-ord_1-0")
     assert (created.id, created.url) == ("cs_test_1", "https://pay.test/1")
     ((head, body),) = seen
     assert head.startswith(b"POST /v1/checkout/sessions HTTP/1.1")
@@ -131,50 +143,30 @@ async def test_a_checkout_session_is_posted_form_encoded_with_its_idempotency_ke
     }
 
 
-async def test_an_answer_without_a_url_is_stripe_being_unavailable() -> None:
-    seen: list[tuple[bytes, bytes]] = []
-    server = await serve_once(b'{"id": "cs_test_2", "object": "checkout.session", "url": null}', seen)
-    gw = gateway(4, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
-    try:
-        with pytest.raises(StripeUnavailable):
-            await gw.create_checkout_session({"mode": "payment"}, idempotency_key="k")
-    finally:
-        await gw.close()
-        server.close()
-        await server.wait_closed()
-
-
-@pytest.mark.parametrize("answer", [b'{"id": "cs_test_3", "url": "https://pay', b"\xff\xfe", b'["cs_test_3"]', b"null"])
-async def test_a_success_that_is_not_a_session_object_is_stripe_being_unavailable(answer: bytes) -> None:
-    seen: list[tuple[bytes, bytes]] = []
-    server = await serve_once(answer, seen)
-    gw = gateway(4, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
-    try:
-        with pytest.raises(StripeUnavailable) as exc:
-            await gw.create_checkout_session({"mode": "payment"}, idempotency_key="k")
-    finally:
-        await gw.close()
-        server.close()
-        await server.wait_closed()
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b'{"id": "cs_test_2", "object": "checkout.session", "url": null}',
+        b'{"id": "cs_test_3", "url": "https://pay',
+        b"\xff\xfe",
+        b'["cs_test_3"]',
+        b"null",
+    ],
+)
+async def test_a_success_that_is_not_a_session_with_a_url_is_stripe_being_unavailable(answer: bytes) -> None:
+    failure, seen = await checkout_against(answer)
+    assert isinstance(failure, StripeUnavailable)
     assert len(seen) == 1  # a success is final: not sent again
-    assert "sk_test_concurrency" not in str(exc.value)
+    assert "sk_test_concurrency" not in str(failure)
 
 
 async def test_a_refusal_is_read_by_the_sdk_and_reported_with_stripes_message() -> None:
-    seen: list[tuple[bytes, bytes]] = []
     error = (
         b'{"error": {"type": "invalid_request_error", "code": "parameter_invalid_integer", '
         b'"message": "Invalid integer: x", "param": "line_items[0][quantity]"}}'
     )
-    server = await serve_once(error, seen, b"400 Bad Request")
-    gw = gateway(4, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
-    try:
-        with pytest.raises(StripeRequestRejected) as exc:
-            await gw.create_checkout_session({"mode": "payment"}, idempotency_key="k")
-    finally:
-        await gw.close()
-        server.close()
-        await server.wait_closed()
+    failure, seen = await checkout_against(error, b"400 Bad Request")
+    assert isinstance(failure, StripeRequestRejected)
     assert len(seen) == 1
-    assert exc.value.extra.get("stripe_code") == "parameter_invalid_integer"
-    assert "parameter_invalid_integer" in str(exc.value)
+    assert failure.extra.get("stripe_code") == "parameter_invalid_integer"
+    assert "parameter_invalid_integer" in str(failure)
