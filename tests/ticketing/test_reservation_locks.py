@@ -19,6 +19,7 @@ from boxoffice.errors import SoldOut
 from boxoffice.ticketing import locked_first
 from boxoffice.ticketing.confirm_pg import confirm_paid_in_one_statement
 from boxoffice.ticketing.reserve import reserve
+from boxoffice.web.problems import refused_for_now
 from tests.helpers import counters, make_event, make_ticket, order_request
 
 pytestmark = pytest.mark.postgres
@@ -201,5 +202,39 @@ async def test_a_call_cancelled_while_it_waits_leaves_no_connection_behind_in_th
             assert await connection.scalar(text("SELECT pg_backend_pid()")) != pids[0]
             rows = await _probe("SELECT CAST(:v AS varchar) AS out_x").run(connection, {"v": 5}, autocommit=True)
             assert [row.x for row in rows] == ["5"]
+    finally:
+        await db.dispose()
+
+
+async def test_a_call_on_a_connection_the_server_dropped_is_a_lost_connection_and_is_replaced(pg_url: str) -> None:
+    """The server ended the pooled connection (a restart, ``pg_terminate_backend``): the call's error says the
+    connection was invalidated (the API answers 503 for it, as for SQLAlchemy's own statements), and the pool hands
+    out a new connection next."""
+    db = Database(pg_url, pool_size=1)
+    try:
+        probe = _probe("SELECT CAST(:v AS varchar) AS out_x")
+        async with db.plain() as connection:
+            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+            await probe.run(connection, {"v": 1}, autocommit=True)  # the function made on this connection
+        killer = Database(pg_url, pool_size=1)
+        try:
+            async with killer.plain() as connection:
+                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        finally:
+            await killer.dispose()
+        async with db.plain() as connection:
+            raw = await connection.get_raw_connection()
+            for _ in range(100):  # until the driver has seen the server close it
+                if raw.driver_connection.is_closed():  # type: ignore[union-attr]
+                    break
+                await asyncio.sleep(0.02)
+            with pytest.raises(DBAPIError) as lost:
+                await probe.run(connection, {"v": 2}, autocommit=True)
+        assert lost.value.connection_invalidated
+        assert refused_for_now(lost.value)
+        async with db.plain() as connection:
+            assert await connection.scalar(text("SELECT pg_backend_pid()")) != first
+            rows = await probe.run(connection, {"v": 3}, autocommit=True)
+            assert [row.x for row in rows] == ["3"]
     finally:
         await db.dispose()

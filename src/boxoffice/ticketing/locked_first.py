@@ -38,6 +38,7 @@ from boxoffice.db import sqlstate
 log = logging.getLogger(__name__)
 
 UNDEFINED_FUNCTION = "42883"
+INSUFFICIENT_PRIVILEGE = "42501"
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 _MADE = "boxoffice_locked_first"  # per connection (its ``info``): function name -> whether it could be made
 
@@ -103,10 +104,12 @@ class LockedFirst:
         for _ in range(2):
             if self.name not in made:
                 try:
-                    await raw.driver_connection.execute(self.ddl)  # type: ignore[union-attr]
+                    await _on_driver(raw, "execute", self.ddl)
                     made[self.name] = True
-                except asyncpg.InsufficientPrivilegeError as exc:
-                    log.warning("pg_temp.%s could not be made (%s): its statement runs alone", self.name, exc)
+                except DBAPIError as exc:
+                    if sqlstate(exc) != INSUFFICIENT_PRIVILEGE:
+                        raise
+                    log.warning("pg_temp.%s could not be made (%s): its statement runs alone", self.name, exc.orig)
                     made[self.name] = False
             if not (made[self.name] and ENABLED):
                 if not self.alone:
@@ -115,7 +118,11 @@ class LockedFirst:
             try:
                 argument = to_json(params).decode()  # datetimes as ISO 8601 (UTC written "Z")
                 if autocommit and getattr(raw.dbapi_connection, "autocommit", False):
-                    return await self._fetch(raw, argument)
+                    # on the driver's connection itself, without SQLAlchemy's execution machinery (a greenlet, its
+                    # cursor, its result): a sixth of a web process's CPU per order went to them
+                    records = await _on_driver(raw, "fetch", self._call_sql, argument)
+                    rows: list[Any] = [self._row(*record) for record in records]
+                    return rows
                 return list((await connection.execute(self.call, {"a": argument})).all())
             except DBAPIError as exc:
                 if sqlstate(exc) != UNDEFINED_FUNCTION:
@@ -125,36 +132,49 @@ class LockedFirst:
                     raise
         raise RuntimeError(f"pg_temp.{self.name} vanished twice in a row")
 
-    async def _fetch(self, raw: PoolProxiedConnection, argument: str) -> list[Any]:
-        """The call on the driver's connection itself, in autocommit as SQLAlchemy would send it, without its
-        execution machinery (a greenlet, its cursor, its result): a sixth of a web process's CPU per order went to
-        them. The driver's errors reach the caller as SQLAlchemy's would (``DBAPIError`` and its subclasses, the
-        SQLSTATE kept); a connection found closed, or interrupted by a cancellation, is invalidated, as SQLAlchemy
-        does, so that the pool does not hand it out again."""
-        driver = raw.driver_connection
-        assert driver is not None
-        try:
-            records = await driver.fetch(self._call_sql, argument)
-        except Exception as error:
-            translated = _translated(raw, self._call_sql, argument, error)  # before an invalidation drops the adapter
-            if driver.is_closed():  # the dialect's test of a disconnection
-                raw.invalidate(error)
-            raise translated from error
-        except BaseException:  # a cancellation mid-statement: the connection's state is unknown
-            raw.invalidate()
-            raise
-        return [self._row(*record) for record in records]
+
+# SQLSTATEs after which the server has ended the session: connection exceptions, and a server shutting down
+_SESSION_ENDED_CLASS, _SESSION_ENDED = "08", frozenset({"57P01", "57P02", "57P03"})
 
 
-def _translated(raw: PoolProxiedConnection, sql: str, argument: str, error: Exception) -> Exception:
+async def _on_driver(raw: PoolProxiedConnection, method: str, sql: str, *args: Any) -> Any:
+    """``sql`` run by ``method`` (``fetch``, ``execute``) of the driver's connection (asyncpg's) under ``raw``. Its
+    errors reach the caller as SQLAlchemy's would (``DBAPIError`` and its subclasses, the SQLSTATE kept). A connection
+    that is lost (closed, its session ended by the server, or left by an earlier failure in a state it cannot leave:
+    asyncpg's "another operation is in progress") is invalidated with the pool's older ones, and the error marked
+    ``connection_invalidated`` (the API answers 503 for it), as SQLAlchemy does on a disconnection; one interrupted by
+    a cancellation is invalidated alone. The pool then never hands them out again."""
+    driver = raw.driver_connection
+    assert driver is not None
+    try:
+        return await getattr(driver, method)(sql, *args)
+    except Exception as error:
+        state = getattr(error, "sqlstate", None) or ""
+        lost = (
+            driver.is_closed()
+            or isinstance(error, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError)
+            or state.startswith(_SESSION_ENDED_CLASS)
+            or state in _SESSION_ENDED
+        )
+        translated = _translated(raw, sql, args, error, lost)  # before the invalidation below drops the adapter
+        if lost:
+            raw._pool._invalidate(raw, error)
+        raise translated from error
+    except BaseException:  # a cancellation mid-statement: the connection's state is unknown
+        raw.invalidate()
+        raise
+
+
+def _translated(raw: PoolProxiedConnection, sql: str, args: tuple[Any, ...], error: Exception, lost: bool) -> Exception:
     """``error`` (the driver's) as the ``DBAPIError`` SQLAlchemy raises for it: the dialect's adapter translates it
-    to its DB-API error, which ``DBAPIError.instance`` wraps in the matching class (``IntegrityError``, ...). An
+    to its DB-API error, which ``DBAPIError.instance`` wraps in the matching class (``IntegrityError``, ...), marked
+    ``connection_invalidated`` when the connection was ``lost`` (a 503 then, as for SQLAlchemy's own statements). An
     error that is not the driver's (the adapter gives it back as it is) stays as it is."""
     adapter: Any = type(raw.dbapi_connection)
     dbapi: Any = raw._pool._dialect.loaded_dbapi
     try:
         adapter._handle_exception_no_connection(dbapi, error)
     except Exception as translated:
-        wrapped = DBAPIError.instance(sql, (argument,), translated, dbapi.Error)
+        wrapped = DBAPIError.instance(sql, args, translated, dbapi.Error, connection_invalidated=lost)
         return wrapped if isinstance(wrapped, DBAPIError) else error
     raise AssertionError("the adapter raises every error it is given")  # pragma: no cover
