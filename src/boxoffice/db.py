@@ -127,6 +127,17 @@ DEADLOCK_RETRIES = 3
 R = TypeVar("R")
 
 
+# SQLSTATEs after which PostgreSQL has ended the client's session: connection exceptions (class 08) and a server
+# shutting down or starting up (57P01 to 57P03).
+SESSION_ENDED_CLASS = "08"
+SESSION_ENDED_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def session_ended(state: str | None) -> bool:
+    """Whether an error's SQLSTATE says the server ended the session (the connection cannot be used again)."""
+    return state is not None and (state.startswith(SESSION_ENDED_CLASS) or state in SESSION_ENDED_STATES)
+
+
 def sqlstate(exc: DBAPIError) -> str | None:
     """PostgreSQL's SQLSTATE of the error (None from SQLite)."""
     return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)

@@ -31,12 +31,12 @@ _ESCAPES = str.maketrans(
 
 
 def _escaped(value: Any) -> str:
-    if isinstance(value, bytes):
-        return quote_plus(value).replace("%5B", "[").replace("%5D", "]")
-    text = str(value)
-    if text.isascii():
-        return text.translate(_ESCAPES)
-    return quote_plus(text).replace("%5B", "[").replace("%5D", "]")
+    if not isinstance(value, bytes):
+        text = str(value)
+        if text.isascii():
+            return text.translate(_ESCAPES)
+        value = text
+    return quote_plus(value).replace("%5B", "[").replace("%5D", "]")
 
 
 _KEYS: dict[str, str] = {}  # escaped keys: a Checkout Session's are the same few dozen every time

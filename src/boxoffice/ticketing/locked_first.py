@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import PoolProxiedConnection
 
-from boxoffice.db import sqlstate
+from boxoffice.db import session_ended, sqlstate
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,9 @@ class LockedFirst:
             + "BEGIN\n"
             + f"{locks.strip()}\nRETURN QUERY {_PARAMETER.sub(argument, statement.text)};\nEND\n$function$"
         )
-        self.call = text(f"SELECT out_{column} AS {column} FROM pg_temp.{name}(CAST(:a AS jsonb))")
-        self._call_sql = f"SELECT out_{column} AS {column} FROM pg_temp.{name}(CAST($1 AS jsonb))"
+        call = f"SELECT out_{column} AS {column} FROM pg_temp.{name}(CAST({{}} AS jsonb))"
+        self.call = text(call.format(":a"))  # through SQLAlchemy (in a transaction)
+        self._call_sql = call.format("$1")  # on the driver's connection (in autocommit)
         self._row = namedtuple("_Row", [column])  # type: ignore[misc]  # rows as SQLAlchemy's read
 
     async def run(self, connection: AsyncConnection, params: dict[str, Any], *, autocommit: bool) -> list[Row[Any]]:
@@ -133,10 +134,6 @@ class LockedFirst:
         raise RuntimeError(f"pg_temp.{self.name} vanished twice in a row")
 
 
-# SQLSTATEs after which the server has ended the session: connection exceptions, and a server shutting down
-_SESSION_ENDED_CLASS, _SESSION_ENDED = "08", frozenset({"57P01", "57P02", "57P03"})
-
-
 async def _on_driver(raw: PoolProxiedConnection, method: str, sql: str, *args: Any) -> Any:
     """``sql`` run by ``method`` (``fetch``, ``execute``) of the driver's connection (asyncpg's) under ``raw``. Its
     errors reach the caller as SQLAlchemy's would (``DBAPIError`` and its subclasses, the SQLSTATE kept). A connection
@@ -149,12 +146,10 @@ async def _on_driver(raw: PoolProxiedConnection, method: str, sql: str, *args: A
     try:
         return await getattr(driver, method)(sql, *args)
     except Exception as error:
-        state = getattr(error, "sqlstate", None) or ""
         lost = (
             driver.is_closed()
             or isinstance(error, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError)
-            or state.startswith(_SESSION_ENDED_CLASS)
-            or state in _SESSION_ENDED
+            or session_ended(getattr(error, "sqlstate", None))
         )
         translated = _translated(raw, sql, args, error, lost)  # before the invalidation below drops the adapter
         if lost:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
+from boxoffice.db import session_ended
 from boxoffice.errors import (
     BoxofficeError,
     Conflict,
@@ -187,11 +188,10 @@ def boxoffice_problem(exc: BoxofficeError) -> JSONResponse:
     return problem(status, exc.code, exc.title, exc.detail, errors=errors, headers=headers, **extra)
 
 
-# SQLSTATEs of a database that cannot serve now but will again: connection exceptions (class 08), insufficient
-# resources (class 53: "too many clients already", too many connections for a role, out of memory, disk full), and
-# a server shutting down or starting up (57P01 to 57P03).
-_FOR_NOW_CLASSES = ("08", "53")
-_FOR_NOW_STATES = frozenset({"57P01", "57P02", "57P03"})
+# SQLSTATEs of a database that cannot serve now but will again: a session the server ended (connection exceptions,
+# a server shutting down or starting up: ``db.session_ended``) and insufficient resources (class 53: "too many
+# clients already", too many connections for a role, out of memory, disk full).
+_OUT_OF_RESOURCES = "53"
 
 
 def refused_for_now(exc: DBAPIError) -> bool:
@@ -201,7 +201,7 @@ def refused_for_now(exc: DBAPIError) -> bool:
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         return True
     state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return isinstance(state, str) and (state.startswith(_FOR_NOW_CLASSES) or state in _FOR_NOW_STATES)
+    return isinstance(state, str) and (state.startswith(_OUT_OF_RESOURCES) or session_ended(state))
 
 
 def database_unavailable() -> JSONResponse:
