@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from boxoffice.db import Database
 from boxoffice.payments import confirm_delivery
@@ -200,8 +200,8 @@ async def test_a_delivery_for_an_unknown_order_is_counted_once(pg_db: Database) 
 async def test_a_delivery_whose_transaction_fails_leaves_nothing_counted(
     pg_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The count is part of the call's transaction: a call that fails (here: its connection's COMMIT never comes,
-    as when the web process dies) leaves no trace, and Stripe's retry is processed as the first delivery."""
+    """The count is part of the call's transaction: a call whose COMMIT fails leaves no trace (rolled back), its
+    connection goes on serving, and Stripe's retry is processed as the first delivery."""
     hooks = processor(pg_db)
     order = await a_pending_order(pg_db)
     payload = session_completed(order)
@@ -209,16 +209,20 @@ async def test_a_delivery_whose_transaction_fails_leaves_nothing_counted(
     class Died(Exception):
         pass
 
-    original = confirm_delivery._LOCKED_FIRST.run
+    original = locked_first._on_driver
+    sent: list[str] = []
 
-    async def dies_after_the_call(connection: Any, params: dict[str, Any], *, autocommit: bool) -> Any:
-        await original(connection, params, autocommit=autocommit)
-        raise Died
+    async def commit_fails(raw: Any, method: str, sql: str, *args: Any) -> Any:
+        sent.append(sql.split()[0])
+        if sql == "COMMIT":
+            raise Died
+        return await original(raw, method, sql, *args)
 
-    monkeypatch.setattr(confirm_delivery._LOCKED_FIRST, "run", dies_after_the_call)
+    monkeypatch.setattr(locked_first, "_on_driver", commit_fails)
     with pytest.raises(Died):
         await deliver(hooks, payload)
     monkeypatch.undo()
+    assert sent[-4:] == ["BEGIN", "SELECT", "COMMIT", "ROLLBACK"]
     async with pg_db.read() as session:
         assert await session.get(StripeEvent, json.loads(payload)["id"]) is None
     assert await order_status(pg_db, order.id) == "pending"
@@ -226,6 +230,61 @@ async def test_a_delivery_whose_transaction_fails_leaves_nothing_counted(
     retried = await deliver(hooks, payload)
     assert retried.outcome == "confirmed: order confirmed"
     assert (await stripe_event(pg_db, json.loads(payload)["id"])).deliveries == 1
+
+
+async def test_a_delivery_cancelled_while_it_waits_for_the_order_leaves_nothing_done(pg_db: Database) -> None:
+    """The web process dies (here: its request is cancelled) while the call waits for the order's row: the call
+    was inside BEGIN, so when the row is free and the call ends, PostgreSQL finds its client gone and rolls it
+    back instead of committing it; nothing is counted or confirmed, and Stripe's retry confirms the order."""
+    hooks = processor(pg_db)
+    order = await a_pending_order(pg_db)
+    payload = session_completed(order)
+    blocker = Database(pg_db.url, pool_size=1)
+    try:
+        async with blocker.engine.connect() as holding:
+            await holding.execute(text("SELECT 1 FROM orders WHERE id = :id FOR UPDATE"), {"id": order.id})
+            task = asyncio.create_task(deliver(hooks, payload))
+            waiting = await _backend_waiting_for_a_lock(pg_db, "boxoffice_confirm_delivery")
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await holding.rollback()  # the row is free: the call ends, and finds its client gone
+        for _ in range(250):
+            async with pg_db.read() as session:
+                gone = not await session.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": waiting}
+                )
+            if gone:
+                break
+            await asyncio.sleep(0.02)
+        assert gone
+    finally:
+        await blocker.dispose()
+    async with pg_db.read() as session:
+        assert await session.get(StripeEvent, json.loads(payload)["id"]) is None
+    assert await order_status(pg_db, order.id) == "pending"
+    assert await written_for(pg_db, order.id) == (0, [])
+
+    retried = await deliver(hooks, payload)
+    assert retried.outcome == "confirmed: order confirmed"
+    assert (await stripe_event(pg_db, json.loads(payload)["id"])).deliveries == 1
+
+
+async def _backend_waiting_for_a_lock(db: Database, function: str) -> int:
+    """The pid of the backend whose query calls ``function`` and waits for a lock (once it does)."""
+    for _ in range(250):
+        async with db.read() as session:
+            pid = await session.scalar(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE :calls "
+                    "AND pid <> pg_backend_pid()"
+                ),
+                {"calls": f"%{function}%"},
+            )
+        if pid is not None:
+            return int(pid)
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no call of {function} waited for a lock")
 
 
 async def test_without_the_function_the_step_by_step_path_counts_once(pg_db: Database, step_by_step: None) -> None:

@@ -150,35 +150,68 @@ def _probe(statement: str) -> locked_first.LockedFirst:
     )
 
 
-async def test_the_driver_s_errors_reach_the_caller_as_sqlalchemy_s(pg_url: str) -> None:
-    """The autocommit call runs on the driver's connection; its errors are SQLAlchemy's, SQLSTATE included: a
-    unique violation is an ``IntegrityError`` (an Idempotency-Key used twice), a deadlock one that
-    ``retrying_deadlocks`` recognizes, and the connection stays usable."""
+IN_TRANSACTION = pytest.mark.parametrize("transaction", [False, True], ids=["autocommit", "in a transaction"])
+
+
+@IN_TRANSACTION
+async def test_the_driver_s_errors_reach_the_caller_as_sqlalchemy_s(pg_url: str, transaction: bool) -> None:
+    """The call runs on the driver's connection; its errors are SQLAlchemy's, SQLSTATE included: a unique
+    violation is an ``IntegrityError`` (an Idempotency-Key used twice), a deadlock one that ``retrying_deadlocks``
+    recognizes; in a transaction, what the failed call wrote is rolled back; the connection stays usable."""
     db = Database(pg_url, pool_size=1)
     try:
         async with db.plain() as connection:
             await connection.execute(text("CREATE TEMP TABLE probe_once (v integer PRIMARY KEY)"))
             insert = _probe("INSERT INTO probe_once (v) VALUES (:v) RETURNING CAST(v AS varchar) AS out_x")
-            assert [row.x for row in await insert.run(connection, {"v": 7}, autocommit=True)] == ["7"]
+            assert [row.x for row in await insert.run(connection, {"v": 7}, transaction=transaction)] == ["7"]
             with pytest.raises(IntegrityError) as unique:
-                await insert.run(connection, {"v": 7}, autocommit=True)
+                await insert.run(connection, {"v": 7}, transaction=transaction)
             assert sqlstate(unique.value) == "23505"
             await connection.execute(
                 text(
                     "CREATE FUNCTION pg_temp.raise_deadlock() RETURNS integer LANGUAGE plpgsql AS "
-                    "$$ BEGIN RAISE EXCEPTION 'a deadlock' USING ERRCODE = '40P01'; END $$"
+                    "$$ BEGIN INSERT INTO probe_once (v) VALUES (8); "
+                    "RAISE EXCEPTION 'a deadlock' USING ERRCODE = '40P01'; END $$"
                 )
             )
             deadlock = _probe("SELECT CAST(pg_temp.raise_deadlock() AS varchar) AS out_x WHERE :v > 0")
             with pytest.raises(DBAPIError) as caught:
-                await deadlock.run(connection, {"v": 1}, autocommit=True)
+                await deadlock.run(connection, {"v": 1}, transaction=transaction)
             assert is_deadlock(caught.value)
-            assert (await connection.execute(text("SELECT count(*) FROM probe_once"))).scalar() == 1
+            assert (await connection.execute(text("SELECT array_agg(v) FROM probe_once"))).scalar() == [7]
+            assert not (await connection.get_raw_connection()).driver_connection.is_in_transaction()  # type: ignore[union-attr]
     finally:
         await db.dispose()
 
 
-async def test_a_call_cancelled_while_it_waits_leaves_no_connection_behind_in_the_pool(pg_url: str) -> None:
+async def test_a_call_in_a_transaction_commits_what_it_wrote(pg_url: str) -> None:
+    """BEGIN, the call, COMMIT: what the call wrote is there for every other connection, and the connection is
+    back in autocommit (no transaction left open)."""
+    db = Database(pg_url, pool_size=2)
+    try:
+        async with db.plain() as connection:
+            await connection.execute(text("CREATE TABLE IF NOT EXISTS probe_committed (v integer)"))
+        try:
+            value = secrets.randbelow(10**6)
+            insert = _probe("INSERT INTO probe_committed (v) VALUES (:v) RETURNING CAST(v AS varchar) AS out_x")
+            async with db.plain() as connection:
+                assert [row.x for row in await insert.run(connection, {"v": value}, transaction=True)] == [str(value)]
+                raw = await connection.get_raw_connection()
+                assert not raw.driver_connection.is_in_transaction()  # type: ignore[union-attr]
+                async with db.plain() as other:
+                    seen = await other.scalar(text("SELECT count(*) FROM probe_committed WHERE v = :v"), {"v": value})
+                assert seen == 1
+        finally:
+            async with db.plain() as connection:
+                await connection.execute(text("DROP TABLE probe_committed"))
+    finally:
+        await db.dispose()
+
+
+@IN_TRANSACTION
+async def test_a_call_cancelled_while_it_waits_leaves_no_connection_behind_in_the_pool(
+    pg_url: str, transaction: bool
+) -> None:
     db = Database(pg_url, pool_size=1)
     try:
         waits = _probe("SELECT CAST(1 AS varchar) AS out_x FROM pg_sleep(:v)")
@@ -190,7 +223,7 @@ async def test_a_call_cancelled_while_it_waits_leaves_no_connection_behind_in_th
             async with db.plain() as connection:
                 pids.append(await connection.scalar(text("SELECT pg_backend_pid()")))
                 started.set()
-                await waits.run(connection, {"v": 30}, autocommit=True)
+                await waits.run(connection, {"v": 30}, transaction=transaction)
 
         task = asyncio.create_task(call())
         await started.wait()
@@ -200,13 +233,16 @@ async def test_a_call_cancelled_while_it_waits_leaves_no_connection_behind_in_th
             await task
         async with db.plain() as connection:  # the pool's one connection: a new one, not the interrupted one
             assert await connection.scalar(text("SELECT pg_backend_pid()")) != pids[0]
-            rows = await _probe("SELECT CAST(:v AS varchar) AS out_x").run(connection, {"v": 5}, autocommit=True)
+            rows = await _probe("SELECT CAST(:v AS varchar) AS out_x").run(connection, {"v": 5})
             assert [row.x for row in rows] == ["5"]
     finally:
         await db.dispose()
 
 
-async def test_a_call_on_a_connection_the_server_dropped_is_a_lost_connection_and_is_replaced(pg_url: str) -> None:
+@IN_TRANSACTION
+async def test_a_call_on_a_connection_the_server_dropped_is_a_lost_connection_and_is_replaced(
+    pg_url: str, transaction: bool
+) -> None:
     """The server ended the pooled connection (a restart, ``pg_terminate_backend``): the call's error says the
     connection was invalidated (the API answers 503 for it, as for SQLAlchemy's own statements), and the pool hands
     out a new connection next."""
@@ -215,7 +251,7 @@ async def test_a_call_on_a_connection_the_server_dropped_is_a_lost_connection_an
         probe = _probe("SELECT CAST(:v AS varchar) AS out_x")
         async with db.plain() as connection:
             first = await connection.scalar(text("SELECT pg_backend_pid()"))
-            await probe.run(connection, {"v": 1}, autocommit=True)  # the function made on this connection
+            await probe.run(connection, {"v": 1})  # the function made on this connection
         killer = Database(pg_url, pool_size=1)
         try:
             async with killer.plain() as connection:
@@ -229,12 +265,12 @@ async def test_a_call_on_a_connection_the_server_dropped_is_a_lost_connection_an
                     break
                 await asyncio.sleep(0.02)
             with pytest.raises(DBAPIError) as lost:
-                await probe.run(connection, {"v": 2}, autocommit=True)
+                await probe.run(connection, {"v": 2}, transaction=transaction)
         assert lost.value.connection_invalidated
         assert refused_for_now(lost.value)
         async with db.plain() as connection:
             assert await connection.scalar(text("SELECT pg_backend_pid()")) != first
-            rows = await probe.run(connection, {"v": 3}, autocommit=True)
+            rows = await probe.run(connection, {"v": 3})
             assert [row.x for row in rows] == ["3"]
     finally:
         await db.dispose()

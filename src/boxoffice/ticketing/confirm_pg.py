@@ -18,12 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, TextClause, bindparam, text
-from sqlalchemy.exc import DBAPIError
 
 from boxoffice.clock import utcnow
-from boxoffice.db import Database, UTCDateTime, retrying_deadlocks, sqlstate
+from boxoffice.db import Database, UTCDateTime, retrying_deadlocks
 from boxoffice.ids import new_id
-from boxoffice.ticketing.locked_first import UNDEFINED_FUNCTION, LockedFirst, parameter_types
+from boxoffice.ticketing.locked_first import LockedFirst, parameter_types
 from boxoffice.topics import event_sales_topic, event_topic, order_topic
 
 # The ticket types' rows are locked in id order (``locked``), as every other writer of several of them does, so
@@ -165,18 +164,13 @@ async def run_in_transaction(db: Database, locked_first: LockedFirst, params: di
     """``locked_first`` run in a transaction of its own (BEGIN, the call, COMMIT: two round trips more than
     autocommit), so that a web process killed while the statement waits for a lock leaves nothing done, as on the
     general path: in autocommit the statement would go on and commit once the lock is free (Stripe's retry would
-    then find the order confirmed). A deadlock's victim is run again; a session that had forgotten the function
-    makes it again, in a new transaction."""
+    then find the order confirmed). A deadlock's victim is run again (a session that had forgotten the function
+    makes it again: ``LockedFirst.run``)."""
 
     async def run() -> list[Row[Any]]:
-        async with db.plain(transaction=True) as connection:
-            return await locked_first.run(connection, params, autocommit=False)
+        async with db.plain() as connection:
+            return await locked_first.run(connection, params, transaction=True)
 
-    try:
-        return await retrying_deadlocks(run)
-    except DBAPIError as exc:
-        if sqlstate(exc) != UNDEFINED_FUNCTION:
-            raise
     return await retrying_deadlocks(run)
 
 

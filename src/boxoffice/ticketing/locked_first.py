@@ -23,12 +23,12 @@ from __future__ import annotations
 import logging
 import re
 from collections import namedtuple
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import asyncpg
 from pydantic_core import to_json
-from sqlalchemy import Row, TextClause, text
+from sqlalchemy import Row, TextClause
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import PoolProxiedConnection
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 UNDEFINED_FUNCTION = "42883"
 INSUFFICIENT_PRIVILEGE = "42501"
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
+_T = TypeVar("_T")
 _MADE = "boxoffice_locked_first"  # per connection (its ``info``): function name -> whether it could be made
 
 # Off: every statement runs alone (``benchmarks/hot_rows.py`` compares the two).
@@ -89,19 +90,33 @@ class LockedFirst:
             + "BEGIN\n"
             + f"{locks.strip()}\nRETURN QUERY {_PARAMETER.sub(argument, statement.text)};\nEND\n$function$"
         )
-        call = f"SELECT out_{column} AS {column} FROM pg_temp.{name}(CAST({{}} AS jsonb))"
-        self.call = text(call.format(":a"))  # through SQLAlchemy (in a transaction)
-        self._call_sql = call.format("$1")  # on the driver's connection (in autocommit)
+        self._call_sql = f"SELECT out_{column} AS {column} FROM pg_temp.{name}(CAST($1 AS jsonb))"
         self._row = namedtuple("_Row", [column])  # type: ignore[misc]  # rows as SQLAlchemy's read
 
-    async def run(self, connection: AsyncConnection, params: dict[str, Any], *, autocommit: bool) -> list[Row[Any]]:
+    async def run(
+        self, connection: AsyncConnection, params: dict[str, Any], *, transaction: bool = False
+    ) -> list[Row[Any]]:
         """The statement's rows: through the function (made on this connection first if need be), or alone.
-        Call it before anything else runs on ``connection``: the function is then made outside the transaction (the
-        driver begins one with the first statement SQLAlchemy sends), and stays made whatever becomes of it. A
-        session that forgot its functions makes them again: at once in ``autocommit``, else at the next call (the
-        transaction is lost: the error goes to the caller)."""
+        ``connection``: an autocommit one (``Database.plain()``), with nothing else running on it. The call is sent
+        on the driver's connection itself, without SQLAlchemy's execution machinery (a greenlet, its cursor, its
+        result; a sixth of a web process's CPU per order went to them): alone in its transaction (autocommit), or
+        with ``transaction`` inside BEGIN and COMMIT, so that a process killed while the call waits for a lock
+        leaves nothing done (PostgreSQL aborts the open transaction of a client that is gone, where an autocommit
+        statement would finish and commit by itself); a failed call is rolled back. The function is made outside
+        any transaction and stays made; a session that forgot it makes it again and calls it again."""
         raw = await connection.get_raw_connection()
+        if not getattr(raw.dbapi_connection, "autocommit", False):
+            raise TypeError(f"pg_temp.{self.name} runs on an autocommit connection (Database.plain())")
         made: dict[str, bool] = raw.info.setdefault(_MADE, {})
+        argument = to_json(params).decode()  # datetimes as ISO 8601 (UTC written "Z")
+
+        async def call() -> list[Any]:
+            records = await _on_driver(raw, "fetch", self._call_sql, argument)
+            return [self._row(*record) for record in records]
+
+        async def alone() -> list[Row[Any]]:
+            return list((await connection.execute(self.statement, params)).all())
+
         for _ in range(2):
             if self.name not in made:
                 try:
@@ -115,23 +130,37 @@ class LockedFirst:
             if not (made[self.name] and ENABLED):
                 if not self.alone:
                     raise FunctionUnavailable(self.name)
-                return list((await connection.execute(self.statement, params)).all())
+                return await _in_transaction(raw, alone) if transaction else await alone()
             try:
-                argument = to_json(params).decode()  # datetimes as ISO 8601 (UTC written "Z")
-                if autocommit and getattr(raw.dbapi_connection, "autocommit", False):
-                    # on the driver's connection itself, without SQLAlchemy's execution machinery (a greenlet, its
-                    # cursor, its result): a sixth of a web process's CPU per order went to them
-                    records = await _on_driver(raw, "fetch", self._call_sql, argument)
-                    rows: list[Any] = [self._row(*record) for record in records]
-                    return rows
-                return list((await connection.execute(self.call, {"a": argument})).all())
+                return await _in_transaction(raw, call) if transaction else await call()
             except DBAPIError as exc:
                 if sqlstate(exc) != UNDEFINED_FUNCTION:
                     raise
-                del made[self.name]
-                if not autocommit:
-                    raise
+                del made[self.name]  # (rolled back: the connection is ready to make it again)
         raise RuntimeError(f"pg_temp.{self.name} vanished twice in a row")
+
+
+async def _in_transaction(raw: PoolProxiedConnection, work: Callable[[], Awaitable[_T]]) -> _T:
+    """``work`` between BEGIN and COMMIT sent on the driver's connection under ``raw`` (in autocommit, so
+    SQLAlchemy sends neither). A failure of ``work`` or of the COMMIT is rolled back before it reaches the caller;
+    a connection that cannot be rolled back (lost, or its state unknown) is invalidated, never handed out again."""
+    await _on_driver(raw, "execute", "BEGIN")
+    try:
+        result = await work()
+        await _on_driver(raw, "execute", "COMMIT")
+    except Exception:
+        if raw.is_valid:
+            try:
+                await _on_driver(raw, "execute", "ROLLBACK")
+            except Exception:
+                if raw.is_valid:
+                    raw.invalidate()
+        raise
+    except BaseException:  # a cancellation: the connection's state is unknown (its transaction maybe open)
+        if raw.is_valid:
+            raw.invalidate()
+        raise
+    return result
 
 
 async def _on_driver(raw: PoolProxiedConnection, method: str, sql: str, *args: Any) -> Any:

@@ -395,7 +395,7 @@ async def _reserve_fused(
     )
     async with db.plain() as session:
         # autocommit: the statement is alone in its transaction, so it may run again on the same connection
-        rows = await retrying_deadlocks(lambda: _LOCKED_FIRST[key].run(session, params, autocommit=True))
+        rows = await retrying_deadlocks(lambda: _LOCKED_FIRST[key].run(session, params))
         if not rows:
             if planned is not None:
                 current_voucher = (
