@@ -22,7 +22,8 @@ from boxoffice.outbox.dispatcher import Message
 
 LOOPBACK_OK = UrlPolicy(https_only=False, allow_loopback=True)
 # outbox ids of the messages made here: far above any a test database reaches, so never one of a real message
-_SEQ = itertools.count(10**12 + secrets.randbelow(10**9) * 1000)
+# ids of outbox messages that no outbox row has (the handler never reads the outbox)
+MESSAGE_IDS = itertools.count(10**12 + secrets.randbelow(10**9) * 1000)
 
 
 class FakeClock:
@@ -40,9 +41,9 @@ async def fan_out(
     db: Database, kind: str, payload: dict[str, Any], *, retry_for: timedelta = timedelta(hours=72)
 ) -> int:
     """The outbox handler's work for one domain event, as the dispatcher runs it. Returns the message's id."""
-    message = Message(next(_SEQ), kind, (), payload, utcnow())
+    message = Message(next(MESSAGE_IDS), kind, (), payload, utcnow())
     async with db.transaction() as session:
-        await DeliveryQueue(retry_for=retry_for)(session, message)
+        await DeliveryQueue(retry_for=retry_for)(session, [message])
     return message.id
 
 

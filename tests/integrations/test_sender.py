@@ -32,12 +32,14 @@ from boxoffice.integrations.verify import WebhookSignatureError
 from boxoffice.notifications.transport import FileTransport
 from boxoffice.outbox.dispatcher import Message
 from boxoffice.outbox.models import OutboxMessage
+from boxoffice.ticketing.reserve import reserve
 from tests.accounts.support import make_member
-from tests.helpers import eventually, make_event
+from tests.helpers import eventually, make_event, make_ticket, order_request
 from tests.integrations.conftest import Org
 from tests.integrations.receiver import Receiver
 from tests.integrations.support import (
     LOOPBACK_OK,
+    MESSAGE_IDS,
     FakeClock,
     add_endpoint,
     attempts_of,
@@ -318,7 +320,7 @@ async def test_an_order_s_event_waits_for_an_earlier_one_still_unhandled_in_the_
         # the first message is handled at last: its delivery is written as its message is marked published
         async with org.db.transaction() as session:
             message = Message(first_id, "order.created", (), first_payload, utcnow())
-            await DeliveryQueue(retry_for=timedelta(hours=72))(session, message)
+            await DeliveryQueue(retry_for=timedelta(hours=72))(session, [message])
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == first_id)
@@ -398,7 +400,7 @@ async def test_the_handler_writes_each_event_and_delivery_once_for_subscribers_o
     # the dispatcher ran the handler again for the same message (a claim that ran out): nothing more is written
     again = Message(message, "order.confirmed", (), confirmed, utcnow())
     async with org.db.transaction() as session:
-        await DeliveryQueue(retry_for=timedelta(hours=1))(session, again)
+        await DeliveryQueue(retry_for=timedelta(hours=1))(session, [again])
     transferred = {
         "event_id": org.event_id,
         "ticket_id": "tkt_moved",
@@ -552,7 +554,7 @@ async def test_an_earlier_event_handled_between_the_claims_reads_still_goes_firs
     async def handled_meanwhile(session: Any, keys: Any) -> dict[str, int]:
         async with org.db.transaction() as other:
             message = Message(first_id, "order.created", (), first_payload, utcnow())
-            await DeliveryQueue(retry_for=timedelta(hours=72))(other, message)
+            await DeliveryQueue(retry_for=timedelta(hours=72))(other, [message])
             handled = update(OutboxMessage).where(OutboxMessage.id == first_id)
             await other.execute(handled.values(published_at=utcnow(), locked_until=None))
         monkeypatch.setattr(sender_module, "_held_keys", original)
@@ -570,3 +572,57 @@ async def test_an_earlier_event_handled_between_the_claims_reads_still_goes_firs
         ("order.created", order_id),
         ("order.confirmed", order_id),
     ]
+
+
+async def test_a_batch_is_written_as_its_messages_one_by_one_would_be(org_on_both: Org) -> None:
+    """The dispatcher hands the handler its whole batch: each message gets its own event, with its own order's
+    lines, and its deliveries; a message that is not a webhook type, or whose organizer has no endpoint, gets none;
+    the batch handled again (a claim that ran out) with one new message writes only the new one's."""
+    org = org_on_both
+    endpoint = await add_endpoint(org.db, org.organizer_id, "http://127.0.0.1:9/batch")
+    tt = await make_ticket(org.db, org.event_id, quantity=10, base_price_cents=1500, title="Batch seat")
+    first = await reserve(org.db, order_request(org.event_id, (tt.id, 1)))
+    second = await reserve(org.db, order_request(org.event_id, (tt.id, 3)))
+    other = await make_event(org.db)  # another organizer, without endpoints
+
+    def message(kind: str, payload: dict[str, Any]) -> Message:
+        return Message(next(MESSAGE_IDS), kind, (), payload, utcnow())
+
+    batch = [
+        message("order.confirmed", order_event(org, first.id, "confirmed")),
+        message("availability", {"event_id": org.event_id, "ticket_types": []}),
+        message("order.confirmed", order_event(org, second.id, "confirmed")),
+        message("order.confirmed", order_event(Org(org.db, other.organizer_id, other.id), "ord_elsewhere")),
+        message("order.canceled", order_event(org, "ord_gone", "canceled")),  # its row cannot be read
+    ]
+    async with org.db.transaction() as session:
+        await DeliveryQueue(retry_for=timedelta(hours=1))(session, batch)
+    later = message("order.refunded", order_event(org, first.id, "refunded"))
+    async with org.db.transaction() as session:
+        await DeliveryQueue(retry_for=timedelta(hours=1))(session, [*batch, later])
+
+    delivered = await deliveries_of(org.db, endpoint.endpoint.id)
+    assert [(d.seq, d.event_type) for d in delivered] == [
+        (batch[0].id, "order.confirmed"),
+        (batch[2].id, "order.confirmed"),
+        (batch[4].id, "order.canceled"),
+        (later.id, "order.refunded"),
+    ]
+    assert [d.order_key for d in delivered] == [first.id, second.id, "ord_gone", first.id]
+    async with org.db.read() as session:
+        stored = (
+            await session.execute(
+                select(WebhookEvent.outbox_id, WebhookEvent.id, WebhookEvent.body).where(
+                    WebhookEvent.outbox_id.in_([m.id for m in [*batch, later]])
+                )
+            )
+        ).all()
+    assert sorted(row.outbox_id for row in stored) == [batch[0].id, batch[2].id, batch[4].id, later.id]
+    events_by_message = {row.outbox_id: row.id for row in stored}
+    assert [d.event_id for d in delivered] == [events_by_message[d.seq] for d in delivered]
+    objects = {row.outbox_id: json.loads(row.body)["data"]["object"] for row in stored}
+    assert [(line["ticket_type_id"], line["quantity"]) for line in objects[batch[0].id]["lines"]] == [(tt.id, 1)]
+    assert [(line["ticket_type_id"], line["quantity"]) for line in objects[batch[2].id]["lines"]] == [(tt.id, 3)]
+    assert objects[batch[2].id]["total_cents"] == second.total_cents == 4500
+    assert "lines" not in objects[batch[4].id]  # no row: the event's own fields
+    assert objects[later.id]["status"] == "refunded"

@@ -4,6 +4,7 @@ same order event, retried with backoff when the server refuses, and visible to t
 from __future__ import annotations
 
 import io
+import secrets
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,7 +17,7 @@ import zxingcpp
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from PIL import Image
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
@@ -24,7 +25,7 @@ from boxoffice.notifications.codes import verify_ticket_code
 from boxoffice.notifications.delivery import Mailer, list_emails, queue_emails
 from boxoffice.notifications.models import EmailMessage as EmailMessageRow
 from boxoffice.notifications.transport import SMTPTransport
-from boxoffice.outbox.dispatcher import OutboxDispatcher
+from boxoffice.outbox.dispatcher import Message, OutboxDispatcher
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.ticketing.orders import confirm_order, list_tickets
 from boxoffice.ticketing.reserve import reserve
@@ -166,3 +167,42 @@ async def test_failure_after_the_last_try_is_visible(pg_db: Database, smtp: tupl
         when += timedelta(hours=1)
     assert [e.status for e in await list_emails(pg_db, event_id, status="failed")] == ["failed"]
     assert await sender.deliver_due(now=when) == 0
+
+
+async def test_a_batch_queues_each_email_it_calls_for_once(db: Database) -> None:
+    """One statement for the dispatcher's whole batch: a row per email a message calls for (a confirmation, each
+    partial refund's amount, an account link), none for a message that calls for none (no email, not an email
+    kind); the same batch handled again (a claim that ran out) writes nothing more."""
+    tag = secrets.token_hex(4)
+    order, token = f"ord_{tag}", f"tok_{tag}"
+
+    def message(n: int, kind: str, **payload: object) -> Message:
+        return Message(n, kind, (), {"event_id": f"evt_{tag}", **payload}, utcnow())
+
+    batch = [
+        message(1, "order.confirmed", order_id=order, email="buyer@example.com"),
+        message(2, "order.partially_refunded", order_id=order, email="buyer@example.com", refunded_cents=500),
+        message(3, "order.partially_refunded", order_id=order, email="buyer@example.com", refunded_cents=800),
+        message(4, "order.created", order_id=order, email="buyer@example.com"),  # no email for this kind
+        message(5, "order.failed", order_id=order),  # no address to write to
+        message(6, "account.invited", token_id=token, email="new@example.com"),
+    ]
+    for _ in range(2):
+        async with db.transaction() as session:
+            await queue_emails(session, batch)
+    async with db.read() as session:
+        rows = (
+            await session.scalars(
+                select(EmailMessageRow)
+                .where(or_(EmailMessageRow.order_id == order, EmailMessageRow.token_id == token))
+                .order_by(EmailMessageRow.dedupe_key)
+            )
+        ).all()
+    assert [(r.dedupe_key, r.kind, r.to_email, r.amount_cents, r.status) for r in rows] == [
+        (f"account.invited:{token}", "invitation", "new@example.com", None, "pending"),
+        (f"order.confirmed:{order}", "confirmation", "buyer@example.com", None, "pending"),
+        (f"order.partially_refunded:{order}:500", "refund", "buyer@example.com", 500, "pending"),
+        (f"order.partially_refunded:{order}:800", "refund", "buyer@example.com", 800, "pending"),
+    ]
+    assert {(r.order_id, r.event_id) for r in rows if r.token_id is None} == {(order, f"evt_{tag}")}
+    assert [(r.order_id, r.event_id) for r in rows if r.token_id is not None] == [("", "")]

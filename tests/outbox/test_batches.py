@@ -41,10 +41,11 @@ async def test_two_dispatchers_handle_and_publish_each_message_once(pg_db: Datab
     handled: Counter[int] = Counter()
     published: Counter[int] = Counter()
 
-    async def handler(session: AsyncSession, message: Message) -> None:
-        if message.kind == kind:
-            handled[message.id] += 1
-            await asyncio.sleep(0)  # let the other dispatcher run in the middle of a batch
+    async def handler(session: AsyncSession, messages: Sequence[Message]) -> None:
+        for message in messages:
+            if message.kind == kind:
+                handled[message.id] += 1
+                await asyncio.sleep(0)  # let the other dispatcher run in the middle of a batch
 
     async def publish(pairs: Sequence[tuple[str, dict[str, Any]]]) -> None:
         for topic, wire in pairs:
@@ -76,9 +77,8 @@ async def test_a_claim_left_by_a_dead_dispatcher_is_taken_again_after_it_expires
         )
     seen: list[int] = []
 
-    async def handler(session: AsyncSession, message: Message) -> None:
-        if message.kind == kind:
-            seen.append(message.id)
+    async def handler(session: AsyncSession, messages: Sequence[Message]) -> None:
+        seen.extend(message.id for message in messages if message.kind == kind)
 
     dispatcher = OutboxDispatcher(db, handlers=[handler])
     while await dispatcher.drain_once():
@@ -105,8 +105,8 @@ async def test_a_failing_message_waits_longer_each_time_and_the_others_go_on(db:
     bad, *good = await add_messages(db, kind, 4)
     broken = True
 
-    async def handler(session: AsyncSession, message: Message) -> None:
-        if message.id == bad and broken:
+    async def handler(session: AsyncSession, messages: Sequence[Message]) -> None:
+        if broken and any(message.id == bad for message in messages):
             raise RuntimeError("cannot handle this one")
 
     dispatcher = OutboxDispatcher(db, handlers=[handler], retry_base=10.0, max_retry_delay=45.0)
@@ -141,11 +141,14 @@ async def test_a_claim_takes_at_most_a_batch(db: Database) -> None:
     ids = await add_messages(db, kind, 30)
     sizes: list[int] = []
 
-    async def handler(session: AsyncSession, message: Message) -> None:
-        pass
+    batches: list[int] = []
+
+    async def handler(session: AsyncSession, messages: Sequence[Message]) -> None:
+        batches.append(len(messages))
 
     dispatcher = OutboxDispatcher(db, handlers=[handler], batch_size=7)
     while n := await dispatcher.drain_once():
         sizes.append(n)
+    assert batches == sizes  # the handler is called once per batch, with the whole batch
     assert max(sizes) <= 7 and sum(sizes) >= 30
     assert all(row.published_at is not None for row in (await state(db, ids)).values())

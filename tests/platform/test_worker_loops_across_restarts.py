@@ -5,7 +5,7 @@ a restart, and after its last try is listed as failed for the organizer."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -80,8 +80,8 @@ class FailingHandler:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def __call__(self, session: AsyncSession, message: Message) -> None:
-        if message.kind == "order.confirmed":
+    async def __call__(self, session: AsyncSession, messages: Sequence[Message]) -> None:
+        if any(message.kind == "order.confirmed" for message in messages):
             self.calls += 1
             raise RuntimeError("handler broke")
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
 
 from boxoffice.clock import utcnow
 from boxoffice.db import insert_for
@@ -75,78 +77,100 @@ class DeliveryQueue:
             found = self._endpoints[organizer] = [(row.id, list(row.event_types)) for row in rows]
         return found
 
-    async def __call__(self, session: AsyncSession, message: Message) -> None:
-        event_type = catalog.webhook_type(message.kind)
-        event_id = message.payload.get("event_id")
-        if event_type is None or not isinstance(event_id, str):
+    async def __call__(self, session: AsyncSession, messages: Sequence[Message]) -> None:
+        wanted: list[_Wanted] = []
+        for message in messages:
+            event_type = catalog.webhook_type(message.kind)
+            event_id = message.payload.get("event_id")
+            if event_type is None or not isinstance(event_id, str):
+                continue
+            organizer = await self._organizer(session, event_id)
+            if organizer is None:
+                continue
+            endpoints = [
+                endpoint_id
+                for endpoint_id, types in await self._enabled_endpoints(session, organizer)
+                if catalog.subscribed(types, event_type)
+            ]
+            if endpoints:
+                wanted.append(_Wanted(message, event_type, organizer, endpoints))
+        if not wanted:
             return
-        organizer = await self._organizer(session, event_id)
-        if organizer is None:
-            return
-        endpoints = [
-            endpoint_id
-            for endpoint_id, types in await self._enabled_endpoints(session, organizer)
-            if catalog.subscribed(types, event_type)
-        ]
-        if not endpoints:
-            return
-        webhook_event_id = await self._event(session, message, event_type, organizer)
+        webhook_events = await self._events(session, wanted)
         now = utcnow()
-        key = catalog.order_key(message.payload, webhook_event_id)
-        await session.execute(
-            insert_for(session, WebhookDelivery)
-            .values(
-                [
-                    {
-                        "id": new_id("whd"),
-                        "endpoint_id": endpoint_id,
-                        "event_id": webhook_event_id,
-                        "event_type": event_type,
-                        "order_key": key,
-                        "seq": message.id,
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "retry_until": now + self.retry_for,
-                        "created_at": now,
-                    }
-                    for endpoint_id in endpoints
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+        rows = [
+            {
+                "id": new_id("whd"),
+                "endpoint_id": endpoint_id,
+                "event_id": webhook_events[one.message.id],
+                "event_type": one.event_type,
+                "order_key": catalog.order_key(one.message.payload, webhook_events[one.message.id]),
+                "seq": one.message.id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "retry_until": now + self.retry_for,
+                "created_at": now,
+            }
+            for one in wanted
+            for endpoint_id in one.endpoints
+        ]
+        connection = await session.connection()  # plain INSERTs, one per batch, without the ORM's bulk machinery
+        await connection.execute(
+            insert_for(session, WebhookDelivery).on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"]),
+            rows,
         )
         self.queued = True
 
-    async def _event(self, session: AsyncSession, message: Message, event_type: str, organizer: str) -> str:
-        """The webhook event of this outbox message: written the first time, found every other time (a handler
-        run again after its claim ran out)."""
-        order = None
-        order_id = message.payload.get("order_id")
-        if message.kind.startswith("order.") and isinstance(order_id, str):
-            order = (
-                (await session.scalars(select(Order).where(Order.id == order_id).options(joinedload(Order.lines))))
-                .unique()
-                .one_or_none()
+    async def _events(self, session: AsyncSession, wanted: Sequence[_Wanted]) -> dict[int, str]:
+        """The webhook event of each outbox message (by its id): written the first time, found every other time (a
+        handler run again after its claim ran out). The orders the events are about are read in one query."""
+        order_ids = {
+            order_id
+            for one in wanted
+            if one.message.kind.startswith("order.")
+            and isinstance(order_id := one.message.payload.get("order_id"), str)
+        }
+        orders: dict[str, Order] = {}
+        if order_ids:
+            found = await session.scalars(
+                select(Order).where(Order.id.in_(order_ids)).options(selectinload(Order.lines))
             )
-        webhook_event_id = new_id("evt")
-        body = catalog.event_body(
-            webhook_event_id, event_type, message.created_at, catalog.event_data(message.kind, message.payload, order)
-        )
-        written = await session.scalar(
-            insert_for(session, WebhookEvent)
-            .values(
-                id=webhook_event_id,
-                outbox_id=message.id,
-                type=event_type,
-                organizer_id=organizer,
-                body=body,
-                created_at=utcnow(),
+            orders = {order.id: order for order in found}
+        now = utcnow()
+        rows = []
+        for one in wanted:
+            message = one.message
+            order = orders.get(message.payload.get("order_id", "")) if message.kind.startswith("order.") else None
+            webhook_event_id = new_id("evt")
+            data = catalog.event_data(message.kind, message.payload, order)
+            rows.append(
+                {
+                    "id": webhook_event_id,
+                    "outbox_id": message.id,
+                    "type": one.event_type,
+                    "organizer_id": one.organizer,
+                    "body": catalog.event_body(webhook_event_id, one.event_type, message.created_at, data),
+                    "created_at": now,
+                }
             )
-            .on_conflict_do_nothing(index_elements=["outbox_id"])
-            .returning(WebhookEvent.id)
+        connection = await session.connection()
+        await connection.execute(
+            insert_for(session, WebhookEvent).on_conflict_do_nothing(index_elements=["outbox_id"]), rows
         )
-        if written is not None:
-            return str(written)
-        stored = await session.scalar(select(WebhookEvent.id).where(WebhookEvent.outbox_id == message.id))
-        assert stored is not None
-        return stored
+        stored = await connection.execute(
+            select(WebhookEvent.outbox_id, WebhookEvent.id).where(
+                WebhookEvent.outbox_id.in_([one.message.id for one in wanted])
+            )
+        )
+        return {outbox_id: webhook_event_id for outbox_id, webhook_event_id in stored.all()}
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """A message of the batch that goes out as ``event_type`` to ``endpoints`` of ``organizer``."""
+
+    message: Message
+    event_type: str
+    organizer: str
+    endpoints: list[str]

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from sqlalchemy import String, any_, bindparam, or_, select, update
@@ -86,32 +87,40 @@ def queues_email(message: Message) -> bool:
     return (message.kind in EMAIL_KINDS or message.kind in ACCOUNT_EMAIL_KINDS) and bool(message.payload.get("email"))
 
 
-async def queue_emails(session: AsyncSession, message: Message) -> None:
-    """Outbox handler: queue the email an order event calls for (idempotent per dedupe key)."""
+async def queue_emails(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """Outbox handler: queue the emails the batch's order, waiting-list and account events call for, in one
+    statement (idempotent per dedupe key)."""
+    now = utcnow()
+    rows = [row for message in messages if (row := _email_row(message, now)) is not None]
+    if rows:
+        connection = await session.connection()  # a plain INSERT of the rows, without the ORM's bulk machinery
+        await connection.execute(
+            insert_for(session, EmailMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows
+        )
+
+
+def _email_row(message: Message, now: datetime) -> dict[str, Any] | None:
+    """The ``email_messages`` row ``message`` calls for, or None."""
     kind = EMAIL_KINDS.get(message.kind) or ACCOUNT_EMAIL_KINDS.get(message.kind)
     if kind is None or not message.payload.get("email"):
-        return
+        return None
     amount = message.payload.get("refunded_cents") if kind == "refund" else None
     token_id = message.payload.get("token_id") if message.kind in ACCOUNT_EMAIL_KINDS else None
-    await session.execute(
-        insert_for(session, EmailMessage)
-        .values(
-            id=new_id("em"),
-            dedupe_key=dedupe_key(message),
-            kind=kind,
-            order_id=message.payload.get("order_id") if token_id is None else "",
-            waiting_list_entry_id=message.payload.get("entry_id"),
-            event_id=message.payload.get("event_id", "") if token_id is None else "",
-            token_id=token_id,
-            to_email=message.payload["email"],
-            amount_cents=amount,
-            status="pending",
-            attempts=0,
-            next_attempt_at=utcnow(),
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
+    return {
+        "id": new_id("em"),
+        "dedupe_key": dedupe_key(message),
+        "kind": kind,
+        "order_id": message.payload.get("order_id") if token_id is None else "",
+        "waiting_list_entry_id": message.payload.get("entry_id"),
+        "event_id": message.payload.get("event_id", "") if token_id is None else "",
+        "token_id": token_id,
+        "to_email": message.payload["email"],
+        "amount_cents": amount,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 async def list_emails(db: Database, event_id: str, *, status: str | None = None) -> list[EmailMessage]:

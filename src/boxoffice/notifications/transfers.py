@@ -10,6 +10,7 @@ process imports this module for the outbox handler only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -44,28 +45,31 @@ def transfer_of(dedupe_key: str) -> str:
     return transfer_id
 
 
-async def queue_transfer_emails(session: AsyncSession, message: Message) -> None:
-    """Outbox handler: an email to each side of a transfer (idempotent per dedupe key)."""
-    if message.kind != KIND:
-        return
-    payload = message.payload
+async def queue_transfer_emails(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """Outbox handler: an email to each side of each transfer of the batch, in one statement (idempotent per dedupe
+    key)."""
     now = utcnow()
-    for kind, side in TRANSFER_KINDS.items():
-        await session.execute(
-            insert_for(session, EmailRow)
-            .values(
-                id=new_id("em"),
-                dedupe_key=transfer_dedupe_key(payload["transfer_id"], side),
-                kind=kind,
-                order_id=payload["order_id"],
-                event_id=payload["event_id"],
-                to_email=payload[side]["email"],
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    rows = [
+        {
+            "id": new_id("em"),
+            "dedupe_key": transfer_dedupe_key(message.payload["transfer_id"], side),
+            "kind": kind,
+            "order_id": message.payload["order_id"],
+            "event_id": message.payload["event_id"],
+            "to_email": message.payload[side]["email"],
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for message in messages
+        if message.kind == KIND
+        for kind, side in TRANSFER_KINDS.items()
+    ]
+    if rows:
+        connection = await session.connection()
+        await connection.execute(
+            insert_for(session, EmailRow).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows
         )
 
 

@@ -53,7 +53,10 @@ class Message:
 
 Publisher = Callable[[Sequence[tuple[str, dict[str, Any]]]], Awaitable[None]]
 """Publishes a batch of (topic, message) pairs in order, e.g. ``Broker.publish_many``."""
-DbHandler = Callable[[AsyncSession, Message], Awaitable[None]]
+DbHandler = Callable[[AsyncSession, Sequence[Message]], Awaitable[None]]
+"""Handles a batch of messages (one, when a batch that failed is retried message by message) in the transaction that
+marks them published: one statement per batch, not per message, where it can (a statement's construction and round
+trip cost the worker more than its rows)."""
 
 
 async def prune_published(db: Database, *, older_than: timedelta, batch: int = 1000) -> int:
@@ -251,9 +254,8 @@ class OutboxDispatcher:
 
     async def _finish(self, messages: Sequence[Message]) -> None:
         async with self.db.transaction() as session:
-            for message in messages:
-                for handler in self.handlers:
-                    await handler(session, message)
+            for handler in self.handlers:
+                await handler(session, messages)
             # The session's own connection, in its transaction, without the ORM's bulk UPDATE path.
             connection = await session.connection()
             mark = _MARK_PUBLISHED_PG if self.db.dialect == "postgresql" else _MARK_PUBLISHED
