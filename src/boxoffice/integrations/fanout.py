@@ -1,7 +1,8 @@
-"""From domain events to deliveries: an outbox handler (``queue_deliveries``) that, in the transaction marking a
-domain event handled, writes its webhook event (the body, made once) and one delivery per enabled endpoint of the
-event's organizer subscribed to its type. Both are unique (per outbox message, per endpoint and event), so a
-handler run twice writes them once; a delivery is queued for every committed change, at least once.
+"""From domain events to deliveries: an outbox handler (``DeliveryQueue``) that, in the transaction marking a batch
+of domain events handled, writes each one's webhook event (the body, made once) and one delivery per enabled
+endpoint of the event's organizer subscribed to its type, one INSERT per batch for each. Both are unique (per outbox
+message, per endpoint and event), so a handler run twice writes them once; a delivery is queued for every committed
+change, at least once.
 """
 
 from __future__ import annotations
@@ -125,12 +126,7 @@ class DeliveryQueue:
     async def _events(self, session: AsyncSession, wanted: Sequence[_Wanted]) -> dict[int, str]:
         """The webhook event of each outbox message (by its id): written the first time, found every other time (a
         handler run again after its claim ran out). The orders the events are about are read in one query."""
-        order_ids = {
-            order_id
-            for one in wanted
-            if one.message.kind.startswith("order.")
-            and isinstance(order_id := one.message.payload.get("order_id"), str)
-        }
+        order_ids = {order_id for one in wanted if (order_id := _order_of(one.message)) is not None}
         orders: dict[str, Order] = {}
         if order_ids:
             found = await session.scalars(
@@ -141,7 +137,8 @@ class DeliveryQueue:
         rows = []
         for one in wanted:
             message = one.message
-            order = orders.get(message.payload.get("order_id", "")) if message.kind.startswith("order.") else None
+            order_id = _order_of(message)
+            order = orders.get(order_id) if order_id is not None else None
             webhook_event_id = new_id("evt")
             data = catalog.event_data(message.kind, message.payload, order)
             rows.append(
@@ -164,6 +161,12 @@ class DeliveryQueue:
             )
         )
         return {outbox_id: webhook_event_id for outbox_id, webhook_event_id in stored.all()}
+
+
+def _order_of(message: Message) -> str | None:
+    """The order an ``order.*`` message is about (its webhook event describes it as stored), else None."""
+    order_id = message.payload.get("order_id")
+    return order_id if message.kind.startswith("order.") and isinstance(order_id, str) else None
 
 
 @dataclass(frozen=True)
