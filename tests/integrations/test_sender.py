@@ -651,7 +651,7 @@ async def test_a_claim_reads_as_many_deliveries_as_it_takes_whatever_the_backlog
         async with db.transaction() as session:
             await sender_module.in_due_order(session)
             read_before = await _deliveries_read(session)
-            candidates = (await session.execute(sender_module.due_candidates(utcnow(), 32))).all()
+            candidates = (await session.execute(sender_module.DUE_CANDIDATES, {"now": utcnow(), "limit": 32})).all()
             read = await _deliveries_read(session) - read_before
         assert [seq for _, _, seq in candidates] == [m.id for m in messages[:32]]  # the first due, in their order
         assert read <= 64, f"the claim read {read} deliveries for 32 candidates"

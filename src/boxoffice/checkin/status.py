@@ -71,7 +71,7 @@ async def list_status(db: Database, list_id: str, scanner: Scanner) -> ListStatu
                     .where(Order.event_id == lst.event_id, Order.status.in_(SOLD_STATUSES), Ticket.status == "valid")
                     .group_by(Ticket.ticket_type_id)
                 )
-            ).tuples()
+            )
         }
         counts: dict[tuple[str, bool], int] = {
             (tt_id, bool(duplicate)): int(n)
@@ -81,7 +81,7 @@ async def list_status(db: Database, list_id: str, scanner: Scanner) -> ListStatu
                     .where(Checkin.list_id == lst.id, Checkin.undone_at.is_(None))
                     .group_by(Checkin.ticket_type_id, Checkin.duplicate)
                 )
-            ).tuples()
+            )
         }
     out = []
     for tt_id, title, deleted_at in types:

@@ -159,4 +159,4 @@ async def list_participants(
         )
         if role is not None:
             stmt = stmt.where(EventParticipant.role == role)
-        return [(p, person) for p, person in (await session.execute(stmt)).tuples()]
+        return [(p, person) for p, person in (await session.execute(stmt))]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ARRAY, ColumnElement, Select, String, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import ARRAY, Integer, String, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -120,44 +120,59 @@ async def _held_keys(session: AsyncSession, keys: Collection[str]) -> dict[str, 
             )
             .group_by(key)
         )
-    return {held: oldest for held, oldest in rows.tuples() if held is not None}
+    return {held: oldest for held, oldest in rows if held is not None}
 
 
-def _unclaimed(now: datetime) -> ColumnElement[bool]:
-    return or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now)
-
-
-def _waiting() -> ColumnElement[bool]:
-    """An earlier delivery of the same key to the same endpoint is pending: this one waits for it. Looked up by
-    ``ix_webhook_deliveries_sequence`` (endpoint, key, seq); ``status`` is compared through ``coalesce`` so that the
-    pending-only due index cannot serve the look-up: where PostgreSQL's statistics predate a burst of deliveries
-    its planner took that index for a handful of rows and read every pending delivery for each candidate (2,000
-    deliveries: 64,000 rows read for a claim of 32)."""
-    earlier = aliased(WebhookDelivery)
-    return exists().where(
-        earlier.endpoint_id == WebhookDelivery.endpoint_id,
-        earlier.order_key == WebhookDelivery.order_key,
-        func.coalesce(earlier.status, "") == "pending",
-        earlier.seq < WebhookDelivery.seq,
+# The claim's statements, built once (an aliased entity and its columns cost more to build than the statement takes
+# to run); ``now`` and the sizes are parameters.
+_NOW = bindparam("now", type_=WebhookDelivery.__table__.c.locked_until.type)
+_UNCLAIMED = or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < _NOW)
+_EARLIER = aliased(WebhookDelivery, name="earlier")
+# An earlier delivery of the same key to the same endpoint is pending: this one waits for it. Looked up by
+# ``ix_webhook_deliveries_sequence`` (endpoint, key, seq); ``status`` is compared through ``coalesce`` so that the
+# pending-only due index cannot serve the look-up: where PostgreSQL's statistics predate a burst of deliveries its
+# planner took that index for a handful of rows and read every pending delivery for each candidate (2,000
+# deliveries: 64,000 rows read for a claim of 32).
+_WAITING = exists().where(
+    _EARLIER.endpoint_id == WebhookDelivery.endpoint_id,
+    _EARLIER.order_key == WebhookDelivery.order_key,
+    func.coalesce(_EARLIER.status, "") == "pending",
+    _EARLIER.seq < WebhookDelivery.seq,
+)
+DUE_CANDIDATES = (
+    select(WebhookDelivery.id, WebhookDelivery.order_key, WebhookDelivery.seq)
+    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+    .where(
+        WebhookDelivery.status == "pending",
+        WebhookDelivery.next_attempt_at <= _NOW,
+        _UNCLAIMED,
+        WebhookEndpoint.enabled.is_(True),
+        ~_WAITING,
     )
-
-
-def due_candidates(now: datetime, limit: int) -> Select[str, str, int]:
-    """The first ``limit`` due, unclaimed deliveries to enabled endpoints that wait for no earlier one, in the order
-    they are due (``ix_webhook_deliveries_due`` gives that order: the scan stops after ``limit`` of them)."""
-    return (
-        select(WebhookDelivery.id, WebhookDelivery.order_key, WebhookDelivery.seq)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(
-            WebhookDelivery.status == "pending",
-            WebhookDelivery.next_attempt_at <= now,
-            _unclaimed(now),
-            WebhookEndpoint.enabled.is_(True),
-            ~_waiting(),
-        )
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.seq)
-        .limit(limit)
+    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.seq)
+    .limit(bindparam("limit", type_=Integer))
+)
+"""The first ``limit`` due, unclaimed deliveries to enabled endpoints that wait for no earlier one, in the order they
+are due at ``now`` (``ix_webhook_deliveries_due`` gives that order: the scan stops after ``limit`` of them)."""
+_TAKE = (
+    update(WebhookDelivery)
+    # ``~_WAITING`` again: an earlier delivery of the key written since the candidates were read (its message
+    # handled between the two reads, so not among the held keys) keeps this one back
+    .where(
+        WebhookDelivery.id.in_(bindparam("due", expanding=True)),
+        WebhookDelivery.status == "pending",
+        _UNCLAIMED,
+        ~_WAITING,
     )
+    .values(locked_until=bindparam("until"), attempts=WebhookDelivery.attempts + 1)
+    .returning(WebhookDelivery.id, WebhookDelivery.attempts)
+)
+_CLAIMED = (
+    select(WebhookDelivery, WebhookEndpoint, WebhookEvent.body)
+    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+    .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+    .where(WebhookDelivery.id.in_(bindparam("claimed", expanding=True)))
+)
 
 
 async def in_due_order(session: AsyncSession) -> None:
@@ -292,10 +307,11 @@ class WebhookSender:
 
     async def claim(self, *, limit: int) -> list[Claimed]:
         now = self.clock()
-        unclaimed, waiting = _unclaimed(now), _waiting()
         async with self.db.transaction() as session:
             await in_due_order(session)
-            candidates = (await session.execute(due_candidates(now, limit * CANDIDATES_PER_CLAIM))).all()
+            candidates = (
+                await session.execute(DUE_CANDIDATES, {"now": now, "limit": limit * CANDIDATES_PER_CLAIM})
+            ).all()
             held = await _held_keys(session, {key for _, key, _ in candidates if key is not None})
             due = [
                 delivery_id
@@ -304,33 +320,12 @@ class WebhookSender:
             ][:limit]
             if not due:
                 return []
-            claimed = dict(
-                (
-                    await session.execute(
-                        update(WebhookDelivery)
-                        # ``~waiting`` again: an earlier delivery of the key written since the candidates were read
-                        # (its message handled between the two reads, so not among the held keys) keeps this one back
-                        .where(WebhookDelivery.id.in_(due), WebhookDelivery.status == "pending", unclaimed, ~waiting)
-                        .values(
-                            locked_until=now + timedelta(seconds=self.config.claim_seconds),
-                            attempts=WebhookDelivery.attempts + 1,
-                        )
-                        .returning(WebhookDelivery.id, WebhookDelivery.attempts)
-                    )
-                )
-                .tuples()
-                .all()
-            )
+            until = now + timedelta(seconds=self.config.claim_seconds)
+            taken = await session.execute(_TAKE, {"due": due, "now": now, "until": until})
+            claimed = dict(taken.all())
             if not claimed:
                 return []
-            rows = (
-                await session.execute(
-                    select(WebhookDelivery, WebhookEndpoint, WebhookEvent.body)
-                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                    .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-                    .where(WebhookDelivery.id.in_(list(claimed)))
-                )
-            ).all()
+            rows = (await session.execute(_CLAIMED, {"claimed": list(claimed)})).all()
         return [
             Claimed(
                 id=delivery.id,

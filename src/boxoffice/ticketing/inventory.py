@@ -83,7 +83,7 @@ async def _expired_holds(session: AsyncSession, ticket_type_ids: Sequence[str], 
         .where(hold_ended(now), OrderLine.ticket_type_id.in_(ticket_type_ids))
         .group_by(OrderLine.ticket_type_id)
     )
-    return {tt_id: int(total or 0) for tt_id, total in rows.tuples()}
+    return {tt_id: int(total or 0) for tt_id, total in rows}
 
 
 class SoldOutNothingExpired(SoldOut):
@@ -144,7 +144,7 @@ async def _available_now(session: AsyncSession, ticket_type_id: str) -> int:
 
 async def _counters(session: AsyncSession, ticket_type_ids: Sequence[str]) -> dict[str, Counters]:
     rows = await session.execute(select(TicketType.id, *_COUNTERS).where(TicketType.id.in_(ticket_type_ids)))
-    return {tt_id: (q, s, h, r) for tt_id, q, s, h, r in rows.tuples()}
+    return {tt_id: (q, s, h, r) for tt_id, q, s, h, r in rows}
 
 
 def _quantities(order: Order) -> dict[str, int]:

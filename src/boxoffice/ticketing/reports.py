@@ -76,7 +76,7 @@ async def organizer_event_figures(db: Database, organizer_id: str, *, limit: int
     )
     now = utcnow()
     async with db.read() as session:
-        rows = [EventFigures(e, int(s), int(c), int(g)) for e, s, c, g in (await session.execute(stmt)).tuples()]
+        rows = [EventFigures(e, int(s), int(c), int(g)) for e, s, c, g in (await session.execute(stmt))]
     upcoming = [r for r in rows if r.event.ends_at >= now][:limit]
     past = sorted((r for r in rows if r.event.ends_at < now), key=lambda r: r.event.starts_at, reverse=True)
     return OrganizerEventFigures(upcoming, past[:limit])
@@ -210,7 +210,7 @@ async def _order_pass(session: AsyncSession, event_id: str, edges: list[datetime
     ).group_by(rows.c.b)
     return {
         (None if b is None else int(b)): (int(n), int(total or 0), int(tip or 0), int(refunded or 0))
-        for b, n, total, tip, refunded in (await session.execute(grouped)).tuples()
+        for b, n, total, tip, refunded in (await session.execute(grouped))
     }
 
 
@@ -233,5 +233,5 @@ async def _line_pass(
     grouped = select(rows.c.tt, rows.c.b, func.sum(rows.c.q), func.sum(rows.c.v)).group_by(rows.c.tt, rows.c.b)
     return {
         (tt_id, None if b is None else int(b)): (int(q or 0), int(v or 0))
-        for tt_id, b, q, v in (await session.execute(grouped)).tuples()
+        for tt_id, b, q, v in (await session.execute(grouped))
     }

@@ -91,7 +91,7 @@ async def list_attendees(
             )
         )
     async with db.read() as session:
-        rows = (await session.execute(stmt)).tuples().all()
+        rows = (await session.execute(stmt)).all()
     entries = [
         RosterEntry(
             ticket_id=ticket.id,

@@ -54,7 +54,7 @@ async def sales_by_event(db: Database, event_ids: Sequence[str]) -> dict[str, Ev
     )
     totals: dict[str, list[int]] = {event_id: [0, 0, 0, 0] for event_id in ids}
     async with db.read() as session:
-        for event_id, *amounts in (await session.execute(union_all(tickets, orders))).tuples():
+        for event_id, *amounts in await session.execute(union_all(tickets, orders)):
             row = totals[event_id]
             for i, amount in enumerate(amounts):
                 row[i] += int(amount or 0)

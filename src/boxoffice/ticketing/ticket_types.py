@@ -332,4 +332,4 @@ async def _waiting(session: AsyncSession, event_id: str) -> dict[str, int]:
         .where(WaitingListEntry.event_id == event_id, WaitingListEntry.status == "waiting")
         .group_by(WaitingListEntry.ticket_type_id)
     )
-    return {tt_id: int(total or 0) for tt_id, total in rows.tuples()}
+    return {tt_id: int(total or 0) for tt_id, total in rows}
