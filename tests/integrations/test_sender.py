@@ -655,6 +655,16 @@ async def test_a_claim_reads_as_many_deliveries_as_it_takes_whatever_the_backlog
             read = await _deliveries_read(session) - read_before
         assert [seq for _, _, seq in candidates] == [m.id for m in messages[:32]]  # the first due, in their order
         assert read <= 64, f"the claim read {read} deliveries for 32 candidates"
+        now = utcnow()
+        async with db.transaction() as session:  # then it takes 8 of them by id
+            read_before = await _deliveries_read(session)
+            taken = await session.execute(
+                sender_module.TAKE,
+                {"due": [delivery_id for delivery_id, _, _ in candidates[:8]], "now": now, "until": now},
+            )
+            assert len(taken.all()) == 8
+            read = await _deliveries_read(session) - read_before
+        assert read <= 16, f"taking 8 deliveries by id read {read}"
         sender = make_sender(db)
         assert len(await sender.claim(limit=8)) == 8
 
