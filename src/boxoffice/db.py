@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeAlias, TypeVar
@@ -83,6 +83,17 @@ def dialect_insert(dialect: str, model: type[Base]) -> UpsertInsert:
 def insert_for(session: AsyncSession, model: type[Base]) -> UpsertInsert:
     """The INSERT construct, with its ON CONFLICT clauses, of the database ``session`` is bound to."""
     return dialect_insert(session.get_bind().dialect.name, model)
+
+
+async def insert_new(
+    session: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]], *, unique: Sequence[str]
+) -> None:
+    """``rows`` of ``model`` written in one plain INSERT on ``session``'s connection and transaction (Core, without
+    the ORM's bulk machinery, and not built per row: the outbox handlers' batches), a row whose ``unique`` columns
+    match a stored one left out; nothing for no rows."""
+    if rows:
+        connection = await session.connection()
+        await connection.execute(insert_for(session, model).on_conflict_do_nothing(index_elements=list(unique)), rows)
 
 
 def is_sqlite_url(url: str) -> bool:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from boxoffice.clock import utcnow
-from boxoffice.db import insert_for
+from boxoffice.db import insert_new
 from boxoffice.errors import NotFound
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
@@ -116,11 +116,7 @@ class DeliveryQueue:
             for one in wanted
             for endpoint_id in one.endpoints
         ]
-        connection = await session.connection()  # plain INSERTs, one per batch, without the ORM's bulk machinery
-        await connection.execute(
-            insert_for(session, WebhookDelivery).on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"]),
-            rows,
-        )
+        await insert_new(session, WebhookDelivery, rows, unique=["endpoint_id", "event_id"])
         self.queued = True
 
     async def _events(self, session: AsyncSession, wanted: Sequence[_Wanted]) -> dict[int, str]:
@@ -151,11 +147,8 @@ class DeliveryQueue:
                     "created_at": now,
                 }
             )
-        connection = await session.connection()
-        await connection.execute(
-            insert_for(session, WebhookEvent).on_conflict_do_nothing(index_elements=["outbox_id"]), rows
-        )
-        stored = await connection.execute(
+        await insert_new(session, WebhookEvent, rows, unique=["outbox_id"])
+        stored = await (await session.connection()).execute(
             select(WebhookEvent.outbox_id, WebhookEvent.id).where(
                 WebhookEvent.outbox_id.in_([one.message.id for one in wanted])
             )

@@ -29,7 +29,7 @@ from boxoffice import metrics
 from boxoffice.accounts.roles import DESCRIPTIONS
 from boxoffice.accounts.users import TokenPurpose, link_secret, password_link, token_details
 from boxoffice.clock import utcnow
-from boxoffice.db import Database, insert_for
+from boxoffice.db import Database, insert_new
 from boxoffice.errors import NotFound
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
@@ -92,11 +92,7 @@ async def queue_emails(session: AsyncSession, messages: Sequence[Message]) -> No
     statement (idempotent per dedupe key)."""
     now = utcnow()
     rows = [row for message in messages if (row := _email_row(message, now)) is not None]
-    if rows:
-        connection = await session.connection()  # a plain INSERT of the rows, without the ORM's bulk machinery
-        await connection.execute(
-            insert_for(session, EmailMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows
-        )
+    await insert_new(session, EmailMessage, rows, unique=["dedupe_key"])
 
 
 def _email_row(message: Message, now: datetime) -> dict[str, Any] | None:

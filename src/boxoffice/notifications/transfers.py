@@ -20,7 +20,7 @@ from email.utils import format_datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import utcnow
-from boxoffice.db import Database, insert_for
+from boxoffice.db import Database, insert_new
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
 from boxoffice.notifications.codes import ticket_code
@@ -66,11 +66,7 @@ async def queue_transfer_emails(session: AsyncSession, messages: Sequence[Messag
         if message.kind == KIND
         for kind, side in TRANSFER_KINDS.items()
     ]
-    if rows:
-        connection = await session.connection()
-        await connection.execute(
-            insert_for(session, EmailRow).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows
-        )
+    await insert_new(session, EmailRow, rows, unique=["dedupe_key"])
 
 
 @dataclass(frozen=True)
