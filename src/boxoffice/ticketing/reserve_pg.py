@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import TextClause, bindparam, exists, select, text
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice.db import Database, JSONType, UTCDateTime, retrying_deadlocks
@@ -27,9 +27,9 @@ from boxoffice.ticketing import attendance
 from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing import pricing as pricing_rules
 from boxoffice.ticketing import vouchers as voucher_rules
-from boxoffice.ticketing.inventory import PUBLIC_LEFT, _sold_out, hold_ended
+from boxoffice.ticketing.inventory import PUBLIC_LEFT, _sold_out, has_ended_hold
 from boxoffice.ticketing.locked_first import LockedFirst, parameter_types
-from boxoffice.ticketing.models import Order, OrderLine, TicketType
+from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.ticketing.plan import (
     OrderRequest,
     Sale,
@@ -412,9 +412,7 @@ async def _reserve_fused(
                     raise voucher_rules.used_up(max(max_uses - used, 0))
             # with, per ticket type, whether a hold of it has ended (a sold-out answer then releases it and tries
             # again; without one it answers at once, no second look needed)
-            ended = exists().where(
-                OrderLine.ticket_type_id == TicketType.id, Order.id == OrderLine.order_id, hold_ended(now)
-            )
+            ended = has_ended_hold(now)
             current = {
                 tt_id: (int(left), revision, deleted_at is None and event_revision == plan.event.revision, held)
                 for tt_id, left, revision, deleted_at, event_revision, held in (
