@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from boxoffice import heap
 from boxoffice import migrate as migrations
 from boxoffice.cli_accounts import apikey_app, user_app
 from boxoffice.settings import Settings, get_settings
@@ -102,7 +103,7 @@ def _run_uvicorn(host: str, port: int, workers: int, settings: Settings) -> None
 
     with _main_not_rerun_in_workers() if workers > 1 else nullcontext():
         uvicorn.run(
-            "boxoffice.web.app:create_app",
+            "boxoffice.web.app:serve_app",
             factory=True,
             host=host,
             port=port,
@@ -199,6 +200,7 @@ def worker() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await box.start(run_worker=True)
+        heap.settle()
         typer.echo("worker running: outbox, emails, hold expiry (Ctrl-C to stop)", err=True)
         await stop.wait()
         await box.stop()

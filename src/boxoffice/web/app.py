@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from boxoffice import metrics, migrate
+from boxoffice import heap, metrics, migrate
 from boxoffice.container import Boxoffice
 from boxoffice.logs import configure_logging
 from boxoffice.payments.keys import SANDBOX_PATH
@@ -31,8 +31,18 @@ from boxoffice.web.limits import BodyLimit
 from boxoffice.web.nul import RefuseNul
 
 
+def serve_app() -> FastAPI:
+    """The application ``boxoffice serve`` hands each Uvicorn worker: ``create_app`` whose heap is settled once it
+    has started (``heap.settle``)."""
+    return create_app(settle_heap=True)
+
+
 def create_app(
-    settings: Settings | None = None, *, box: Boxoffice | None = None, migrate_sqlite: bool = True
+    settings: Settings | None = None,
+    *,
+    box: Boxoffice | None = None,
+    migrate_sqlite: bool = True,
+    settle_heap: bool = False,
 ) -> FastAPI:
     settings = settings or (box.settings if box else get_settings())
     configure_logging(settings.log_level)
@@ -44,6 +54,8 @@ def create_app(
             await migrate.upgrade(box.db.url)  # the embedded database migrates itself on first start
         await box.start()
         await system.readiness_of(app).warm()
+        if settle_heap:
+            heap.settle()
         try:
             yield
         finally:
