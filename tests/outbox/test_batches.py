@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
+from boxoffice.outbox import dispatcher as dispatcher_module
 from boxoffice.outbox.dispatcher import Message, OutboxDispatcher
 from boxoffice.outbox.models import OutboxMessage
 
@@ -152,3 +154,41 @@ async def test_a_claim_takes_at_most_a_batch(db: Database) -> None:
     assert batches == sizes  # the handler is called once per batch, with the whole batch
     assert max(sizes) <= 7 and sum(sizes) >= 30
     assert all(row.published_at is not None for row in (await state(db, ids)).values())
+
+
+async def _outbox_read(session: AsyncSession) -> int:
+    """Rows of ``outbox_messages`` this transaction has read so far (by index or sequential scans)."""
+    return int(
+        await session.scalar(
+            text(
+                "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables "
+                "WHERE relname = 'outbox_messages'"
+            )
+        )
+        or 0
+    )
+
+
+@pytest.mark.parametrize("backlog", [2000, 5000])
+async def test_a_claim_reads_each_message_at_most_once_whatever_the_backlog(
+    fresh_pg: tuple[str, Database], backlog: int
+) -> None:
+    """A backlog written into a table PostgreSQL has not analyzed since it was empty (a sale's first seconds, or a
+    worker back after an outage): the claimed messages are taken by primary key from the candidates, each message read
+    at most once. (With the claimed rows checked again as the candidates are, the planner read the whole backlog a
+    second time through the unpublished index and compared each row with every candidate: 4,000 rows read for 50
+    claimed among 2,000; 298 x 133 comparisons, 6 ms, for one batch in the flash-sale benchmark.)"""
+    _, db = fresh_pg
+    for start in range(0, backlog, 500):
+        await add_messages(db, f"test.burst{start}", 500)
+    now = utcnow()
+    async with db.transaction() as session:
+        read_before = await _outbox_read(session)
+        claimed = (
+            await session.execute(
+                dispatcher_module._CLAIM, {"now": now, "until": now + timedelta(minutes=1), "size": 50}
+            )
+        ).all()
+        read = await _outbox_read(session) - read_before
+    assert len(claimed) == 50
+    assert read <= backlog + 100, f"claiming 50 of {backlog} messages read {read}"
