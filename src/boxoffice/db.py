@@ -8,7 +8,19 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from sqlalchemy import JSON, ColumnElement, DateTime, Executable, MetaData, Row, delete, event, inspect, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Executable,
+    MetaData,
+    Row,
+    delete,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -171,6 +183,21 @@ async def retrying_deadlocks(run: Callable[[], Awaitable[R]]) -> R:
             if not is_deadlock(exc):
                 raise
     return await run()  # the last try: its deadlock, if any, goes to the caller
+
+
+_IN_INDEX_ORDER = text("SET LOCAL enable_sort = off")
+
+
+async def in_index_order(connection: AsyncConnection | AsyncSession) -> None:
+    """For the rest of the transaction, have PostgreSQL read what an ``ORDER BY ... LIMIT`` asks for through an index
+    in that order, stopping at the limit, instead of reading every match to sort them (nothing on SQLite). The queue
+    claims (outbox, emails, webhook deliveries) use it: where PostgreSQL's statistics predate a burst of rows (a
+    sale's first minutes, a worker back after an outage), its planner takes the queued rows for a handful and reads
+    them all at every claim, through a bitmap scan that also never marks the index entries of rows already gone as
+    dead: every claim read the whole backlog and every row the burst left behind (``benchmarks/README.md``)."""
+    dialect = connection.dialect if isinstance(connection, AsyncConnection) else connection.get_bind().dialect
+    if dialect.name == "postgresql":
+        await connection.execute(_IN_INDEX_ORDER)
 
 
 class Database:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.accounts.roles import Role
 from boxoffice.clock import utcnow
-from boxoffice.db import Database
+from boxoffice.db import Database, in_index_order
 from boxoffice.events import service as events
 from boxoffice.ids import new_id
 from boxoffice.integrations import endpoints
@@ -649,7 +649,7 @@ async def test_a_claim_reads_as_many_deliveries_as_it_takes_whatever_the_backlog
             async with db.transaction() as session:
                 await DeliveryQueue(retry_for=timedelta(hours=1))(session, messages[start : start + 200])
         async with db.transaction() as session:
-            await sender_module.in_due_order(session)
+            await in_index_order(session)
             read_before = await _deliveries_read(session)
             candidates = (await session.execute(sender_module.DUE_CANDIDATES, {"now": utcnow(), "limit": 32})).all()
             read = await _deliveries_read(session) - read_before

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from boxoffice.clock import utcnow
-from boxoffice.db import Database
+from boxoffice.db import Database, in_index_order
 from boxoffice.integrations.addresses import UrlPolicy
 from boxoffice.integrations.attempts import Claimed, Outcome, post, retry_delay
 from boxoffice.integrations.attempts import record as record_attempt
@@ -182,16 +182,6 @@ _CLAIMED = (
 )
 
 
-async def in_due_order(session: AsyncSession) -> None:
-    """Have PostgreSQL read the candidates in the due index's order, stopping after the few it takes, for the rest of
-    the claim's transaction. Where its statistics predate a burst of deliveries (a sale's first minutes), its
-    planner takes the due ones for a handful and reads them all to sort them: each claim then read the whole
-    backlog (5,000 deliveries: 15 to 40 ms of PostgreSQL per claim, the sender falling behind the confirmations
-    and the backlog growing; ``benchmarks/README.md``)."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL enable_sort = off"))
-
-
 class WebhookSender:
     def __init__(
         self,
@@ -315,7 +305,7 @@ class WebhookSender:
     async def claim(self, *, limit: int) -> list[Claimed]:
         now = self.clock()
         async with self.db.transaction() as session:
-            await in_due_order(session)
+            await in_index_order(session)  # the due index, in the claim's order (db.in_index_order)
             candidates = (
                 await session.execute(DUE_CANDIDATES, {"now": now, "limit": limit * CANDIDATES_PER_CLAIM})
             ).all()

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from boxoffice.clock import utcnow
-from boxoffice.db import Database
+from boxoffice.db import Database, in_index_order
 from boxoffice.outbox.models import OutboxMessage
 
 log = logging.getLogger("boxoffice.outbox")
@@ -73,7 +73,7 @@ async def prune_published(db: Database, *, older_than: timedelta, batch: int = 1
 # them, by primary key, and checks nothing again: each was locked only while claimable (a row changed meanwhile is
 # checked again as it is locked, or skipped), and stays locked until the claim commits. Checked again, the planner
 # (statistics from before a burst) read the whole backlog a second time through the unpublished index and compared
-# every row with every candidate (``test_a_claim_reads_each_message_at_most_once_whatever_the_backlog``).
+# every row with every candidate (``test_a_claim_reads_the_messages_it_takes_whatever_the_backlog``).
 _CANDIDATE = aliased(OutboxMessage)
 # The statements of every batch, built once (building them cost about a sixth of the dispatcher's time in a sale).
 _CLAIM = (
@@ -217,11 +217,12 @@ class OutboxDispatcher:
         dispatchers never claim the same message, nor wait for each other) get a claim that expires after
         ``claim_seconds`` (a dispatcher that dies mid-batch leaves them to be taken again), and come back."""
         now = utcnow()
-        # One statement, atomic by itself: autocommit on PostgreSQL (one round trip, no BEGIN and COMMIT), on a
-        # connection with no ORM session around it (the session's bulk UPDATE machinery was a sixth of a batch).
-        claimed = await self.db.execute_one(
-            _CLAIM, {"now": now, "until": now + timedelta(seconds=self.claim_seconds), "size": self.batch_size}
-        )
+        # On a connection with no ORM session around it (the session's bulk UPDATE machinery was a sixth of a
+        # batch), the candidates read through the due index in id order (``in_index_order``, its transaction).
+        params = {"now": now, "until": now + timedelta(seconds=self.claim_seconds), "size": self.batch_size}
+        async with self.db.plain(transaction=True) as connection:
+            await in_index_order(connection)
+            claimed = list((await connection.execute(_CLAIM, params)).all())
         if not claimed:
             return 0
         claimed = sorted(claimed, key=lambda row: row.id)

@@ -23,6 +23,13 @@ class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         Index("ix_outbox_messages_unpublished", "published_at", "id"),
+        # The dispatcher's claim: the unpublished messages in id order (its ``ORDER BY id LIMIT n`` stops after n).
+        Index(
+            "ix_outbox_messages_due",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
         Index(
             "ix_outbox_messages_unpublished_key",
             text(MESSAGE_KEY_SQL),
