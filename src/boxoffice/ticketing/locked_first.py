@@ -64,7 +64,10 @@ class LockedFirst:
     the module that makes it is imported. ``declare``: the function's variables, for ``locks`` that need some (they
     may also end the call early with ``RETURN QUERY ...; RETURN;``). ``alone``: whether the statement may run without
     the function (where it cannot be made); when not (``locks`` do more than lock), ``run`` raises
-    ``FunctionUnavailable`` instead."""
+    ``FunctionUnavailable`` instead. ``then``: a statement run after ``statement`` when that returned rows, in the
+    same call (its own snapshot; what it waits for, it alone re-checks): rows that other calls wait for are locked
+    there, as late as can be, so that they are held for that statement and the COMMIT only; a call with ``then``
+    runs in a transaction (``run(..., transaction=True)``), also where the statements run alone."""
 
     def __init__(
         self,
@@ -76,8 +79,9 @@ class LockedFirst:
         types: Mapping[str, str],
         declare: str = "",
         alone: bool = True,
+        then: TextClause | None = None,
     ) -> None:
-        self.name, self.statement, self.alone = name, statement, alone
+        self.name, self.statement, self.alone, self.then = name, statement, alone, then
 
         def argument(match: re.Match[str]) -> str:
             kind = types[match.group(1)]
@@ -88,7 +92,9 @@ class LockedFirst:
             "LANGUAGE plpgsql VOLATILE AS $function$\n#variable_conflict use_column\n"
             + (f"DECLARE\n{declare.strip()}\n" if declare else "")
             + "BEGIN\n"
-            + f"{locks.strip()}\nRETURN QUERY {_PARAMETER.sub(argument, statement.text)};\nEND\n$function$"
+            + f"{locks.strip()}\nRETURN QUERY {_PARAMETER.sub(argument, statement.text)};\n"
+            + (f"IF FOUND THEN\n{_PARAMETER.sub(argument, then.text)};\nEND IF;\n" if then is not None else "")
+            + "END\n$function$"
         )
         self._call_sql = f"SELECT out_{column} AS {column} FROM pg_temp.{name}(CAST($1 AS jsonb))"
         self._row = namedtuple("_Row", [column])  # type: ignore[misc]  # rows as SQLAlchemy's read
@@ -104,6 +110,8 @@ class LockedFirst:
         leaves nothing done (PostgreSQL aborts the open transaction of a client that is gone, where an autocommit
         statement would finish and commit by itself); a failed call is rolled back. The function is made outside
         any transaction and stays made; a session that forgot it makes it again and calls it again."""
+        if self.then is not None and not transaction:
+            raise TypeError(f"pg_temp.{self.name} runs its two statements in a transaction (transaction=True)")
         raw = await connection.get_raw_connection()
         if not getattr(raw.dbapi_connection, "autocommit", False):
             raise TypeError(f"pg_temp.{self.name} runs on an autocommit connection (Database.plain())")
@@ -115,7 +123,10 @@ class LockedFirst:
             return [self._row(*record) for record in records]
 
         async def alone() -> list[Row[Any]]:
-            return list((await connection.execute(self.statement, params)).all())
+            rows = list((await connection.execute(self.statement, params)).all())
+            if rows and self.then is not None:
+                await connection.execute(self.then, params)
+            return rows
 
         for _ in range(2):
             if self.name not in made:
