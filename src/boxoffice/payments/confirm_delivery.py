@@ -27,7 +27,6 @@ from boxoffice.db import Database
 from boxoffice.ticketing.confirm_pg import (
     CONFIRM_LOCKS,
     CONFIRM_TYPES,
-    COUNTERS,
     confirm_params,
     confirm_statement,
     pays_at_once,
@@ -71,7 +70,6 @@ _LOCKED_FIRST = LockedFirst(
     locks=_COUNT + CONFIRM_LOCKS,
     types={**CONFIRM_TYPES, "outcome": "text", "event_id": "text"},
     alone=False,  # without the function, nothing would count the delivery
-    then=COUNTERS,
 )
 
 

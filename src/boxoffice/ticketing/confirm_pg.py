@@ -8,11 +8,8 @@ sold, the order's history row and the ``order.confirmed`` and ``availability`` o
 written only from the UPDATE's row, so an order that is not pending any more (a concurrent delivery confirmed it,
 the hold ended) writes nothing, and the caller takes the general path (``orders.confirm_order``), which judges every
 other case. It writes exactly the rows the general path writes (tests compare the two). It runs inside a function
-(``locked_first``) that first locks the order's row, runs the statement, and only then, in a second statement
-(``COUNTERS``), locks the ticket types' rows, moves held to sold and records the availability: every confirmation of
-a sale updates the same ticket type row, so it is held for that last statement and the COMMIT only (held for the
-whole call, it bounded a sale's webhook confirmations to about 300 a second on 2 cores), and waiting for it re-checks
-that small statement, not the whole confirmation.
+that first locks the order's and its ticket types' rows (``locked_first``), so that waiting for a ticket type that
+other confirmations hold costs no re-check of the whole statement.
 """
 
 from __future__ import annotations
@@ -28,7 +25,9 @@ from boxoffice.ids import new_id
 from boxoffice.ticketing.locked_first import LockedFirst, parameter_types
 from boxoffice.topics import event_sales_topic, event_topic, order_topic
 
-# Ticket ids are made like ``ids.new_id`` (80 random bits, from the server's strong random source).
+# The ticket types' rows are locked in id order (``locked``), as every other writer of several of them does, so
+# concurrent multi-line orders never deadlock. Ticket ids are made like ``ids.new_id`` (80 random bits, from the
+# server's strong random source).
 _CONFIRM_WITH = """
 WITH o AS (
     UPDATE orders SET status = 'confirmed', confirmed_at = :now, updated_at = :now,
@@ -74,28 +73,8 @@ WITH o AS (
                    THEN ep.metadata -> 'order_ids'
                    ELSE COALESCE(ep.metadata -> 'order_ids', CAST('[]' AS jsonb)) || (EXCLUDED.metadata -> 'order_ids')
                END)
-), history AS (
-    INSERT INTO order_events (order_id, from_status, to_status, refunded_cents, created_at)
-    SELECT o.id, 'pending', 'confirmed', COALESCE(o.refunded_cents, 0), :now FROM o
-), messages AS (
-    INSERT INTO outbox_messages (kind, topics, payload, created_at, attempts)
-    SELECT 'order.confirmed',
-           jsonb_build_array(CAST(:order_topic AS text), CAST(:event_sales_prefix AS text) || o.event_id),
-           jsonb_build_object('order_id', o.id, 'event_id', o.event_id, 'email', o.email, 'status', 'confirmed',
-                              'previous_status', 'pending', 'total_cents', o.total_cents,
-                              'refunded_cents', o.refunded_cents, 'currency', o.currency),
-           :now, 0 FROM o
-)"""
-
-# Then, once the order is confirmed (same transaction): held moved to sold on its ticket types' rows, locked in id
-# order (``locked``) as every other writer of several of them locks them, so that concurrent multi-line orders never
-# deadlock; and the ``availability`` message from the counters it leaves (after ``order.confirmed``: the outbox ids
-# keep that order). Every confirmation of a sale updates the same row: taken here, last, it is held for this statement
-# and the COMMIT, not for the whole confirmation (the order's row, taken first, is the order's alone).
-COUNTERS = text("""
-WITH wanted AS (
-    SELECT order_lines.ticket_type_id, CAST(sum(order_lines.quantity) AS integer) AS quantity
-    FROM order_lines WHERE order_lines.order_id = :order_id GROUP BY order_lines.ticket_type_id
+), wanted AS (
+    SELECT l.ticket_type_id, CAST(sum(l.quantity) AS integer) AS quantity FROM l GROUP BY l.ticket_type_id
 ), locked AS (
     SELECT ticket_types.id FROM ticket_types JOIN wanted ON wanted.ticket_type_id = ticket_types.id
     ORDER BY ticket_types.id
@@ -107,19 +86,29 @@ WITH wanted AS (
     WHERE ticket_types.id = wanted.ticket_type_id AND ticket_types.id IN (SELECT locked.id FROM locked)
     RETURNING ticket_types.id, ticket_types.quantity, ticket_types.sold_count, ticket_types.held_count,
               ticket_types.reserved_count
-)
-INSERT INTO outbox_messages (kind, topics, payload, created_at, attempts)
-SELECT 'availability', jsonb_build_array(CAST(:event_topic_prefix AS text) || orders.event_id),
-       jsonb_build_object('event_id', orders.event_id, 'ticket_types', (
-           SELECT jsonb_agg(jsonb_build_object(
-               'id', t.id, 'quantity', t.quantity, 'sold', t.sold_count, 'held', t.held_count,
-               'reserved', t.reserved_count,
-               'available', greatest(t.quantity - t.sold_count - t.held_count - t.reserved_count, 0))
-               ORDER BY t.id)
-           FROM t)),
-       :now, 0
-FROM orders WHERE orders.id = :order_id
-""").bindparams(bindparam("now", type_=UTCDateTime()))
+), history AS (
+    INSERT INTO order_events (order_id, from_status, to_status, refunded_cents, created_at)
+    SELECT o.id, 'pending', 'confirmed', COALESCE(o.refunded_cents, 0), :now FROM o
+), messages AS (
+    -- order.confirmed first, then the availability (one INSERT keeps that order of the outbox ids)
+    INSERT INTO outbox_messages (kind, topics, payload, created_at, attempts)
+    SELECT 'order.confirmed',
+           jsonb_build_array(CAST(:order_topic AS text), CAST(:event_sales_prefix AS text) || o.event_id),
+           jsonb_build_object('order_id', o.id, 'event_id', o.event_id, 'email', o.email, 'status', 'confirmed',
+                              'previous_status', 'pending', 'total_cents', o.total_cents,
+                              'refunded_cents', o.refunded_cents, 'currency', o.currency),
+           :now, 0 FROM o
+    UNION ALL
+    SELECT 'availability', jsonb_build_array(CAST(:event_topic_prefix AS text) || o.event_id),
+           jsonb_build_object('event_id', o.event_id, 'ticket_types', (
+               SELECT jsonb_agg(jsonb_build_object(
+                   'id', t.id, 'quantity', t.quantity, 'sold', t.sold_count, 'held', t.held_count,
+                   'reserved', t.reserved_count,
+                   'available', greatest(t.quantity - t.sold_count - t.held_count - t.reserved_count, 0))
+                   ORDER BY t.id)
+               FROM t)),
+           :now, 0 FROM o
+)"""
 
 
 def confirm_statement(also: str = "") -> TextClause:
@@ -128,10 +117,14 @@ def confirm_statement(also: str = "") -> TextClause:
     return text(_CONFIRM_WITH + also + "\nSELECT o.id FROM o\n").bindparams(bindparam("now", type_=UTCDateTime()))
 
 
-# The order's row locked first, as the general path locks it (then its ticket types', in ``COUNTERS``); and only
+# The order's row, then its ticket types' rows in id order, locked first, as the general path locks them; and only
 # while the order is pending (a duplicate delivery waits for nothing).
 CONFIRM_LOCKS = """
-PERFORM 1 FROM orders WHERE id = _a ->> 'order_id' AND status = 'pending' FOR NO KEY UPDATE;"""
+PERFORM 1 FROM orders WHERE id = _a ->> 'order_id' AND status = 'pending' FOR NO KEY UPDATE;
+PERFORM 1 FROM ticket_types WHERE id IN (
+    SELECT order_lines.ticket_type_id FROM order_lines JOIN orders ON orders.id = order_lines.order_id
+    WHERE order_lines.order_id = _a ->> 'order_id' AND orders.status = 'pending'
+) ORDER BY id FOR NO KEY UPDATE;"""
 CONFIRM_TYPES = parameter_types(
     timestamptz="now",
     integer="amount",
@@ -139,9 +132,9 @@ CONFIRM_TYPES = parameter_types(
 )
 
 
-# Run inside a function that first locks the order's row, then runs ``COUNTERS`` once it is confirmed.
+# Run inside a function that first locks the order's and its ticket types' rows (``locked_first``).
 _LOCKED_FIRST = LockedFirst(
-    "boxoffice_confirm", confirm_statement(), column="id", locks=CONFIRM_LOCKS, types=CONFIRM_TYPES, then=COUNTERS
+    "boxoffice_confirm", confirm_statement(), column="id", locks=CONFIRM_LOCKS, types=CONFIRM_TYPES
 )
 
 

@@ -64,10 +64,7 @@ class LockedFirst:
     the module that makes it is imported. ``declare``: the function's variables, for ``locks`` that need some (they
     may also end the call early with ``RETURN QUERY ...; RETURN;``). ``alone``: whether the statement may run without
     the function (where it cannot be made); when not (``locks`` do more than lock), ``run`` raises
-    ``FunctionUnavailable`` instead. ``then``: a statement run after ``statement`` when that returned rows, in the
-    same call (its own snapshot; what it waits for, it alone re-checks): rows that other calls wait for are locked
-    there, as late as can be, so that they are held for that statement and the COMMIT only; a call with ``then``
-    runs in a transaction (``run(..., transaction=True)``), also where the statements run alone."""
+    ``FunctionUnavailable`` instead."""
 
     def __init__(
         self,
@@ -79,9 +76,8 @@ class LockedFirst:
         types: Mapping[str, str],
         declare: str = "",
         alone: bool = True,
-        then: TextClause | None = None,
     ) -> None:
-        self.name, self.statement, self.alone, self.then = name, statement, alone, then
+        self.name, self.statement, self.alone = name, statement, alone
 
         def argument(match: re.Match[str]) -> str:
             kind = types[match.group(1)]
@@ -92,9 +88,7 @@ class LockedFirst:
             "LANGUAGE plpgsql VOLATILE AS $function$\n#variable_conflict use_column\n"
             + (f"DECLARE\n{declare.strip()}\n" if declare else "")
             + "BEGIN\n"
-            + f"{locks.strip()}\nRETURN QUERY {_PARAMETER.sub(argument, statement.text)};\n"
-            + (f"IF FOUND THEN\n{_PARAMETER.sub(argument, then.text)};\nEND IF;\n" if then is not None else "")
-            + "END\n$function$"
+            + f"{locks.strip()}\nRETURN QUERY {_PARAMETER.sub(argument, statement.text)};\nEND\n$function$"
         )
         self._call_sql = f"SELECT out_{column} AS {column} FROM pg_temp.{name}(CAST($1 AS jsonb))"
         self._row = namedtuple("_Row", [column])  # type: ignore[misc]  # rows as SQLAlchemy's read
@@ -110,8 +104,6 @@ class LockedFirst:
         leaves nothing done (PostgreSQL aborts the open transaction of a client that is gone, where an autocommit
         statement would finish and commit by itself); a failed call is rolled back. The function is made outside
         any transaction and stays made; a session that forgot it makes it again and calls it again."""
-        if self.then is not None and not transaction:
-            raise TypeError(f"pg_temp.{self.name} runs its two statements in a transaction (transaction=True)")
         raw = await connection.get_raw_connection()
         if not getattr(raw.dbapi_connection, "autocommit", False):
             raise TypeError(f"pg_temp.{self.name} runs on an autocommit connection (Database.plain())")
@@ -123,10 +115,7 @@ class LockedFirst:
             return [self._row(*record) for record in records]
 
         async def alone() -> list[Row[Any]]:
-            rows = list((await connection.execute(self.statement, params)).all())
-            if rows and self.then is not None:
-                await connection.execute(self.then, params)
-            return rows
+            return list((await connection.execute(self.statement, params)).all())
 
         for _ in range(2):
             if self.name not in made:
