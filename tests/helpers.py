@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import or_, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.db import Database
 from boxoffice.events import service as events
@@ -201,3 +202,18 @@ class PathIds(dict[str, str]):
 
     def __missing__(self, name: str) -> str:
         return f"{name[:3]}_00000000000000000000"
+
+
+async def rows_read(session: AsyncSession, table: str) -> int:
+    """Rows of ``table`` (PostgreSQL) that this transaction has read so far, by index or sequential scans: what a
+    test of a statement's plan counts, with the statistics the planner had."""
+    return int(
+        await session.scalar(
+            text(
+                "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables "
+                "WHERE relname = :table"
+            ),
+            {"table": table},
+        )
+        or 0
+    )

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, update
 
 from boxoffice.accounts.roles import Role
 from boxoffice.clock import utcnow
@@ -36,7 +35,7 @@ from boxoffice.outbox.dispatcher import Message
 from boxoffice.outbox.models import OutboxMessage
 from boxoffice.ticketing.reserve import reserve
 from tests.accounts.support import make_member
-from tests.helpers import eventually, make_event, make_ticket, order_request
+from tests.helpers import eventually, make_event, make_ticket, order_request, rows_read
 from tests.integrations.conftest import Org, organizer_on
 from tests.integrations.receiver import Receiver
 from tests.integrations.support import (
@@ -650,33 +649,20 @@ async def test_a_claim_reads_as_many_deliveries_as_it_takes_whatever_the_backlog
                 await DeliveryQueue(retry_for=timedelta(hours=1))(session, messages[start : start + 200])
         async with db.transaction() as session:
             await in_index_order(session)
-            read_before = await _deliveries_read(session)
+            read_before = await rows_read(session, "webhook_deliveries")
             candidates = (await session.execute(sender_module.DUE_CANDIDATES, {"now": utcnow(), "limit": 32})).all()
-            read = await _deliveries_read(session) - read_before
+            read = await rows_read(session, "webhook_deliveries") - read_before
         assert [seq for _, _, seq in candidates] == [m.id for m in messages[:32]]  # the first due, in their order
         assert read <= 64, f"the claim read {read} deliveries for 32 candidates"
         now = utcnow()
         async with db.transaction() as session:  # then it takes 8 of them by id
-            read_before = await _deliveries_read(session)
+            read_before = await rows_read(session, "webhook_deliveries")
             taken = await session.execute(
                 sender_module.TAKE,
                 {"due": [delivery_id for delivery_id, _, _ in candidates[:8]], "now": now, "until": now},
             )
             assert len(taken.all()) == 8
-            read = await _deliveries_read(session) - read_before
+            read = await rows_read(session, "webhook_deliveries") - read_before
         assert read <= 16, f"taking 8 deliveries by id read {read}"
         sender = make_sender(db)
         assert len(await sender.claim(limit=8)) == 8
-
-
-async def _deliveries_read(session: AsyncSession) -> int:
-    """Rows of ``webhook_deliveries`` this transaction has read so far (by index or sequential scans)."""
-    return int(
-        await session.scalar(
-            text(
-                "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables "
-                "WHERE relname = 'webhook_deliveries'"
-            )
-        )
-        or 0
-    )

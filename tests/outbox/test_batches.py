@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import utcnow
@@ -19,6 +19,7 @@ from boxoffice.db import Database, in_index_order
 from boxoffice.outbox import dispatcher as dispatcher_module
 from boxoffice.outbox.dispatcher import Message, OutboxDispatcher
 from boxoffice.outbox.models import OutboxMessage
+from tests.helpers import rows_read
 
 
 async def add_messages(db: Database, kind: str, count: int) -> list[int]:
@@ -156,19 +157,6 @@ async def test_a_claim_takes_at_most_a_batch(db: Database) -> None:
     assert all(row.published_at is not None for row in (await state(db, ids)).values())
 
 
-async def _outbox_read(session: AsyncSession) -> int:
-    """Rows of ``outbox_messages`` this transaction has read so far (by index or sequential scans)."""
-    return int(
-        await session.scalar(
-            text(
-                "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables "
-                "WHERE relname = 'outbox_messages'"
-            )
-        )
-        or 0
-    )
-
-
 @pytest.mark.parametrize("backlog", [2000, 5000])
 async def test_a_claim_reads_the_messages_it_takes_whatever_the_backlog(
     fresh_pg: tuple[str, Database], backlog: int
@@ -189,9 +177,8 @@ async def test_a_claim_reads_the_messages_it_takes_whatever_the_backlog(
     params = {"now": now, "until": now + timedelta(minutes=1), "size": 50}
     async with db.transaction() as session:  # as the dispatcher claims
         await in_index_order(session)
-        read_before = await _outbox_read(session)
+        read_before = await rows_read(session, "outbox_messages")
         claimed = (await session.execute(dispatcher_module._CLAIM, params)).all()
-        read = await _outbox_read(session) - read_before
+        read = await rows_read(session, "outbox_messages") - read_before
     assert sorted(row.id for row in claimed) == list(range(history[-1] + 1, history[-1] + 51))  # the first 50
-    print("READ", read)
     assert read <= 120, f"claiming 50 of {backlog} messages read {read}"

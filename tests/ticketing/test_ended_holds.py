@@ -6,30 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, update
 
 from boxoffice.clock import utcnow
 from boxoffice.db import Database
 from boxoffice.ticketing.inventory import _expired_holds, has_ended_hold
 from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.ticketing.reserve import reserve
-from tests.helpers import make_event, make_ticket, order_request
+from tests.helpers import make_event, make_ticket, order_request, rows_read
 
 HELD = 150
-
-
-async def _orders_read(session: AsyncSession) -> int:
-    """Rows of ``orders`` this transaction has read so far (by index or sequential scans)."""
-    return int(
-        await session.scalar(
-            text(
-                "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables "
-                "WHERE relname = 'orders'"
-            )
-        )
-        or 0
-    )
 
 
 async def test_ended_holds_are_found_without_reading_every_pending_order(fresh_pg: tuple[str, Database]) -> None:
@@ -47,13 +33,13 @@ async def test_ended_holds_are_found_without_reading_every_pending_order(fresh_p
     async def ended_now() -> tuple[dict[str, bool], dict[str, int], int]:
         now = utcnow()
         async with db.transaction() as session:
-            before = await _orders_read(session)
+            before = await rows_read(session, "orders")
             rows = await session.execute(
                 select(TicketType.id, has_ended_hold(now)).where(TicketType.event_id == event.id)
             )
             flags = {tt_id: bool(ended) for tt_id, ended in rows}
             counted = await _expired_holds(session, [tt.id, other.id], now)
-            return flags, counted, await _orders_read(session) - before
+            return flags, counted, await rows_read(session, "orders") - before
 
     flags, counted, read = await ended_now()
     assert flags == {tt.id: False, other.id: False} and counted == {}
