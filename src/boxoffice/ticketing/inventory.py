@@ -68,13 +68,13 @@ def _record_availability(session: AsyncSession, event_id: str, rows: Iterable[tu
         outbox.record(session, "availability", [event_topic(event_id)], payload)
 
 
-def hold_ended(now: datetime) -> ColumnElement[bool]:
+def hold_ended(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """An order whose hold has ended at ``now``: still pending, past its expiry (what every reader and the sweeper
     count as available again, and release)."""
     return and_(Order.status == OrderStatus.PENDING, Order.expires_at <= now)
 
 
-def _ended_orders(now: datetime) -> Subquery:
+def _ended_orders(now: datetime | ColumnElement[datetime]) -> Subquery:
     """The orders whose hold has ended at ``now``, as a subquery PostgreSQL plans by itself and reads once, in
     expiry order: the order makes it read them through ``ix_orders_status_expires`` whatever its statistics say.
 
@@ -85,8 +85,9 @@ def _ended_orders(now: datetime) -> Subquery:
     return select(Order.id).where(hold_ended(now)).order_by(Order.expires_at).subquery("ended")
 
 
-def has_ended_hold(now: datetime) -> ColumnElement[bool]:
-    """Whether a hold of the ticket type (a row of ``ticket_types`` in the query) has ended at ``now``."""
+def has_ended_hold(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    """Whether a hold of the ticket type (a row of ``ticket_types`` in the query) has ended at ``now`` (a time, or a
+    bound parameter for a statement built once)."""
     ended = _ended_orders(now)
     return TicketType.id.in_(select(OrderLine.ticket_type_id).join(ended, ended.c.id == OrderLine.order_id))
 

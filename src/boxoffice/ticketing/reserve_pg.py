@@ -310,6 +310,24 @@ _LOCKED_FIRST = {
 }
 
 
+# Why a reservation took nothing: each requested ticket type's tickets left, revisions and whether a hold of it has
+# ended (a sold-out answer then releases it and tries again; without one it answers at once, no second look needed).
+# Built once: at a sale's end a sold-out answer is as frequent as a sale, and building this statement for each one
+# cost more CPU than the order's whole reservation (``benchmarks.web_cpu orders --sold-out``).
+_WHY_NOTHING = (
+    select(
+        TicketType.id,
+        PUBLIC_LEFT,
+        TicketType.revision,
+        TicketType.deleted_at,
+        Event.revision,
+        has_ended_hold(bindparam("now", type_=UTCDateTime())),
+    )
+    .join(Event, Event.id == TicketType.event_id)
+    .where(TicketType.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 async def _reserve_fused(
     db: Database,
     request: OrderRequest,
@@ -410,24 +428,10 @@ async def _reserve_fused(
                 max_uses, used = current_voucher[2], current_voucher[3]
                 if max_uses is not None and used + planned.applicable > max_uses:
                     raise voucher_rules.used_up(max(max_uses - used, 0))
-            # with, per ticket type, whether a hold of it has ended (a sold-out answer then releases it and tries
-            # again; without one it answers at once, no second look needed)
-            ended = has_ended_hold(now)
             current = {
                 tt_id: (int(left), revision, deleted_at is None and event_revision == plan.event.revision, held)
                 for tt_id, left, revision, deleted_at, event_revision, held in (
-                    await session.execute(
-                        select(
-                            TicketType.id,
-                            PUBLIC_LEFT,
-                            TicketType.revision,
-                            TicketType.deleted_at,
-                            Event.revision,
-                            ended,
-                        )
-                        .join(Event, Event.id == TicketType.event_id)
-                        .where(TicketType.id.in_([t.ticket_type.id for t in takings]))
-                    )
+                    await session.execute(_WHY_NOTHING, {"ids": [t.ticket_type.id for t in takings], "now": now})
                 ).all()
             }
             for taking in takings:
