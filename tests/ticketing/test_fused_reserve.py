@@ -13,9 +13,10 @@ from boxoffice.errors import InvalidInput, NotFound, SoldOut
 from boxoffice.events import service as events
 from boxoffice.events.models import Person
 from boxoffice.outbox.models import OutboxMessage
+from boxoffice.ticketing import plan, reserve_pg
 from boxoffice.ticketing.checkout import CheckoutSession, set_checkout_sessions
 from boxoffice.ticketing.models import Order, OrderLine
-from boxoffice.ticketing.orders import get_order
+from boxoffice.ticketing.orders import cancel_order, get_order
 from boxoffice.ticketing.reserve import reserve
 from boxoffice.ticketing.ticket_types import delete_ticket_type, update_ticket_type
 from tests.helpers import counters, database_state, make_event, make_ticket, order_request, unique_email
@@ -265,3 +266,42 @@ async def test_a_multi_line_order_sees_an_edit_of_any_of_its_tickets(db: Databas
     assert second.total_cents == 3500
     assert await counters(db, a.id) == (10, 0, 2)
     assert await counters(db, b.id) == (10, 0, 2)
+
+
+async def test_sold_out_answers_keep_the_sale_and_still_sell_what_is_freed_or_added(
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a sale, buyers keep trying: a sold-out answer keeps the event and ticket rows it found current, so the
+    next answers do not read them again (they cost twice as much CPU when they did); tickets freed by a cancellation,
+    or added by an edit, are still sold to the very next order."""
+    db = pg_db
+    monkeypatch.setattr(reserve_pg, "KEPT_SALES", reserve_pg.KeptSales())
+    reads: list[str] = []
+    real_read = plan._read_sale
+
+    async def counted(db: Database, request: Any) -> Any:
+        reads.append(request.event_id)
+        return await real_read(db, request)
+
+    monkeypatch.setattr(reserve_pg, "_read_sale", counted)
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=1, base_price_cents=1500)
+    first = await reserve(db, order_request(event.id, (tt.id, 1)))
+    monkeypatch.setattr(reserve_pg, "KEPT_SALES", reserve_pg.KeptSales())  # the sale's kept rows aged out
+    reads.clear()
+    for _ in range(3):
+        with pytest.raises(SoldOut) as sold_out:
+            await reserve(db, order_request(event.id, (tt.id, 1), email=unique_email()))
+        assert sold_out.value.available == 0
+    assert len(reads) == 1  # the first answer read the sale; the next two used what it kept
+
+    await cancel_order(db, first.id, reason="changed their mind")
+    second = await reserve(db, order_request(event.id, (tt.id, 1), email=unique_email()))
+    assert (second.status, second.total_cents) == ("pending", 1500)
+    with pytest.raises(SoldOut):
+        await reserve(db, order_request(event.id, (tt.id, 1), email=unique_email()))
+
+    await update_ticket_type(db, tt.id, {"quantity": 2, "base_price_cents": 2000})
+    third = await reserve(db, order_request(event.id, (tt.id, 1), email=unique_email()))
+    assert (third.status, third.total_cents) == ("pending", 2000)
+    assert await counters(db, tt.id) == (2, 0, 2)
