@@ -185,8 +185,8 @@ async def served(db_url: str) -> AsyncIterator[tuple[Any, str]]:
             yield app, public
 
 
-def order_body(ticket_id: str, i: int, voucher: str | None = None) -> bytes:
-    lines = [{"ticket_id": ticket_id, "quantity": 1}]
+def order_body(ticket_ids: list[str], i: int, voucher: str | None = None) -> bytes:
+    lines = [{"ticket_id": ticket_id, "quantity": 1} for ticket_id in ticket_ids]
     order: dict[str, Any] = {"email": f"buyer{i}@example.com", "name": f"Buyer {i}", "lines": lines}
     if voucher is not None:
         order["voucher"] = voucher
@@ -195,7 +195,8 @@ def order_body(ticket_id: str, i: int, voucher: str | None = None) -> bytes:
 
 async def measure_orders(app: ASGI, db: Database, args: argparse.Namespace, measure: Measure) -> dict[str, Any]:
     # --sold-out: the warm-up sells every ticket, and each measured order is answered 409 (sold out)
-    event_id, ids = await make_sale(db, types=1, per_type=args.warmup + (0 if args.sold_out else args.n + 10))
+    per_type = args.warmup + (0 if args.sold_out else args.n + 10)
+    event_id, ids = await make_sale(db, types=args.lines, per_type=per_type)  # --lines: one of each per order
     path = f"/api/v1/events/{event_id}/orders"
     wanted = {201}
     code = None
@@ -208,7 +209,7 @@ async def measure_orders(app: ASGI, db: Database, args: argparse.Namespace, meas
 
     def job(i: int) -> Callable[[], Awaitable[None]]:
         async def go() -> None:
-            status, answer = await call(app, path, order_body(ids[0], i, code), [])
+            status, answer = await call(app, path, order_body(ids, i, code), [])
             statuses[status] += 1
             if status not in wanted:
                 raise RuntimeError(f"order answered {status}: {answer[:300]!r}")
@@ -370,6 +371,7 @@ def under_callgrind(args: argparse.Namespace) -> int:
         "--inside-callgrind",
         *(["--voucher"] if args.voucher else []),
         *(["--sold-out"] if args.sold_out else []),
+        *(["--lines", str(args.lines)] if args.lines != 1 else []),
     ]
     done = subprocess.run(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
@@ -475,6 +477,7 @@ def main() -> int:
     parser.add_argument("--under", default="FastAPI.__call__", help="summarize: the frame whose samples count")
     parser.add_argument("--callgrind", action="store_true", help="instructions per request, under Valgrind")
     parser.add_argument("--voucher", action="store_true", help="orders: every order uses one voucher (20 %% off)")
+    parser.add_argument("--lines", type=int, default=1, help="orders: lines per order, each of a ticket type")
     parser.add_argument("--sold-out", action="store_true", help="orders: measured orders answered 409 (sold out)")
     parser.add_argument("--statements", action="store_true", help="list the statements of one measured request")
     parser.add_argument("--inside-callgrind", action="store_true", help=argparse.SUPPRESS)

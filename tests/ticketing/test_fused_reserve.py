@@ -3,18 +3,21 @@ general path writes: the same order, line, person and outbox rows. On SQLite bot
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text
 
 from boxoffice.db import Database
-from boxoffice.errors import InvalidInput, NotFound, SoldOut
+from boxoffice.errors import InvalidInput, NotFound, SoldOut, VoucherUnavailable
 from boxoffice.events import service as events
 from boxoffice.events.models import Person
 from boxoffice.outbox.models import OutboxMessage
-from boxoffice.ticketing import plan, reserve_pg
+from boxoffice.ticketing import plan, reserve_pg, voucher_codes
 from boxoffice.ticketing.checkout import CheckoutSession, set_checkout_sessions
+from boxoffice.ticketing.inventory import SoldOutNothingExpired
 from boxoffice.ticketing.models import Order, OrderLine
 from boxoffice.ticketing.orders import cancel_order, get_order
 from boxoffice.ticketing.reserve import reserve
@@ -305,3 +308,42 @@ async def test_sold_out_answers_keep_the_sale_and_still_sell_what_is_freed_or_ad
     third = await reserve(db, order_request(event.id, (tt.id, 1), email=unique_email()))
     assert (third.status, third.total_cents) == ("pending", 2000)
     assert await counters(db, tt.id) == (2, 0, 2)
+
+
+async def test_a_sold_out_answer_is_one_call_that_says_why(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When its locks find the tickets gone (or a code's uses), the reservation's call answers with why in the same
+    round trip: what is left, whether a hold has ended (then released, and the order sold), the code's uses left.
+    The read after the call is only for what the locks do not see (an edit, the buyer's caps)."""
+    db = pg_db
+
+    async def no_second_read(*_: Any) -> Any:
+        raise AssertionError("the call itself should have said why")
+
+    monkeypatch.setattr(reserve_pg, "_why_nothing", no_second_read)
+    event = await make_event(db)
+    tt = await make_ticket(db, event.id, quantity=5)
+    await reserve(db, order_request(event.id, (tt.id, 3)))
+    with pytest.raises(SoldOutNothingExpired) as sold_out:
+        await reserve(db, order_request(event.id, (tt.id, 3), email=unique_email()))
+    assert (sold_out.value.available, sold_out.value.field) == (2, "lines[0].quantity")
+
+    stale = await reserve(
+        db, order_request(event.id, (tt.id, 2), email=unique_email()), now=datetime.now(UTC) - timedelta(hours=1)
+    )
+    sold = await reserve(db, order_request(event.id, (tt.id, 1), email=unique_email()))  # the stale hold released
+    assert sold.status == "pending" and (await get_order(db, stale.id)).status == "expired"
+
+    other = await make_ticket(db, event.id, quantity=5)
+    await voucher_codes.create_vouchers(db, event.id, {"code": "TWICE", "discount": {"percent": 10}, "max_uses": 2})
+    await reserve(db, dataclasses.replace(order_request(event.id, (other.id, 1)), voucher="TWICE"))
+    with pytest.raises(VoucherUnavailable) as used_up:
+        await reserve(
+            db, dataclasses.replace(order_request(event.id, (other.id, 2), email=unique_email()), voucher="twice")
+        )
+    assert (used_up.value.reason, used_up.value.remaining) == ("voucher_used_up", 1)
+
+    several = await reserve(db, order_request(event.id, (other.id, 1), (tt.id, 1), email=unique_email()))
+    assert several.status == "pending"
+    with pytest.raises(SoldOut) as gone:
+        await reserve(db, order_request(event.id, (other.id, 1), (tt.id, 1), email=unique_email()))
+    assert (gone.value.ticket_type_id, gone.value.available) == (tt.id, 0)

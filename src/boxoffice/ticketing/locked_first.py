@@ -58,13 +58,13 @@ def parameter_types(**listed: str) -> dict[str, str]:
 
 
 class LockedFirst:
-    """``statement`` (whose rows are returned as its single column ``column``) inside ``pg_temp.<name>``, which
-    first runs ``locks`` (PL/pgSQL statements reading the parameters as ``_a ->> 'name'``). ``types``: the SQL type
-    of each parameter of the statement (``jsonb`` ones are passed as they are); one without a type fails here, when
-    the module that makes it is imported. ``declare``: the function's variables, for ``locks`` that need some (they
-    may also end the call early with ``RETURN QUERY ...; RETURN;``). ``alone``: whether the statement may run without
-    the function (where it cannot be made); when not (``locks`` do more than lock), ``run`` raises
-    ``FunctionUnavailable`` instead."""
+    """``statement`` (whose rows are returned as its column ``column``, a string, then the columns of ``also``, each
+    name with its SQL type) inside ``pg_temp.<name>``, which first runs ``locks`` (PL/pgSQL statements reading the
+    parameters as ``_a ->> 'name'``). ``types``: the SQL type of each parameter of the statement (``jsonb`` ones are
+    passed as they are); one without a type fails here, when the module that makes it is imported. ``declare``: the
+    function's variables, for ``locks`` that need some (they may also end the call early with ``RETURN QUERY ...;
+    RETURN;``). ``alone``: whether the statement may run without the function (where it cannot be made); when not
+    (``locks`` do more than lock), ``run`` raises ``FunctionUnavailable`` instead."""
 
     def __init__(
         self,
@@ -76,6 +76,7 @@ class LockedFirst:
         types: Mapping[str, str],
         declare: str = "",
         alone: bool = True,
+        also: Mapping[str, str] | None = None,
     ) -> None:
         self.name, self.statement, self.alone = name, statement, alone
 
@@ -83,15 +84,19 @@ class LockedFirst:
             kind = types[match.group(1)]
             return f"(_a -> '{match.group(1)}')" if kind == "jsonb" else f"CAST(_a ->> '{match.group(1)}' AS {kind})"
 
+        columns = {column: "varchar", **(also or {})}
         self.ddl = (
-            f"CREATE OR REPLACE FUNCTION pg_temp.{name}(_a jsonb) RETURNS TABLE (out_{column} varchar)\n"
+            f"CREATE OR REPLACE FUNCTION pg_temp.{name}(_a jsonb) RETURNS TABLE ("
+            + ", ".join(f"out_{key} {kind}" for key, kind in columns.items())
+            + ")\n"
             "LANGUAGE plpgsql VOLATILE AS $function$\n#variable_conflict use_column\n"
             + (f"DECLARE\n{declare.strip()}\n" if declare else "")
             + "BEGIN\n"
             + f"{locks.strip()}\nRETURN QUERY {_PARAMETER.sub(argument, statement.text)};\nEND\n$function$"
         )
-        self._call_sql = f"SELECT out_{column} AS {column} FROM pg_temp.{name}(CAST($1 AS jsonb))"
-        self._row = namedtuple("_Row", [column])  # type: ignore[misc]  # rows as SQLAlchemy's read
+        outputs = ", ".join(f"out_{key} AS {key}" for key in columns)
+        self._call_sql = f"SELECT {outputs} FROM pg_temp.{name}(CAST($1 AS jsonb))"
+        self._row = namedtuple("_Row", list(columns))  # type: ignore[misc]  # rows as SQLAlchemy's read
 
     async def run(
         self, connection: AsyncConnection, params: dict[str, Any], *, transaction: bool = False
