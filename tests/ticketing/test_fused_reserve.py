@@ -15,7 +15,7 @@ from boxoffice.errors import InvalidInput, NotFound, SoldOut, VoucherUnavailable
 from boxoffice.events import service as events
 from boxoffice.events.models import Person
 from boxoffice.outbox.models import OutboxMessage
-from boxoffice.ticketing import plan, reserve_pg, voucher_codes
+from boxoffice.ticketing import kept_sales, plan, reserve_pg, voucher_codes
 from boxoffice.ticketing.checkout import CheckoutSession, set_checkout_sessions
 from boxoffice.ticketing.inventory import SoldOutNothingExpired
 from boxoffice.ticketing.models import Order, OrderLine
@@ -278,7 +278,7 @@ async def test_sold_out_answers_keep_the_sale_and_still_sell_what_is_freed_or_ad
     next answers do not read them again (they cost twice as much CPU when they did); tickets freed by a cancellation,
     or added by an edit, are still sold to the very next order."""
     db = pg_db
-    monkeypatch.setattr(reserve_pg, "KEPT_SALES", reserve_pg.KeptSales())
+    monkeypatch.setattr(kept_sales, "KEPT_SALES", kept_sales.KeptSales())
     reads: list[str] = []
     real_read = plan._read_sale
 
@@ -290,7 +290,7 @@ async def test_sold_out_answers_keep_the_sale_and_still_sell_what_is_freed_or_ad
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=1, base_price_cents=1500)
     first = await reserve(db, order_request(event.id, (tt.id, 1)))
-    monkeypatch.setattr(reserve_pg, "KEPT_SALES", reserve_pg.KeptSales())  # the sale's kept rows aged out
+    monkeypatch.setattr(kept_sales, "KEPT_SALES", kept_sales.KeptSales())  # the sale's kept rows aged out
     reads.clear()
     for _ in range(3):
         with pytest.raises(SoldOut) as sold_out:

@@ -4,15 +4,13 @@ A paid order of fixed or flexible prices (the flash-sale order) is reserved by o
 takes the tickets, checks the buyer's caps and writes the person, order, lines and outbox rows, with no client round
 trip while the ticket types' rows are locked. With a voucher (one without a reservation: those take the general
 path), the same statement locks the voucher's row first, takes its uses only if it has enough left, and writes the
-order's ``voucher_uses``. ``KeptSales`` keeps the event, ticket type and voucher rows a process read, so the
+order's ``voucher_uses``. ``kept_sales`` keeps the event, ticket type and voucher rows a process read, so the
 statement can run without reading them again. It writes exactly the rows the general path (``reserve``) writes.
 """
 
 from __future__ import annotations
 
-import time
-import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +24,7 @@ from boxoffice.errors import BoxofficeError, SoldOut
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.ids import new_id
-from boxoffice.ticketing import attendance
+from boxoffice.ticketing import attendance, kept_sales
 from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing import pricing as pricing_rules
 from boxoffice.ticketing import vouchers as voucher_rules
@@ -35,7 +33,6 @@ from boxoffice.ticketing.locked_first import LockedFirst, parameter_types
 from boxoffice.ticketing.models import Order, TicketType
 from boxoffice.ticketing.plan import (
     OrderRequest,
-    Sale,
     _check_plan,
     _created_payload,
     _new_order,
@@ -48,62 +45,6 @@ from boxoffice.ticketing.voucher_models import Voucher
 from boxoffice.ticketing.voucher_uses import PlannedVoucher, read_voucher
 from boxoffice.topics import event_topic, order_topic
 
-KEPT_SALE_SECONDS = 5.0
-
-
-class KeptSales:
-    """What a process keeps of the sales it served, per database and (event id, ticket type id): the event and
-    ticket type rows as read, for ``seconds`` at most. The one-statement reservation uses them instead of reading
-    them again, and its statement checks that the rows still have the revisions read (organizer edits raise them), so
-    a kept copy can never sell at an old price or in a closed sale; it only saves a read."""
-
-    def __init__(self, *, seconds: float = KEPT_SALE_SECONDS, max_entries: int = 1024) -> None:
-        self.seconds = seconds
-        self.max_entries = max_entries
-        self._kept: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], tuple[float, Event, TicketType]]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._vouchers: weakref.WeakKeyDictionary[Database, dict[tuple[str, str], tuple[float, Voucher]]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def get(self, db: Database, event_id: str, ticket_type_ids: Iterable[str]) -> Sale | None:
-        """The kept rows of every requested ticket type, or None if one is missing or too old. The event is the most
-        recently kept copy (the statement checks its revision)."""
-        kept = self._kept.get(db, {})
-        oldest = time.monotonic() - self.seconds
-        entries = [kept.get((event_id, tt_id)) for tt_id in ticket_type_ids]
-        if not all(entry is not None and entry[0] >= oldest for entry in entries):
-            return None
-        fresh = [entry for entry in entries if entry is not None]
-        return max(fresh, key=lambda entry: entry[0])[1], {entry[2].id: entry[2] for entry in fresh}
-
-    def keep(self, db: Database, sale: Sale) -> None:
-        kept = self._kept.setdefault(db, {})
-        event, found = sale
-        if len(kept) + len(found) > self.max_entries:
-            kept.clear()
-        at = time.monotonic()
-        for tt in found.values():
-            kept[(event.id, tt.id)] = (at, event, tt)
-
-    def get_voucher(self, db: Database, event_id: str, code: str) -> Voucher | None:
-        """The kept voucher of this code (its uses as read then: the statement checks them and its revision)."""
-        entry = self._vouchers.get(db, {}).get((event_id, voucher_rules.normalize_code(code)))
-        if entry is None or entry[0] < time.monotonic() - self.seconds:
-            return None
-        return entry[1]
-
-    def keep_voucher(self, db: Database, voucher: Voucher) -> None:
-        kept = self._vouchers.setdefault(db, {})
-        if len(kept) >= self.max_entries:
-            kept.clear()
-        kept[(voucher.event_id, voucher.code_normalized)] = (time.monotonic(), voucher)
-
-
-# This process's kept sales.
-KEPT_SALES = KeptSales()
-
 
 async def _reserve_in_one_statement(
     db: Database, request: OrderRequest, now: datetime, hold: timedelta, caps: buyer_caps.BuyerCaps
@@ -114,8 +55,8 @@ async def _reserve_in_one_statement(
     if attendance.carries_details(request):
         return None  # attendees and answers are checked and written on the general path
     ids = sorted({line.ticket_type_id for line in request.lines})
-    kept = KEPT_SALES.get(db, request.event_id, ids)
-    kept_voucher = KEPT_SALES.get_voucher(db, request.event_id, request.voucher) if request.voucher else None
+    kept = kept_sales.KEPT_SALES.get(db, request.event_id, ids)
+    kept_voucher = kept_sales.KEPT_SALES.get_voucher(db, request.event_id, request.voucher) if request.voucher else None
     if request.voucher and kept_voucher is None:
         kept = None  # read together, fresh
     for sale in (kept, None) if kept is not None else (None,):
@@ -145,12 +86,12 @@ async def _reserve_in_one_statement(
             # the statement found the event and ticket types at the revisions read: kept (again) for the next
             # orders, which after a sale are sold-out answers too (without this, each read the sale anew: twice
             # the CPU of an answer)
-            KEPT_SALES.keep(db, (event, found))
+            kept_sales.KEPT_SALES.keep(db, (event, found))
             raise
         if order is not None:
-            KEPT_SALES.keep(db, (event, found))
+            kept_sales.KEPT_SALES.keep(db, (event, found))
             if voucher is not None:
-                KEPT_SALES.keep_voucher(db, voucher)
+                kept_sales.KEPT_SALES.keep_voucher(db, voucher)
             return order
     return None
 
