@@ -4,8 +4,10 @@ The application is called in this process as Uvicorn would call it (an ASGI ``ht
 middleware, FastAPI's routing, dependencies, validation and the answer's encoding run), with no HTTP server and no
 load generator in between, against a PostgreSQL database of its own and a standalone ``boxoffice sandbox`` process
 (0 ms) for the Checkout Sessions, as the flash-sale benchmark serves it (``BOXOFFICE_ENV=production``, the limits
-per address off, the held-tickets cap per email on). ``orders``: one-ticket orders of one ticket type,
-``POST /api/v1/events/{id}/orders``, ``--concurrency`` at a time. ``webhooks``: signed
+per address off, the held-tickets cap per email on), made as ``boxoffice serve`` makes it (its heap settled once
+started). ``orders``: one-ticket orders of one ticket type (``--lines N``: one of each of N ticket types),
+``POST /api/v1/events/{id}/orders``, ``--concurrency`` at a time; with ``--sold-out`` the warm-up sells every ticket
+and the measured orders are answered 409, once the last order's kept sale has aged out. ``webhooks``: signed
 ``checkout.session.completed`` events for orders reserved beforehand, ``POST /webhooks/stripe``.
 
 On a machine shared with other work the CPU time per request swings; the instruction count does not. With
@@ -15,11 +17,13 @@ for the measured requests only (after ``--warmup`` requests) and reports instruc
     .venv/bin/python -m benchmarks.web_cpu orders --callgrind            # instructions per order
     .venv/bin/python -m benchmarks.web_cpu webhooks --callgrind          # instructions per confirmation
     .venv/bin/python -m benchmarks.web_cpu orders -n 2000                # CPU ms per order (noisy)
+    .venv/bin/python -m benchmarks.web_cpu orders --sold-out --callgrind # a sold-out answer, after the sale
+    .venv/bin/python -m benchmarks.web_cpu orders --lines 2 --callgrind  # an order of two ticket types
     py-spy record -r 500 -f raw -o orders.txt -- .venv/bin/python -m benchmarks.web_cpu orders -n 3000
     .venv/bin/python -m benchmarks.web_cpu summarize orders.txt          # where the samples went, by frame
     .venv/bin/python -m benchmarks.web_cpu parts orders.txt              # ... by part of the request
 
-About 450 lines: the driver, its Valgrind wrapper, the statement listing and the profile summaries are one tool.
+About 500 lines: the driver, its Valgrind wrapper, the statement listing and the profile summaries are one tool.
 """
 
 from __future__ import annotations
@@ -57,8 +61,8 @@ from benchmarks.services import sandbox_args
 from boxoffice.db import Database
 from boxoffice.payments.webhooks import sign_payload
 from boxoffice.settings import Settings
+from boxoffice.ticketing import kept_sales, voucher_codes
 from boxoffice.ticketing import reserve as reservations
-from boxoffice.ticketing import reserve_pg, voucher_codes
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 from boxoffice.web.app import create_app
 
@@ -218,9 +222,9 @@ async def measure_orders(app: ASGI, db: Database, args: argparse.Namespace, meas
 
     await run_all([job(i) for i in range(args.warmup)], args.concurrency)
     if args.sold_out:
-        # the answers after a sale, once the last order's kept sale (``reserve_pg.KeptSales``) has aged out: the
+        # the answers after a sale, once the last order's kept sale (``kept_sales.KeptSales``) has aged out: the
         # buyers who keep trying long after the tickets are gone
-        await asyncio.sleep(reserve_pg.KEPT_SALE_SECONDS + 0.5)
+        await asyncio.sleep(kept_sales.KEPT_SALE_SECONDS + 0.5)
         wanted = {409}
     return await measured([job(args.warmup + i) for i in range(args.n)], args, measure, statuses)
 
