@@ -15,7 +15,7 @@ from boxoffice.errors import InvalidInput, NotFound, SoldOut, VoucherUnavailable
 from boxoffice.events import service as events
 from boxoffice.events.models import Person
 from boxoffice.outbox.models import OutboxMessage
-from boxoffice.ticketing import kept_sales, plan, reserve_pg, voucher_codes
+from boxoffice.ticketing import kept_sales, plan, reserve_pg, took_nothing, voucher_codes
 from boxoffice.ticketing.checkout import CheckoutSession, set_checkout_sessions
 from boxoffice.ticketing.inventory import SoldOutNothingExpired
 from boxoffice.ticketing.models import Order, OrderLine
@@ -319,7 +319,7 @@ async def test_a_sold_out_answer_is_one_call_that_says_why(pg_db: Database, monk
     async def no_second_read(*_: Any) -> Any:
         raise AssertionError("the call itself should have said why")
 
-    monkeypatch.setattr(reserve_pg, "_why_nothing", no_second_read)
+    monkeypatch.setattr(took_nothing, "read", no_second_read)
     event = await make_event(db)
     tt = await make_ticket(db, event.id, quantity=5)
     await reserve(db, order_request(event.id, (tt.id, 3)))

@@ -12,25 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-import pydantic_core
-from sqlalchemy import TextClause, bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.orm.attributes import set_committed_value
 
 from boxoffice.db import Database, JSONType, UTCDateTime, retrying_deadlocks
 from boxoffice.errors import BoxofficeError, SoldOut
 from boxoffice.events import service as events
-from boxoffice.events.models import Event
 from boxoffice.ids import new_id
-from boxoffice.ticketing import attendance, kept_sales
+from boxoffice.ticketing import attendance, kept_sales, took_nothing
 from boxoffice.ticketing import caps as buyer_caps
 from boxoffice.ticketing import pricing as pricing_rules
-from boxoffice.ticketing import vouchers as voucher_rules
-from boxoffice.ticketing.inventory import PUBLIC_LEFT, _sold_out, _Taking, has_ended_hold
 from boxoffice.ticketing.locked_first import LockedFirst, parameter_types
-from boxoffice.ticketing.models import Order, TicketType
+from boxoffice.ticketing.models import Order
 from boxoffice.ticketing.plan import (
     OrderRequest,
     _check_plan,
@@ -41,8 +35,7 @@ from boxoffice.ticketing.plan import (
     _read_sale,
     hold_for,
 )
-from boxoffice.ticketing.voucher_models import Voucher
-from boxoffice.ticketing.voucher_uses import PlannedVoucher, read_voucher
+from boxoffice.ticketing.voucher_uses import read_voucher
 from boxoffice.topics import event_topic, order_topic
 
 
@@ -250,36 +243,6 @@ _LOCK_KINDS = """PERFORM 1 FROM ticket_types tt JOIN jsonb_to_recordset(_a -> 'w
     ON w.id = tt.id AND tt.quantity - tt.sold_count - tt.held_count - tt.reserved_count >= w.quantity
 ORDER BY tt.id FOR NO KEY UPDATE OF tt;"""
 
-# When a lock finds the tickets gone (or the voucher's uses), the call answers at once with what the reading of
-# ``_WHY_NOTHING`` (below) would say, in its ``why`` column: the statement is not run for nothing and no second round
-# trip reads why. Per requested ticket type: [id, tickets left, revision, not deleted, the event's revision, whether
-# a hold of it has ended (the same subquery as ``inventory.has_ended_hold``)]; the voucher: [revision, not deleted,
-# max_uses, uses_taken] (null without one).
-_WHY_NOW = """RETURN QUERY SELECT CAST(NULL AS varchar), jsonb_build_object(
-    'ticket_types', (
-        SELECT jsonb_agg(jsonb_build_array(
-            tt.id, tt.quantity - tt.sold_count - tt.held_count - tt.reserved_count, tt.revision,
-            tt.deleted_at IS NULL, e.revision,
-            tt.id IN (SELECT ol.ticket_type_id FROM order_lines ol JOIN (
-                SELECT id FROM orders WHERE status = 'pending' AND expires_at <= CAST(_a ->> 'now' AS timestamptz)
-                ORDER BY expires_at) AS ended ON ended.id = ol.order_id)))
-        FROM ticket_types tt JOIN events e ON e.id = tt.event_id
-        WHERE tt.id IN (SELECT w.id FROM jsonb_to_recordset(_a -> 'wants') AS w(id text))),
-    'voucher', (
-        SELECT jsonb_build_array(revision, deleted_at IS NULL, max_uses, uses_taken) FROM vouchers
-        WHERE id = _a ->> 'voucher_id'));
-    RETURN;"""
-_IF_NONE_LOCKED = f"""
-IF NOT FOUND THEN
-    {_WHY_NOW}
-END IF;
-"""
-_IF_NOT_ALL_LOCKED = f"""
-GET DIAGNOSTICS _locked = ROW_COUNT;
-IF _locked < CAST(_a ->> 'kinds' AS integer) THEN
-    {_WHY_NOW}
-END IF;
-"""
 # (``_v2``: the functions' columns changed with ``why``; a session that still had the older ones keeps them apart)
 _LOCKED_FIRST = {
     key: LockedFirst(
@@ -288,30 +251,12 @@ _LOCKED_FIRST = {
         column="person_id",
         also={"why": "jsonb"},
         declare="" if key[0] else "_locked integer;",
-        locks=(_LOCK_USES + _IF_NONE_LOCKED if key[3] else "")
-        + (_LOCK_ONE + _IF_NONE_LOCKED if key[0] else _LOCK_KINDS + _IF_NOT_ALL_LOCKED),
+        locks=(_LOCK_USES + took_nothing.IF_NONE_LOCKED if key[3] else "")
+        + (_LOCK_ONE + took_nothing.IF_NONE_LOCKED if key[0] else _LOCK_KINDS + took_nothing.IF_NOT_ALL_LOCKED),
         types=_PARAM_TYPES,
     )
     for key, statement in _FUSED_RESERVE.items()
 }
-
-
-# Why a reservation took nothing: each requested ticket type's tickets left, revisions and whether a hold of it has
-# ended (a sold-out answer then releases it and tries again; without one it answers at once, no second look needed).
-# Built once: at a sale's end a sold-out answer is as frequent as a sale, and building this statement for each one
-# cost more CPU than the order's whole reservation (``benchmarks.web_cpu orders --sold-out``).
-_WHY_NOTHING = (
-    select(
-        TicketType.id,
-        PUBLIC_LEFT,
-        TicketType.revision,
-        TicketType.deleted_at,
-        Event.revision,
-        has_ended_hold(bindparam("now", type_=UTCDateTime())),
-    )
-    .join(Event, Event.id == TicketType.event_id)
-    .where(TicketType.id.in_(bindparam("ids", expanding=True)))
-)
 
 
 async def _reserve_fused(
@@ -401,73 +346,10 @@ async def _reserve_fused(
         # autocommit: the statement is alone in its transaction, so it may run again on the same connection
         rows = await retrying_deadlocks(lambda: _LOCKED_FIRST[key].run(session, params))
         if not rows or rows[0].person_id is None:
-            why = _why_read(rows[0].why) if rows else await _why_nothing(session, planned, takings, now)
-            _judge_nothing(why, plan, takings)
+            why = (
+                took_nothing.from_call(rows[0].why) if rows else await took_nothing.read(session, planned, takings, now)
+            )
+            took_nothing.judge(why, plan, takings)
             return None
     set_committed_value(order, "person_id", rows[0].person_id)
     return order
-
-
-# Why nothing was taken: per requested ticket type (tickets left, revision, not deleted and the event at the revision
-# read, whether a hold of it has ended); the voucher's (revision, not deleted, max_uses, uses_taken), if any.
-_Why = tuple[dict[str, tuple[int, int, bool, int, bool]], tuple[int, bool, int | None, int] | None]
-
-
-def _why_read(value: Any) -> _Why:
-    """The ``why`` column of a call that took nothing (``_WHY_NOW``; asyncpg gives a ``jsonb`` as its text)."""
-    data = pydantic_core.from_json(value) if isinstance(value, str | bytes) else value
-    voucher = data.get("voucher")
-    return (
-        {row[0]: (int(row[1]), row[2], bool(row[3]), row[4], bool(row[5])) for row in data.get("ticket_types") or ()},
-        (voucher[0], bool(voucher[1]), voucher[2], voucher[3]) if voucher else None,
-    )
-
-
-async def _why_nothing(
-    session: AsyncConnection, planned: PlannedVoucher | None, takings: Sequence[_Taking], now: datetime
-) -> _Why:
-    """The same, read after a call that took nothing though its locks found the tickets (and the voucher's uses):
-    something the statement checks changed (a revision), the buyer's caps refused, or the function could not be
-    made."""
-    voucher = None
-    if planned is not None:
-        row = (
-            await session.execute(
-                select(Voucher.revision, Voucher.deleted_at, Voucher.max_uses, Voucher.uses_taken).where(
-                    Voucher.id == planned.voucher.id
-                )
-            )
-        ).one_or_none()
-        voucher = None if row is None else (row[0], row[1] is None, row[2], row[3])
-    current = {
-        tt_id: (int(left), revision, deleted_at is None, event_revision, bool(held))
-        for tt_id, left, revision, deleted_at, event_revision, held in (
-            await session.execute(_WHY_NOTHING, {"ids": [t.ticket_type.id for t in takings], "now": now})
-        ).all()
-    }
-    return current, voucher
-
-
-def _judge_nothing(why: _Why, plan: _Plan, takings: Sequence[_Taking]) -> None:
-    """Raises the answer to an order that took nothing (sold out, the voucher used up); returns when the general
-    path must judge it (a definition changed since it was read, or tickets were freed in the meantime)."""
-    current, voucher = why
-    planned = plan.voucher
-    if planned is not None:
-        if voucher is None or voucher[0] != planned.voucher.revision or not voucher[1]:
-            return  # the voucher changed since it was read: the general path judges it again
-        max_uses, used = voucher[2], voucher[3]
-        if max_uses is not None and used + planned.applicable > max_uses:
-            raise voucher_rules.used_up(max(max_uses - used, 0))
-    for taking in takings:
-        found = current.get(taking.ticket_type.id)
-        if found is None or not found[2] or found[1] != taking.ticket_type.revision or found[3] != plan.event.revision:
-            return  # the event or a ticket type changed since they were read
-    # with, per ticket type, whether a hold of it has ended (a sold-out answer then releases it and tries again;
-    # without one it answers at once, no second look needed)
-    holds_ended = any(current[taking.ticket_type.id][4] for taking in takings)
-    for taking in takings:
-        left = max(current[taking.ticket_type.id][0], 0)
-        if left < taking.quantity:
-            raise _sold_out(taking, left, holds_ended=holds_ended)
-    # tickets were freed in the meantime: the general path takes them
