@@ -26,13 +26,12 @@ from boxoffice.ticketing.plan import _Plan
 from boxoffice.ticketing.voucher_models import Voucher
 from boxoffice.ticketing.voucher_uses import PlannedVoucher
 
-# When a lock of the reservation's function finds the tickets gone (or the voucher's uses; ``IF_NONE_LOCKED`` after
+# When a lock of the reservation's function finds the tickets gone (or the voucher's uses: ``IF_NONE_LOCKED`` after
 # a lock of one row, ``IF_NOT_ALL_LOCKED`` after the lock of several, in a function that declares ``_locked``), the
-# call answers at once with what the reading of
-# ``WHY_NOTHING`` (below) would say, in its ``why`` column: the statement is not run for nothing and no second round
-# trip reads why. Per requested ticket type: [id, tickets left, revision, not deleted, the event's revision, whether
-# a hold of it has ended (the same subquery as ``inventory.has_ended_hold``)]; the voucher: [revision, not deleted,
-# max_uses, uses_taken] (null without one).
+# call answers at once with what the reading of ``WHY_NOTHING`` (below) would say, in its ``why`` column: the
+# statement is not run for nothing and no second round trip reads why. Per requested ticket type: [id, tickets left,
+# revision, not deleted, the event's revision, whether a hold of it has ended (the same subquery as
+# ``inventory.has_ended_hold``)]; the voucher: [revision, not deleted, max_uses, uses_taken] (null without one).
 WHY_NOW = """RETURN QUERY SELECT CAST(NULL AS varchar), jsonb_build_object(
     'ticket_types', (
         SELECT jsonb_agg(jsonb_build_array(
