@@ -8,7 +8,7 @@ so that callers keep one door (``from boxoffice.events import service as events`
 
 from __future__ import annotations
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.clock import utcnow
@@ -102,15 +102,18 @@ async def change_status(db: Database, event_id: str, action: str, *, organizer_i
     return event
 
 
+_EVENT = select(Event).where(Event.id == bindparam("event_id"))
+
+
 async def load_event(
     session: AsyncSession, event_id: str, *, organizer_id: str | None = None, for_update: bool = False
 ) -> Event:
-    stmt = select(Event).where(Event.id == event_id)
+    stmt = _EVENT  # built once: every buyer's page and ticket list reads its event
     if organizer_id is not None:
         stmt = stmt.where(Event.organizer_id == organizer_id)
     if for_update:
         stmt = stmt.with_for_update()
-    event = (await session.scalars(stmt)).one_or_none()
+    event = (await session.scalars(stmt, {"event_id": event_id})).one_or_none()
     if event is None:
         raise NotFound(f"event {event_id} not found")
     return event

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, select, update
+from sqlalchemy import ColumnElement, Subquery, and_, bindparam, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice import outbox
+from boxoffice.db import UTCDateTime
 from boxoffice.errors import SoldOut
 from boxoffice.ticketing.models import Order, OrderLine, OrderStatus, TicketType
 from boxoffice.ticketing.voucher_models import WaitingListEntry
@@ -92,16 +93,23 @@ def has_ended_hold(now: datetime | ColumnElement[datetime]) -> ColumnElement[boo
     return TicketType.id.in_(select(OrderLine.ticket_type_id).join(ended, ended.c.id == OrderLine.order_id))
 
 
+# The tickets held by orders whose hold has ended, per ticket type. Built once: every availability read (the event
+# page, the ticket list, a live update's first state) runs it, and building it, its subquery included, cost more CPU
+# than the rest of the read.
+_ended_at_now = _ended_orders(bindparam("now", type_=UTCDateTime()))
+_EXPIRED_HOLDS = (
+    select(OrderLine.ticket_type_id, func.sum(OrderLine.quantity))
+    .join(_ended_at_now, _ended_at_now.c.id == OrderLine.order_id)
+    .where(OrderLine.ticket_type_id.in_(bindparam("ids", expanding=True)))
+    .group_by(OrderLine.ticket_type_id)
+)
+
+
 async def _expired_holds(session: AsyncSession, ticket_type_ids: Sequence[str], now: datetime) -> dict[str, int]:
+    """Per ticket type, the tickets held by orders whose hold has ended at ``now``."""
     if not ticket_type_ids:
         return {}
-    ended = _ended_orders(now)
-    rows = await session.execute(
-        select(OrderLine.ticket_type_id, func.sum(OrderLine.quantity))
-        .join(ended, ended.c.id == OrderLine.order_id)
-        .where(OrderLine.ticket_type_id.in_(ticket_type_ids))
-        .group_by(OrderLine.ticket_type_id)
-    )
+    rows = await session.execute(_EXPIRED_HOLDS, {"ids": list(ticket_type_ids), "now": now})
     return {tt_id: int(total or 0) for tt_id, total in rows}
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -286,16 +286,32 @@ async def availability(db: Database, event_id: str, *, now: datetime | None = No
     """What the public can buy now, per ticket type (tickets set aside for vouchers and the waiting list do not
     count). An expired hold never counts against availability, unless the ticket type has a waiting list with
     entries: its tickets will go to them."""
+    return [a for _, a in (await shown_with_availability(db, event_id, now=now))[1]]
+
+
+async def shown_with_availability(
+    db: Database, event_id: str, *, now: datetime | None = None
+) -> tuple[Event, list[tuple[TicketType, Availability]]]:
+    """The event, and its ticket types (not deleted, in ``SHOWN_ORDER``) each with its ``availability``, read
+    together: what the event page and the ticket list show (a ticket type created meanwhile is in both or neither)."""
     now = now or utcnow()
     async with db.read() as session:
         event = await events.load_event(session, event_id)
-        return await availability_of(session, event, await shown_ticket_types(session, event_id), now)
+        tts = await shown_ticket_types(session, event_id)
+        return event, list(zip(tts, await availability_of(session, event, tts, now), strict=True))
+
+
+# Built once, as every availability read runs it (``inventory._EXPIRED_HOLDS`` says why).
+_SHOWN = (
+    select(TicketType)
+    .where(TicketType.event_id == bindparam("event_id"), TicketType.deleted_at.is_(None))
+    .order_by(*SHOWN_ORDER)
+)
 
 
 async def shown_ticket_types(session: AsyncSession, event_id: str) -> list[TicketType]:
     """The event's ticket types (not deleted) in ``SHOWN_ORDER``."""
-    stmt = select(TicketType).where(TicketType.event_id == event_id, TicketType.deleted_at.is_(None))
-    return list((await session.scalars(stmt.order_by(*SHOWN_ORDER))).all())
+    return list((await session.scalars(_SHOWN, {"event_id": event_id})).all())
 
 
 async def availability_of(
@@ -325,11 +341,14 @@ async def availability_of(
     return out
 
 
+_WAITING = (
+    select(WaitingListEntry.ticket_type_id, func.sum(WaitingListEntry.quantity))
+    .where(WaitingListEntry.event_id == bindparam("event_id"), WaitingListEntry.status == "waiting")
+    .group_by(WaitingListEntry.ticket_type_id)
+)
+
+
 async def _waiting(session: AsyncSession, event_id: str) -> dict[str, int]:
     """Per ticket type of the event, the tickets its waiting entries wait for."""
-    rows = await session.execute(
-        select(WaitingListEntry.ticket_type_id, func.sum(WaitingListEntry.quantity))
-        .where(WaitingListEntry.event_id == event_id, WaitingListEntry.status == "waiting")
-        .group_by(WaitingListEntry.ticket_type_id)
-    )
+    rows = await session.execute(_WAITING, {"event_id": event_id})
     return {tt_id: int(total or 0) for tt_id, total in rows}

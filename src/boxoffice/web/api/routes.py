@@ -13,7 +13,7 @@ from boxoffice.accounts import service as accounts
 from boxoffice.attendees.details import OrderDetails
 from boxoffice.attendees.rules import AttendeeInput
 from boxoffice.clock import utcnow
-from boxoffice.errors import Conflict, Unauthorized
+from boxoffice.errors import Conflict, NotFound, Unauthorized
 from boxoffice.events import service as events
 from boxoffice.events.models import Event
 from boxoffice.notifications.codes import ticket_code
@@ -25,11 +25,10 @@ from boxoffice.ticketing.models import SOLD_STATUSES, Order, OrderStatus, Ticket
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 from boxoffice.ticketing.ticket_types import (
     Availability,
-    availability,
     create_ticket_type,
     delete_ticket_type,
     get_ticket_type,
-    list_ticket_types,
+    shown_with_availability,
     update_ticket_type,
 )
 from boxoffice.web.api import schemas as s
@@ -58,15 +57,18 @@ JSON = "application/json"
 # -- views -------------------------------------------------------------------------------------------------------
 
 
-async def tickets_out(box: Box, event_id: str, only: str | None = None) -> list[s.TicketOut]:
-    avail = {a.ticket_type_id: a for a in await availability(box.db, event_id)}
-    out = []
-    for tt in await list_ticket_types(box.db, event_id):
-        if only is not None and tt.id != only:
-            continue
-        a = avail[tt.id]
-        out.append(ticket_out(tt, a))
-    return out
+async def tickets_out(box: Box, event_id: str, only: str | None = None, *, public: bool = False) -> list[s.TicketOut]:
+    """The event's ticket types (``only`` one of them) as shown, with their availability, read together. ``public``:
+    a draft is as absent as an unknown event (``events.get_public_event``'s words)."""
+    try:
+        event, shown = await shown_with_availability(box.db, event_id)
+    except NotFound:
+        if public:
+            raise NotFound("event not found") from None
+        raise
+    if public and not events.is_public(event):
+        raise NotFound("event not found")
+    return [ticket_out(tt, a) for tt, a in shown if only is None or tt.id == only]
 
 
 def ticket_out(tt: TicketType, a: Availability) -> s.TicketOut:
@@ -169,10 +171,10 @@ async def public_tickets(
         Query(max_length=64, description="A voucher or access code: its prices and the hidden tickets it unlocks."),
     ] = None,
 ) -> list[s.TicketOut]:
-    await events.get_public_event(box.db, event_id)
+    shown = await tickets_out(box, event_id, public=True)
     holder = await voucher_uses.voucher_for_holder(box.db, event_id, voucher, utcnow()) if voucher else None
     out = []
-    for t in await tickets_out(box, event_id):
+    for t in shown:
         if t.hidden and (holder is None or t.id not in (holder.unlocks or [])):
             continue
         t = with_holder(t, holder, utcnow()) if holder is not None else t

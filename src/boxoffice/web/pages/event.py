@@ -34,7 +34,7 @@ from boxoffice.ticketing.models import TicketType
 from boxoffice.ticketing.plan import OrderRequest
 from boxoffice.ticketing.pricing import price_step
 from boxoffice.ticketing.rules import pricing_from_row
-from boxoffice.ticketing.ticket_types import Availability, availability, list_ticket_types
+from boxoffice.ticketing.ticket_types import Availability, list_ticket_types, shown_with_availability
 from boxoffice.web.pages import codes
 from boxoffice.web.pages.forms import (
     _TOO_MANY,
@@ -104,11 +104,9 @@ class TicketView:
 async def _event_context(box: Boxoffice, event: Event, code: str | None = None) -> dict[str, Any]:
     now = utcnow()
     holder, code_error = await codes.read_code(box, event, code, now)
-    avail = {a.ticket_type_id: a for a in await availability(box.db, event.id, now=now)}
     tickets: list[TicketView] = []
-    for tt in await list_ticket_types(box.db, event.id):
-        a = avail.get(tt.id)
-        if a is None or a.sales_state == "ended" or not codes.shown(holder, tt):
+    for tt, a in (await shown_with_availability(box.db, event.id, now=now))[1]:
+        if a.sales_state == "ended" or not codes.shown(holder, tt):
             continue
         limit = min(box.settings.max_quantity_per_line, tt.max_per_order or box.settings.max_quantity_per_line)
         tickets.append(
