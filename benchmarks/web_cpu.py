@@ -8,7 +8,8 @@ per address off, the held-tickets cap per email on), made as ``boxoffice serve``
 started). ``orders``: one-ticket orders of one ticket type (``--lines N``: one of each of N ticket types),
 ``POST /api/v1/events/{id}/orders``, ``--concurrency`` at a time; with ``--sold-out`` the warm-up sells every ticket
 and the measured orders are answered 409, once the last order's kept sale has aged out. ``webhooks``: signed
-``checkout.session.completed`` events for orders reserved beforehand, ``POST /webhooks/stripe``.
+``checkout.session.completed`` events for orders reserved beforehand, ``POST /webhooks/stripe``. ``page`` and
+``tickets``: the buyer's event page and ticket list, as browsers ask for them again and again while a sale opens.
 
 On a machine shared with other work the CPU time per request swings; the instruction count does not. With
 ``--callgrind`` the run starts itself again under ``valgrind --tool=callgrind`` with instrumentation off, turns it on
@@ -19,6 +20,7 @@ for the measured requests only (after ``--warmup`` requests) and reports instruc
     .venv/bin/python -m benchmarks.web_cpu orders -n 2000                # CPU ms per order (noisy)
     .venv/bin/python -m benchmarks.web_cpu orders --sold-out --callgrind # a sold-out answer, after the sale
     .venv/bin/python -m benchmarks.web_cpu orders --lines 2 --callgrind  # an order of two ticket types
+    .venv/bin/python -m benchmarks.web_cpu page -n 2000                  # the event page (tickets: the list)
     py-spy record -r 500 -f raw -o orders.txt -- .venv/bin/python -m benchmarks.web_cpu orders -n 3000
     .venv/bin/python -m benchmarks.web_cpu summarize orders.txt          # where the samples went, by frame
     .venv/bin/python -m benchmarks.web_cpu parts orders.txt              # ... by part of the request
@@ -61,8 +63,8 @@ from benchmarks.services import sandbox_args
 from boxoffice.db import Database
 from boxoffice.payments.webhooks import sign_payload
 from boxoffice.settings import Settings
-from boxoffice.ticketing import kept_sales, voucher_codes
 from boxoffice.ticketing import reserve as reservations
+from boxoffice.ticketing import voucher_codes
 from boxoffice.ticketing.plan import LineRequest, OrderRequest
 from boxoffice.web.app import create_app
 
@@ -105,13 +107,15 @@ class Measure:
             self._lib.measure_stop()
 
 
-async def call(app: ASGI, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
-    """One POST through the ASGI application, as Uvicorn makes it."""
+async def call(
+    app: ASGI, path: str, body: bytes, headers: list[tuple[bytes, bytes]], method: str = "POST"
+) -> tuple[int, bytes]:
+    """One request (a POST unless ``method`` says otherwise) through the ASGI application, as Uvicorn makes it."""
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
@@ -224,9 +228,29 @@ async def measure_orders(app: ASGI, db: Database, args: argparse.Namespace, meas
     if args.sold_out:
         # the answers after a sale, once the last order's kept sale (``kept_sales.KeptSales``) has aged out: the
         # buyers who keep trying long after the tickets are gone
+        from boxoffice.ticketing import kept_sales  # here: the other modes also run against older code
+
         await asyncio.sleep(kept_sales.KEPT_SALE_SECONDS + 0.5)
         wanted = {409}
     return await measured([job(args.warmup + i) for i in range(args.n)], args, measure, statuses)
+
+
+async def measure_views(app: ASGI, db: Database, args: argparse.Namespace, measure: Measure) -> dict[str, Any]:
+    """What a buyer's browser asks before ordering, and asks again at every refresh while a sale opens: the event
+    page (``page``, ``GET /e/{id}``) or the ticket list (``tickets``, ``GET /api/v1/events/{id}/tickets``), of an
+    event with three ticket types."""
+    event_id, _ = await make_sale(db, types=3, per_type=100)
+    path = f"/e/{event_id}" if args.what == "page" else f"/api/v1/events/{event_id}/tickets"
+    statuses: Counter[int] = Counter()
+
+    async def go() -> None:
+        status, answer = await call(app, path, b"", [], method="GET")
+        statuses[status] += 1
+        if status != 200:
+            raise RuntimeError(f"{path} answered {status}: {answer[:300]!r}")
+
+    await run_all([go] * args.warmup, args.concurrency)
+    return await measured([go] * args.n, args, measure, statuses)
 
 
 def completed_event(n: int, order_id: str, event_id: str, total: int) -> bytes:
@@ -350,6 +374,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             async with served(db_url) as (app, _public):
                 if args.what == "orders":
                     return await measure_orders(app, db, args, measure)
+                if args.what in ("page", "tickets"):
+                    return await measure_views(app, db, args, measure)
                 return await measure_webhooks(app, db, args, measure)
         finally:
             await db.dispose()
@@ -472,7 +498,7 @@ def summarize(path: str, top: int, under: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["orders", "webhooks", "summarize", "parts"])
+    parser.add_argument("what", choices=["orders", "webhooks", "page", "tickets", "summarize", "parts"])
     parser.add_argument("file", nargs="?", help="summarize, parts: a py-spy raw profile")
     parser.add_argument("-n", type=int, default=300, help="measured requests")
     parser.add_argument("--warmup", type=int, default=100)
