@@ -135,6 +135,11 @@ async def get_public_event(db: Database, event_id: str) -> Event:
         event = await get_event(db, event_id)
     except NotFound:
         event = None
+    return as_public(event)
+
+
+def as_public(event: Event | None) -> Event:
+    """``event`` (None: not found) if the public may see it; else the answer to an unknown id, without the id."""
     if event is None or not is_public(event):
         raise NotFound("event not found")
     return event

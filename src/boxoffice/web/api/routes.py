@@ -60,14 +60,15 @@ JSON = "application/json"
 async def tickets_out(box: Box, event_id: str, only: str | None = None, *, public: bool = False) -> list[s.TicketOut]:
     """The event's ticket types (``only`` one of them) as shown, with their availability, read together. ``public``:
     a draft is as absent as an unknown event (``events.get_public_event``'s words)."""
+    event: Event | None
     try:
         event, shown = await shown_with_availability(box.db, event_id)
     except NotFound:
-        if public:
-            raise NotFound("event not found") from None
-        raise
-    if public and not events.is_public(event):
-        raise NotFound("event not found")
+        if not public:
+            raise
+        event, shown = None, []
+    if public:
+        events.as_public(event)  # a draft answers as an unknown id does
     return [ticket_out(tt, a) for tt, a in shown if only is None or tt.id == only]
 
 
