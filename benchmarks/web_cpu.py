@@ -165,8 +165,10 @@ async def run_all(jobs: list[Callable[[], Awaitable[None]]], concurrency: int) -
 
 
 @contextlib.asynccontextmanager
-async def served(db_url: str) -> AsyncIterator[tuple[Any, str]]:
-    """The application (its lifespan started) and a sandbox process answering Checkout Sessions at 0 ms."""
+async def served(db_url: str, page_cache_seconds: float | None = None) -> AsyncIterator[tuple[Any, str]]:
+    """The application (its lifespan started) and a sandbox process answering Checkout Sessions at 0 ms; the event
+    page kept as the settings' default keeps it unless ``page_cache_seconds`` says otherwise (0: every request
+    renders it)."""
     sandbox_port = free_port()
     public = "http://127.0.0.1:8000"
     logs = Path(tempfile.mkdtemp(prefix="web-cpu-logs-"))
@@ -174,6 +176,7 @@ async def served(db_url: str) -> AsyncIterator[tuple[Any, str]]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("LD_PRELOAD")}
     with process(sandbox, env, logs / "sandbox.log"):
         await wait_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/health")
+        kept: dict[str, Any] = {} if page_cache_seconds is None else {"page_cache_seconds": page_cache_seconds}
         settings = Settings(
             env="production",
             database_url=db_url,
@@ -187,6 +190,7 @@ async def served(db_url: str) -> AsyncIterator[tuple[Any, str]]:
             stripe_secret_key=API_KEY,
             stripe_webhook_secrets=WEBHOOK_SECRET,
             stripe_api_base=f"http://127.0.0.1:{sandbox_port}",
+            **kept,
         )
         app = create_app(settings, settle_heap=True)  # as `boxoffice serve` makes it
         async with app.router.lifespan_context(app):
@@ -371,7 +375,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         db = Database(db_url, pool_size=4)
         args.db = db
         try:
-            async with served(db_url) as (app, _public):
+            async with served(db_url, args.page_cache_seconds) as (app, _public):
                 if args.what == "orders":
                     return await measure_orders(app, db, args, measure)
                 if args.what in ("page", "tickets"):
@@ -402,6 +406,7 @@ def under_callgrind(args: argparse.Namespace) -> int:
         *(["--voucher"] if args.voucher else []),
         *(["--sold-out"] if args.sold_out else []),
         *(["--lines", str(args.lines)] if args.lines != 1 else []),
+        *(["--page-cache-seconds", str(args.page_cache_seconds)] if args.page_cache_seconds is not None else []),
     ]
     done = subprocess.run(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
@@ -509,6 +514,9 @@ def main() -> int:
     parser.add_argument("--voucher", action="store_true", help="orders: every order uses one voucher (20 %% off)")
     parser.add_argument("--lines", type=int, default=1, help="orders: lines per order, each of a ticket type")
     parser.add_argument("--sold-out", action="store_true", help="orders: measured orders answered 409 (sold out)")
+    parser.add_argument(
+        "--page-cache-seconds", type=float, default=None, help="page: how long a rendering is kept (0: never)"
+    )
     parser.add_argument("--statements", action="store_true", help="list the statements of one measured request")
     parser.add_argument("--inside-callgrind", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -66,6 +66,9 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
         # Every test client is 127.0.0.1: the order rate limit per address is off unless a test turns it on (the
         # held-ticket caps keep their defaults).
         "order_rate_per_minute": 0,
+        # Pages show each change at once: tests change an event and read its page again within the second a page is
+        # kept (tests/web/pages/test_kept_pages.py keeps them, on a clock of its own).
+        "page_cache_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     email_retry_seconds: float = Field(default=5.0, gt=0)
     sse_max_per_address: int = Field(default=20, ge=0)  # open SSE streams per client address; 0 = no cap
     sse_max_streams: int = Field(default=2000, ge=0)  # open SSE streams per process; 0 = no cap
+    # The event page as everyone sees it (no code) is rendered at most once per this many seconds per process
+    # (web.pages.kept_pages); 0 renders it for every request.
+    page_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     # How long a worker's claim on an email or outbox message lasts: a worker killed while sending leaves it claimed
     # this long before another worker sends it again. Longer than any one send; drills shorten them.
     email_claim_seconds: float = Field(default=120.0, gt=0)

@@ -29,6 +29,7 @@ from boxoffice.web.headers import (
 )
 from boxoffice.web.limits import BodyLimit
 from boxoffice.web.nul import RefuseNul
+from boxoffice.web.pages.kept_pages import KeptPages
 
 
 def serve_app() -> FastAPI:
@@ -72,6 +73,7 @@ def create_app(
     )
     app.state.box = box
     app.state.sse_slots = StreamSlots(settings.sse_max_per_address, settings.sse_max_streams)
+    app.state.event_pages = KeptPages(settings.page_cache_seconds)
     app.add_middleware(BodyLimit)
     app.add_middleware(RefuseNul)  # no U+0000 in a path or query (PostgreSQL cannot compare it)
     app.add_middleware(

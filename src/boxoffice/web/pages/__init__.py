@@ -8,7 +8,8 @@ Errors are shown on the page in words a buyer understands, never as a problem do
 ``waitlist``: joining a waiting list from the event page and leaving it), ``self_service`` the order page's forms
 that change its attendees and answers and hand tickets on (``questions`` builds and reads their inputs), ``forms``
 reads the checkout form and points its problems at their fields, ``words`` says every error code in words (one
-table), ``render`` has what every page shares (templates, the page route class, messages, dates in words).
+table), ``render`` has what every page shares (templates, the page route class, messages, dates in words),
+``kept_pages`` keeps the event page as everyone sees it for a second in each process.
 """
 
 from __future__ import annotations

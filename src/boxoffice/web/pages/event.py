@@ -45,6 +45,7 @@ from boxoffice.web.pages.forms import (
     _service_problems,
     major_units,
 )
+from boxoffice.web.pages.kept_pages import KeptPages
 from boxoffice.web.pages.order import _remember_order, order_path
 from boxoffice.web.pages.questions import DetailsForm, details_form, is_details_error
 from boxoffice.web.pages.render import PageRoute, _box, _event_not_found, _moment, _render, _when, _where
@@ -219,10 +220,18 @@ async def _public_event(box: Boxoffice, event_id: str) -> Event | None:
 
 @router.get("/e/{event_id}", response_class=HTMLResponse)
 async def event_page(request: Request, event_id: str, voucher: str = "") -> Response:
-    event = await _public_event(_box(request), event_id)
-    if event is None:
-        return _event_not_found(request)
-    return await _render_event(request, event, CheckoutForm({"voucher": voucher[:MAX_FORM_VALUE]} if voucher else {}))
+    async def render() -> Response:
+        event = await _public_event(_box(request), event_id)
+        if event is None:
+            return _event_not_found(request)
+        return await _render_event(
+            request, event, CheckoutForm({"voucher": voucher[:MAX_FORM_VALUE]} if voucher else {})
+        )
+
+    if voucher:  # a code's prices and unlocked tickets: this buyer's page, rendered for them
+        return await render()
+    kept: KeptPages = request.app.state.event_pages
+    return await kept.page(event_id[:64], render)
 
 
 def _no_field(exc: SoldOut | SalesClosed, chosen: list[TicketType]) -> FieldError:
