@@ -124,9 +124,22 @@ def test_boxoffice_is_also_compared_with_the_baseline_that_makes_the_checkout_ca
         }
     ]
     data["against_checkout"] = against_checkout(data)
-    assert data["against_checkout"] == {"32_clients_0ms": {"rate": 250.0, "baseline_c": 1000.0, "ratio": 0.25}}
+    # (c): 0.7 + 0.3 + 0.2 + 0.7 = 1.9 ms of CPU an order; Boxoffice: 4.0 + 1.0 + 0.7 own, 0.8 + 0.5 shared = 7.0
+    assert data["against_checkout"] == {
+        "32_clients_0ms": {
+            "rate": 250.0,
+            "baseline_c": 1000.0,
+            "ratio": 0.25,
+            "cpu_ratio": round(1.9 / 7.0, 3),
+            "allowed_ms": round(1.9 / 0.7 - 1.3, 2),
+            "own_ms": 5.7,
+            "at_web_target": round(1.9 / (1.5 + 1.0 + 0.3 + 1.3), 3),
+        }
+    }
     text = render(data)
-    assert table_rows(text, "### Against baseline (c)") == ["| 0 ms | 32 | 250.0 / 1000.0 | 0.25 |"]
+    assert table_rows(text, "### Against baseline (c)") == [
+        "| 0 ms | 32 | 250.0 / 1000.0 | 0.25 | 0.27 | 5.70 / 1.41 | 0.46 |"
+    ]
     assert "| (c) (a) + Checkout Session, 0 ms | 32 | 2000 | 1000.0 |" in text
 
 
