@@ -9,7 +9,8 @@ started). ``orders``: one-ticket orders of one ticket type (``--lines N``: one o
 ``POST /api/v1/events/{id}/orders``, ``--concurrency`` at a time; with ``--sold-out`` the warm-up sells every ticket
 and the measured orders are answered 409, once the last order's kept sale has aged out. ``webhooks``: signed
 ``checkout.session.completed`` events for orders reserved beforehand, ``POST /webhooks/stripe``. ``page`` and
-``tickets``: the buyer's event page and ticket list, as browsers ask for them again and again while a sale opens.
+``tickets``: the buyer's event page and ticket list, as browsers ask for them again and again while a sale opens;
+``stream``: the page's live stream, opened and left once its first availability frame has come.
 
 On a machine shared with other work the CPU time per request swings; the instruction count does not. With
 ``--callgrind`` the run starts itself again under ``valgrind --tool=callgrind`` with instrumentation off, turns it on
@@ -155,6 +156,50 @@ async def call(
     return status, bytes(answer)
 
 
+async def first_frames(app: ASGI, path: str, until: bytes) -> tuple[int, bytes]:
+    """A live stream opened through the ASGI application, read until ``until`` arrives, then left (the client goes
+    away, as a browser leaving the page)."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"text/event-stream")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    gone = asyncio.Event()
+    delivered = False
+    status = 0
+    answer = bytearray()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            answer.extend(message.get("body", b""))
+            if until in answer or not message.get("more_body", False):
+                gone.set()
+
+    await app(scope, receive, send)
+    return status, bytes(answer)
+
+
 async def run_all(jobs: list[Callable[[], Awaitable[None]]], concurrency: int) -> None:
     queue = list(reversed(jobs))
 
@@ -242,14 +287,20 @@ async def measure_orders(app: ASGI, db: Database, args: argparse.Namespace, meas
 
 async def measure_views(app: ASGI, db: Database, args: argparse.Namespace, measure: Measure) -> dict[str, Any]:
     """What a buyer's browser asks before ordering, and asks again at every refresh while a sale opens: the event
-    page (``page``, ``GET /e/{id}``) or the ticket list (``tickets``, ``GET /api/v1/events/{id}/tickets``), of an
-    event with three ticket types."""
+    page (``page``, ``GET /e/{id}``), the ticket list (``tickets``, ``GET /api/v1/events/{id}/tickets``) or the
+    page's live stream (``stream``, ``GET /api/v1/events/{id}/stream``: opened, read up to its first availability
+    frame, left), of an event with three ticket types."""
     event_id, _ = await make_sale(db, types=3, per_type=100)
-    path = f"/e/{event_id}" if args.what == "page" else f"/api/v1/events/{event_id}/tickets"
+    path = {"page": f"/e/{event_id}", "tickets": f"/api/v1/events/{event_id}/tickets"}.get(
+        args.what, f"/api/v1/events/{event_id}/stream"
+    )
     statuses: Counter[int] = Counter()
 
     async def go() -> None:
-        status, answer = await call(app, path, b"", [], method="GET")
+        if args.what == "stream":
+            status, answer = await first_frames(app, path, b"event: availability")
+        else:
+            status, answer = await call(app, path, b"", [], method="GET")
         statuses[status] += 1
         if status != 200:
             raise RuntimeError(f"{path} answered {status}: {answer[:300]!r}")
@@ -379,7 +430,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             async with served(db_url, args.page_cache_seconds) as (app, _public):
                 if args.what == "orders":
                     return await measure_orders(app, db, args, measure)
-                if args.what in ("page", "tickets"):
+                if args.what in ("page", "tickets", "stream"):
                     return await measure_views(app, db, args, measure)
                 return await measure_webhooks(app, db, args, measure)
         finally:
@@ -504,7 +555,7 @@ def summarize(path: str, top: int, under: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["orders", "webhooks", "page", "tickets", "summarize", "parts"])
+    parser.add_argument("what", choices=["orders", "webhooks", "page", "tickets", "stream", "summarize", "parts"])
     parser.add_argument("file", nargs="?", help="summarize, parts: a py-spy raw profile")
     parser.add_argument("-n", type=int, default=300, help="measured requests")
     parser.add_argument("--warmup", type=int, default=100)

@@ -9,7 +9,8 @@ from boxoffice.web.api import attendees, checkin, events, keys, offers, routes, 
 
 # Included one by one into the application (``web.register``), not through one router of routers: FastAPI matches a
 # request again at every level of inclusion, so each level costs every request a second pass over the routes below it.
-# ``routes`` comes first: it holds the buyers' hot path (placing an order).
+# ``routes`` comes first: it holds the buyers' hot path (placing an order); ``web.register`` includes it, then
+# ``streams`` and the pages, before the others.
 ROUTERS: tuple[APIRouter, ...] = (
     routes.router,
     events.router,
