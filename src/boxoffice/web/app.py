@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -13,6 +14,7 @@ from boxoffice import heap, metrics, migrate
 from boxoffice.container import Boxoffice
 from boxoffice.logs import configure_logging
 from boxoffice.payments.keys import SANDBOX_PATH
+from boxoffice.realtime.shared_reads import SharedReads
 from boxoffice.realtime.slots import StreamSlots
 from boxoffice.sandbox.policy import CONTENT_SECURITY_POLICY as SANDBOX_PAGE_POLICY
 from boxoffice.settings import Settings, get_settings
@@ -74,6 +76,7 @@ def create_app(
     app.state.box = box
     app.state.sse_slots = StreamSlots(settings.sse_max_per_address, settings.sse_max_streams)
     app.state.event_pages = KeptPages(settings.page_cache_seconds)
+    app.state.availability_reads = SharedReads[dict[str, Any]]()  # the event streams' state, read once for many
     app.add_middleware(BodyLimit)
     app.add_middleware(RefuseNul)  # no U+0000 in a path or query (PostgreSQL cannot compare it)
     app.add_middleware(

@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from boxoffice.events import service as events
 from boxoffice.realtime import sse_events
+from boxoffice.realtime.shared_reads import SharedReads
 from boxoffice.realtime.slots import StreamSlots
 from boxoffice.ticketing.orders import get_order
 from boxoffice.ticketing.ticket_types import availability
@@ -118,9 +119,11 @@ SSE: dict[int | str, dict[str, Any]] = {
 )
 async def event_stream(event_id: str, request: Request, box: Box) -> Response:
     await events.get_public_event(box.db, event_id)
+    shared: SharedReads[dict[str, Any]] = request.app.state.availability_reads
 
     async def snapshot() -> list[dict[str, Any]]:
-        return [await availability_message(box, event_id)]
+        # one read for the streams of this event that ask together (after their subscriptions: see shared_reads)
+        return [await shared.read(event_id, lambda: availability_message(box, event_id))]
 
     return _stream(request, box, event_topic(event_id), snapshot)
 
