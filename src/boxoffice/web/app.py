@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from boxoffice import heap, metrics, migrate
 from boxoffice.container import Boxoffice
+from boxoffice.events.models import Event
 from boxoffice.logs import configure_logging
 from boxoffice.payments.keys import SANDBOX_PATH
 from boxoffice.realtime.shared_reads import SharedReads
@@ -76,7 +77,9 @@ def create_app(
     app.state.box = box
     app.state.sse_slots = StreamSlots(settings.sse_max_per_address, settings.sse_max_streams)
     app.state.event_pages = KeptPages(settings.page_cache_seconds)
-    app.state.availability_reads = SharedReads[dict[str, Any]]()  # the event streams' state, read once for many
+    # what event streams opened together read once for all of them (realtime.shared_reads)
+    app.state.availability_reads = SharedReads[dict[str, Any]]()
+    app.state.public_event_reads = SharedReads[Event]()
     app.add_middleware(BodyLimit)
     app.add_middleware(RefuseNul)  # no U+0000 in a path or query (PostgreSQL cannot compare it)
     app.add_middleware(

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from boxoffice.events import service as events
+from boxoffice.events.models import Event
 from boxoffice.realtime import sse_events
 from boxoffice.realtime.shared_reads import SharedReads
 from boxoffice.realtime.slots import StreamSlots
@@ -118,7 +119,9 @@ SSE: dict[int | str, dict[str, Any]] = {
     responses=SSE,
 )
 async def event_stream(event_id: str, request: Request, box: Box) -> Response:
-    await events.get_public_event(box.db, event_id)
+    # whether the event is public: one read for the streams asking together too (404 for an unknown id or a draft)
+    checks: SharedReads[Event] = request.app.state.public_event_reads
+    await checks.read(event_id, lambda: events.get_public_event(box.db, event_id))
     shared: SharedReads[dict[str, Any]] = request.app.state.availability_reads
 
     async def snapshot() -> list[dict[str, Any]]:
