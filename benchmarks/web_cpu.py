@@ -23,6 +23,7 @@ for the measured requests only (after ``--warmup`` requests) and reports instruc
     .venv/bin/python -m benchmarks.web_cpu orders --lines 2 --callgrind  # an order of two ticket types
     .venv/bin/python -m benchmarks.web_cpu page -n 2000                  # the event page (tickets: the list)
     .venv/bin/python -m benchmarks.web_cpu page --page-cache-seconds 0   # ... rendered for each request
+    .venv/bin/python -m benchmarks.web_cpu stream -n 3000                # the page's live stream, opened and left
     py-spy record -r 500 -f raw -o orders.txt -- .venv/bin/python -m benchmarks.web_cpu orders -n 3000
     .venv/bin/python -m benchmarks.web_cpu summarize orders.txt          # where the samples went, by frame
     .venv/bin/python -m benchmarks.web_cpu parts orders.txt              # ... by part of the request
