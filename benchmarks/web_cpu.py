@@ -368,12 +368,22 @@ async def backend_cpu(db: Database) -> dict[int, float]:
     return {pid: seconds for pid in pids if (seconds := _tree_cpu(pid))}  # a backend gone meanwhile: left out
 
 
+async def wal_position(db: Database, *, checkpoint: bool = False) -> int:
+    """How far PostgreSQL's write-ahead log has come, in bytes (after a checkpoint when asked, so that the pages the
+    measured requests touch first are logged whole at its start, the same in every run)."""
+    async with db.read() as session:
+        if checkpoint:
+            await session.execute(text("CHECKPOINT"))
+        return int(await session.scalar(text("SELECT pg_current_wal_lsn() - '0/0'")) or 0)
+
+
 async def measured(
     jobs: list[Callable[[], Awaitable[None]]], args: argparse.Namespace, measure: Measure, statuses: Counter[int]
 ) -> dict[str, Any]:
     statuses.clear()
     if args.statements:
         return await statements_of(jobs[0])
+    wal_before = await wal_position(args.db, checkpoint=True)
     pg_before = await backend_cpu(args.db)
     cpu, wall = time.process_time(), time.perf_counter()
     measure.start()
@@ -381,6 +391,7 @@ async def measured(
     measure.stop()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     pg_after = await backend_cpu(args.db)
+    wal = await wal_position(args.db) - wal_before
     pg = sum(seconds - pg_before.get(pid, 0.0) for pid, seconds in pg_after.items())
     return {
         "requests": len(jobs),
@@ -388,6 +399,9 @@ async def measured(
         "cpu_ms_per_request": round(cpu * 1000 / len(jobs), 3),
         # the backends of this benchmark's own database (a backend that started meanwhile counts whole)
         "postgres_cpu_ms_per_request": round(pg * 1000 / len(jobs), 3),
+        # what PostgreSQL wrote to its log for them (the whole server's, after a checkpoint: on a quiet server,
+        # what the requests wrote; unlike CPU time it does not swing with the machine)
+        "wal_bytes_per_request": round(wal / len(jobs)),
         "per_second": round(len(jobs) / wall, 1),
     }
 

@@ -90,8 +90,26 @@ class Order(Base):
         Index("ix_orders_event_status", "event_id", "status"),
         # An event's orders newest first (the console's orders pages by keyset, its dashboard's latest orders).
         Index("ix_orders_event_created", "event_id", "created_at", "id"),
-        # An event's first payment (the start of the console dashboard's sales chart): one index probe.
-        Index("ix_orders_event_confirmed", "event_id", "confirmed_at"),
+        # An event's first payment (the start of the console dashboard's sales chart): one index probe. Orders not
+        # paid have no entry, nor in the unique indexes below orders with no value there yet (an order's writes then
+        # skip them: migration 0028).
+        Index(
+            "ix_orders_event_confirmed",
+            "event_id",
+            "confirmed_at",
+            postgresql_where=text("confirmed_at IS NOT NULL"),
+            sqlite_where=text("confirmed_at IS NOT NULL"),
+        ),
+        *(
+            Index(
+                f"uq_orders_{column}",
+                column,
+                unique=True,
+                postgresql_where=text(f"{column} IS NOT NULL"),
+                sqlite_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in ("idempotency_key", "stripe_checkout_session_id", "stripe_payment_intent_id")
+        ),
         Index("ix_orders_status_expires", "status", "expires_at"),
         # The held-tickets cap per client address counts an address's pending orders in an event.
         Index(
@@ -122,7 +140,7 @@ class Order(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64))
     # The Idempotency-Key that created the order (a SHA-256 of event and key) and its request's fingerprint: the
     # order is its own idempotency record, written in the reservation's statement, so a retry after any crash finds it.
-    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
@@ -131,8 +149,8 @@ class Order(Base):
     failed_at: Mapped[datetime | None]
     refunded_at: Mapped[datetime | None]
     failure_reason: Mapped[str | None] = mapped_column(Text)
-    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255))
     checkout_url: Mapped[str | None] = mapped_column(Text)
     checkout_attempt: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
