@@ -110,11 +110,9 @@ class Measure:
             self._lib.measure_stop()
 
 
-async def call(
-    app: ASGI, path: str, body: bytes, headers: list[tuple[bytes, bytes]], method: str = "POST"
-) -> tuple[int, bytes]:
-    """One request (a POST unless ``method`` says otherwise) through the ASGI application, as Uvicorn makes it."""
-    scope: dict[str, Any] = {
+def _scope(path: str, method: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """An ASGI ``http`` scope as Uvicorn makes it."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
@@ -124,57 +122,16 @@ async def call(
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1:8000"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *headers,
-        ],
+        "headers": [(b"host", b"127.0.0.1:8000"), *headers],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
         "state": {},
     }
-    delivered = False
-    status = 0
-    answer = bytearray()
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Future()  # the client never goes away
-        raise AssertionError
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            answer.extend(message.get("body", b""))
-
-    await app(scope, receive, send)
-    return status, bytes(answer)
 
 
-async def first_frames(app: ASGI, path: str, until: bytes) -> tuple[int, bytes]:
-    """A live stream opened through the ASGI application, read until ``until`` arrives, then left (the client goes
-    away, as a browser leaving the page)."""
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"text/event-stream")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
+async def _exchange(app: ASGI, scope: dict[str, Any], body: bytes, until: bytes | None = None) -> tuple[int, bytes]:
+    """The request through the ASGI application; the answer's status and body. With ``until`` the client leaves
+    once that has arrived (or the answer ended); without it, it never leaves."""
     gone = asyncio.Event()
     delivered = False
     status = 0
@@ -184,7 +141,7 @@ async def first_frames(app: ASGI, path: str, until: bytes) -> tuple[int, bytes]:
         nonlocal delivered
         if not delivered:
             delivered = True
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         await gone.wait()
         return {"type": "http.disconnect"}
 
@@ -194,11 +151,25 @@ async def first_frames(app: ASGI, path: str, until: bytes) -> tuple[int, bytes]:
             status = message["status"]
         elif message["type"] == "http.response.body":
             answer.extend(message.get("body", b""))
-            if until in answer or not message.get("more_body", False):
+            if until is not None and (until in answer or not message.get("more_body", False)):
                 gone.set()
 
     await app(scope, receive, send)
     return status, bytes(answer)
+
+
+async def call(
+    app: ASGI, path: str, body: bytes, headers: list[tuple[bytes, bytes]], method: str = "POST"
+) -> tuple[int, bytes]:
+    """One request (a POST unless ``method`` says otherwise) through the ASGI application, as Uvicorn makes it."""
+    sent = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+    return await _exchange(app, _scope(path, method, sent), body)
+
+
+async def first_frames(app: ASGI, path: str, until: bytes) -> tuple[int, bytes]:
+    """A live stream opened through the ASGI application, read until ``until`` arrives, then left (the client goes
+    away, as a browser leaving the page)."""
+    return await _exchange(app, _scope(path, "GET", [(b"accept", b"text/event-stream")]), b"", until)
 
 
 async def run_all(jobs: list[Callable[[], Awaitable[None]]], concurrency: int) -> None:

@@ -85,22 +85,27 @@ async def test_pages_that_are_not_everyones_are_never_kept(kept: tuple[LiveServe
 # -- KeptPages on its own ---------------------------------------------------------------------------------------
 
 
+class Gated:
+    """A rendering that waits for the test's gate, numbering its pages."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.calls = 0
+
+    async def __call__(self) -> Response:
+        self.calls += 1
+        await self.gate.wait()
+        return HTMLResponse(f"page {self.calls}")
+
+
 async def test_requests_arriving_during_a_rendering_wait_for_it_instead_of_rendering_again() -> None:
     pages = KeptPages(1.0, clock=Clock())
-    gate = asyncio.Event()
-    calls = 0
-
-    async def render() -> Response:
-        nonlocal calls
-        calls += 1
-        await gate.wait()
-        return HTMLResponse(f"page {calls}")
-
+    render = Gated()
     waiting = [asyncio.create_task(pages.page("ev_1", render)) for _ in range(20)]
     await asyncio.sleep(0)
-    gate.set()
+    render.gate.set()
     bodies = {bytes((await w).body) for w in waiting}
-    assert bodies == {b"page 1"} and calls == 1
+    assert bodies == {b"page 1"} and render.calls == 1
 
 
 async def test_a_failed_or_refused_rendering_is_not_handed_to_those_waiting() -> None:
@@ -128,15 +133,7 @@ async def test_a_failed_or_refused_rendering_is_not_handed_to_those_waiting() ->
 
 async def test_a_waiter_that_leaves_does_not_cancel_the_rendering_others_wait_for() -> None:
     pages = KeptPages(1.0, clock=Clock())
-    gate = asyncio.Event()
-    calls = 0
-
-    async def render() -> Response:
-        nonlocal calls
-        calls += 1
-        await gate.wait()
-        return HTMLResponse("page")
-
+    render = Gated()
     renderer = asyncio.create_task(pages.page("ev_1", render))
     await asyncio.sleep(0)
     leaving = asyncio.create_task(pages.page("ev_1", render))
@@ -144,9 +141,9 @@ async def test_a_waiter_that_leaves_does_not_cancel_the_rendering_others_wait_fo
     await asyncio.sleep(0)
     leaving.cancel()
     await asyncio.sleep(0)
-    gate.set()
-    assert bytes((await renderer).body) == b"page" and bytes((await staying).body) == b"page"
-    assert leaving.cancelled() and calls == 1
+    render.gate.set()
+    assert bytes((await renderer).body) == b"page 1" and bytes((await staying).body) == b"page 1"
+    assert leaving.cancelled() and render.calls == 1
 
 
 async def test_pages_with_cookies_are_not_kept_nothing_is_kept_at_zero_and_the_oldest_goes_first() -> None:
