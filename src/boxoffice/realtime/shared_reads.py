@@ -28,6 +28,8 @@ _AGAIN = _ReadAgain()
 
 
 class SharedReads(Generic[T]):
+    """Reads by key, each shared by the callers that asked before it started (see the module)."""
+
     def __init__(self) -> None:
         self._under_way: dict[str, asyncio.Future[T | _ReadAgain]] = {}
         self._next: dict[str, asyncio.Future[T | _ReadAgain]] = {}
@@ -46,7 +48,7 @@ class SharedReads(Generic[T]):
             try:
                 await asyncio.wait([under_way])
             except BaseException:
-                mine.set_result(_AGAIN)  # this caller left while queued: those who joined read on their own
+                mine.set_result(_AGAIN)  # this caller left while queued: those who joined ask again
                 raise
             finally:
                 if self._next.get(key) is mine:
