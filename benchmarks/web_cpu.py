@@ -28,7 +28,7 @@ for the measured requests only (after ``--warmup`` requests) and reports instruc
     .venv/bin/python -m benchmarks.web_cpu summarize orders.txt          # where the samples went, by frame
     .venv/bin/python -m benchmarks.web_cpu parts orders.txt              # ... by part of the request
 
-About 530 lines: the driver, its Valgrind wrapper, the statement listing and the profile summaries are one tool.
+About 570 lines: the driver, its Valgrind wrapper, the statement listing and the profile summaries are one tool.
 """
 
 from __future__ import annotations
